@@ -1,0 +1,86 @@
+/**
+ * Writes one encoded batch of a topic-partition exactly once: plan the files in
+ * the ledger, write each to a temporary name, rename them into place, then
+ * commit the batch's end offset. Parquet files go to
+ * `<topic>/<hour>/<topic>+<partition>+<start>+<end>.parquet`; alerts that
+ * could not be decoded go, raw, with their reason, to
+ * `_quarantine/<topic>/<topic>+<partition>+<offset>.avro` (+ `.json`).
+ */
+import type { TopicPartition } from "../source/source.ts";
+import type { Storage } from "../storage/storage.ts";
+import { type Ledger, type LedgerEntry, TMP_SUFFIX } from "./ledger.ts";
+
+/** A Parquet file of one hour, ready to write. */
+export interface EncodedFile {
+  hour: string;
+  startOffset: bigint;
+  endOffset: bigint;
+  rows: number;
+  bytes: Uint8Array;
+}
+
+/** A message that could not be decoded. */
+export interface QuarantinedMessage {
+  offset: bigint;
+  reason: string;
+  value: Uint8Array;
+  timestamp?: number;
+}
+
+/** What one batch writes. */
+export interface BatchWrite {
+  tp: TopicPartition;
+  /** First and last offset of the batch (every message, archived or quarantined). */
+  start: bigint;
+  end: bigint;
+  files: EncodedFile[];
+  quarantined: QuarantinedMessage[];
+}
+
+/** A written file, for counts. */
+export interface WrittenFile {
+  path: string;
+  hour: string;
+  rows: number;
+  size: number;
+}
+
+/** The file name that says what a Parquet file holds. */
+export function parquetName(tp: TopicPartition, start: bigint, end: bigint): string {
+  return `${tp.topic}+${tp.partition}+${start}+${end}.parquet`;
+}
+
+/** Writes a batch exactly once; returns the Parquet files written. */
+export async function writeBatch(
+  batch: BatchWrite,
+  target: { storage: Storage; ledger: Ledger },
+): Promise<WrittenFile[]> {
+  const { storage, ledger } = target;
+  const { tp } = batch;
+  const writes: { path: string; bytes: Uint8Array }[] = [];
+  const written: WrittenFile[] = [];
+  for (const f of batch.files) {
+    const path = `${tp.topic}/${f.hour}/${parquetName(tp, f.startOffset, f.endOffset)}`;
+    writes.push({ path, bytes: f.bytes });
+    written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength });
+  }
+  for (const q of batch.quarantined) {
+    const base = `_quarantine/${tp.topic}/${tp.topic}+${tp.partition}+${q.offset}`;
+    const reason = {
+      topic: tp.topic,
+      partition: tp.partition,
+      offset: q.offset.toString(),
+      timestamp: q.timestamp ?? null,
+      reason: q.reason,
+      bytes: q.value.byteLength,
+    };
+    writes.push({ path: `${base}.avro`, bytes: q.value });
+    writes.push({ path: `${base}.json`, bytes: new TextEncoder().encode(JSON.stringify(reason)) });
+  }
+  const entry: LedgerEntry = { start: batch.start, end: batch.end, files: writes.map((w) => w.path) };
+  await ledger.begin(tp, entry);
+  await Promise.all(writes.map((w) => storage.writeFile(w.path + TMP_SUFFIX, w.bytes)));
+  for (const w of writes) await storage.rename(w.path + TMP_SUFFIX, w.path);
+  await ledger.commit(tp, entry);
+  return written;
+}

@@ -1,0 +1,148 @@
+/**
+ * Groups raw messages per topic-partition into batches bounded by count, bytes
+ * and age, whichever comes first, and hands each full batch to `flush`. Flushes
+ * of one partition run one after the other, in offset order. While one batch
+ * flushes the next may fill; `add` waits beyond that, which pauses the source,
+ * so memory stays bounded at about two batches per partition.
+ */
+import type { SourceMessage, TopicPartition } from "../source/source.ts";
+
+/** Limits and the flush callback of a {@link Batcher}. */
+export interface BatcherOptions {
+  maxMessages: number;
+  maxBytes: number;
+  /** A non-empty batch is flushed this long after its first message arrived. */
+  maxMs: number;
+  /** Called for every message taken into a batch (re-deliveries are not). */
+  onAccept?(message: SourceMessage): void;
+  /** Writes one batch durably; rejecting stops the batcher (see `failed`). */
+  flush(tp: TopicPartition, messages: SourceMessage[]): Promise<void>;
+}
+
+interface Pending {
+  tp: TopicPartition;
+  messages: SourceMessage[];
+  bytes: number;
+  /** Highest offset accepted, to drop re-deliveries after a rebalance. */
+  last: bigint;
+  timer: ReturnType<typeof setTimeout> | null;
+  /** The flush chain of this partition. */
+  flushing: Promise<void>;
+  /** The chain before the newest batch: one batch may flush while the next fills. */
+  gate: Promise<void>;
+}
+
+/** Per-partition batching with size, byte and time bounds. */
+export class Batcher {
+  #pending = new Map<string, Pending>();
+  #failure: Error | null = null;
+  #closed = false;
+
+  constructor(readonly options: BatcherOptions) {}
+
+  /** The error that stopped the batcher, if any. */
+  get failed(): Error | null {
+    return this.#failure;
+  }
+
+  /** Messages buffered and not yet flushed, over every partition. */
+  get buffered(): { messages: number; bytes: number } {
+    let messages = 0;
+    let bytes = 0;
+    for (const p of this.#pending.values()) {
+      messages += p.messages.length;
+      bytes += p.bytes;
+    }
+    return { messages, bytes };
+  }
+
+  /**
+   * Adds messages of one partition (in offset order) that are past `after`, the
+   * partition's committed offset. Resolves when the caller may send more.
+   */
+  async add(messages: SourceMessage[], after: bigint): Promise<void> {
+    if (this.#failure !== null) throw this.#failure;
+    if (messages.length === 0 || this.#closed) return;
+    const p = this.#partition(messages[0]);
+    for (const m of messages) {
+      if (m.offset <= after || m.offset <= p.last) continue;
+      p.messages.push(m);
+      p.bytes += m.value.byteLength;
+      this.options.onAccept?.(m);
+      p.last = m.offset;
+      if (p.messages.length >= this.options.maxMessages || p.bytes >= this.options.maxBytes) {
+        this.#cut(p);
+      }
+    }
+    if (p.messages.length > 0 && p.timer === null) {
+      p.timer = setTimeout(() => this.#cut(p), this.options.maxMs);
+    }
+    await p.gate;
+    if (this.#failure !== null) throw this.#failure;
+  }
+
+  /** Flushes everything buffered and waits for every flush to finish. */
+  async flushAll(): Promise<void> {
+    for (const p of this.#pending.values()) this.#cut(p);
+    await Promise.all([...this.#pending.values()].map((p) => p.flushing));
+    if (this.#failure !== null) throw this.#failure;
+  }
+
+  /** Drops the buffers of partitions this process no longer owns. */
+  forget(tps: TopicPartition[]): void {
+    for (const tp of tps) {
+      const p = this.#pending.get(`${tp.topic}\0${tp.partition}`);
+      if (p === undefined) continue;
+      if (p.timer !== null) clearTimeout(p.timer);
+      p.messages = [];
+      p.bytes = 0;
+      p.last = -1n;
+    }
+  }
+
+  /** Flushes what is buffered, then refuses new messages. */
+  async close(): Promise<void> {
+    await this.flushAll().catch(() => {});
+    this.#closed = true;
+    for (const p of this.#pending.values()) if (p.timer !== null) clearTimeout(p.timer);
+  }
+
+  #partition(m: SourceMessage): Pending {
+    const k = `${m.topic}\0${m.partition}`;
+    let p = this.#pending.get(k);
+    if (p === undefined) {
+      p = {
+        tp: { topic: m.topic, partition: m.partition },
+        messages: [],
+        bytes: 0,
+        last: -1n,
+        timer: null,
+        flushing: Promise.resolve(),
+        gate: Promise.resolve(),
+      };
+      this.#pending.set(k, p);
+    }
+    return p;
+  }
+
+  /** Takes the partition's buffer as one batch and chains its flush. */
+  #cut(p: Pending): void {
+    if (p.timer !== null) {
+      clearTimeout(p.timer);
+      p.timer = null;
+    }
+    if (p.messages.length === 0 || this.#failure !== null) return;
+    const batch = p.messages;
+    p.messages = [];
+    p.bytes = 0;
+    p.gate = p.flushing;
+    p.flushing = p.flushing.then(async () => {
+      if (this.#failure !== null) return;
+      try {
+        await this.options.flush(p.tp, batch);
+      } catch (e) {
+        this.#failure = e as Error;
+      }
+    });
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * The archive service: source → batcher → encoder pool (both cores) →
+ * exactly-once batch writer → storage, with counts at every stage, a status
+ * for the API and a log line every few seconds.
+ */
+import type { Config } from "../config/mod.ts";
+import { logger } from "../log.ts";
+import type { Service } from "../services/service.ts";
+import { createFilesSource } from "../source/files.ts";
+import { createKafkaSource } from "../source/kafka.ts";
+import type { Source, SourceMessage, TopicPartition } from "../source/source.ts";
+import { openStorage } from "../storage/mod.ts";
+import type { Storage } from "../storage/storage.ts";
+import { Batcher } from "./batcher.ts";
+import { writeBatch } from "./batch_writer.ts";
+import { createEncoderPool, type EncoderPool } from "./encoder_pool.ts";
+import type { EncodeOptions } from "./encoder.ts";
+import { Ledger } from "./ledger.ts";
+import { ArchiveStats } from "./stats.ts";
+
+/** Options of {@link createArchiveService}. */
+export interface ArchiveServiceOptions {
+  /** Archive this folder of .avro files instead of consuming Kafka. */
+  source?: string;
+  /** Called after each batch is durable, with the batch's messages (the plugin bus). */
+  onBatch?: (tp: TopicPartition, messages: SourceMessage[]) => void;
+}
+
+/** The archive as a service, plus its live figures. */
+export interface ArchiveService extends Service {
+  readonly stats: ArchiveStats;
+  /** Resolves when a finite source (files) has been archived completely. */
+  idle(): Promise<void>;
+}
+
+const log = logger("archive");
+const LOG_EVERY_MS = 5000;
+
+/** Builds the archive service from the configuration. */
+export function createArchiveService(config: Config, options: ArchiveServiceOptions = {}): ArchiveService {
+  let stats = new ArchiveStats();
+  let running: Running | null = null;
+  const storageErrors: { current: string | null } = { current: null };
+
+  return {
+    name: "archive",
+    kind: "builtin",
+    description: "Alerts from Kafka to hourly Parquet, exactly once",
+    get stats() {
+      return stats;
+    },
+    async start() {
+      stats = new ArchiveStats();
+      running = await startArchive(config, { ...options, stats, storageErrors });
+    },
+    async stop() {
+      await running?.stop();
+      running = null;
+    },
+    async idle() {
+      await running?.source.finished;
+      await running?.batcher.flushAll();
+    },
+    details() {
+      return archiveDetails(stats, running, storageErrors.current);
+    },
+  };
+}
+
+interface Running {
+  source: Source;
+  batcher: Batcher;
+  storage: Storage;
+  stop(): Promise<void>;
+}
+
+async function startArchive(
+  config: Config,
+  ctx: ArchiveServiceOptions & { stats: ArchiveStats; storageErrors: { current: string | null } },
+): Promise<Running> {
+  const { stats } = ctx;
+  const storage = openStorage(config.string("archive.root"), {
+    retry: {
+      maxAttempts: Infinity,
+      onRetry: (r) => {
+        const message = `storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${r.error.message}`;
+        ctx.storageErrors.current = message;
+        stats.addError(message);
+        log.warn("storage failing, retrying", { op: r.op, path: r.path, attempt: r.attempt, delayMs: r.delayMs });
+      },
+      onRecovered: () => {
+        ctx.storageErrors.current = null;
+        log.info("storage recovered");
+      },
+    },
+  });
+  const ledger = new Ledger(storage);
+  const recovery = await ledger.recover();
+  if (recovery.rolledBack > 0) {
+    log.info("rolled back uncommitted batches", {
+      batches: recovery.rolledBack,
+      files: recovery.removedFiles.length,
+    });
+  }
+  const pool: EncoderPool = createEncoderPool();
+  const encodeOptions: Omit<EncodeOptions, "ingestTime"> = {
+    layout: config.string("archive.layout") as "plain" | "hive",
+    eventTime: config.string("archive.event_time"),
+    eventTimeUnit: config.string("archive.event_time_unit") as EncodeOptions["eventTimeUnit"],
+    decode: {
+      mode: config.string("decode.mode") as "auto",
+      schemaPath: config.string("decode.schema") || undefined,
+      registryUrl: config.string("decode.registry") || undefined,
+    },
+  };
+  const source = ctx.source !== undefined
+    ? createFilesSource(ctx.source)
+    : createKafkaSource({
+      brokers: config.list("kafka.brokers"),
+      topics: config.list("kafka.topics"),
+      group: config.string("kafka.group"),
+      clientId: config.string("kafka.client_id"),
+      fromBeginning: config.string("kafka.start") === "earliest",
+    });
+
+  const batcher = new Batcher({
+    maxMessages: config.number("batch.max_alerts"),
+    maxBytes: config.number("batch.max_mb") * 1024 * 1024,
+    maxMs: config.number("batch.max_ms"),
+    onAccept(m) {
+      const counts = stats.partition(m);
+      counts.received++;
+      counts.bytesIn += m.value.byteLength;
+    },
+    async flush(tp, messages) {
+      const counts = stats.partition(tp);
+      const encoded = await pool.encode(messages, { ...encodeOptions, ingestTime: Date.now() });
+      const start = messages[0].offset;
+      const end = messages[messages.length - 1].offset;
+      const written = await writeBatch({
+        tp,
+        start,
+        end,
+        files: encoded.files,
+        quarantined: encoded.quarantined.map((q) => ({
+          ...q,
+          timestamp: messages.find((m) => m.offset === q.offset)?.timestamp,
+        })),
+      }, { storage, ledger });
+      for (const f of written) stats.addFile(tp.topic, f.hour, f.rows, f.size);
+      for (const q of encoded.quarantined) {
+        log.warn("alert quarantined", { topic: tp.topic, partition: tp.partition, offset: q.offset, reason: q.reason });
+        stats.addError(`${tp.topic}[${tp.partition}]@${q.offset}: ${q.reason}`);
+      }
+      counts.decoded += encoded.decoded;
+      counts.archived += written.reduce((n, f) => n + f.rows, 0);
+      counts.quarantined += encoded.quarantined.length;
+      counts.committedOffset = end.toString();
+      stats.lastCommit = { at: new Date().toISOString(), ...tp, offset: end.toString() };
+      await source.commit(tp, end + 1n);
+      ctx.onBatch?.(tp, messages);
+    },
+  });
+
+  await source.start({
+    async onMessages(messages) {
+      const tp = { topic: messages[0].topic, partition: messages[0].partition };
+      const committed = await ledger.committed(tp);
+      const counts = stats.partition(tp);
+      if (counts.committedOffset === null && committed >= 0n) {
+        counts.committedOffset = committed.toString();
+      }
+      await batcher.add(messages, committed);
+    },
+    onAssigned(tps) {
+      ledger.forget(tps);
+    },
+  });
+  log.info("archive started", { source: source.description, root: storage.location });
+
+  const ticker = setInterval(() => {
+    stats.tick();
+    for (const p of source.positions()) {
+      const c = stats.partition(p);
+      const committed = c.committedOffset === null ? -1n : BigInt(c.committedOffset);
+      c.lag = Number(p.highWatermark - committed - 1n);
+    }
+  }, 1000);
+  const logger = setInterval(() => logFigures(stats, batcher), LOG_EVERY_MS);
+  const failureWatch = setInterval(() => {
+    if (batcher.failed !== null) {
+      log.error("archive stopped on an error it cannot retry", { error: batcher.failed });
+      clearInterval(failureWatch);
+      source.stop();
+    }
+  }, 1000);
+
+  return {
+    source,
+    batcher,
+    storage,
+    async stop() {
+      clearInterval(ticker);
+      clearInterval(logger);
+      clearInterval(failureWatch);
+      await source.stop();
+      await batcher.close();
+      await pool.close();
+      logFigures(stats, batcher);
+      log.info("archive stopped");
+    },
+  };
+}
+
+function logFigures(stats: ArchiveStats, batcher: Batcher): void {
+  const r = stats.rates();
+  log.info("figures", {
+    in_per_s: r.inPerSecond,
+    out_per_s: r.outPerSecond,
+    mb_in_per_s: r.mbInPerSecond,
+    received: stats.total("received"),
+    archived: stats.total("archived"),
+    quarantined: stats.total("quarantined"),
+    buffered: batcher.buffered.messages,
+    files: stats.filesWritten,
+    last_commit: stats.lastCommit?.at,
+  });
+}
+
+function archiveDetails(
+  stats: ArchiveStats,
+  running: Running | null,
+  storageError: string | null,
+): Record<string, unknown> {
+  const health = running?.source.health() ?? { connected: false, error: null };
+  return {
+    source: running?.source.description ?? null,
+    storage: running?.storage.location ?? null,
+    connected: health.connected,
+    problems: [health.error, storageError, running?.batcher.failed?.message].filter((p) => p),
+    rates: stats.rates(),
+    totals: {
+      received: stats.total("received"),
+      decoded: stats.total("decoded"),
+      archived: stats.total("archived"),
+      quarantined: stats.total("quarantined"),
+      buffered: running?.batcher.buffered.messages ?? 0,
+      files: stats.filesWritten,
+      bytes: stats.bytesWritten,
+    },
+    partitions: [...stats.partitions.values()],
+    hours: [...stats.hours.values()],
+    lastCommit: stats.lastCommit,
+    errors: stats.errors,
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Counts at every stage of the archive, per topic-partition, with rates over
+ * the last seconds. The invariant `received = archived + quarantined +
+ * buffered` holds at any time; after a flush, buffered is zero.
+ */
+import type { TopicPartition } from "../source/source.ts";
+
+/** Counters of one topic-partition. */
+export interface PartitionCounts {
+  topic: string;
+  partition: number;
+  received: number;
+  decoded: number;
+  archived: number;
+  quarantined: number;
+  bytesIn: number;
+  /** Last offset durably archived, as a string (64-bit). */
+  committedOffset: string | null;
+  /** Messages the broker holds past the committed offset, when known. */
+  lag: number | null;
+}
+
+/** Files written into one hour folder of one topic. */
+export interface HourCounts {
+  topic: string;
+  hour: string;
+  files: number;
+  alerts: number;
+  bytes: number;
+}
+
+/** A recent error, for the status. */
+export interface RecentError {
+  at: string;
+  message: string;
+}
+
+const RATE_WINDOW_S = 10;
+
+/** Mutable counters of the archive service. */
+export class ArchiveStats {
+  readonly partitions = new Map<string, PartitionCounts>();
+  readonly hours = new Map<string, HourCounts>();
+  readonly errors: RecentError[] = [];
+  lastCommit: { at: string; topic: string; partition: number; offset: string } | null = null;
+  filesWritten = 0;
+  bytesWritten = 0;
+  #ticks: { t: number; received: number; archived: number; bytesIn: number }[] = [];
+
+  /** The counters of a partition, created at zero. */
+  partition(tp: TopicPartition): PartitionCounts {
+    const k = `${tp.topic}\0${tp.partition}`;
+    let c = this.partitions.get(k);
+    if (c === undefined) {
+      c = {
+        topic: tp.topic,
+        partition: tp.partition,
+        received: 0,
+        decoded: 0,
+        archived: 0,
+        quarantined: 0,
+        bytesIn: 0,
+        committedOffset: null,
+        lag: null,
+      };
+      this.partitions.set(k, c);
+    }
+    return c;
+  }
+
+  /** Records a file written into an hour folder. */
+  addFile(topic: string, hour: string, alerts: number, bytes: number): void {
+    const k = `${topic}/${hour}`;
+    const h = this.hours.get(k) ?? { topic, hour, files: 0, alerts: 0, bytes: 0 };
+    h.files++;
+    h.alerts += alerts;
+    h.bytes += bytes;
+    this.hours.set(k, h);
+    this.filesWritten++;
+    this.bytesWritten += bytes;
+  }
+
+  /** Keeps the last errors (at most 20). */
+  addError(message: string): void {
+    this.errors.push({ at: new Date().toISOString(), message });
+    if (this.errors.length > 20) this.errors.shift();
+  }
+
+  /** Sum of a counter over every partition. */
+  total(field: "received" | "decoded" | "archived" | "quarantined" | "bytesIn"): number {
+    let sum = 0;
+    for (const c of this.partitions.values()) sum += c[field];
+    return sum;
+  }
+
+  /** Samples the totals; call once a second so `rates` can compare. */
+  tick(now = Date.now()): void {
+    this.#ticks.push({
+      t: now,
+      received: this.total("received"),
+      archived: this.total("archived") + this.total("quarantined"),
+      bytesIn: this.total("bytesIn"),
+    });
+    if (this.#ticks.length > RATE_WINDOW_S + 1) this.#ticks.shift();
+  }
+
+  /** Alerts/s in and out, and MB/s in, over the last seconds (by the last two ticks when few). */
+  rates(): { inPerSecond: number; outPerSecond: number; mbInPerSecond: number } {
+    if (this.#ticks.length < 2) return { inPerSecond: 0, outPerSecond: 0, mbInPerSecond: 0 };
+    const a = this.#ticks[Math.max(0, this.#ticks.length - 6)];
+    const b = this.#ticks[this.#ticks.length - 1];
+    const s = (b.t - a.t) / 1000 || 1;
+    return {
+      inPerSecond: round((b.received - a.received) / s),
+      outPerSecond: round((b.archived - a.archived) / s),
+      mbInPerSecond: round((b.bytesIn - a.bytesIn) / s / 1e6),
+    };
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}

@@ -1,0 +1,139 @@
+/**
+ * The command line: `start`, `stop` and `status`, acting on the running
+ * process through its API when there is one, else starting it.
+ */
+import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
+import { findRunningProcess, type ProcessState } from "../process/state_file.ts";
+import { availableServices, simulatorOverrides } from "../process/services.ts";
+import { parseCommand, type Command, USAGE, UsageError } from "./args.ts";
+
+/** Runs one command line; resolves to the process exit code. */
+export async function runCli(args: string[]): Promise<number> {
+  let cmd: Command;
+  let config: Config;
+  try {
+    cmd = parseCommand(args);
+    if (cmd.command === "help") {
+      console.log(USAGE);
+      return 0;
+    }
+    config = await loadConfig({ file: cmd.config, sets: cmd.sets });
+    if (cmd.simulator) config = config.with(simulatorOverrides(config));
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) return usageFailure(e.message);
+    throw e;
+  }
+  const running = await findRunningProcess(config.string("process.state_dir"));
+  switch (cmd.command) {
+    case "start":
+      return await start(cmd, config, running);
+    case "stop":
+      return await stop(cmd, running);
+    case "status":
+      return await status(cmd, config, running);
+  }
+}
+
+function usageFailure(message: string, services?: string[]): number {
+  console.error(`error: ${message}`);
+  if (services !== undefined) console.error(`services: ${services.join(", ")}`);
+  else console.error(USAGE);
+  return 2;
+}
+
+async function start(cmd: Command, config: Config, running: ProcessState | null): Promise<number> {
+  const name = cmd.service!;
+  const services = await availableServices(config);
+  if (!services.includes(name)) return usageFailure(`Unknown service "${name}"`, services);
+  const wanted = cmd.simulator && name !== "simulator" ? ["simulator", name] : [name];
+  const toStart = wanted.filter((s) => s !== "ui");
+  if (running !== null) {
+    if (name === "ui") {
+      console.log(`ui already runs at ${running.url}/ (pid ${running.pid})`);
+      return 0;
+    }
+    for (const service of toStart) {
+      const res = await control(running, `/api/services/${service}/start`);
+      if (!res.ok) return await failure(res, `start ${service}`);
+      console.log(`${service} started in the running process (pid ${running.pid})`);
+    }
+    return 0;
+  }
+  const { runProcess } = await import("../process/runtime.ts");
+  try {
+    await runProcess(config, { start: toStart, source: cmd.source?.slice("files:".length) });
+  } catch (e) {
+    if (e instanceof ConfigError) return usageFailure(e.message);
+    console.error(`error: ${(e as Error).message}`);
+    return 1;
+  }
+  return 0;
+}
+
+async function stop(cmd: Command, running: ProcessState | null): Promise<number> {
+  if (running === null) {
+    console.log("No Fink process is running: nothing to stop");
+    return 0;
+  }
+  if (cmd.service !== undefined) {
+    const res = await control(running, `/api/services/${cmd.service}/stop`);
+    if (!res.ok) return await failure(res, `stop ${cmd.service}`, res.status === 404 ? 2 : 1);
+    console.log(`${cmd.service} stopped`);
+    return 0;
+  }
+  const res = await control(running, "/api/shutdown");
+  if (!res.ok) return await failure(res, "stop");
+  await waitUntilGone(running);
+  console.log(`Fink process ${running.pid} stopped`);
+  return 0;
+}
+
+async function status(cmd: Command, config: Config, running: ProcessState | null): Promise<number> {
+  const doc = running === null
+    ? { running: false, config: config.toJSON(), services: [] }
+    : { running: true, ...(await (await fetch(`${running.url}/api/status`)).json()) };
+  if (cmd.json) {
+    console.log(JSON.stringify(doc, null, 2));
+    return 0;
+  }
+  if (running === null) {
+    console.log("No Fink process is running. `deno task start archive --simulator` starts one.");
+    return 0;
+  }
+  const proc = doc.process as Record<string, unknown>;
+  console.log(
+    `Fink ${proc.version} pid ${proc.pid}, up ${proc.uptimeSeconds} s, API ${running.url}/api/status`,
+  );
+  for (const s of doc.services as { name: string; kind: string; state: string; error?: string }[]) {
+    console.log(`  ${s.name.padEnd(12)} ${s.kind.padEnd(8)} ${s.state}${s.error ? `  (${s.error})` : ""}`);
+  }
+  return 0;
+}
+
+function control(running: ProcessState, path: string): Promise<Response> {
+  return fetch(`${running.url}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${running.token}` },
+  });
+}
+
+async function failure(res: Response, what: string, code = 1): Promise<number> {
+  const body = await res.json().catch(() => ({ error: res.statusText }));
+  console.error(`error: ${what} failed: ${body.error ?? res.statusText}`);
+  if (body.services) console.error(`services: ${body.services.join(", ")}`);
+  return code;
+}
+
+/** Waits until the stopped process no longer answers (bounded). */
+async function waitUntilGone(running: ProcessState): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${running.url}/api/status`, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Every configuration key, with its type, default and meaning. This table is
+ * the single source of truth: `conf/fink.toml` documents the same keys, the
+ * loader validates against it and `FINK_*` environment variables map onto it.
+ */
+
+/** The kinds of value a key can hold. */
+export type KeyType =
+  | { kind: "string" }
+  | { kind: "int"; min?: number; max?: number }
+  | { kind: "number"; min?: number }
+  | { kind: "bool" }
+  | { kind: "list" }
+  | { kind: "enum"; values: readonly string[] };
+
+/** One documented configuration key. */
+export interface KeySpec {
+  type: KeyType;
+  default: ConfigValue;
+  doc: string;
+  /** Extra check run after the type check; returns what is expected, or null when fine. */
+  check?: (value: ConfigValue) => string | null;
+}
+
+/** A configuration value after parsing. */
+export type ConfigValue = string | number | boolean | string[];
+
+const str = { kind: "string" } as const;
+const bool = { kind: "bool" } as const;
+const list = { kind: "list" } as const;
+function int(min?: number, max?: number): KeyType {
+  return { kind: "int", min, max };
+}
+function oneOf(...values: string[]): KeyType {
+  return { kind: "enum", values };
+}
+
+function hostPorts(value: ConfigValue): string | null {
+  const bad = (value as string[]).find((v) => !/^[^\s:/]+:\d{1,5}$/.test(v));
+  return bad === undefined ? null : `host:port entries such as 127.0.0.1:9092, found "${bad}"`;
+}
+
+function nonEmptyList(value: ConfigValue): string | null {
+  return (value as string[]).length > 0 ? null : "at least one entry";
+}
+
+function urlOrEmpty(value: ConfigValue): string | null {
+  if (value === "") return null;
+  return URL.canParse(value as string) ? null : `an http(s) URL or "", found "${value}"`;
+}
+
+/** All keys, by dotted name. */
+export const KEYS: Readonly<Record<string, KeySpec>> = {
+  "kafka.brokers": {
+    type: list,
+    default: ["127.0.0.1:9092"],
+    doc: "Kafka bootstrap servers, host:port",
+    check: (v) => nonEmptyList(v) ?? hostPorts(v),
+  },
+  "kafka.topics": {
+    type: list,
+    default: ["ztf-sim"],
+    doc: 'Topics to consume: names, or patterns written /regex/ (e.g. "/^ztf_.*/")',
+    check: nonEmptyList,
+  },
+  "kafka.group": { type: str, default: "fink-archive", doc: "Consumer group id" },
+  "kafka.start": {
+    type: oneOf("earliest", "latest"),
+    default: "earliest",
+    doc: "Where a new group starts reading a partition",
+  },
+  "kafka.client_id": { type: str, default: "fink-deno", doc: "Kafka client id" },
+  "decode.mode": {
+    type: oneOf("auto", "container", "confluent", "schemaless"),
+    default: "auto",
+    doc: "How alerts are encoded: Avro container per message (ZTF), Confluent wire format " +
+      "(Rubin), schemaless with decode.schema, or auto-detect",
+  },
+  "decode.schema": { type: str, default: "", doc: "Path of the .avsc used in schemaless mode" },
+  "decode.registry": {
+    type: str,
+    default: "",
+    doc: "Schema registry URL for the Confluent wire format",
+    check: urlOrEmpty,
+  },
+  "archive.root": {
+    type: str,
+    default: "data/archive",
+    doc: "Where the archive goes: a local path or webhdfs://host:port/path",
+    check: (v) =>
+      /^(s?webhdfs|file):\/\//.test(v as string) || !(v as string).includes("://")
+        ? null
+        : `a local path or webhdfs://host:port/path, found "${v}"`,
+  },
+  "archive.layout": {
+    type: oneOf("plain", "hive"),
+    default: "plain",
+    doc: "Hour folders as YYYY/MM/dd/hh (plain) or year=YYYY/month=MM/day=dd/hour=hh (hive)",
+  },
+  "archive.event_time": {
+    type: str,
+    default: "auto",
+    doc: "Field holding the event time (auto: candidate.jd for ZTF, diaSource.midpointMjdTai " +
+      "for Rubin)",
+  },
+  "archive.event_time_unit": {
+    type: oneOf("auto", "jd", "mjd_tai", "mjd", "unix_ms"),
+    default: "auto",
+    doc: "Unit of archive.event_time",
+  },
+  "archive.compact_target_mb": {
+    type: int(1),
+    default: 128,
+    doc: "Closed hours are compacted into files of about this size",
+  },
+  "archive.compact_after_minutes": {
+    type: int(0),
+    default: 60,
+    doc: "An hour counts as closed this long after the newest event time passed its end",
+  },
+  "science.root": {
+    type: str,
+    default: "data/science",
+    doc: "Where plugin results go: science/<plugin>/YYYY/MM/dd/hh/",
+  },
+  "batch.max_alerts": { type: int(1), default: 2000, doc: "A batch closes at this many alerts" },
+  "batch.max_mb": { type: int(1), default: 128, doc: "... or at this many megabytes" },
+  "batch.max_ms": { type: int(1), default: 1000, doc: "... or this long after its first alert" },
+  "ui.host": { type: str, default: "127.0.0.1", doc: "Address the API and dashboard bind to" },
+  "ui.port": { type: int(0, 65535), default: 5000, doc: "Port of the API and dashboard" },
+  "ui.token": {
+    type: str,
+    default: "",
+    doc: "Bearer token for control endpoints; required when ui.host is not loopback",
+  },
+  "plugins.dir": { type: str, default: "plugins", doc: "Folder watched for plugin files" },
+  "plugins.budget_ms": { type: int(1), default: 5000, doc: "Time a plugin may spend on a batch" },
+  "process.state_dir": {
+    type: str,
+    default: ".fink",
+    doc: "Where the running process leaves its address and control token",
+  },
+  "simulator.host": { type: str, default: "127.0.0.1", doc: "Embedded broker address" },
+  "simulator.port": { type: int(0, 65535), default: 9092, doc: "Embedded broker port" },
+  "simulator.data_dir": { type: str, default: "data/broker", doc: "Embedded broker log folder" },
+  "simulator.in_memory": { type: bool, default: false, doc: "Keep the broker log in memory only" },
+  "simulator.retention_mb": {
+    type: int(-1),
+    default: -1,
+    doc: "Per-partition size retention of the embedded broker (-1: none)",
+  },
+  "simulator.retention_hours": {
+    type: int(-1),
+    default: 168,
+    doc: "Age retention of the embedded broker (-1: none)",
+  },
+  "simulator.topic": { type: str, default: "ztf-sim", doc: "Topic the replayer sends to" },
+  "simulator.source": {
+    type: str,
+    default: "synthetic",
+    doc: "synthetic, or a folder / .tar / .tar.gz of .avro and .avro.gz files",
+  },
+  "simulator.encoding": {
+    type: oneOf("container", "confluent", "schemaless"),
+    default: "container",
+    doc: "Avro container per message (ZTF), Confluent wire format (Rubin), or schemaless",
+  },
+  "simulator.alerts_per_observation": {
+    type: int(1),
+    default: 100,
+    doc: "Alerts sent per observation",
+  },
+  "simulator.observations": {
+    type: int(0),
+    default: 0,
+    doc: "Observations to send (0: synthetic runs until stopped, files are sent once)",
+  },
+  "simulator.interval_s": {
+    type: { kind: "number", min: 0 },
+    default: 5,
+    doc: "Seconds between observations",
+  },
+  "simulator.partitions": { type: int(1), default: 4, doc: "Partitions of a new topic" },
+  "simulator.rate": { type: int(0), default: 0, doc: "Target alerts/s (0: as fast as possible)" },
+  "simulator.burst": { type: int(0), default: 0, doc: "Send this many alerts at once first" },
+  "simulator.late_days": {
+    type: { kind: "number", min: 0 },
+    default: 0,
+    doc: "Shift event times this many days into the past",
+  },
+  "simulator.registry_port": {
+    type: int(0, 65535),
+    default: 8081,
+    doc: "Schema registry port (confluent encoding)",
+  },
+  "simulator.seed": { type: int(0), default: 42, doc: "Seed of the synthetic alerts" },
+};
+
+/** The environment variable that overrides a key: FINK_ + key in capitals, dots as `_`. */
+export function envName(key: string): string {
+  return "FINK_" + key.toUpperCase().replaceAll(".", "_");
+}

@@ -1,0 +1,268 @@
+/**
+ * Loads the one validated configuration: defaults from {@link KEYS}, then the
+ * config file (TOML or JSON), then `FINK_*` environment variables, then
+ * `--set key=value` flags. A bad key or value is refused with a message naming
+ * the key, the value and what is expected.
+ */
+import { parse as parseToml } from "smol-toml";
+import { type ConfigValue, envName, KEYS, type KeySpec } from "./keys.ts";
+
+export { type ConfigValue, envName, KEYS, type KeySpec } from "./keys.ts";
+
+/** Where a value came from, lowest precedence first. */
+export type ValueSource = "default" | "file" | "env" | "flag";
+
+/** Thrown for any configuration problem; the message says what to fix. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** The effective configuration. */
+export class Config {
+  constructor(
+    readonly values: Readonly<Record<string, ConfigValue>>,
+    readonly sources: Readonly<Record<string, ValueSource>>,
+    /** Per-plugin sections: `[plugins.<name>]` tables of the config file. */
+    readonly plugins: Readonly<Record<string, Record<string, unknown>>>,
+    /** The file read, or null when none. */
+    readonly file: string | null,
+  ) {}
+
+  /** A string key's value. */
+  string(key: string): string {
+    return this.#get(key, "string") as string;
+  }
+  /** A numeric key's value. */
+  number(key: string): number {
+    return this.#get(key, "number") as number;
+  }
+  /** A boolean key's value. */
+  bool(key: string): boolean {
+    return this.#get(key, "boolean") as boolean;
+  }
+  /** A list key's value. */
+  list(key: string): string[] {
+    return [...(this.#get(key, "object") as string[])];
+  }
+
+  /** A copy with some keys replaced (values are validated). */
+  with(overrides: Record<string, ConfigValue>): Config {
+    const values = { ...this.values };
+    const sources = { ...this.sources };
+    for (const [key, value] of Object.entries(overrides)) {
+      values[key] = validate(key, value, "override");
+      sources[key] = "flag";
+    }
+    return new Config(values, sources, this.plugins, this.file);
+  }
+
+  /** Plain object for `status --json`: every key with its value and source; no secrets. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(KEYS)) {
+      const secret = key === "ui.token" && this.values[key] !== "";
+      out[key] = { value: secret ? "(set)" : this.values[key], source: this.sources[key] };
+    }
+    return { file: this.file, keys: out, plugins: this.plugins };
+  }
+
+  #get(key: string, type: string): ConfigValue {
+    const value = this.values[key];
+    if (value === undefined) throw new ConfigError(`Unknown configuration key "${key}"`);
+    if (typeof value !== type) {
+      throw new ConfigError(`Configuration key "${key}" holds a ${typeof value}, not a ${type}`);
+    }
+    return value;
+  }
+}
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** Config file; when absent `conf/fink.toml` is used if it exists. Null: no file. */
+  file?: string | null;
+  /** `key=value` overrides from the command line. */
+  sets?: string[];
+  /** Environment to read `FINK_*` variables from (default: the process environment). */
+  env?: Record<string, string>;
+}
+
+/** The config file used when none is named. */
+export const DEFAULT_CONFIG_FILE = "conf/fink.toml";
+
+/**
+ * Builds the effective configuration.
+ *
+ * @throws ConfigError naming the key, the value and what is expected
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
+  const values: Record<string, ConfigValue> = {};
+  const sources: Record<string, ValueSource> = {};
+  for (const [key, spec] of Object.entries(KEYS)) {
+    values[key] = spec.default;
+    sources[key] = "default";
+  }
+  let plugins: Record<string, Record<string, unknown>> = {};
+  const file = await resolveFile(options.file);
+  if (file !== null) {
+    const parsed = await readFile(file);
+    const flat: Record<string, unknown> = {};
+    plugins = flatten(parsed, "", flat, file);
+    for (const [key, value] of Object.entries(flat)) {
+      values[key] = validate(key, value, `${file}`);
+      sources[key] = "file";
+    }
+  }
+  const env = options.env ?? Deno.env.toObject();
+  for (const key of Object.keys(KEYS)) {
+    const raw = env[envName(key)];
+    if (raw !== undefined) {
+      values[key] = validate(key, fromText(key, raw), `environment variable ${envName(key)}`);
+      sources[key] = "env";
+    }
+  }
+  for (const set of options.sets ?? []) {
+    const eq = set.indexOf("=");
+    if (eq <= 0) {
+      throw new ConfigError(`--set expects key=value, such as --set ui.port=5001, found "${set}"`);
+    }
+    const key = set.slice(0, eq).trim();
+    values[key] = validate(key, fromText(key, set.slice(eq + 1)), "--set");
+    sources[key] = "flag";
+  }
+  return new Config(values, sources, plugins, file);
+}
+
+async function resolveFile(file: string | null | undefined): Promise<string | null> {
+  if (file === null) return null;
+  if (file !== undefined) return file;
+  try {
+    await Deno.stat(DEFAULT_CONFIG_FILE);
+    return DEFAULT_CONFIG_FILE;
+  } catch {
+    return null;
+  }
+}
+
+async function readFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new ConfigError(`Cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return file.endsWith(".json") ? JSON.parse(text) : parseToml(text);
+  } catch (e) {
+    const kind = file.endsWith(".json") ? "JSON" : "TOML";
+    throw new ConfigError(`Config file ${file} is not valid ${kind}: ${(e as Error).message}`);
+  }
+}
+
+/** Flattens nested tables to dotted keys; returns the `[plugins.<name>]` sections apart. */
+function flatten(
+  table: Record<string, unknown>,
+  prefix: string,
+  out: Record<string, unknown>,
+  file: string,
+): Record<string, Record<string, unknown>> {
+  const plugins: Record<string, Record<string, unknown>> = {};
+  for (const [name, value] of Object.entries(table)) {
+    const key = prefix + name;
+    if (key in KEYS) {
+      out[key] = value;
+    } else if (prefix === "plugins." && isTable(value)) {
+      // Plain objects: the section is posted to the plugin's Worker as it is.
+      plugins[name] = JSON.parse(JSON.stringify(value));
+    } else if (isTable(value)) {
+      Object.assign(plugins, flatten(value, key + ".", out, file));
+    } else {
+      throw new ConfigError(`Unknown configuration key "${key}" in ${file}${suggest(key)}`);
+    }
+  }
+  return plugins;
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Date);
+}
+
+/** Parses a value given as text (environment or --set) by the key's type. */
+function fromText(key: string, raw: string): unknown {
+  const spec = KEYS[key];
+  if (spec === undefined) return raw;
+  const text = raw.trim();
+  switch (spec.type.kind) {
+    case "int":
+    case "number":
+      return text === "" ? raw : Number(text);
+    case "bool":
+      if (/^(true|1|yes|on)$/i.test(text)) return true;
+      if (/^(false|0|no|off)$/i.test(text)) return false;
+      return raw;
+    case "list":
+      if (text.startsWith("[")) {
+        try {
+          return JSON.parse(text);
+        } catch {
+          return raw;
+        }
+      }
+      return text === "" ? [] : text.split(",").map((s) => s.trim());
+    default:
+      return raw;
+  }
+}
+
+function validate(key: string, value: unknown, where: string): ConfigValue {
+  const spec = KEYS[key];
+  if (spec === undefined) {
+    throw new ConfigError(`Unknown configuration key "${key}" (from ${where})${suggest(key)}`);
+  }
+  const expected = typeProblem(spec, value) ?? spec.check?.(value as ConfigValue) ?? null;
+  if (expected !== null) {
+    throw new ConfigError(
+      `Bad value for ${key} (from ${where}): ${JSON.stringify(value)}; expected ${expected}`,
+    );
+  }
+  return value as ConfigValue;
+}
+
+function typeProblem(spec: KeySpec, value: unknown): string | null {
+  const t = spec.type;
+  switch (t.kind) {
+    case "string":
+      return typeof value === "string" ? null : "a string";
+    case "bool":
+      return typeof value === "boolean" ? null : "true or false";
+    case "list":
+      return Array.isArray(value) && value.every((v) => typeof v === "string")
+        ? null
+        : "a list of strings (in TOML [\"a\", \"b\"]; on the command line a,b)";
+    case "enum":
+      return t.values.includes(value as string) ? null : `one of ${t.values.join(", ")}`;
+    case "number":
+      return typeof value === "number" && Number.isFinite(value) && value >= (t.min ?? -Infinity)
+        ? null
+        : `a number${t.min !== undefined ? ` >= ${t.min}` : ""}`;
+    case "int": {
+      const ok = typeof value === "number" && Number.isInteger(value) &&
+        value >= (t.min ?? -Infinity) && value <= (t.max ?? Infinity);
+      if (ok) return null;
+      const range = t.max !== undefined
+        ? ` from ${t.min} to ${t.max}`
+        : t.min !== undefined
+        ? ` >= ${t.min}`
+        : "";
+      return `a whole number${range}`;
+    }
+  }
+}
+
+function suggest(key: string): string {
+  const [section] = key.split(".");
+  const near = Object.keys(KEYS).filter((k) => k.startsWith(section + "."));
+  return near.length > 0
+    ? `; keys of [${section}] are ${near.join(", ")}`
+    : `; sections are ${[...new Set(Object.keys(KEYS).map((k) => k.split(".")[0]))].join(", ")}`;
+}

@@ -1,0 +1,83 @@
+/**
+ * The long-running process: registers the services, serves the API, leaves
+ * its address in the state file, starts what was asked and runs until stopped
+ * by a signal or by `deno task stop`.
+ */
+import { type Config, ConfigError } from "../config/mod.ts";
+import { createApiApp } from "../api/app.ts";
+import { logger } from "../log.ts";
+import { ServiceManager } from "../services/manager.ts";
+import { registerServices } from "./services.ts";
+import { clearProcessState, writeProcessState } from "./state_file.ts";
+
+/** Options of {@link runProcess}. */
+export interface RunOptions {
+  /** Services to start, in order. */
+  start: string[];
+  /** `--source files:PATH` given to the archive. */
+  source?: string;
+}
+
+const log = logger("process");
+
+/** Runs the process until it is asked to stop; resolves when everything stopped. */
+export async function runProcess(config: Config, options: RunOptions): Promise<void> {
+  const host = config.string("ui.host");
+  const configuredToken = config.string("ui.token");
+  if (!isLoopback(host) && configuredToken === "") {
+    throw new ConfigError(
+      `ui.host is ${host}, which is not loopback, and ui.token is empty: ` +
+        `set ui.token (or FINK_UI_TOKEN) before exposing the control API`,
+    );
+  }
+  const token = configuredToken || crypto.randomUUID();
+  const manager = new ServiceManager();
+  const startedAt = new Date();
+  const stopping = Promise.withResolvers<void>();
+  const shutdown = () => stopping.resolve();
+
+  await registerServices(manager, { config, source: options.source });
+  const app = createApiApp({ config, manager, token, startedAt, shutdown });
+  const server = serve(app.fetch, host, config.number("ui.port"));
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.addr.port}`;
+  const stateDir = config.string("process.state_dir");
+  await writeProcessState(stateDir, { pid: Deno.pid, url, token, startedAt: startedAt.toISOString() });
+  log.info("process started", { pid: Deno.pid, api: url, dashboard: `${url}/` });
+
+  const onSignal = () => shutdown();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    for (const name of options.start) {
+      await manager.start(name);
+      log.info("service started", { name });
+    }
+    await stopping.promise;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    log.info("stopping");
+    await manager.stopAll();
+    await server.shutdown();
+    await clearProcessState(stateDir, Deno.pid);
+    log.info("process stopped");
+  }
+}
+
+function serve(handler: Deno.ServeHandler, hostname: string, port: number): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({ hostname, port, onListen: () => {} }, handler);
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new ConfigError(
+        `Port ${port} on ${hostname} is already in use: another program holds it; ` +
+          `choose another with --set ui.port=PORT`,
+      );
+    }
+    throw e;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}

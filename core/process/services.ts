@@ -1,0 +1,94 @@
+/**
+ * The services a process can run, and how the configuration builds each one.
+ * Built-in: `simulator`, `archive`, `ui`; every `plugins/<name>.ts` file adds
+ * a plugin service of that name. Heavy modules load only when started.
+ */
+import { basename, join } from "node:path";
+import type { Config, ConfigValue } from "../config/mod.ts";
+import type { ServiceManager } from "../services/manager.ts";
+import type { Service } from "../services/service.ts";
+
+/** Built-in service names, in the order they start. */
+export const BUILTIN_SERVICES = ["simulator", "archive", "ui"] as const;
+
+/** What building the services needs besides the configuration. */
+export interface ServiceContext {
+  config: Config;
+  /** Folder of .avro files to archive instead of Kafka (`--source files:PATH`). */
+  source?: string;
+}
+
+/** Names a `start` command accepts: built-ins plus the plugin files present. */
+export async function availableServices(config: Config): Promise<string[]> {
+  return [...BUILTIN_SERVICES, ...(await pluginFiles(config.string("plugins.dir")))];
+}
+
+/** Plugin names: the `.ts` files of the plugin folder, without extension. */
+export async function pluginFiles(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && entry.name.endsWith(".ts")) names.push(basename(entry.name, ".ts"));
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return names.sort();
+}
+
+/** The keys `--simulator` changes so a service reads the simulator's stream. */
+export function simulatorOverrides(config: Config): Record<string, ConfigValue> {
+  const encoding = config.string("simulator.encoding");
+  const overrides: Record<string, ConfigValue> = {
+    "kafka.brokers": [`${config.string("simulator.host")}:${config.number("simulator.port")}`],
+    "kafka.topics": [config.string("simulator.topic")],
+    "decode.mode": encoding,
+  };
+  if (encoding === "confluent") {
+    overrides["decode.registry"] = `http://127.0.0.1:${config.number("simulator.registry_port")}`;
+  }
+  if (encoding === "schemaless") {
+    overrides["decode.schema"] = join(config.string("simulator.data_dir"), "schemaless.avsc");
+  }
+  return overrides;
+}
+
+/** Registers every service of the process with the manager (none is started). */
+export async function registerServices(manager: ServiceManager, ctx: ServiceContext): Promise<void> {
+  manager.register(uiService());
+  manager.register(simulatorService(ctx.config));
+  const { createArchiveService } = await import("../archive/service.ts");
+  manager.register(createArchiveService(ctx.config, { source: ctx.source }));
+  const { registerPluginServices } = await import("../plugins/services.ts");
+  await registerPluginServices(manager, ctx.config);
+}
+
+/** The API and dashboard run as long as the process does. */
+function uiService(): Service {
+  return {
+    name: "ui",
+    kind: "builtin",
+    description: "HTTP API and dashboard (runs with the process)",
+    start: () => Promise.resolve(),
+    stop: () =>
+      Promise.reject(new Error("The ui runs with the process; `deno task stop` stops both")),
+  };
+}
+
+function simulatorService(config: Config): Service {
+  let sim: { stop(): Promise<void>; details(): Record<string, unknown> } | null = null;
+  return {
+    name: "simulator",
+    kind: "builtin",
+    description: "Embedded Kafka-protocol broker and alert replayer",
+    async start() {
+      const { startSimulatorFromConfig } = await import("../../simulator/from_config.ts");
+      sim = await startSimulatorFromConfig(config);
+    },
+    async stop() {
+      await sim?.stop();
+      sim = null;
+    },
+    details: () => sim?.details() ?? {},
+  };
+}

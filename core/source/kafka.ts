@@ -1,0 +1,160 @@
+/**
+ * Kafka source: a kafkajs consumer group over the configured topics (names or
+ * /regex/ patterns). Offsets are committed to Kafka only after the archive made
+ * the data durable; the archive's own committed offsets stay the truth.
+ */
+import { Kafka, logLevel, type Consumer, type LogEntry } from "kafkajs";
+import { logger } from "../log.ts";
+import type {
+  PartitionPosition,
+  Source,
+  SourceHandler,
+  SourceHealth,
+  SourceMessage,
+  TopicPartition,
+} from "./source.ts";
+
+/** Options of {@link createKafkaSource}. */
+export interface KafkaSourceOptions {
+  brokers: string[];
+  /** Topic names, or patterns written `/regex/`. */
+  topics: string[];
+  group: string;
+  clientId: string;
+  /** Where a group without committed offsets starts. */
+  fromBeginning: boolean;
+  /** Partitions processed at the same time (default 4). */
+  concurrency?: number;
+  /** Bytes fetched per partition per request (default 16 MiB). */
+  maxBytesPerPartition?: number;
+}
+
+const log = logger("kafka-source");
+
+/** Turns `"/^ztf_.*$/"` into a RegExp and leaves plain names alone. */
+export function parseTopic(topic: string): string | RegExp {
+  const m = /^\/(.+)\/([a-z]*)$/.exec(topic);
+  return m === null ? topic : new RegExp(m[1], m[2]);
+}
+
+/** A source consuming Kafka with a consumer group. */
+export function createKafkaSource(options: KafkaSourceOptions): Source {
+  const health: SourceHealth = { connected: false, error: null };
+  const positions = new Map<string, PartitionPosition>();
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      const { message, ...extra } = entry.log;
+      health.error = `${message}${extra.broker ? ` (broker ${extra.broker})` : ""}`;
+      log.warn(message, { kafkajs: entry.namespace, broker: extra.broker });
+    },
+    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10 },
+  });
+  const maxBytesPerPartition = options.maxBytesPerPartition ?? 16 * 1024 * 1024;
+  const consumer: Consumer = kafka.consumer({
+    groupId: options.group,
+    maxBytesPerPartition,
+    maxBytes: maxBytesPerPartition * 4,
+    sessionTimeout: 30_000,
+    rebalanceTimeout: 60_000,
+    heartbeatInterval: 3_000,
+    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10, restartOnFailure: () => Promise.resolve(true) },
+  });
+  consumer.on(consumer.events.CONNECT, () => {
+    health.connected = true;
+    health.error = null;
+  });
+  consumer.on(consumer.events.DISCONNECT, () => {
+    health.connected = false;
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    health.connected = false;
+    health.error = `consumer crashed: ${e.payload.error.message}; restarting`;
+  });
+  let stopped = false;
+
+  async function connectWithRetry(): Promise<void> {
+    for (let attempt = 1; !stopped; attempt++) {
+      try {
+        await consumer.connect();
+        return;
+      } catch (e) {
+        health.error = `cannot reach Kafka at ${options.brokers.join(",")}: ${(e as Error).message}`;
+        const delay = Math.min(30_000, 500 * 2 ** attempt);
+        log.warn("kafka unreachable, retrying", { brokers: options.brokers, attempt, delayMs: delay });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  async function run(handler: SourceHandler): Promise<void> {
+    await connectWithRetry();
+    if (stopped) return;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assigned: TopicPartition[] = [];
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+        for (const partition of partitions) assigned.push({ topic, partition });
+      }
+      log.info("partitions assigned", { group: options.group, partitions: assigned.length });
+      handler.onAssigned?.(assigned);
+    });
+    await consumer.subscribe({
+      topics: options.topics.map(parseTopic),
+      fromBeginning: options.fromBeginning,
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.concurrency ?? 4,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (!isRunning() || isStale() || batch.messages.length === 0) return;
+        const { topic, partition } = batch;
+        positions.set(`${topic}\0${partition}`, {
+          topic,
+          partition,
+          highWatermark: BigInt(batch.highWatermark),
+        });
+        const messages: SourceMessage[] = batch.messages.map((m) => ({
+          topic,
+          partition,
+          offset: BigInt(m.offset),
+          timestamp: Number(m.timestamp),
+          value: m.value ?? new Uint8Array(0),
+        }));
+        await handler.onMessages(messages);
+        resolveOffset(batch.lastOffset());
+        await heartbeat();
+      },
+    });
+  }
+
+  let running: Promise<void> | null = null;
+  return {
+    description: `kafka ${options.brokers.join(",")} topics ${options.topics.join(",")}`,
+    start(handler) {
+      running = run(handler).catch((e) => {
+        health.error = (e as Error).message;
+        log.error("kafka source stopped", { error: e });
+      });
+      return Promise.resolve();
+    },
+    async commit(tp, nextOffset) {
+      try {
+        await consumer.commitOffsets([{ ...tp, offset: nextOffset.toString() }]);
+      } catch (e) {
+        // The archive's own offsets are the truth; Kafka's copy only shows lag to others.
+        log.warn("kafka offset commit failed", { ...tp, error: e });
+      }
+    },
+    positions: () => [...positions.values()],
+    health: () => ({ ...health }),
+    finished: new Promise<void>(() => {}),
+    async stop() {
+      stopped = true;
+      await consumer.disconnect().catch(() => {});
+      await running;
+    },
+  };
+}

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { parse } from "smol-toml";
+import { ConfigError, envName, KEYS, loadConfig } from "../../../core/config/mod.ts";
+
+const CONF = new URL("../../../conf/fink.toml", import.meta.url);
+
+Deno.test("conf/fink.toml documents every key with its default", async () => {
+  const doc = parse(await Deno.readTextFile(CONF)) as Record<string, Record<string, unknown>>;
+  for (const [key, spec] of Object.entries(KEYS)) {
+    const [section, name] = key.split(".");
+    assert.ok(section in doc, `section [${section}] missing from conf/fink.toml`);
+    assert.deepEqual(doc[section][name], spec.default, `${key} in conf/fink.toml`);
+  }
+  const text = await Deno.readTextFile(CONF);
+  for (const key of Object.keys(KEYS)) {
+    const name = key.split(".")[1];
+    const line = text.split("\n").findIndex((l) => l.startsWith(`${name} =`));
+    assert.ok(line > 0 && text.split("\n")[line - 1].startsWith("#"), `${key} has a comment`);
+  }
+});
+
+Deno.test("defaults apply without a file", async () => {
+  const config = await loadConfig({ file: null, env: {} });
+  assert.deepEqual(config.list("kafka.brokers"), ["127.0.0.1:9092"]);
+  assert.equal(config.number("ui.port"), 5000);
+  assert.equal(config.sources["ui.port"], "default");
+});
+
+Deno.test("file, environment and --set override in that order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/c.toml`;
+    await Deno.writeTextFile(file, '[ui]\nport = 6000\n[kafka]\ngroup = "g1"\ntopics = ["a", "/^b.*/"]\n');
+    const config = await loadConfig({
+      file,
+      env: { FINK_UI_PORT: "7000", FINK_KAFKA_BROKERS: "h1:1,h2:2" },
+      sets: ["ui.port=8000", "simulator.in_memory=true"],
+    });
+    assert.equal(config.number("ui.port"), 8000);
+    assert.equal(config.sources["ui.port"], "flag");
+    assert.deepEqual(config.list("kafka.brokers"), ["h1:1", "h2:2"]);
+    assert.equal(config.sources["kafka.brokers"], "env");
+    assert.equal(config.string("kafka.group"), "g1");
+    assert.deepEqual(config.list("kafka.topics"), ["a", "/^b.*/"]);
+    assert.equal(config.bool("simulator.in_memory"), true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("JSON config files work too", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/c.json`, JSON.stringify({ archive: { layout: "hive" } }));
+    const config = await loadConfig({ file: `${dir}/c.json`, env: {} });
+    assert.equal(config.string("archive.layout"), "hive");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("plugin sections are passed through untouched", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/c.toml`,
+      '[plugins]\ndir = "p"\n[plugins.classify]\nradius = 2\n[[plugins.classify.catalogs]]\nname = "gcvs"\n',
+    );
+    const config = await loadConfig({ file: `${dir}/c.toml`, env: {} });
+    assert.equal(config.string("plugins.dir"), "p");
+    assert.deepEqual(config.plugins.classify, { radius: 2, catalogs: [{ name: "gcvs" }] });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bad values are refused naming the key, the value and what is expected", async () => {
+  const cases: [Parameters<typeof loadConfig>[0], RegExp][] = [
+    [{ sets: ["ui.port=99999"] }, /ui\.port.*99999.*whole number from 0 to 65535/],
+    [{ sets: ["ui.port=abc"] }, /ui\.port.*expected a whole number/],
+    [{ sets: ["kafka.start=middle"] }, /kafka\.start.*"middle".*one of earliest, latest/],
+    [{ sets: ["kafka.brokers=nohost"] }, /kafka\.brokers.*host:port/],
+    [{ sets: ["archive.root=s3://bucket/x"] }, /archive\.root.*webhdfs:\/\/host:port\/path/],
+    [{ sets: ["kafka.brokr=x"] }, /Unknown configuration key "kafka\.brokr".*kafka\.brokers/],
+    [{ sets: ["noequals"] }, /--set expects key=value/],
+    [{ env: { FINK_SIMULATOR_IN_MEMORY: "maybe" } }, /FINK_SIMULATOR_IN_MEMORY.*true or false/],
+  ];
+  for (const [options, message] of cases) {
+    await assert.rejects(loadConfig({ file: null, env: {}, ...options }), (e: Error) => {
+      assert.ok(e instanceof ConfigError, `${e}`);
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+});
+
+Deno.test("a broken file is refused with the file's name", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/bad.toml`, "[ui\nport = ");
+    await assert.rejects(loadConfig({ file: `${dir}/bad.toml`, env: {} }), /bad\.toml is not valid TOML/);
+    await Deno.writeTextFile(`${dir}/unknown.toml`, "[ui]\ncolour = 1\n");
+    await assert.rejects(
+      loadConfig({ file: `${dir}/unknown.toml`, env: {} }),
+      /Unknown configuration key "ui\.colour".*ui\.host/,
+    );
+    await assert.rejects(loadConfig({ file: `${dir}/missing.toml`, env: {} }), /Cannot read config file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("environment names follow FINK_ + key in capitals", () => {
+  assert.equal(envName("kafka.brokers"), "FINK_KAFKA_BROKERS");
+  assert.equal(envName("batch.max_ms"), "FINK_BATCH_MAX_MS");
+});
+
+Deno.test("toJSON hides the token", async () => {
+  const config = await loadConfig({ file: null, env: {}, sets: ["ui.token=secret"] });
+  const json = JSON.stringify(config.toJSON());
+  assert.ok(!json.includes("secret"));
+  assert.ok(json.includes("(set)"));
+});
