@@ -41,7 +41,7 @@ Deno.test("openStorage: the URL's user and the options reach the WebHDFS server"
     [
       ["MKDIRS", "/fink/a b/d", "fink", null],
       ["CREATE", "/fink/a b/d/x.bin", "fink", "true"],
-      ["CREATE", "/fink/a b/d/x.bin", "fink", "true"],
+      ["CREATE", "/fink/a b/d/x.bin", "fink", null],
     ],
   );
 });
@@ -72,7 +72,10 @@ Deno.test("openStorage: invalid roots name the value and the accepted forms", ()
       assert.equal(error.kind, "invalid");
       assert(error.message.startsWith(`Invalid storage root "${root}": `), error.message);
       assert.match(error.message, problem);
-      assert.match(error.message, /expected a local directory .* or webhdfs:\/\/host:port\/abs\/path\[\?user=name\]/);
+      assert.match(
+        error.message,
+        /expected a local directory .* or webhdfs:\/\/host:port\/abs\/path\[\?user=name\]/,
+      );
       return true;
     }, root);
   }

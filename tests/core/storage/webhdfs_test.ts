@@ -80,7 +80,10 @@ Deno.test("webhdfs: names needing percent-encoding survive the round trip", asyn
   await storage.writeFile("dir with space/é%?#&.bin", new Uint8Array([9]));
   await storage.rename("dir with space/é%?#&.bin", "other dir/ü+=.bin");
   assert.deepEqual((await storage.list("other dir")).map((e) => e.path), ["other dir/ü+=.bin"]);
-  assert.deepEqual(await Deno.readFile(server.localPath("/a b/other dir/ü+=.bin")), new Uint8Array([9]));
+  assert.deepEqual(
+    await Deno.readFile(server.localPath("/a b/other dir/ü+=.bin")),
+    new Uint8Array([9]),
+  );
 });
 
 Deno.test("webhdfs: Hadoop RemoteException bodies become errors naming op, path and exception", async () => {
@@ -123,7 +126,10 @@ Deno.test("webhdfs: injected 500s are transient, with the exception in the messa
   const storage = new WebHdfsStorage({ endpoint: server.endpoint, root: "/" });
   const error = await failure(storage.list(""));
   assert.equal(error.kind, "unavailable");
-  assert.match(error.message, /LISTSTATUS of "\/" failed with HTTP 500 java\.io\.IOException: disk died/);
+  assert.match(
+    error.message,
+    /LISTSTATUS of "\/" failed with HTTP 500 java\.io\.IOException: disk died/,
+  );
   assert.deepEqual(await storage.list(""), []);
 });
 
@@ -135,7 +141,10 @@ Deno.test("webhdfs: an answer without a RemoteException names the status and the
   });
   const error = await failure(storage.stat("x"));
   assert.equal(error.kind, "unavailable");
-  assert.match(error.message, /HTTP 502 and no Hadoop RemoteException.*Bad Gateway.*namenode\.invalid:9870/);
+  assert.match(
+    error.message,
+    /HTTP 502 and no Hadoop RemoteException.*Bad Gateway.*namenode\.invalid:9870/,
+  );
 });
 
 Deno.test("webhdfs: a namenode that is down is a transient unavailable error", async () => {
@@ -146,7 +155,9 @@ Deno.test("webhdfs: a namenode that is down is a transient unavailable error", a
   const error = await failure(storage.writeFile("x.bin", new Uint8Array([1])));
   assert.equal(error.kind, "unavailable");
   assert.equal(error.transient, true);
-  assert.ok(error.message.startsWith(`WebHDFS CREATE of "/fink/x.bin" got no answer from ${endpoint}`));
+  assert.ok(
+    error.message.startsWith(`WebHDFS CREATE of "/fink/x.bin" got no answer from ${endpoint}`),
+  );
 });
 
 Deno.test("webhdfs: a request without an answer times out as unavailable", async () => {
@@ -172,7 +183,10 @@ Deno.test("webhdfs: a success status with the wrong body shape is reported, not 
   });
   const error = await failure(storage.mkdirs("d"));
   assert.equal(error.kind, "other");
-  assert.match(error.message, /MKDIRS of "\/d" answered unexpectedly: expected \{"boolean": true\|false\}/);
+  assert.match(
+    error.message,
+    /MKDIRS of "\/d" answered unexpectedly: expected \{"boolean": true\|false\}/,
+  );
 });
 
 Deno.test("webhdfs test server: speaks Hadoop's answers to raw requests", async () => {
@@ -198,9 +212,14 @@ Deno.test("webhdfs test server: speaks Hadoop's answers to raw requests", async 
 
   const listFile = await fetch(`${base}/d/f.bin?op=LISTSTATUS`);
   const statuses = (await listFile.json()).FileStatuses.FileStatus;
-  assert.deepEqual(statuses.map((s: { pathSuffix: string; type: string; length: number }) => [s.pathSuffix, s.type, s.length]), [
-    ["", "FILE", 1],
-  ]);
+  assert.deepEqual(
+    statuses.map((
+      s: { pathSuffix: string; type: string; length: number },
+    ) => [s.pathSuffix, s.type, s.length]),
+    [
+      ["", "FILE", 1],
+    ],
+  );
 
   const unknown = await fetch(`${base}/d?op=FROBNICATE`);
   assert.equal(unknown.status, 400);

@@ -1,0 +1,164 @@
+/**
+ * Compacts closed hours: the small files one partition wrote into an hour are
+ * merged into files of about the target size, named by the offset range they
+ * cover, so exactly-once survives compaction. Only committed files are merged,
+ * and each merge is journalled in `_wal/compact/`: a crash after the merged
+ * file was renamed into place finishes the job on restart (inputs deleted), a
+ * crash before it rolls back (inputs kept). A reader listing the hour during
+ * the few milliseconds between the rename and the deletes sees both.
+ */
+import * as arrow from "apache-arrow";
+import * as pq from "parquet-wasm";
+import type { Storage } from "../storage/storage.ts";
+import { TMP_SUFFIX } from "./ledger.ts";
+import { parquetName } from "./batch_writer.ts";
+
+/** Options of {@link Compactor}. */
+export interface CompactorOptions {
+  targetBytes: number;
+  /** Last committed offset of a partition (files past it are never touched). */
+  committed(tp: { topic: string; partition: number }): Promise<bigint>;
+  /** Writes an Arrow table as Parquet with the archive's column settings. */
+  encode(table: arrow.Table): Uint8Array;
+}
+
+/** What one {@link Compactor.compactHour} call did. */
+export interface CompactionResult {
+  merged: number;
+  written: number;
+}
+
+interface FileRef {
+  path: string;
+  partition: number;
+  start: bigint;
+  end: bigint;
+  size: number;
+}
+
+const NAME = /^(.+)\+(\d+)\+(\d+)\+(\d+)\.parquet$/;
+
+/** Parses `<topic>+<partition>+<start>+<end>.parquet`; null for other names. */
+export function parseParquetName(
+  name: string,
+): { topic: string; partition: number; start: bigint; end: bigint } | null {
+  const m = NAME.exec(name);
+  if (m === null) return null;
+  return { topic: m[1], partition: Number(m[2]), start: BigInt(m[3]), end: BigInt(m[4]) };
+}
+
+/** Merges small files of closed hours. */
+export class Compactor {
+  constructor(readonly storage: Storage, readonly options: CompactorOptions) {}
+
+  /** Finishes or rolls back merges a crash interrupted. */
+  async recover(): Promise<number> {
+    let n = 0;
+    for (const entry of await this.storage.list("_wal/compact")) {
+      if (!entry.name.endsWith(".json")) {
+        await this.storage.remove(entry.path);
+        continue;
+      }
+      const job = JSON.parse(new TextDecoder().decode(await this.storage.readFile(entry.path)));
+      if (await this.storage.stat(job.output) !== null) {
+        for (const input of job.inputs as string[]) await this.storage.remove(input);
+      } else {
+        await this.storage.remove(job.output + TMP_SUFFIX);
+      }
+      await this.storage.remove(entry.path);
+      n++;
+    }
+    return n;
+  }
+
+  /** Merges the committed small files of one hour folder (`<topic>/<hour>`). */
+  async compactHour(topic: string, hourDir: string): Promise<CompactionResult> {
+    const result: CompactionResult = { merged: 0, written: 0 };
+    const byPartition = new Map<number, FileRef[]>();
+    for (const entry of await this.storage.list(hourDir)) {
+      const parsed = entry.isDirectory ? null : parseParquetName(entry.name);
+      if (parsed === null || parsed.topic !== topic) continue;
+      if (parsed.end > await this.options.committed({ topic, partition: parsed.partition })) continue;
+      const list = byPartition.get(parsed.partition) ?? [];
+      list.push({ path: entry.path, partition: parsed.partition, start: parsed.start, end: parsed.end, size: entry.size });
+      byPartition.set(parsed.partition, list);
+    }
+    for (const [partition, files] of byPartition) {
+      files.sort((a, b) => (a.start < b.start ? -1 : 1));
+      for (const run of this.#runs(files)) {
+        const written = await this.#merge({ topic, partition }, hourDir, run);
+        result.merged += written === 0 ? 0 : run.length;
+        result.written += written;
+      }
+    }
+    return result;
+  }
+
+  /** Consecutive files whose sizes add up to at most the target; only runs of 2+. */
+  #runs(files: FileRef[]): FileRef[][] {
+    const runs: FileRef[][] = [];
+    let run: FileRef[] = [];
+    let size = 0;
+    for (const f of files) {
+      if (f.size >= this.options.targetBytes) {
+        if (run.length > 1) runs.push(run);
+        run = [];
+        size = 0;
+        continue;
+      }
+      if (size + f.size > this.options.targetBytes) {
+        if (run.length > 1) runs.push(run);
+        run = [];
+        size = 0;
+      }
+      run.push(f);
+      size += f.size;
+    }
+    if (run.length > 1) runs.push(run);
+    return runs;
+  }
+
+  /** Merges one run, grouping by schema; returns the number of files written. */
+  async #merge(tp: { topic: string; partition: number }, hourDir: string, run: FileRef[]): Promise<number> {
+    const groups = new Map<string, { files: FileRef[]; tables: arrow.Table[] }>();
+    for (const f of run) {
+      const table = readParquet(await this.storage.readFile(f.path));
+      const key = JSON.stringify(table.schema.fields.map((field) => field.toString()));
+      const g = groups.get(key) ?? { files: [], tables: [] };
+      g.files.push(f);
+      g.tables.push(table);
+      groups.set(key, g);
+    }
+    let written = 0;
+    for (const { files, tables } of groups.values()) {
+      if (files.length < 2) continue;
+      const start = files[0].start;
+      const end = files[files.length - 1].end;
+      const output = `${hourDir}/${parquetName(tp, start, end)}`;
+      const merged = new arrow.Table(tables[0].schema, tables.flatMap((t) => t.batches));
+      const job = { output, inputs: files.map((f) => f.path) };
+      const journal = `_wal/compact/${tp.topic}+${tp.partition}+${start}-${end}.json`;
+      await this.storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(job)));
+      await this.storage.writeFile(output + TMP_SUFFIX, this.options.encode(merged));
+      await this.storage.rename(output + TMP_SUFFIX, output);
+      for (const input of job.inputs) await this.storage.remove(input);
+      await this.storage.remove(journal);
+      written++;
+    }
+    return written;
+  }
+}
+
+/** Reads Parquet bytes into an Arrow table. */
+export function readParquet(bytes: Uint8Array): arrow.Table {
+  return arrow.tableFromIPC(pq.readParquet(bytes).intoIPCStream());
+}
+
+/** Start of the UTC hour an hour folder stands for, from either layout; null if not one. */
+export function hourStart(hourDir: string): number | null {
+  const plain = /(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})$/.exec(hourDir);
+  const hive = /year=(\d{4})\/month=(\d{2})\/day=(\d{2})\/hour=(\d{2})$/.exec(hourDir);
+  const m = plain ?? hive;
+  if (m === null) return null;
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]));
+}

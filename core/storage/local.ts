@@ -1,0 +1,315 @@
+/**
+ * Storage on a local (or locally mounted) filesystem through Deno's fs APIs, with the
+ * fsyncs that make a resolved write survive a power cut.
+ */
+import { dirname, join, resolve } from "node:path";
+import { StorageError, type StorageErrorKind, StorageNotFoundError } from "./errors.ts";
+import { baseName, childPath, normalizeFilePath, normalizePath } from "./path.ts";
+import type { Entry, RemoveOptions, Storage, Usage } from "./storage.ts";
+
+/** Kinds to use instead of the default mapping for some Deno error classes, per operation. */
+type KindOverrides = Partial<Record<string, StorageErrorKind>>;
+
+const CODE_KINDS: Record<string, StorageErrorKind> = {
+  ENOSPC: "no-space",
+  EDQUOT: "no-space",
+  EIO: "unavailable",
+  ENOTEMPTY: "invalid",
+  EXDEV: "invalid",
+  EINVAL: "invalid",
+};
+
+const HINTS: Partial<Record<StorageErrorKind, string>> = {
+  "no-space": "free disk space or raise the quota, then retry",
+  "unavailable": "check the disk and the kernel log, then retry",
+  "permission": "check the owner and mode of the archive directory",
+};
+
+function kindOf(error: unknown, overrides: KindOverrides): StorageErrorKind {
+  if (!(error instanceof Error)) return "other";
+  const override = overrides[error.name];
+  if (override) return override;
+  if (error instanceof Deno.errors.NotFound) return "not-found";
+  if (error instanceof Deno.errors.AlreadyExists) return "already-exists";
+  if (
+    error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable
+  ) return "permission";
+  if (error instanceof Deno.errors.IsADirectory || error instanceof Deno.errors.NotADirectory) {
+    return "invalid";
+  }
+  const code = (error as { code?: unknown }).code;
+  return (typeof code === "string" && CODE_KINDS[code]) || "other";
+}
+
+function localError(
+  error: unknown,
+  op: string,
+  path: string,
+  overrides: KindOverrides = {},
+): StorageError {
+  if (error instanceof StorageError) return error;
+  const kind = kindOf(error, overrides);
+  const code = (error as { code?: unknown })?.code;
+  const detail = error instanceof Error ? error.message : String(error);
+  const hint = HINTS[kind];
+  const message = `Local ${op} of "${path}" failed: ${detail}${hint ? `; ${hint}` : ""}`;
+  const options = {
+    op,
+    path,
+    exception: typeof code === "string" ? code : (error as Error)?.name,
+    cause: error,
+  };
+  return kind === "not-found"
+    ? new StorageNotFoundError(message, options)
+    : new StorageError(kind, message, options);
+}
+
+/** fsync a directory so entries created, renamed or removed in it survive a crash. */
+async function syncDir(absDir: string): Promise<void> {
+  // Windows cannot open a directory as a file; NTFS journals metadata itself.
+  if (Deno.build.os === "windows") return;
+  const dir = await Deno.open(absDir, { read: true });
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
+  }
+}
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await file.write(data.subarray(offset));
+}
+
+async function statOrNull(abs: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(abs);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
+    throw error;
+  }
+}
+
+function toEntry(path: string, info: Deno.FileInfo): Entry {
+  return {
+    name: baseName(path),
+    path,
+    isDirectory: info.isDirectory,
+    size: info.isDirectory ? 0 : info.size,
+    modified: info.mtime,
+  };
+}
+
+/** Storage rooted at a local directory; the directory is created on first write. */
+export class LocalStorage implements Storage {
+  /** Absolute path of the root directory. */
+  readonly location: string;
+
+  /** Roots the storage at `root`, resolved against the current directory when relative. */
+  constructor(root: string) {
+    this.location = resolve(root);
+  }
+
+  #abs(rel: string): string {
+    return rel === "" ? this.location : join(this.location, ...rel.split("/"));
+  }
+
+  /** Creates `absDir` and its missing ancestors, fsyncing each parent that gained an entry. */
+  async #ensureDir(absDir: string): Promise<void> {
+    const missing: string[] = [];
+    let current = absDir;
+    while (true) {
+      const info = await statOrNull(current);
+      if (info) {
+        if (!info.isDirectory) throw new Deno.errors.AlreadyExists(`${current} is a file`);
+        break;
+      }
+      missing.push(current);
+      const parent = dirname(current);
+      if (parent === current) break;
+      current = parent;
+    }
+    for (const dir of missing.reverse()) {
+      try {
+        await Deno.mkdir(dir);
+      } catch (error) {
+        // Another writer created it between our stat and mkdir: that is the wanted outcome.
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+      await syncDir(dirname(dir));
+    }
+  }
+
+  /** See {@link Storage.writeFile}. */
+  async writeFile(path: string, data: Uint8Array): Promise<void> {
+    const rel = normalizeFilePath(path, "writeFile");
+    const abs = this.#abs(rel);
+    try {
+      await this.#ensureDir(dirname(abs));
+      let created = true;
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(abs, { write: true, createNew: true });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        created = false;
+        file = await Deno.open(abs, { write: true, truncate: true });
+      }
+      try {
+        await writeAll(file, data);
+        await file.sync();
+      } finally {
+        file.close();
+      }
+      if (created) await syncDir(dirname(abs));
+    } catch (error) {
+      throw localError(error, "writeFile", rel, { IsADirectory: "already-exists" });
+    }
+  }
+
+  /** See {@link Storage.readFile}. */
+  async readFile(path: string): Promise<Uint8Array> {
+    const rel = normalizeFilePath(path, "readFile");
+    try {
+      return await Deno.readFile(this.#abs(rel));
+    } catch (error) {
+      throw localError(error, "readFile", rel, {
+        IsADirectory: "not-found",
+        NotADirectory: "not-found",
+      });
+    }
+  }
+
+  /** See {@link Storage.rename}: one atomic `rename(2)`. */
+  async rename(from: string, to: string): Promise<void> {
+    const src = normalizeFilePath(from, "rename");
+    const dst = normalizeFilePath(to, "rename");
+    const absSrc = this.#abs(src);
+    const absDst = this.#abs(dst);
+    try {
+      if (!await statOrNull(absSrc)) {
+        throw new StorageNotFoundError(
+          `Cannot rename "${src}" to "${dst}": the source does not exist`,
+          { op: "rename", path: src },
+        );
+      }
+      if (src === dst) return;
+      if ((await statOrNull(absDst))?.isDirectory) {
+        throw new StorageError(
+          "already-exists",
+          `Cannot rename "${src}" to "${dst}": the destination is a directory; remove it first`,
+          { op: "rename", path: dst },
+        );
+      }
+      await this.#ensureDir(dirname(absDst));
+      await Deno.rename(absSrc, absDst);
+      await syncDir(dirname(absDst));
+      if (dirname(absSrc) !== dirname(absDst)) await syncDir(dirname(absSrc));
+    } catch (error) {
+      throw localError(error, "rename", `${src} -> ${dst}`);
+    }
+  }
+
+  /** See {@link Storage.remove}. */
+  async remove(path: string, options: RemoveOptions = {}): Promise<void> {
+    const rel = normalizeFilePath(path, "remove");
+    const abs = this.#abs(rel);
+    try {
+      await Deno.remove(abs, { recursive: options.recursive ?? false });
+      await syncDir(dirname(abs));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+        return;
+      }
+      const mapped = localError(error, "remove", rel);
+      if (mapped.exception === "ENOTEMPTY") {
+        throw new StorageError(
+          "invalid",
+          `Cannot remove "${rel}": the directory is not empty; pass { recursive: true } to remove its contents too`,
+          { op: "remove", path: rel, exception: "ENOTEMPTY", cause: error },
+        );
+      }
+      throw mapped;
+    }
+  }
+
+  /** See {@link Storage.list}. */
+  async list(dir: string): Promise<Entry[]> {
+    const rel = normalizePath(dir, "list");
+    const abs = this.#abs(rel);
+    const entries: Entry[] = [];
+    try {
+      for await (const item of Deno.readDir(abs)) {
+        const path = childPath(rel, item.name);
+        const info = await statOrNull(join(abs, item.name));
+        // A child deleted while we list, or a dangling symlink: not there for our purposes.
+        if (info) entries.push(toEntry(path, info));
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      if (error instanceof Deno.errors.NotADirectory) {
+        throw new StorageError(
+          "invalid",
+          `Cannot list "${rel}": expected a directory, found a file`,
+          { op: "list", path: rel, exception: "ENOTDIR", cause: error },
+        );
+      }
+      throw localError(error, "list", rel);
+    }
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** See {@link Storage.stat}. */
+  async stat(path: string): Promise<Entry | null> {
+    const rel = normalizePath(path, "stat");
+    try {
+      const info = await statOrNull(this.#abs(rel));
+      return info ? toEntry(rel, info) : null;
+    } catch (error) {
+      throw localError(error, "stat", rel);
+    }
+  }
+
+  /** See {@link Storage.mkdirs}. */
+  async mkdirs(path: string): Promise<void> {
+    const rel = normalizePath(path, "mkdirs");
+    try {
+      await this.#ensureDir(this.#abs(rel));
+    } catch (error) {
+      throw localError(error, "mkdirs", rel, { NotADirectory: "already-exists" });
+    }
+  }
+
+  /** See {@link Storage.usage}. */
+  async usage(dir: string): Promise<Usage> {
+    const rel = normalizePath(dir, "usage");
+    const total: Usage = { files: 0, bytes: 0 };
+    try {
+      const info = await statOrNull(this.#abs(rel));
+      if (!info) return total;
+      if (!info.isDirectory) return { files: 1, bytes: info.size };
+      await addUsage(this.#abs(rel), total);
+    } catch (error) {
+      throw localError(error, "usage", rel);
+    }
+    return total;
+  }
+}
+
+/** Adds the files below `absDir` to `total`; symlinked directories are not followed (no cycles). */
+async function addUsage(absDir: string, total: Usage): Promise<void> {
+  for await (const item of Deno.readDir(absDir)) {
+    const abs = join(absDir, item.name);
+    if (item.isDirectory) {
+      await addUsage(abs, total);
+      continue;
+    }
+    const info = await statOrNull(abs);
+    if (info && !info.isDirectory) {
+      total.files += 1;
+      total.bytes += info.size;
+    }
+  }
+}

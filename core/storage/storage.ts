@@ -1,0 +1,109 @@
+/**
+ * The Storage contract the archive writes through: local disk or HDFS (WebHDFS),
+ * same semantics, checked by one contract test suite for every backend.
+ *
+ * Paths are relative to the storage root and `/`-separated (`2024/05/01/03/part.parquet`);
+ * a leading or trailing `/` is ignored, `""` is the root itself, and `.`, `..`, empty
+ * segments and the characters `\`, `:` and NUL are refused with a `StorageError` of kind
+ * `invalid`. Failures are always `StorageError`s (see `errors.ts`); a missing path is a
+ * `StorageNotFoundError` where the method says so.
+ */
+export type { StorageErrorKind } from "./errors.ts";
+
+/** One file or directory, as returned by `list` and `stat`. */
+export interface Entry {
+  /** Last path segment (`""` for the storage root). */
+  name: string;
+  /** Path relative to the storage root, normalized (no leading or trailing `/`). */
+  path: string;
+  /** True for a directory, false for a file. */
+  isDirectory: boolean;
+  /** Size in bytes; 0 for directories. */
+  size: number;
+  /** Last modification time, or null when the backend does not report one. */
+  modified: Date | null;
+}
+
+/** Result of `usage`: how much the files below a directory hold. */
+export interface Usage {
+  /** Number of files (directories not counted). */
+  files: number;
+  /** Total size of those files in bytes. */
+  bytes: number;
+}
+
+/** Options of `remove`. */
+export interface RemoveOptions {
+  /** Remove a directory with everything below it; without it a non-empty directory is refused. */
+  recursive?: boolean;
+}
+
+/** A place to keep files: local disk or HDFS. */
+export interface Storage {
+  /**
+   * Where the storage root is, for logs and status: an absolute local path
+   * (`/abs/archive`) or a URL (`webhdfs://127.0.0.1:9870/fink/archive`).
+   */
+  readonly location: string;
+
+  /**
+   * Writes `data` as the whole content of the file at `path`, creating missing parent
+   * directories and replacing an existing file. When the promise resolves the data is
+   * durable: on local disk the file is fsynced and so is every directory whose entries
+   * changed (the file's parent, and the parents of newly created directories); on HDFS
+   * the file is closed by the datanode pipeline. The write itself is NOT atomic: a crash
+   * during it can leave a partial file, so write to a temporary name and `rename` it.
+   * Fails with kind `already-exists` when `path` is a directory.
+   */
+  writeFile(path: string, data: Uint8Array): Promise<void>;
+
+  /**
+   * Reads the whole file at `path`. Fails with `StorageNotFoundError` when no file is
+   * there (nothing at all, or a directory: HDFS reports both the same way).
+   */
+  readFile(path: string): Promise<Uint8Array>;
+
+  /**
+   * Moves the file or directory `from` to `to`, creating `to`'s missing parent
+   * directories and replacing an existing FILE at `to`. An existing directory at `to`
+   * is never replaced nor moved into: that fails with kind `already-exists`. Fails with
+   * `StorageNotFoundError` when `from` does not exist.
+   *
+   * Local disk: a single `rename(2)`, atomic, followed by an fsync of the parent
+   * directories so the new name is durable.
+   * HDFS: WebHDFS RENAME refuses an existing destination, so an existing file at `to` is
+   * deleted first; between that DELETE and the RENAME (a few milliseconds) neither the
+   * old nor the new `to` exists, and a crash in that window leaves `from` in place and
+   * `to` missing. Recovery must therefore treat "temporary present, final missing" as
+   * "rename again".
+   */
+  rename(from: string, to: string): Promise<void>;
+
+  /**
+   * Removes the file or directory at `path`. Missing paths are not an error. A
+   * non-empty directory needs `{ recursive: true }`, otherwise it fails with kind
+   * `invalid` and nothing is removed. The storage root itself cannot be removed.
+   */
+  remove(path: string, options?: RemoveOptions): Promise<void>;
+
+  /**
+   * The direct children of directory `dir`, sorted by name. A missing `dir` gives `[]`;
+   * a `dir` that is a file fails with kind `invalid`.
+   */
+  list(dir: string): Promise<Entry[]>;
+
+  /** The file or directory at `path`, or null when nothing is there. */
+  stat(path: string): Promise<Entry | null>;
+
+  /**
+   * Creates directory `path` and any missing parents; an existing directory is fine.
+   * Fails with kind `already-exists` when a file is in the way.
+   */
+  mkdirs(path: string): Promise<void>;
+
+  /**
+   * Counts the files below `dir`, recursively, and sums their sizes. A missing `dir`
+   * gives `{ files: 0, bytes: 0 }`; a file gives `{ files: 1, bytes: <its size> }`.
+   */
+  usage(dir: string): Promise<Usage>;
+}
