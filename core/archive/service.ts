@@ -79,9 +79,11 @@ async function startArchive(
   ctx: ArchiveServiceOptions & { stats: ArchiveStats; storageErrors: { current: string | null } },
 ): Promise<Running> {
   const { stats } = ctx;
+  const shutdown = new AbortController();
   const storage = openStorage(config.string("archive.root"), {
     retry: {
       maxAttempts: Infinity,
+      signal: shutdown.signal,
       onRetry: (r) => {
         const message = `storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${r.error.message}`;
         ctx.storageErrors.current = message;
@@ -121,6 +123,7 @@ async function startArchive(
       group: config.string("kafka.group"),
       clientId: config.string("kafka.client_id"),
       fromBeginning: config.string("kafka.start") === "earliest",
+      sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
     });
 
   const batcher = new Batcher({
@@ -204,7 +207,10 @@ async function startArchive(
       clearInterval(logger);
       clearInterval(failureWatch);
       await source.stop();
+      // Flush what is buffered, but do not wait forever on a storage that stays down.
+      const giveUp = setTimeout(() => shutdown.abort(), 30_000);
       await batcher.close();
+      clearTimeout(giveUp);
       await pool.close();
       logFigures(stats, batcher);
       log.info("archive stopped");

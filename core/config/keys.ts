@@ -70,6 +70,11 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     doc: "Where a new group starts reading a partition",
   },
   "kafka.client_id": { type: str, default: "fink-deno", doc: "Kafka client id" },
+  "kafka.session_timeout_ms": {
+    type: int(6000, 300000),
+    default: 30000,
+    doc: "A consumer that stops heartbeating for this long leaves the group (its partitions move)",
+  },
   "decode.mode": {
     type: oneOf("auto", "container", "confluent", "schemaless"),
     default: "auto",

@@ -23,6 +23,8 @@ export interface KafkaSourceOptions {
   clientId: string;
   /** Where a group without committed offsets starts. */
   fromBeginning: boolean;
+  /** Session timeout of the group member, ms (default 30 s). */
+  sessionTimeoutMs?: number;
   /** Partitions processed at the same time (default 4). */
   concurrency?: number;
   /** Bytes fetched per partition per request (default 16 MiB). */
@@ -57,7 +59,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     groupId: options.group,
     maxBytesPerPartition,
     maxBytes: maxBytesPerPartition * 4,
-    sessionTimeout: 30_000,
+    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     rebalanceTimeout: 60_000,
     heartbeatInterval: 3_000,
     retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10, restartOnFailure: () => Promise.resolve(true) },

@@ -3,7 +3,9 @@ import { readCsvTable } from "../../../core/xmatch/csv_table.ts";
 import { sharedData } from "../../shared_data.ts";
 
 Deno.test("quoted cells, spaces around fields and header names are handled", () => {
-  const table = readCsvTable('id , Name , "R.A." \n1 , "a, b" , "00 01 16.37"\n\n2,"say ""hi""",\n');
+  const table = readCsvTable(
+    'id , Name , "R.A." \n1 , "a, b" , "00 01 16.37"\n\n2,"say ""hi""",\n',
+  );
   assert.deepEqual(table.names, ["id", "Name", "R.A."]);
   assert.equal(table.numRows, 2);
   assert.deepEqual(table.column("Name"), ["a, b", 'say "hi"']);

@@ -116,7 +116,13 @@ Deno.test("broken files give errors that say what is wrong", async () => {
   assert.throws(() => readFitsTable(new TextEncoder().encode("PAR1 not fits")), /SIMPLE/);
   assert.throws(() => readFitsTable(bytes.subarray(0, 2880 + 1000)), /END card.*truncated/);
   assert.throws(() => readFitsTable(bytes.subarray(0, bytes.length - 5000)), /truncated/);
-  assert.throws(() => readFitsTable(bytes, { hdu: "NOPE" }), /BINTABLE extension matching NOPE, found HDUs 0:PRIMARY, 1:BINTABLE/);
+  assert.throws(
+    () => readFitsTable(bytes, { hdu: "NOPE" }),
+    /BINTABLE extension matching NOPE, found HDUs 0:PRIMARY, 1:BINTABLE/,
+  );
   assert.throws(() => readFitsTable(bytes, { hdu: 0 }), /HDU 0 to be a BINTABLE, found PRIMARY/);
-  assert.throws(() => readFitsTable(bytes).column("NOPE"), /column named NOPE, found Source_Name, DataRelease/);
+  assert.throws(
+    () => readFitsTable(bytes).column("NOPE"),
+    /column named NOPE, found Source_Name, DataRelease/,
+  );
 });

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { parseCoordinate, parseDecDegrees, parseRaHours } from "../../../core/xmatch/sexagesimal.ts";
+import {
+  parseCoordinate,
+  parseDecDegrees,
+  parseRaHours,
+} from "../../../core/xmatch/sexagesimal.ts";
 import { readCsvTable } from "../../../core/xmatch/csv_table.ts";
 import { sharedData } from "../../shared_data.ts";
 
@@ -15,6 +19,8 @@ Deno.test("right ascension in hours becomes degrees", () => {
   near(parseRaHours("23:59:59.99"), (23 + 59 / 60 + 59.99 / 3600) * 15);
   near(parseRaHours("12 30"), 187.5);
   assert.equal(parseRaHours("00 00 00"), 0);
+  // Rounded seconds, as in fink-filters' magnetic CV list.
+  near(parseRaHours("14 46 60.0"), (14 + 47 / 60) * 15);
 });
 
 Deno.test("declination sign applies to the whole value, including -00", () => {
@@ -27,7 +33,7 @@ Deno.test("declination sign applies to the whole value, including -00", () => {
 Deno.test("malformed sexagesimal text is rejected with the value in the message", () => {
   assert.throws(() => parseRaHours("24 00 00"), /\[0h, 24h\).*"24 00 00"/);
   assert.throws(() => parseRaHours("-01 00 00"), /right ascension/);
-  assert.throws(() => parseRaHours("12 61 00"), /below 60/);
+  assert.throws(() => parseRaHours("12 61 00"), /at most 60/);
   assert.throws(() => parseDecDegrees("+91 00 00"), /±90°/);
   assert.throws(() => parseDecDegrees("north"), /non-negative numbers.*"north"/);
   assert.throws(() => parseDecDegrees("1 2 3 4"), /sexagesimal/);
