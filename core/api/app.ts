@@ -1,12 +1,26 @@
 /**
- * The HTTP API of the running process (Hono): status, services and their
- * control. The dashboard in `web/` is served from the same app.
+ * The HTTP API of the running process (Hono): status, Prometheus metrics,
+ * live events, history, classification, archive, and control of the services.
+ * The dashboard in `web/` is served from the same app. Endpoints are
+ * documented in README.md beside this file.
  */
 import { Hono } from "hono";
 import type { Config } from "../config/mod.ts";
+import { type Figures, figuresOf } from "../metrics/figures.ts";
+import type { MetricsRecorder } from "../metrics/recorder.ts";
 import { type ServiceManager, UnknownServiceError } from "../services/manager.ts";
 import { VERSION } from "../version.ts";
+import { archiveDocument, type IndexResult } from "./archive.ts";
+import type { ArchiveIndex, ArchiveIndexer } from "./archive_index.ts";
 import { requireToken } from "./auth.ts";
+import { classificationDocument } from "./classification.ts";
+import { ApiError } from "./errors.ts";
+import { jsonResponse } from "./json.ts";
+import { liveStream } from "./live.ts";
+import { parseFlag, parseTimeRange } from "./params.ts";
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
+import { statusDocument } from "./status.ts";
+import { registerWebRoutes, type WebOptions } from "./web.ts";
 
 /** What the API reads and controls. */
 export interface ApiContext {
@@ -17,45 +31,115 @@ export interface ApiContext {
   startedAt: Date;
   /** Stops every service and ends the process. */
   shutdown(): void;
+  /** The once-a-second sampler and its persisted histories (live, history, classification). */
+  metrics: MetricsRecorder;
+  /** Lists the archive storage, when the process can (see `createArchiveIndexer`). */
+  archiveIndex?: ArchiveIndexer;
+  /** Where the dashboard files and chart.js are; defaults suit the project. */
+  web?: WebOptions;
 }
 
-/** Builds the Hono app of the API. */
+const HOUR_MS = 3_600_000;
+
+/** Builds the Hono app of the API and the dashboard. */
 export function createApiApp(ctx: ApiContext): Hono {
   const app = new Hono();
   const control = requireToken(ctx.token);
+  let lastIndex: ArchiveIndex | null = null;
+  const figures = (): Figures =>
+    figuresOf(ctx.manager.list(), { classifier: ctx.metrics.classifier });
 
   app.onError((err, c) => {
-    if (err instanceof UnknownServiceError) return c.json({ error: err.message }, 404);
+    if (err instanceof ApiError) return c.json({ error: err.message }, err.status);
+    if (err instanceof UnknownServiceError) {
+      return c.json({ error: err.message, services: ctx.manager.names() }, 404);
+    }
     return c.json({ error: err.message }, 500);
   });
   app.notFound((c) => c.json({ error: `No such endpoint: ${c.req.method} ${c.req.path}` }, 404));
 
-  app.get("/api/status", (c) => c.json(statusOf(ctx)));
-  app.get("/api/services", (c) => c.json({ services: ctx.manager.list() }));
+  app.get("/api/status", (c) => {
+    const services = ctx.manager.list();
+    const now = figuresOf(services, { classifier: ctx.metrics.classifier });
+    const doc = statusDocument({
+      config: ctx.config,
+      startedAt: ctx.startedAt,
+      services,
+      figures: now,
+      index: lastIndex,
+    });
+    return jsonResponse(c, doc);
+  });
+
+  app.get("/api/metrics", (c) => {
+    const text = prometheusText(figures(), { version: VERSION, startedAt: ctx.startedAt });
+    return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+  });
+
+  app.get("/api/live", (c) => liveStream(c, ctx.metrics));
+
+  app.get("/api/history", (c) => {
+    const range = parseTimeRange((name) => c.req.query(name), {
+      defaultSpanMs: HOUR_MS,
+      minStep: 1,
+      targetPoints: 720,
+      maxPoints: 20_000,
+    });
+    return jsonResponse(c, {
+      from: new Date(range.from).toISOString(),
+      to: new Date(range.to).toISOString(),
+      step: range.step,
+      points: ctx.metrics.rates.query(range),
+    });
+  });
+
+  app.get("/api/classification", (c) => {
+    const range = parseTimeRange((name) => c.req.query(name), {
+      defaultSpanMs: 6 * HOUR_MS,
+      minStep: 60,
+      stepMultiple: 60,
+      targetPoints: 360,
+      maxPoints: 20_000,
+    });
+    return jsonResponse(
+      c,
+      classificationDocument({ recorder: ctx.metrics, figures: figures(), range }),
+    );
+  });
+
+  app.get("/api/archive", async (c) => {
+    const listing = parseFlag("listing", c.req.query("listing")) ?? true;
+    const result: IndexResult = { index: null, error: null };
+    if (listing && ctx.archiveIndex !== undefined) {
+      try {
+        result.index = lastIndex = await ctx.archiveIndex();
+      } catch (e) {
+        result.error = `Cannot list the archive storage: ${(e as Error).message}`;
+      }
+    } else if (listing) {
+      result.error = "This process cannot list the archive storage";
+    }
+    return jsonResponse(c, archiveDocument(figures(), result));
+  });
+
+  app.get("/api/services", (c) => jsonResponse(c, { services: ctx.manager.list() }));
   app.post("/api/services/:name/:action{start|stop}", control, async (c) => {
     const { name, action } = c.req.param();
-    const status = action === "start"
-      ? await ctx.manager.start(name)
-      : await ctx.manager.stop(name);
-    return c.json(status);
+    try {
+      const status = action === "start"
+        ? await ctx.manager.start(name)
+        : await ctx.manager.stop(name);
+      return jsonResponse(c, status);
+    } catch (e) {
+      if (e instanceof UnknownServiceError) throw e;
+      throw new ApiError(500, `Service ${name} failed to ${action}: ${(e as Error).message}`);
+    }
   });
   app.post("/api/shutdown", control, (c) => {
     queueMicrotask(() => ctx.shutdown());
     return c.json({ stopping: true });
   });
-  return app;
-}
 
-/** The `/api/status` document. */
-export function statusOf(ctx: ApiContext): Record<string, unknown> {
-  return {
-    process: {
-      pid: Deno.pid,
-      version: VERSION,
-      startedAt: ctx.startedAt.toISOString(),
-      uptimeSeconds: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000),
-    },
-    config: ctx.config.toJSON(),
-    services: ctx.manager.list(),
-  };
+  registerWebRoutes(app, ctx.web);
+  return app;
 }

@@ -50,6 +50,13 @@ export interface PluginManifest {
   kind: PluginKind;
   /** Output columns and their types, besides `id`. */
   outputs: Record<string, OutputType>;
+  /**
+   * Top-level batch columns the plugin reads (include the id column, e.g. `candid`).
+   * When given, the host sends only these, so a plugin that ignores the cutouts is not sent them.
+   */
+  columns?: string[];
+  /** Milliseconds one batch may take before the Worker is terminated; the host's default otherwise. */
+  budgetMs?: number;
   /** Runs once in the Worker before the first batch (load catalogs, build indexes). */
   setup?(ctx: PluginContext): Promise<void> | void;
   /** Called with each batch of decoded alerts; returns rows keyed by alert id. */
@@ -58,7 +65,13 @@ export interface PluginManifest {
 
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 const KINDS: readonly PluginKind[] = ["stream", "batch"];
-const PERMISSION_KINDS = ["read", "write", "net", "env"];
+/** The only permission kinds a plugin may declare; run, ffi, sys and import are never granted. */
+export const PERMISSION_KINDS: readonly (keyof PluginPermissions)[] = [
+  "read",
+  "write",
+  "net",
+  "env",
+];
 const OUTPUT_TYPES: readonly OutputType[] = ["string", "float64", "int64", "int32", "bool"];
 
 /**
@@ -84,7 +97,7 @@ export function definePlugin(manifest: PluginManifest): PluginManifest {
     throw new Error(`Plugin ${m.name}: "permissions" must be an object such as { read: [] }`);
   }
   for (const [kind, value] of Object.entries(perms)) {
-    if (!PERMISSION_KINDS.includes(kind)) {
+    if (!PERMISSION_KINDS.includes(kind as keyof PluginPermissions)) {
       throw new Error(
         `Plugin ${m.name}: permission "${kind}" cannot be granted; ` +
           `declare only ${PERMISSION_KINDS.join(", ")}`,
@@ -99,12 +112,32 @@ export function definePlugin(manifest: PluginManifest): PluginManifest {
     throw new Error(`Plugin ${m.name}: "outputs" must map column names to types`);
   }
   for (const [column, type] of Object.entries(outputs)) {
+    if (column === "id") {
+      throw new Error(
+        `Plugin ${m.name}: output "id" is implicit (the alert's id); remove it from outputs`,
+      );
+    }
     if (!OUTPUT_TYPES.includes(type as OutputType)) {
       throw new Error(
         `Plugin ${m.name}: output "${column}" has type ${type}; ` +
           `expected one of ${OUTPUT_TYPES.join(", ")}`,
       );
     }
+  }
+  const columns = m.columns;
+  if (
+    columns !== undefined &&
+    (!Array.isArray(columns) || columns.length === 0 || columns.some((c) => typeof c !== "string"))
+  ) {
+    throw new Error(
+      `Plugin ${m.name}: "columns" must be a non-empty list of column names when given`,
+    );
+  }
+  const budget = m.budgetMs;
+  if (budget !== undefined && (typeof budget !== "number" || !(budget > 0) || budget > 600_000)) {
+    throw new Error(
+      `Plugin ${m.name}: "budgetMs" must be a number of milliseconds in (0, 600000], found ${budget}`,
+    );
   }
   if (typeof m.process !== "function") {
     throw new Error(`Plugin ${m.name}: "process" must be a function`);

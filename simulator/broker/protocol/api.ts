@@ -6,7 +6,7 @@
  * except ApiVersions which always answers with header v0).
  */
 import type { Reader } from "./reader.ts";
-import type { Writer } from "./writer.ts";
+import { Writer } from "./writer.ts";
 
 /** The request header fields every handler may need. */
 export interface RequestHeader {
@@ -47,8 +47,15 @@ export interface ApiHandler {
   handle(body: Reader, header: RequestHeader, ctx: HandlerContext): Promise<Writer> | Writer;
 }
 
+/**
+ * Returned by a handler whose request must get no response at all (Produce
+ * with acks=0); the connection loop compares by identity and writes nothing.
+ */
+export const NO_RESPONSE: Writer = new Writer();
+
 /** Kafka error codes used by this broker. */
 export const ErrorCode = {
+  UNKNOWN_SERVER_ERROR: -1,
   NONE: 0,
   OFFSET_OUT_OF_RANGE: 1,
   CORRUPT_MESSAGE: 2,
@@ -74,6 +81,7 @@ export const ErrorCode = {
   INVALID_PARTITIONS: 37,
   INVALID_REPLICATION_FACTOR: 38,
   INVALID_REQUEST: 42,
+  KAFKA_STORAGE_ERROR: 56,
   MEMBER_ID_REQUIRED: 79,
   UNKNOWN_TOPIC_ID: 100,
 } as const;

@@ -142,6 +142,11 @@ export class Reader {
   array<T>(item: (r: Reader) => T): T[] {
     return this.#items(this.int32(), item);
   }
+  /** INT32-count array; null when the count is -1. */
+  nullableArray<T>(item: (r: Reader) => T): T[] | null {
+    const count = this.int32();
+    return count === -1 ? null : this.#items(count, item);
+  }
   /** UNSIGNED_VARINT count+1 array (flexible versions). */
   compactArray<T>(item: (r: Reader) => T): T[] {
     return this.#items(this.uvarint() - 1, item);

@@ -29,23 +29,28 @@ export class Writer {
   }
 
   int8(v: number): this {
-    this.#view.setInt8(this.#ensure(1), v);
+    const at = this.#ensure(1);
+    this.#view.setInt8(at, v);
     return this;
   }
   int16(v: number): this {
-    this.#view.setInt16(this.#ensure(2), v);
+    const at = this.#ensure(2);
+    this.#view.setInt16(at, v);
     return this;
   }
   int32(v: number): this {
-    this.#view.setInt32(this.#ensure(4), v);
+    const at = this.#ensure(4);
+    this.#view.setInt32(at, v);
     return this;
   }
   uint32(v: number): this {
-    this.#view.setUint32(this.#ensure(4), v);
+    const at = this.#ensure(4);
+    this.#view.setUint32(at, v);
     return this;
   }
   int64(v: bigint | number): this {
-    this.#view.setBigInt64(this.#ensure(8), BigInt(v));
+    const at = this.#ensure(8);
+    this.#view.setBigInt64(at, BigInt(v));
     return this;
   }
   boolean(v: boolean): this {
@@ -55,11 +60,10 @@ export class Writer {
   uvarint(v: number): this {
     let value = v >>> 0;
     while (value >= 0x80) {
-      this.#buf[this.#ensure(1)] = (value & 0x7f) | 0x80;
+      this.#byte((value & 0x7f) | 0x80);
       value >>>= 7;
     }
-    this.#buf[this.#ensure(1)] = value;
-    return this;
+    return this.#byte(value);
   }
   varint(v: number): this {
     return this.uvarint((v << 1) ^ (v >> 31));
@@ -67,10 +71,16 @@ export class Writer {
   varlong(v: bigint): this {
     let value = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
     while (value >= 0x80n) {
-      this.#buf[this.#ensure(1)] = Number(value & 0x7fn) | 0x80;
+      this.#byte(Number(value & 0x7fn) | 0x80);
       value >>= 7n;
     }
-    this.#buf[this.#ensure(1)] = Number(value);
+    return this.#byte(Number(value));
+  }
+
+  // #ensure may replace #buf, so it must run before #buf is read.
+  #byte(b: number): this {
+    const at = this.#ensure(1);
+    this.#buf[at] = b;
     return this;
   }
 
@@ -81,7 +91,8 @@ export class Writer {
       this.#chunks.push(bytes);
       this.#size += bytes.byteLength;
     } else {
-      this.#buf.set(bytes, this.#ensure(bytes.byteLength));
+      const at = this.#ensure(bytes.byteLength);
+      this.#buf.set(bytes, at);
     }
     return this;
   }

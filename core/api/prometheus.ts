@@ -1,0 +1,148 @@
+/**
+ * The figures in the Prometheus text exposition format (version 0.0.4): one
+ * `# HELP` and one `# TYPE` line per metric family, then its samples.
+ */
+import type { Figures } from "../metrics/figures.ts";
+
+/** Content type of the Prometheus text format. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Process facts exported besides the figures. */
+export interface ProcessFacts {
+  version: string;
+  startedAt: Date;
+}
+
+type Labels = Record<string, string | number>;
+
+interface Family {
+  name: string;
+  help: string;
+  type: "counter" | "gauge";
+  samples: { labels: Labels; value: number }[];
+}
+
+/** Renders the figures as Prometheus text. */
+export function prometheusText(figures: Figures, facts: ProcessFacts): string {
+  const families: Family[] = [];
+  const family = (name: string, type: Family["type"], help: string): Family["samples"] => {
+    const f: Family = { name, help, type, samples: [] };
+    families.push(f);
+    return f.samples;
+  };
+
+  family("fink_build_info", "gauge", "Version of the running build (always 1)")
+    .push({ labels: { version: facts.version }, value: 1 });
+  family("fink_uptime_seconds", "gauge", "Seconds since the process started")
+    .push({ labels: {}, value: Math.max(0, (figures.t - facts.startedAt.getTime()) / 1000) });
+  const up = family("fink_service_up", "gauge", "1 when the service runs, else 0");
+  for (const s of figures.services) {
+    up.push({ labels: { service: s.name, kind: s.kind }, value: s.state === "running" ? 1 : 0 });
+  }
+
+  const perPartition: [string, keyof Figures["partitions"][number], string][] = [
+    ["fink_alerts_received_total", "received", "Alerts received from the source"],
+    ["fink_alerts_decoded_total", "decoded", "Alerts decoded"],
+    ["fink_alerts_archived_total", "archived", "Alerts durably archived as Parquet"],
+    [
+      "fink_alerts_quarantined_total",
+      "quarantined",
+      "Alerts that could not be decoded, kept apart",
+    ],
+    ["fink_received_bytes_total", "bytesIn", "Bytes of alerts received"],
+  ];
+  for (const [name, field, help] of perPartition) {
+    const samples = family(name, "counter", `${help}, per topic-partition`);
+    for (const p of figures.partitions) {
+      samples.push({
+        labels: { topic: p.topic, partition: p.partition },
+        value: p[field] as number,
+      });
+    }
+  }
+  const lag = family("fink_lag", "gauge", "Messages the broker holds past the committed offset");
+  for (const p of figures.partitions) {
+    if (p.lag !== null) {
+      lag.push({ labels: { topic: p.topic, partition: p.partition }, value: p.lag });
+    }
+  }
+
+  family("fink_rate_in", "gauge", "Alerts per second received (recent mean)")
+    .push({ labels: {}, value: figures.rates.inPerSecond });
+  family("fink_rate_out", "gauge", "Alerts per second archived or quarantined (recent mean)")
+    .push({ labels: {}, value: figures.rates.outPerSecond });
+  family("fink_rate_in_megabytes", "gauge", "Megabytes per second received (recent mean)")
+    .push({ labels: {}, value: figures.rates.mbInPerSecond });
+  family("fink_alerts_buffered", "gauge", "Alerts received and not yet archived")
+    .push({ labels: {}, value: figures.totals.buffered });
+  family("fink_archive_files_total", "counter", "Parquet files written since the archive started")
+    .push({ labels: {}, value: figures.totals.files });
+  family("fink_archive_bytes_total", "counter", "Parquet bytes written since the archive started")
+    .push({ labels: {}, value: figures.totals.bytes });
+  if (figures.lastCommit !== null) {
+    const at = Date.parse(figures.lastCommit.at);
+    if (Number.isFinite(at)) {
+      family("fink_last_commit_timestamp_seconds", "gauge", "Time of the last durable commit")
+        .push({ labels: {}, value: at / 1000 });
+    }
+  }
+
+  const plugin: [string, Family["type"], keyof Figures["plugins"][number], string][] = [
+    ["fink_plugin_batches_total", "counter", "batches", "Batches a plugin processed"],
+    ["fink_plugin_rows_total", "counter", "rows", "Result rows a plugin returned"],
+    ["fink_plugin_errors_total", "counter", "errors", "Batches a plugin failed on"],
+    ["fink_plugin_restarts_total", "counter", "restarts", "Times a plugin's Worker was restarted"],
+    [
+      "fink_plugin_batch_milliseconds",
+      "gauge",
+      "avgMsPerBatch",
+      "Mean time a plugin spends on a batch",
+    ],
+  ];
+  for (const [name, type, field, help] of plugin) {
+    const samples = family(name, type, help);
+    for (const p of figures.plugins) {
+      const value = p[field];
+      if (typeof value === "number") samples.push({ labels: { plugin: p.name }, value });
+    }
+  }
+  if (figures.classes !== null) {
+    const samples = family(
+      "fink_classified_total",
+      "counter",
+      "Alerts per class since the classifier started",
+    );
+    for (const [name, count] of Object.entries(figures.classes.counts)) {
+      samples.push({ labels: { plugin: figures.classes.plugin, class: name }, value: count });
+    }
+  }
+
+  return families.map(render).join("");
+}
+
+function render(f: Family): string {
+  let text = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
+  for (const s of f.samples) text += `${f.name}${labelText(s.labels)} ${valueText(s.value)}\n`;
+  return text;
+}
+
+function labelText(labels: Labels): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return "";
+  return `{${entries.map(([k, v]) => `${k}="${escapeLabel(String(v))}"`).join(",")}}`;
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
+}
+
+function escapeHelp(text: string): string {
+  return text.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+}
+
+function valueText(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}

@@ -1,0 +1,61 @@
+/**
+ * The `/api/status` document: the process, the configuration (no secrets),
+ * every service and plugin with its state, and the archive's figures (rates,
+ * lag per topic-partition, totals, last commit, storage, errors) read from the
+ * same statuses, so the figures equal the archive's own counts.
+ */
+import type { Config } from "../config/mod.ts";
+import type { Figures } from "../metrics/figures.ts";
+import type { ServiceStatus } from "../services/service.ts";
+import { VERSION } from "../version.ts";
+import type { ArchiveIndex } from "./archive_index.ts";
+import { configSummary } from "./config_summary.ts";
+
+/** What the status is built from. */
+export interface StatusInputs {
+  config: Config;
+  startedAt: Date;
+  services: ServiceStatus[];
+  figures: Figures;
+  /** The last listing of the archive storage, when one was made. */
+  index: ArchiveIndex | null;
+}
+
+/** Builds the `/api/status` document. */
+export function statusDocument(inputs: StatusInputs): Record<string, unknown> {
+  const { figures, startedAt, index } = inputs;
+  return {
+    process: {
+      pid: Deno.pid,
+      version: VERSION,
+      startedAt: startedAt.toISOString(),
+      uptimeSeconds: Math.round((figures.t - startedAt.getTime()) / 1000),
+    },
+    at: new Date(figures.t).toISOString(),
+    rates: figures.rates,
+    totals: figures.totals,
+    lag: {
+      total: figures.lag,
+      partitions: figures.partitions.map((p) => ({
+        topic: p.topic,
+        partition: p.partition,
+        lag: p.lag,
+        committedOffset: p.committedOffset,
+      })),
+    },
+    partitions: figures.partitions,
+    lastCommit: figures.lastCommit,
+    connected: figures.connected,
+    problems: figures.problems,
+    storage: {
+      location: figures.storage ?? index?.location ?? null,
+      filesWritten: figures.totals.files,
+      bytesWritten: figures.totals.bytes,
+      used: index === null ? null : { ...index.used, listedAt: index.listedAt },
+    },
+    errors: figures.errors,
+    plugins: figures.plugins,
+    services: inputs.services,
+    config: configSummary(inputs.config),
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * Runs {@link encodeBatch} on every core: a pool of module Workers, each
+ * batch packed into one buffer and transferred (not cloned) both ways. The
+ * queue is bounded: `encode` waits for room, which is the archive's
+ * backpressure. A worker that dies rejects its batch and is replaced.
+ */
+import { availableParallelism } from "node:os";
+import type { EncodedBatch, EncodeOptions, RawMessage } from "./encoder.ts";
+
+/** Pool size and queue bound. */
+export interface EncoderPoolOptions {
+  /** Workers (default: the number of cores). */
+  workers?: number;
+  /** Batches waiting for a worker before `encode` itself waits (default: 2 × workers). */
+  maxQueued?: number;
+  /** Worker module to run instead of `encoder_worker.ts` (for instrumentation and tests). */
+  workerUrl?: string;
+}
+
+/** A batch packed into transferable buffers (all messages from one topic-partition). */
+export interface PackedBatch {
+  topic: string;
+  partition: number;
+  offsets: BigInt64Array;
+  timestamps: Float64Array;
+  /** Message `i` is `data[ends[i - 1] ?? 0 .. ends[i])`. */
+  ends: Uint32Array;
+  data: Uint8Array;
+}
+
+/** Pool → worker. */
+export interface EncodeRequest {
+  id: number;
+  batch: PackedBatch;
+  options: EncodeOptions;
+}
+
+/** Worker → pool. */
+export type EncodeResponse =
+  | { id: number; ok: true; result: EncodedBatch }
+  | { id: number; ok: false; error: string };
+
+interface Task {
+  id: number;
+  messages: readonly RawMessage[];
+  options: EncodeOptions;
+  resolve(result: EncodedBatch): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  task: Task | undefined;
+}
+
+/** A fixed set of encoder Workers. */
+export class EncoderPool {
+  /** Number of workers. */
+  readonly size: number;
+  readonly #maxQueued: number;
+  readonly #workerUrl: string;
+  readonly #slots: Slot[] = [];
+  readonly #queue: Task[] = [];
+  readonly #roomWaiters: (() => void)[] = [];
+  readonly #settled = new Set<Promise<unknown>>();
+  #nextId = 1;
+  #closed = false;
+
+  /** Starts the workers. */
+  constructor(options: EncoderPoolOptions = {}) {
+    this.size = options.workers ?? availableParallelism();
+    if (!Number.isInteger(this.size) || this.size < 1) {
+      throw new Error(`Encoder pool needs at least 1 worker, found ${options.workers}`);
+    }
+    this.#maxQueued = options.maxQueued ?? 2 * this.size;
+    this.#workerUrl = options.workerUrl ?? new URL("./encoder_worker.ts", import.meta.url).href;
+    for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
+  }
+
+  /** Batches accepted and waiting for a worker. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** `encode` calls held back because the queue is full. */
+  get waiting(): number {
+    return this.#roomWaiters.length;
+  }
+
+  /**
+   * Encodes a batch on a free worker; waits first while the queue is full.
+   *
+   * @throws Error when the pool is closed, the worker fails or crashes
+   */
+  async encode(
+    messages: readonly RawMessage[],
+    options: EncodeOptions = {},
+  ): Promise<EncodedBatch> {
+    while (this.#queue.length >= this.#maxQueued && !this.#closed) {
+      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+    }
+    if (this.#closed) throw new Error("Encoder pool is closed; create a new pool to encode");
+    const done = new Promise<EncodedBatch>((resolve, reject) => {
+      this.#queue.push({ id: this.#nextId++, messages, options, resolve, reject });
+    });
+    const settled = done.then(() => {}, () => {});
+    this.#settled.add(settled);
+    settled.then(() => this.#settled.delete(settled));
+    this.#dispatch();
+    return await done;
+  }
+
+  /**
+   * Lets accepted (queued and running) batches finish, then stops the
+   * workers; `encode` calls still waiting for room are rejected.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+    while (this.#settled.size > 0) await Promise.all(this.#settled);
+    for (const slot of this.#slots) slot.worker.terminate();
+    this.#slots.length = 0;
+  }
+
+  #spawn(): Slot {
+    const worker = new Worker(this.#workerUrl, { type: "module" });
+    const slot: Slot = { worker, task: undefined };
+    worker.onmessage = (event: MessageEvent<EncodeResponse>) => this.#finish(slot, event.data);
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#crash(slot, event.message);
+    };
+    worker.onmessageerror = () => this.#crash(slot, "a result could not be deserialised");
+    return slot;
+  }
+
+  #dispatch(): void {
+    for (const slot of this.#slots) {
+      if (slot.task || this.#queue.length === 0) continue;
+      const task = this.#queue.shift()!;
+      slot.task = task;
+      const batch = packBatch(task.messages);
+      const request: EncodeRequest = { id: task.id, batch, options: task.options };
+      slot.worker.postMessage(request, batchTransfers(batch));
+      this.#roomWaiters.shift()?.();
+    }
+  }
+
+  #finish(slot: Slot, response: EncodeResponse): void {
+    const task = slot.task;
+    if (!task || task.id !== response.id) return;
+    slot.task = undefined;
+    if (response.ok) task.resolve(response.result);
+    else task.reject(new Error(`Encoding ${describe(task)} failed: ${response.error}`));
+    this.#dispatch();
+  }
+
+  #crash(slot: Slot, message: string): void {
+    const task = slot.task;
+    slot.worker.terminate();
+    // Replaced even while closing: queued batches still need a worker to finish.
+    const index = this.#slots.indexOf(slot);
+    if (index >= 0) this.#slots[index] = this.#spawn();
+    console.error(JSON.stringify({ component: "encoder_pool", event: "worker_crash", message }));
+    if (task) {
+      task.reject(
+        new Error(
+          `Encoder worker crashed while encoding ${describe(task)}: ${message}; ` +
+            "the worker was replaced, retry the batch",
+        ),
+      );
+    }
+    this.#dispatch();
+  }
+}
+
+function describe(task: Task): string {
+  const first = task.messages[0];
+  const last = task.messages[task.messages.length - 1];
+  return first
+    ? `${first.topic}/${first.partition} offsets ${first.offset}..${last.offset}`
+    : "an empty batch";
+}
+
+/** Packs messages into four buffers that can be transferred rather than cloned. */
+export function packBatch(messages: readonly RawMessage[]): PackedBatch {
+  const n = messages.length;
+  const offsets = new BigInt64Array(n);
+  const timestamps = new Float64Array(n);
+  const ends = new Uint32Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    total += messages[i].value.length;
+    ends[i] = total;
+    offsets[i] = messages[i].offset;
+    timestamps[i] = messages[i].timestamp;
+  }
+  const data = new Uint8Array(total);
+  for (let i = 0; i < n; i++) data.set(messages[i].value, i === 0 ? 0 : ends[i - 1]);
+  return {
+    topic: messages[0]?.topic ?? "",
+    partition: messages[0]?.partition ?? 0,
+    offsets,
+    timestamps,
+    ends,
+    data,
+  };
+}
+
+/**
+ * The messages of a packed batch (values are views on its data).
+ *
+ * @throws Error when the packed batch is inconsistent
+ */
+export function unpackBatch(batch: PackedBatch): RawMessage[] {
+  const out: RawMessage[] = [];
+  let start = 0;
+  for (let i = 0; i < batch.ends.length; i++) {
+    const end = batch.ends[i];
+    if (end < start || end > batch.data.length) {
+      throw new Error(
+        `Packed batch message ${i} ends at ${end}, outside ${start}..${batch.data.length}`,
+      );
+    }
+    out.push({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: batch.offsets[i],
+      timestamp: batch.timestamps[i],
+      value: batch.data.subarray(start, end),
+    });
+    start = end;
+  }
+  return out;
+}
+
+/** The buffers of a packed batch, to transfer. */
+export function batchTransfers(batch: PackedBatch): ArrayBuffer[] {
+  return [
+    batch.offsets.buffer,
+    batch.timestamps.buffer,
+    batch.ends.buffer,
+    batch.data.buffer,
+  ] as ArrayBuffer[];
+}
+
+/** The buffers of a result, to transfer (each file's bytes and ids own their buffer). */
+export function resultTransfers(result: EncodedBatch): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const file of result.files) {
+    out.push(file.bytes.buffer as ArrayBuffer);
+    if (file.ids) out.push(file.ids.buffer as ArrayBuffer);
+  }
+  for (const q of result.quarantined) out.push(q.value.buffer as ArrayBuffer);
+  return out;
+}

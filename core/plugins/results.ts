@@ -1,0 +1,173 @@
+/**
+ * Where plugin results go. {@link createParquetSink} writes each plugin batch
+ * as Parquet under `<scienceRoot>/<plugin>/YYYY/MM/dd/hh/` (the hour of each
+ * row's event), one file per source batch named from its Kafka offset range.
+ * Files are written under a temporary name and renamed, so a replayed batch
+ * replaces its earlier file instead of adding a duplicate. The raw archive is
+ * never touched.
+ */
+import * as arrow from "apache-arrow";
+import * as pq from "parquet-wasm";
+import { dirname, join } from "node:path";
+import type { OutputType, PluginRow } from "./define.ts";
+
+/** Identifies the source batch and describes the rows handed to a {@link ResultSink}. */
+export interface ResultBatchMeta {
+  topic: string;
+  partition: number;
+  startOffset: number | bigint;
+  endOffset: number | bigint;
+  /** The plugin's declared output columns. */
+  outputs: Record<string, OutputType>;
+  /** Event hour of each row (same order as the rows), in whole hours since the Unix epoch. */
+  eventHours: number[];
+}
+
+/** Receives the checked rows of one plugin for one batch. */
+export interface ResultSink {
+  /** Persists the rows; a replay of the same batch must replace, not duplicate. */
+  write(plugin: string, rows: PluginRow[], meta: ResultBatchMeta): Promise<void>;
+}
+
+/** The little a sink needs from storage; `core/storage`'s Storage fits. */
+export interface ResultStorage {
+  writeFile(path: string, bytes: Uint8Array): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  mkdirs(path: string): Promise<void>;
+}
+
+/** Storage on the local disk through Deno's file APIs. */
+export function diskStorage(): ResultStorage {
+  return {
+    writeFile: (path, bytes) => Deno.writeFile(path, bytes),
+    rename: (from, to) => Deno.rename(from, to),
+    mkdirs: (path) => Deno.mkdir(path, { recursive: true }),
+  };
+}
+
+/** Options of {@link createParquetSink}. */
+export interface ParquetSinkOptions {
+  /** Folder under which `<plugin>/YYYY/MM/dd/hh/` is created, e.g. `science`. */
+  scienceRoot: string;
+  /** Defaults to {@link diskStorage}. */
+  storage?: ResultStorage;
+}
+
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const HOUR_MS = 3_600_000;
+
+/** Path of the result file of one plugin, one event hour and one source batch. */
+export function resultFilePath(
+  scienceRoot: string,
+  plugin: string,
+  meta: Pick<ResultBatchMeta, "topic" | "partition" | "startOffset" | "endOffset"> & {
+    eventHour: number;
+  },
+): string {
+  if (!TOPIC.test(meta.topic)) {
+    throw new Error(
+      `Topic must be a Kafka topic name ([A-Za-z0-9._-]), found ${JSON.stringify(meta.topic)}`,
+    );
+  }
+  const date = new Date(meta.eventHour * HOUR_MS);
+  if (Number.isNaN(date.getTime())) {
+    throw new Error(`Event hour must be whole hours since the Unix epoch, found ${meta.eventHour}`);
+  }
+  const two = (n: number) => String(n).padStart(2, "0");
+  return join(
+    scienceRoot,
+    plugin,
+    String(date.getUTCFullYear()),
+    two(date.getUTCMonth() + 1),
+    two(date.getUTCDate()),
+    two(date.getUTCHours()),
+    `${meta.topic}+${meta.partition}+${meta.startOffset}+${meta.endOffset}.parquet`,
+  );
+}
+
+const ARROW_TYPES: Record<OutputType, () => arrow.DataType> = {
+  string: () => new arrow.Utf8(),
+  float64: () => new arrow.Float64(),
+  int64: () => new arrow.Int64(),
+  int32: () => new arrow.Int32(),
+  bool: () => new arrow.Bool(),
+};
+
+/**
+ * The Arrow table of a plugin's rows: `id` (Int64), the declared outputs, and
+ * `event_hour` (UTC timestamp in ms, truncated to the hour).
+ */
+export function resultTable(
+  rows: PluginRow[],
+  options: Pick<ResultBatchMeta, "outputs" | "eventHours">,
+): arrow.Table {
+  const { outputs, eventHours } = options;
+  const columns: Record<string, arrow.Vector> = {
+    id: arrow.vectorFromArray(rows.map((row) => row.id), new arrow.Int64()),
+  };
+  for (const [column, type] of Object.entries(outputs)) {
+    columns[column] = arrow.vectorFromArray(rows.map((row) => row[column]), ARROW_TYPES[type]());
+  }
+  columns.event_hour = arrow.vectorFromArray(
+    eventHours.map((hour) => hour * HOUR_MS),
+    new arrow.TimestampMillisecond("UTC"),
+  );
+  return new arrow.Table(columns);
+}
+
+/** A {@link ResultSink} writing one Parquet file per plugin, event hour and source batch. */
+export function createParquetSink(options: ParquetSinkOptions): ResultSink {
+  const storage = options.storage ?? diskStorage();
+  const properties = () =>
+    new pq.WriterPropertiesBuilder().setCompression(pq.Compression.SNAPPY).build();
+  // Folders known to exist, so a steady stream does not pay one mkdirs per file.
+  const folders = new Set<string>();
+  async function ensureFolder(path: string): Promise<void> {
+    if (folders.has(path)) return;
+    await storage.mkdirs(path);
+    if (folders.size >= 10_000) folders.clear();
+    folders.add(path);
+  }
+  return {
+    async write(plugin, rows, meta) {
+      if (rows.length !== meta.eventHours.length) {
+        throw new Error(
+          `Expected one event hour per row, found ${meta.eventHours.length} for ${rows.length} rows`,
+        );
+      }
+      // Rows sorted by hour make one table whose slices are the per-hour files.
+      const order = rows.map((_, i) => i).sort((a, b) => meta.eventHours[a] - meta.eventHours[b]);
+      const hours = order.map((i) => meta.eventHours[i]);
+      const table = resultTable(order.map((i) => rows[i]), {
+        outputs: meta.outputs,
+        eventHours: hours,
+      });
+      const writes: Promise<void>[] = [];
+      for (let start = 0; start < hours.length;) {
+        let end = start + 1;
+        while (end < hours.length && hours[end] === hours[start]) end++;
+        const path = resultFilePath(options.scienceRoot, plugin, {
+          ...meta,
+          eventHour: hours[start],
+        });
+        const ipc = arrow.tableToIPC(table.slice(start, end), "stream");
+        const bytes = pq.writeParquet(pq.Table.fromIPCStream(ipc), properties());
+        writes.push((async () => {
+          const temporary = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+          await ensureFolder(dirname(path));
+          try {
+            await storage.writeFile(temporary, bytes);
+          } catch {
+            // The folder may have been removed since it was cached: create it and retry once.
+            folders.delete(dirname(path));
+            await ensureFolder(dirname(path));
+            await storage.writeFile(temporary, bytes);
+          }
+          await storage.rename(temporary, path);
+        })());
+        start = end;
+      }
+      await Promise.all(writes);
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { definePlugin, type PluginManifest } from "../../../core/plugins/define.ts";
+
+const BASE: PluginManifest = {
+  name: "xmatch",
+  description: "Cross-match",
+  version: "1.0.0",
+  kind: "stream",
+  permissions: { read: ["catalogs"] },
+  outputs: { cls: "string" },
+  process: () => [],
+};
+
+Deno.test("definePlugin accepts the optional columns and budgetMs", () => {
+  const manifest = definePlugin({ ...BASE, columns: ["candid", "candidate"], budgetMs: 250 });
+  assert.deepEqual(manifest.columns, ["candid", "candidate"]);
+  assert.equal(manifest.budgetMs, 250);
+});
+
+Deno.test("definePlugin refuses what the host cannot honour, naming the field", () => {
+  const bad = (changes: Record<string, unknown>) => ({ ...BASE, ...changes }) as PluginManifest;
+  assert.throws(() => definePlugin(bad({ columns: [] })), /"columns" must be a non-empty list/);
+  assert.throws(() => definePlugin(bad({ columns: [1] })), /"columns" must be a non-empty list/);
+  assert.throws(() => definePlugin(bad({ budgetMs: 0 })), /"budgetMs" must be a number .* found 0/);
+  assert.throws(() => definePlugin(bad({ budgetMs: "5s" })), /"budgetMs" must be a number/);
+  assert.throws(() => definePlugin(bad({ outputs: { id: "int64" } })), /output "id" is implicit/);
+  for (const kind of ["run", "ffi", "sys", "all", "import"]) {
+    assert.throws(
+      () => definePlugin(bad({ permissions: { [kind]: [] } })),
+      new RegExp(`permission "${kind}" cannot be granted; declare only read, write, net, env`),
+    );
+  }
+});

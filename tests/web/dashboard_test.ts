@@ -1,0 +1,196 @@
+/**
+ * The dashboard in headless Chromium against the API over the test services
+ * (real alerts, real ArchiveStats and SummaryAccumulator): every page loads
+ * without console errors at laptop and phone widths, the live chart rises,
+ * and services stop and start through the buttons.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { startTestApi, type TestApi } from "../core/api/fleet.ts";
+
+const CHROMIUM = Deno.env.get("FINK_CHROMIUM") ?? "/usr/bin/chromium";
+const SCREENSHOT = fileURLToPath(new URL("../../docs/live.png", import.meta.url));
+const PAGES = ["/", "/live.html", "/classification.html", "/services.html", "/archive.html"];
+/** An element each page shows once its data arrived. */
+const READY: Record<string, string> = {
+  "/": "#services table",
+  "/live.html": "#cards .card",
+  "/classification.html": "#recent table",
+  "/services.html": "#services table",
+  "/archive.html": "#heatmap .cell",
+};
+
+interface Browser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+async function launch(): Promise<Browser> {
+  const profile = await Deno.makeTempDir({ prefix: "fink-chromium-" });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      await Deno.remove(profile, { recursive: true });
+    },
+  };
+}
+
+/** Collects what would show as errors in the browser console. */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") {
+      errors.push(`console ${m.type()}: ${m.text()}`);
+    }
+  });
+  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  page.on("requestfailed", (r) => {
+    // Leaving a page cancels its live stream; that is not an error of the page.
+    if (!r.url().endsWith("/api/live")) {
+      errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+    }
+  });
+  page.on("response", (r) => {
+    if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  return errors;
+}
+
+async function withDashboard(fn: (api: TestApi, browser: Browser) => Promise<void>): Promise<void> {
+  const api = await startTestApi({ sampleMs: 1000, archive: { perFeed: 3, feedMs: 100 } });
+  let browser: Browser | null = null;
+  try {
+    await api.manager.start("archive");
+    await api.manager.start("classify");
+    browser = await launch();
+    await fn(api, browser);
+  } finally {
+    await browser?.close();
+    await api.close();
+    await Deno.remove(api.dir, { recursive: true });
+  }
+}
+
+Deno.test("every dashboard page loads without console errors at laptop and phone widths", async () => {
+  await withDashboard(async (api, browser) => {
+    api.archive.replayPast(120, api.recorder);
+    const page = await browser.context.newPage();
+    const errors = watchErrors(page);
+    for (const viewport of [{ width: 1280, height: 860 }, { width: 390, height: 844 }]) {
+      await page.setViewportSize(viewport);
+      for (const path of PAGES) {
+        await page.goto(api.url + path);
+        await page.waitForSelector(READY[path], { timeout: 15_000 });
+        const overflow = await page.evaluate<number>(
+          "document.documentElement.scrollWidth - innerWidth",
+        );
+        assert.ok(overflow <= 0, `${path} at ${viewport.width}px overflows by ${overflow}px`);
+      }
+    }
+    await page.close();
+    assert.deepEqual(errors, []);
+  });
+});
+
+Deno.test("live.html charts incoming and archived rates that rise within seconds", async () => {
+  await withDashboard(async (api, browser) => {
+    const page = await browser.context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${api.url}/live.html`);
+    // In the browser: the chart's incoming and archived series, fed by /api/live only (no history yet).
+    await page.waitForFunction(
+      `(() => {
+        const [incoming, archived] = globalThis.finkLive?.rates.data.datasets ?? [];
+        return incoming !== undefined && incoming.data.length >= 3 &&
+          incoming.data.at(-1).y > 0 && archived.data.at(-1).y > 0;
+      })()`,
+      undefined,
+      { timeout: 15_000, polling: 100 },
+    );
+    assert.equal(await page.textContent("#live-state"), "live");
+    const lagSeries = await page.evaluate<string[]>(
+      "finkLive.lag.data.datasets.map((d) => d.label)",
+    );
+    assert.deepEqual(lagSeries, ["total", "ztf-sim[0]", "ztf-sim[1]"]);
+    await page.close();
+    assert.deepEqual(errors, []);
+  });
+});
+
+Deno.test("services.html stops and starts a service through its buttons, asking the token once", async () => {
+  await withDashboard(async (api, browser) => {
+    const page = await browser.context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${api.url}/services.html`);
+    await page.click('button[data-service="archive"][data-action="stop"]');
+    await page.waitForSelector("#token-form", { state: "visible" });
+    await page.fill("#token", "wrong-token");
+    await page.click('#token-form button[type="submit"]');
+    await page.waitForFunction(
+      `document.getElementById("token-error").textContent === "Wrong bearer token"`,
+    );
+    assert.equal(api.manager.status("archive").state, "running");
+
+    await page.fill("#token", api.token);
+    await page.click('#token-form button[type="submit"]');
+    await page.waitForSelector('button[data-service="archive"][data-action="start"]', {
+      timeout: 10_000,
+    });
+    assert.equal(api.manager.status("archive").state, "stopped");
+    assert.match((await page.textContent("#message"))!, /archive is stopped/);
+
+    await page.click('button[data-service="archive"][data-action="start"]');
+    await page.waitForSelector('button[data-service="archive"][data-action="stop"]', {
+      timeout: 10_000,
+    });
+    assert.equal(api.manager.status("archive").state, "running");
+    assert.equal(await page.isHidden("#token-form"), true, "the token is asked once per tab");
+    await page.close();
+    // The wrong token was answered 401, which the browser reports (once as a response, once in the
+    // console); nothing else may fail.
+    const expected = [
+      `HTTP 401: ${api.url}/api/services/archive/stop`,
+      "console error: Failed to load resource: the server responded with a status of 401 (Unauthorized)",
+    ];
+    assert.deepEqual(errors.filter((e) => !expected.includes(e)), []);
+  });
+});
+
+Deno.test("a screenshot of live.html for the README", async () => {
+  await withDashboard(async (api, browser) => {
+    api.archive.replayPast(120, api.recorder);
+    const page = await browser.context.newPage();
+    await page.setViewportSize({ width: 1200, height: 820 });
+    await page.goto(`${api.url}/live.html`);
+    await page.waitForFunction(
+      "(globalThis.finkLive?.rates.data.datasets[0].data.length ?? 0) > 122",
+      undefined,
+      {
+        timeout: 15_000,
+        polling: 100,
+      },
+    );
+    await Deno.mkdir(new URL("../../docs/", import.meta.url), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.close();
+    const png = await Deno.readFile(SCREENSHOT);
+    assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG file");
+  });
+});
