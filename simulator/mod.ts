@@ -22,6 +22,10 @@ export interface SimulatorOptions {
     inMemory?: boolean;
     /** Partitions of topics auto-created by consumers (default 1). */
     defaultPartitions?: number;
+    /** Per-partition size retention in bytes (-1: none, the default). */
+    retentionBytes?: number;
+    /** Age retention in ms (-1: none, the default). */
+    retentionMs?: number;
   };
   /** Schema registry started for the `confluent` encoding when `replay.registryUrl` is absent. */
   registry?: { port?: number };
@@ -98,6 +102,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         dataDir,
         defaultPartitions: options.broker?.defaultPartitions ?? 1,
         autoCreateTopics: true,
+        retentionBytes: options.broker?.retentionBytes ?? -1,
+        retentionMs: options.broker?.retentionMs ?? -1,
       });
       cleanups.push(() => broker.close());
       brokerAddress = broker.address;

@@ -8,7 +8,11 @@ import { Hono } from "hono";
 import type { Config } from "../config/mod.ts";
 import { type Figures, figuresOf } from "../metrics/figures.ts";
 import type { MetricsRecorder } from "../metrics/recorder.ts";
-import { type ServiceManager, UnknownServiceError } from "../services/manager.ts";
+import {
+  type ServiceManager,
+  ServiceRefusedError,
+  UnknownServiceError,
+} from "../services/manager.ts";
 import { VERSION } from "../version.ts";
 import { archiveDocument, type IndexResult } from "./archive.ts";
 import type { ArchiveIndex, ArchiveIndexer } from "./archive_index.ts";
@@ -132,6 +136,7 @@ export function createApiApp(ctx: ApiContext): Hono {
       return jsonResponse(c, status);
     } catch (e) {
       if (e instanceof UnknownServiceError) throw e;
+      if (e instanceof ServiceRefusedError) throw new ApiError(409, e.message);
       throw new ApiError(500, `Service ${name} failed to ${action}: ${(e as Error).message}`);
     }
   });

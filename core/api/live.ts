@@ -5,9 +5,7 @@
  * away or the recorder closes (process shutdown).
  */
 import type { Context } from "hono";
-// The import map's "hono/" prefix does not resolve (npm: specifiers are not URLs); see README.md.
-// deno-lint-ignore no-import-prefix
-import { streamSSE } from "npm:hono@4.13.19/streaming";
+import { streamSSE } from "hono/streaming";
 import type { Figures } from "../metrics/figures.ts";
 import type { MetricsRecorder } from "../metrics/recorder.ts";
 import { toJson } from "./json.ts";

@@ -153,12 +153,3 @@ export class Compactor {
 export function readParquet(bytes: Uint8Array): arrow.Table {
   return arrow.tableFromIPC(pq.readParquet(bytes).intoIPCStream());
 }
-
-/** Start of the UTC hour an hour folder stands for, from either layout; null if not one. */
-export function hourStart(hourDir: string): number | null {
-  const plain = /(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})$/.exec(hourDir);
-  const hive = /year=(\d{4})\/month=(\d{2})\/day=(\d{2})\/hour=(\d{2})$/.exec(hourDir);
-  const m = plain ?? hive;
-  if (m === null) return null;
-  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]));
-}

@@ -157,3 +157,12 @@ function unitFromName(path: string[], leaf: AvroType): EventTimeUnit {
   if (name.includes("mjd")) return "mjd";
   return "unix_ms";
 }
+
+/** Start (ms, UTC) of the hour a partition path stands for, in either layout; null if none. */
+export function hourPathStart(path: string): number | null {
+  const plain = /(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})$/.exec(path);
+  const hive = /year=(\d{4})\/month=(\d{2})\/day=(\d{2})\/hour=(\d{2})$/.exec(path);
+  const m = plain ?? hive;
+  if (m === null) return null;
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]));
+}

@@ -8,12 +8,12 @@ import { logger } from "../log.ts";
 import type { Service } from "../services/service.ts";
 import { createFilesSource } from "../source/files.ts";
 import { createKafkaSource } from "../source/kafka.ts";
-import type { Source, SourceMessage, TopicPartition } from "../source/source.ts";
+import type { Source, SourceMessage } from "../source/source.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Batcher } from "./batcher.ts";
 import { writeBatch } from "./batch_writer.ts";
-import { createEncoderPool, type EncoderPool } from "./encoder_pool.ts";
+import { EncoderPool } from "./encoder_pool.ts";
 import type { EncodeOptions } from "./encoder.ts";
 import { Ledger } from "./ledger.ts";
 import { ArchiveStats } from "./stats.ts";
@@ -22,8 +22,11 @@ import { ArchiveStats } from "./stats.ts";
 export interface ArchiveServiceOptions {
   /** Archive this folder of .avro files instead of consuming Kafka. */
   source?: string;
-  /** Called after each batch is durable, with the batch's messages (the plugin bus). */
-  onBatch?: (tp: TopicPartition, messages: SourceMessage[]) => void;
+  /**
+   * Called after each batch is durable, with its messages and how they decode
+   * (the plugin bus); awaited, so a slow consumer slows the archive down.
+   */
+  onBatch?: (messages: SourceMessage[], options: EncodeOptions) => Promise<void>;
 }
 
 /** The archive as a service, plus its live figures. */
@@ -85,7 +88,7 @@ async function startArchive(
       maxAttempts: Infinity,
       signal: shutdown.signal,
       onRetry: (r) => {
-        const message = `storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${r.error.message}`;
+        const message = `storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${(r.error as Error).message}`;
         ctx.storageErrors.current = message;
         stats.addError(message);
         log.warn("storage failing, retrying", { op: r.op, path: r.path, attempt: r.attempt, delayMs: r.delayMs });
@@ -104,12 +107,14 @@ async function startArchive(
       files: recovery.removedFiles.length,
     });
   }
-  const pool: EncoderPool = createEncoderPool();
-  const encodeOptions: Omit<EncodeOptions, "ingestTime"> = {
-    layout: config.string("archive.layout") as "plain" | "hive",
-    eventTime: config.string("archive.event_time"),
-    eventTimeUnit: config.string("archive.event_time_unit") as EncodeOptions["eventTimeUnit"],
-    decode: {
+  const pool = new EncoderPool();
+  const encodeOptions: EncodeOptions = {
+    partition: {
+      layout: config.string("archive.layout") as "plain" | "hive",
+      field: config.string("archive.event_time"),
+      unit: config.string("archive.event_time_unit") as "auto",
+    },
+    decoder: {
       mode: config.string("decode.mode") as "auto",
       schemaPath: config.string("decode.schema") || undefined,
       registryUrl: config.string("decode.registry") || undefined,
@@ -161,7 +166,13 @@ async function startArchive(
       counts.committedOffset = end.toString();
       stats.lastCommit = { at: new Date().toISOString(), ...tp, offset: end.toString() };
       await source.commit(tp, end + 1n);
-      ctx.onBatch?.(tp, messages);
+      try {
+        await ctx.onBatch?.(messages, encodeOptions);
+      } catch (e) {
+        // The batch is archived; a plugin-side failure must not stop the archive.
+        stats.addError(`plugins: ${(e as Error).message}`);
+        log.warn("plugin dispatch failed", { ...tp, error: e });
+      }
     },
   });
 

@@ -36,6 +36,8 @@ export interface RecentError {
 }
 
 const RATE_WINDOW_S = 10;
+/** Hour folders kept in the live figures (the storage listing has them all). */
+const MAX_HOURS = 200;
 
 /** Mutable counters of the archive service. */
 export class ArchiveStats {
@@ -75,7 +77,10 @@ export class ArchiveStats {
     h.files++;
     h.alerts += alerts;
     h.bytes += bytes;
+    // Re-inserting keeps the map in order of last write, so the oldest go first.
+    this.hours.delete(k);
     this.hours.set(k, h);
+    if (this.hours.size > MAX_HOURS) this.hours.delete(this.hours.keys().next().value!);
     this.filesWritten++;
     this.bytesWritten += bytes;
   }

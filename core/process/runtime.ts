@@ -5,6 +5,9 @@
  */
 import { type Config, ConfigError } from "../config/mod.ts";
 import { createApiApp } from "../api/app.ts";
+import { createArchiveIndexer } from "../api/archive_index.ts";
+import { MetricsRecorder } from "../metrics/recorder.ts";
+import { openStorage } from "../storage/mod.ts";
 import { logger } from "../log.ts";
 import { ServiceManager } from "../services/manager.ts";
 import { registerServices } from "./services.ts";
@@ -36,11 +39,14 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
   const stopping = Promise.withResolvers<void>();
   const shutdown = () => stopping.resolve();
 
-  await registerServices(manager, { config, source: options.source });
-  const app = createApiApp({ config, manager, token, startedAt, shutdown });
+  const stateDir = config.string("process.state_dir");
+  const bus = await registerServices(manager, { config, source: options.source });
+  const metrics = await MetricsRecorder.open({ dir: stateDir, read: () => manager.list() });
+  metrics.start();
+  const archiveIndex = createArchiveIndexer(openStorage(config.string("archive.root")));
+  const app = createApiApp({ config, manager, token, startedAt, shutdown, metrics, archiveIndex });
   const server = serve(app.fetch, host, config.number("ui.port"));
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.addr.port}`;
-  const stateDir = config.string("process.state_dir");
   await writeProcessState(stateDir, { pid: Deno.pid, url, token, startedAt: startedAt.toISOString() });
   log.info("process started", { pid: Deno.pid, api: url, dashboard: `${url}/` });
 
@@ -48,6 +54,7 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
+    await manager.start("ui");
     for (const name of options.start) {
       await manager.start(name);
       log.info("service started", { name });
@@ -58,6 +65,9 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
     Deno.removeSignalListener("SIGTERM", onSignal);
     log.info("stopping");
     await manager.stopAll();
+    await bus.close();
+    // Ends the live streams, which the server's shutdown would otherwise wait for.
+    await metrics.close();
     await server.shutdown();
     await clearProcessState(stateDir, Deno.pid);
     log.info("process stopped");

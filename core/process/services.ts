@@ -7,6 +7,7 @@ import { basename, join } from "node:path";
 import type { Config, ConfigValue } from "../config/mod.ts";
 import type { ServiceManager } from "../services/manager.ts";
 import type { Service } from "../services/service.ts";
+import type { PluginBus } from "../plugins/services.ts";
 
 /** Built-in service names, in the order they start. */
 export const BUILTIN_SERVICES = ["simulator", "archive", "ui"] as const;
@@ -48,19 +49,29 @@ export function simulatorOverrides(config: Config): Record<string, ConfigValue> 
     overrides["decode.registry"] = `http://127.0.0.1:${config.number("simulator.registry_port")}`;
   }
   if (encoding === "schemaless") {
-    overrides["decode.schema"] = join(config.string("simulator.data_dir"), "schemaless.avsc");
+    // Where the simulator writes the schema it sends with (see simulator/mod.ts).
+    overrides["decode.schema"] = join(
+      config.string("simulator.data_dir"),
+      "schemas",
+      `${config.string("simulator.topic")}.avsc`,
+    );
   }
   return overrides;
 }
 
-/** Registers every service of the process with the manager (none is started). */
-export async function registerServices(manager: ServiceManager, ctx: ServiceContext): Promise<void> {
+/**
+ * Registers every service of the process with the manager (plugins start as
+ * the host loads them; the others wait for `start`). Returns the plugin bus,
+ * to be closed with the process.
+ */
+export async function registerServices(manager: ServiceManager, ctx: ServiceContext): Promise<PluginBus> {
   manager.register(uiService());
   manager.register(simulatorService(ctx.config));
-  const { createArchiveService } = await import("../archive/service.ts");
-  manager.register(createArchiveService(ctx.config, { source: ctx.source }));
   const { registerPluginServices } = await import("../plugins/services.ts");
-  await registerPluginServices(manager, ctx.config);
+  const bus = await registerPluginServices(manager, ctx.config);
+  const { createArchiveService } = await import("../archive/service.ts");
+  manager.register(createArchiveService(ctx.config, { source: ctx.source, onBatch: bus.dispatch }));
+  return bus;
 }
 
 /** The API and dashboard run as long as the process does. */
@@ -69,9 +80,9 @@ function uiService(): Service {
     name: "ui",
     kind: "builtin",
     description: "HTTP API and dashboard (runs with the process)",
+    permanent: true,
     start: () => Promise.resolve(),
-    stop: () =>
-      Promise.reject(new Error("The ui runs with the process; `deno task stop` stops both")),
+    stop: () => Promise.resolve(),
   };
 }
 

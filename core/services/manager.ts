@@ -4,6 +4,11 @@
  */
 import type { Service, ServiceState, ServiceStatus } from "./service.ts";
 
+/** Thrown when a service cannot do what was asked (e.g. stop the ui alone). */
+export class ServiceRefusedError extends Error {
+  override name = "ServiceRefusedError";
+}
+
 /** Thrown when a name matches no service; the message lists those that exist. */
 export class UnknownServiceError extends Error {
   override name = "UnknownServiceError";
@@ -61,6 +66,11 @@ export class ServiceManager {
   /** Stops a service by name; stopping a stopped one does nothing. */
   async stop(name: string): Promise<ServiceStatus> {
     const entry = this.#entry(name);
+    if (entry.service.permanent) {
+      throw new ServiceRefusedError(
+        `${name} runs as long as the process; \`deno task stop\` stops the process`,
+      );
+    }
     if (entry.state === "stopped" || entry.state === "stopping") return this.#status(entry);
     entry.state = "stopping";
     try {
@@ -83,8 +93,8 @@ export class ServiceManager {
 
   /** Stops every running service, in reverse order of registration. */
   async stopAll(): Promise<void> {
-    for (const name of [...this.#entries.keys()].reverse()) {
-      await this.stop(name).catch(() => {});
+    for (const [name, entry] of [...this.#entries].reverse()) {
+      if (!entry.service.permanent) await this.stop(name).catch(() => {});
     }
   }
 
@@ -110,14 +120,16 @@ export class ServiceManager {
 
   #status(entry: Entry): ServiceStatus {
     const { service } = entry;
+    const own = service.state?.();
     const status: ServiceStatus = {
       name: service.name,
       kind: service.kind,
       description: service.description,
-      state: entry.state,
+      state: own?.state ?? entry.state,
     };
-    if (entry.error !== undefined) status.error = entry.error;
-    if (service.details !== undefined && entry.state !== "stopped") {
+    const error = own !== undefined ? own.error : entry.error;
+    if (error !== undefined) status.error = error;
+    if (service.details !== undefined && status.state !== "stopped") {
       status.details = service.details();
     }
     return status;

@@ -29,4 +29,8 @@ export interface Service {
   stop(): Promise<void>;
   /** Current figures, cheap to call every second. */
   details?(): Record<string, unknown>;
+  /** The service's own view of its state, when something else (a plugin host) owns it. */
+  state?(): { state: ServiceState; error?: string };
+  /** True for a service that runs as long as the process and cannot be stopped alone. */
+  readonly permanent?: boolean;
 }

@@ -131,8 +131,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     close() {
       closed ??= (async () => {
         closing.abort();
-        await server.close();
+        // Waiting JoinGroup/SyncGroup calls end first, or closing the server
+        // would wait for them up to a client's rebalance timeout.
         await coordinator.close();
+        await server.close();
         store.close();
       })();
       return closed;

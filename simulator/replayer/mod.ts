@@ -51,7 +51,7 @@ export interface ReplayOptions {
   source: string;
   /** Alerts per observation (default 100). */
   alertsPerObservation?: number;
-  /** Observations to send, or `"all"` to replay every file once (default: "all" for files, 1 for synthetic). */
+  /** Observations to send (`Infinity`: until stopped), or `"all"` to replay every file once (default: "all" for files, 1 for synthetic). */
   observations?: number | "all";
   /** Pause between observations in seconds (default 0). */
   intervalSeconds?: number;
@@ -169,7 +169,9 @@ function settingsOf(options: ReplayOptions): Settings {
       'Option observations "all" needs a file source; synthetic alerts never run out, give a number',
     );
   }
-  if (observations !== "all") checkNumber("observations", observations, { integer: true, min: 0 });
+  if (observations !== "all" && observations !== Infinity) {
+    checkNumber("observations", observations, { integer: true, min: 0 });
+  }
   const encoding = parseEncoding(options.encoding ?? "container");
   if (encoding === "confluent" && !options.registryUrl) {
     throw new Error(

@@ -32,7 +32,8 @@ export interface ReplayStats {
 
 /** The one-line summary, e.g. `sent 1200/5000 alerts, 850.2 alerts/s, 12.30 MB/s`. */
 export function formatProgress(stats: ReplayStats): string {
-  return `sent ${stats.sent}/${stats.total} alerts, ${stats.alertsPerSecond.toFixed(1)} alerts/s, ${
+  const total = Number.isFinite(stats.total) ? `/${stats.total}` : "";
+  return `sent ${stats.sent}${total} alerts, ${stats.alertsPerSecond.toFixed(1)} alerts/s, ${
     stats.megabytesPerSecond.toFixed(2)
   } MB/s${stats.stopped ? " (stopped)" : stats.finished ? " (done)" : ""}`;
 }
