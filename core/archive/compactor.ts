@@ -10,7 +10,7 @@
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import type { Storage } from "../storage/storage.ts";
-import { TMP_SUFFIX } from "./ledger.ts";
+import { parseJson, TMP_SUFFIX } from "./ledger.ts";
 import { parquetName } from "./batch_writer.ts";
 
 /** Options of {@link Compactor}. */
@@ -59,7 +59,12 @@ export class Compactor {
         await this.storage.remove(entry.path);
         continue;
       }
-      const job = JSON.parse(new TextDecoder().decode(await this.storage.readFile(entry.path)));
+      const job = parseJson(await this.storage.readFile(entry.path));
+      if (job === null) {
+        // Torn while written: the merge had not begun writing its output.
+        await this.storage.remove(entry.path);
+        continue;
+      }
       if (await this.storage.stat(job.output) !== null) {
         for (const input of job.inputs as string[]) await this.storage.remove(input);
       } else {

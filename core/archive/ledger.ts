@@ -92,7 +92,12 @@ export class Ledger {
           await this.storage.remove(file.path);
           continue;
         }
-        const entry = JSON.parse(new TextDecoder().decode(await this.storage.readFile(file.path)));
+        const entry = parseJson(await this.storage.readFile(file.path));
+        if (entry === null) {
+          // Torn by a crash while it was written: no file of that batch was written yet.
+          await this.storage.remove(file.path);
+          continue;
+        }
         const tp = { topic: entry.topic, partition: entry.partition };
         const committed = await this.#readCommitted(tp);
         if (BigInt(entry.end) > committed) {
@@ -114,15 +119,25 @@ export class Ledger {
     const path = `_offsets/${key(tp)}.json`;
     // On HDFS a rename deletes the old file first: when a crash fell between the two,
     // only the temporary copy is left, and it is complete (written before the rename).
+    // A temporary copy torn by a crash while it was written is ignored: the final one holds.
     for (const candidate of [path, path + TMP_SUFFIX]) {
       if (await this.storage.stat(candidate) === null) continue;
-      const text = new TextDecoder().decode(await this.storage.readFile(candidate));
-      return BigInt(JSON.parse(text).offset);
+      const parsed = parseJson(await this.storage.readFile(candidate));
+      if (parsed !== null) return BigInt(parsed.offset);
     }
     return -1n;
   }
 
   #walPath(tp: TopicPartition, entry: LedgerEntry): string {
     return `_wal/${key(tp)}/${pad(entry.start)}-${pad(entry.end)}.json`;
+  }
+}
+
+/** Parses a JSON file of the ledger; null when a crash left it incomplete. */
+export function parseJson(bytes: Uint8Array): Record<string, any> | null {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
   }
 }

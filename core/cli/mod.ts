@@ -55,6 +55,13 @@ async function start(cmd: Command, config: Config, running: ProcessState | null)
     for (const service of toStart) {
       const res = await control(running, `/api/services/${service}/start`);
       if (!res.ok) return await failure(res, `start ${service}`);
+      const { state } = await res.json();
+      if (state !== "running" && state !== "starting") {
+        console.error(
+          `error: start ${service} failed: it is ${state} after starting; see \`deno task status\``,
+        );
+        return 1;
+      }
       console.log(`${service} started in the running process (pid ${running.pid})`);
     }
     return 0;
@@ -78,6 +85,13 @@ async function stop(cmd: Command, running: ProcessState | null): Promise<number>
   if (cmd.service !== undefined) {
     const res = await control(running, `/api/services/${cmd.service}/stop`);
     if (!res.ok) return await failure(res, `stop ${cmd.service}`, res.status === 404 ? 2 : 1);
+    const { state } = await res.json();
+    if (state !== "stopped") {
+      console.error(
+        `error: stop ${cmd.service} failed: it is still ${state}; see \`deno task status\``,
+      );
+      return 1;
+    }
     console.log(`${cmd.service} stopped`);
     return 0;
   }

@@ -4,6 +4,7 @@
  * files come and go), and {@link PluginBus.dispatch} hands each archived batch
  * to the running stream plugins.
  */
+import * as arrow from "apache-arrow";
 import type { Config } from "../config/mod.ts";
 import { decodeToTables, type EncodeOptions } from "../archive/encoder.ts";
 import { hourPathStart } from "../archive/partitioner.ts";
@@ -104,25 +105,36 @@ async function dispatchBatch(
 ): Promise<void> {
   const wanted = host.list().some((p) => p.kind === "stream" && p.state === "running");
   if (!wanted || messages.length === 0) return;
+  const decoded = await decodeToTables(messages, options);
+  const { topic, partition } = messages[0];
+  // One dispatch per schema (rows of every hour together), not per hour file: a
+  // batch of late alerts spans many hours and would fill the plugins' queues.
+  const bySchema = new Map<string, typeof decoded.tables>();
+  for (const t of decoded.tables) {
+    if (t.ids === undefined || hourPathStart(t.hour) === null) continue;
+    bySchema.set(t.schemaKey, [...(bySchema.get(t.schemaKey) ?? []), t]);
+  }
+  for (const tables of bySchema.values()) {
+    await waitForRoom(host);
+    const hours = tables.flatMap((t) => new Array<number>(t.rows).fill(hourPathStart(t.hour)! / HOUR_MS));
+    host.dispatch({
+      table: new arrow.Table(tables[0].table.schema, tables.flatMap((t) => t.table.batches)),
+      topic,
+      partition,
+      startOffset: tables.reduce((m, t) => (t.startOffset < m ? t.startOffset : m), tables[0].startOffset),
+      endOffset: tables.reduce((m, t) => (t.endOffset > m ? t.endOffset : m), tables[0].endOffset),
+      ids: tables.flatMap((t) => [...t.ids!]),
+      eventHours: hours,
+    });
+  }
+}
+
+/** Waits until every plugin has room, but not longer than a slow plugin deserves. */
+async function waitForRoom(host: PluginHost): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     host.ready(),
     new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_WAIT_MS))),
   ]);
   clearTimeout(timer);
-  const decoded = await decodeToTables(messages, options);
-  const { topic, partition } = messages[0];
-  for (const t of decoded.tables) {
-    const start = hourPathStart(t.hour);
-    if (t.ids === undefined || start === null) continue;
-    host.dispatch({
-      table: t.table,
-      topic,
-      partition,
-      startOffset: t.startOffset,
-      endOffset: t.endOffset,
-      ids: t.ids,
-      eventHours: new Array(t.rows).fill(start / HOUR_MS),
-    });
-  }
 }

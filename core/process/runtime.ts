@@ -40,7 +40,7 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
   const shutdown = () => stopping.resolve();
 
   const stateDir = config.string("process.state_dir");
-  const bus = await registerServices(manager, { config, source: options.source });
+  const { bus, archive } = await registerServices(manager, { config, source: options.source });
   const metrics = await MetricsRecorder.open({ dir: stateDir, read: () => manager.list() });
   metrics.start();
   const archiveIndex = createArchiveIndexer(openStorage(config.string("archive.root")));
@@ -50,6 +50,7 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
   await writeProcessState(stateDir, { pid: Deno.pid, url, token, startedAt: startedAt.toISOString() });
   log.info("process started", { pid: Deno.pid, api: url, dashboard: `${url}/` });
 
+  let jobError: Error | null = null;
   const onSignal = () => shutdown();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
@@ -58,6 +59,16 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
     for (const name of options.start) {
       await manager.start(name);
       log.info("service started", { name });
+    }
+    if (options.source !== undefined) {
+      // Archiving a folder is a job: the process ends once every file is durable.
+      archive.idle().then(() => {
+        log.info("every file of the source is archived", { source: options.source });
+        shutdown();
+      }, (e) => {
+        jobError = e as Error;
+        shutdown();
+      });
     }
     await stopping.promise;
   } finally {
@@ -72,6 +83,7 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
     await clearProcessState(stateDir, Deno.pid);
     log.info("process stopped");
   }
+  if (jobError !== null) throw jobError;
 }
 
 function serve(handler: Deno.ServeHandler, hostname: string, port: number): Deno.HttpServer<Deno.NetAddr> {

@@ -4,10 +4,11 @@
  * a plugin service of that name. Heavy modules load only when started.
  */
 import { basename, join } from "node:path";
-import type { Config, ConfigValue } from "../config/mod.ts";
+import { type Config, ConfigError, type ConfigValue } from "../config/mod.ts";
 import type { ServiceManager } from "../services/manager.ts";
 import type { Service } from "../services/service.ts";
 import type { PluginBus } from "../plugins/services.ts";
+import type { ArchiveService } from "../archive/service.ts";
 
 /** Built-in service names, in the order they start. */
 export const BUILTIN_SERVICES = ["simulator", "archive", "ui"] as const;
@@ -39,6 +40,12 @@ export async function pluginFiles(dir: string): Promise<string[]> {
 
 /** The keys `--simulator` changes so a service reads the simulator's stream. */
 export function simulatorOverrides(config: Config): Record<string, ConfigValue> {
+  if (config.number("simulator.port") === 0) {
+    throw new ConfigError(
+      "--simulator needs a fixed simulator.port (the archive connects to it), found 0; " +
+        "choose a free port, e.g. --set simulator.port=19092",
+    );
+  }
   const encoding = config.string("simulator.encoding");
   const overrides: Record<string, ConfigValue> = {
     "kafka.brokers": [`${config.string("simulator.host")}:${config.number("simulator.port")}`],
@@ -59,19 +66,30 @@ export function simulatorOverrides(config: Config): Record<string, ConfigValue> 
   return overrides;
 }
 
+/** Services the process keeps a handle on. */
+export interface ProcessServices {
+  /** Closed with the process. */
+  bus: PluginBus;
+  /** Awaited with a files source, whose end ends the process. */
+  archive: ArchiveService;
+}
+
 /**
  * Registers every service of the process with the manager (plugins start as
- * the host loads them; the others wait for `start`). Returns the plugin bus,
- * to be closed with the process.
+ * the host loads them; the others wait for `start`).
  */
-export async function registerServices(manager: ServiceManager, ctx: ServiceContext): Promise<PluginBus> {
+export async function registerServices(
+  manager: ServiceManager,
+  ctx: ServiceContext,
+): Promise<ProcessServices> {
   manager.register(uiService());
   manager.register(simulatorService(ctx.config));
   const { registerPluginServices } = await import("../plugins/services.ts");
   const bus = await registerPluginServices(manager, ctx.config);
   const { createArchiveService } = await import("../archive/service.ts");
-  manager.register(createArchiveService(ctx.config, { source: ctx.source, onBatch: bus.dispatch }));
-  return bus;
+  const archive = createArchiveService(ctx.config, { source: ctx.source, onBatch: bus.dispatch });
+  manager.register(archive);
+  return { bus, archive };
 }
 
 /** The API and dashboard run as long as the process does. */

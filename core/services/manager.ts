@@ -49,7 +49,8 @@ export class ServiceManager {
   /** Starts a service by name; starting a running one does nothing. */
   async start(name: string): Promise<ServiceStatus> {
     const entry = this.#entry(name);
-    if (entry.state === "running" || entry.state === "starting") return this.#status(entry);
+    const current = entry.service.state?.().state ?? entry.state;
+    if (current === "running" || current === "starting") return this.#status(entry);
     entry.state = "starting";
     entry.error = undefined;
     try {
@@ -71,7 +72,8 @@ export class ServiceManager {
         `${name} runs as long as the process; \`deno task stop\` stops the process`,
       );
     }
-    if (entry.state === "stopped" || entry.state === "stopping") return this.#status(entry);
+    const current = entry.service.state?.().state ?? entry.state;
+    if (current === "stopped" || current === "stopping") return this.#status(entry);
     entry.state = "stopping";
     try {
       await entry.service.stop();

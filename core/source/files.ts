@@ -59,7 +59,7 @@ export function createFilesSource(path: string, options: FilesSourceOptions = {}
     for (let start = 0; start < files.length && !stopped; start += chunk) {
       const messages: SourceMessage[] = [];
       for (let i = start; i < Math.min(start + chunk, files.length); i++) {
-        let value = await Deno.readFile(files[i]);
+        let value: Uint8Array = await Deno.readFile(files[i]);
         if (files[i].endsWith(".gz")) value = gunzipSync(value);
         messages.push({ topic, partition: 0, offset: BigInt(i), timestamp, value });
       }

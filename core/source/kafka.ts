@@ -3,7 +3,7 @@
  * /regex/ patterns). Offsets are committed to Kafka only after the archive made
  * the data durable; the archive's own committed offsets stay the truth.
  */
-import { Kafka, logLevel, type Consumer, type LogEntry } from "kafkajs";
+import { type Consumer, Kafka, type LogEntry, logLevel } from "kafkajs";
 import { logger } from "../log.ts";
 import type {
   PartitionPosition,
@@ -27,11 +27,43 @@ export interface KafkaSourceOptions {
   sessionTimeoutMs?: number;
   /** Partitions processed at the same time (default 4). */
   concurrency?: number;
-  /** Bytes fetched per partition per request (default 16 MiB). */
+  /** Bytes fetched per partition per request (default 4 MiB). */
   maxBytesPerPartition?: number;
 }
 
+/**
+ * kafkajs asks for the partitions in the same order at every fetch and the broker fills
+ * the answer in that order up to the request's limit: a limit smaller than the sum of the
+ * per-partition ones leaves the last partitions out for as long as the first ones have a
+ * backlog, and tonight's topic waits for last week's. So the request's limit covers this
+ * many partitions in full, and the per-partition limit stays small enough to keep that
+ * bounded while above the record batches producers write (Kafka's own default is 1 MiB).
+ */
+const PARTITIONS_PER_FETCH = 64;
+
+/** kafkajs log messages that mean the broker cannot be reached. */
+const UNREACHABLE =
+  /connection error|connection timeout|closed connection|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|no brokers? available/i;
+
 const log = logger("kafka-source");
+
+const STOP_WAIT_MS = 5000;
+
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
 
 /** Turns `"/^ztf_.*$/"` into a RegExp and leaves plain names alone. */
 export function parseTopic(topic: string): string | RegExp {
@@ -50,21 +82,33 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     logCreator: () => (entry: LogEntry) => {
       const { message, ...extra } = entry.log;
       health.error = `${message}${extra.broker ? ` (broker ${extra.broker})` : ""}`;
+      if (UNREACHABLE.test(message)) health.connected = false;
       log.warn(message, { kafkajs: entry.namespace, broker: extra.broker });
     },
     retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10 },
   });
-  const maxBytesPerPartition = options.maxBytesPerPartition ?? 16 * 1024 * 1024;
+  const maxBytesPerPartition = options.maxBytesPerPartition ?? 4 * 1024 * 1024;
   const consumer: Consumer = kafka.consumer({
     groupId: options.group,
     maxBytesPerPartition,
-    maxBytes: maxBytesPerPartition * 4,
+    maxBytes: maxBytesPerPartition * PARTITIONS_PER_FETCH,
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     rebalanceTimeout: 60_000,
     heartbeatInterval: 3_000,
-    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10, restartOnFailure: () => Promise.resolve(true) },
+    retry: {
+      initialRetryTime: 300,
+      maxRetryTime: 10_000,
+      retries: 10,
+      restartOnFailure: () => Promise.resolve(true),
+    },
   });
   consumer.on(consumer.events.CONNECT, () => {
+    health.connected = true;
+    health.error = null;
+  });
+  // kafkajs retries a lost broker for a long while before it crashes or disconnects;
+  // any answered request is the sign that the broker is reachable again.
+  consumer.on(consumer.events.REQUEST, () => {
     health.connected = true;
     health.error = null;
   });
@@ -76,6 +120,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     health.error = `consumer crashed: ${e.payload.error.message}; restarting`;
   });
   let stopped = false;
+  const stopping = new AbortController();
 
   async function connectWithRetry(): Promise<void> {
     for (let attempt = 1; !stopped; attempt++) {
@@ -83,10 +128,16 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
         await consumer.connect();
         return;
       } catch (e) {
-        health.error = `cannot reach Kafka at ${options.brokers.join(",")}: ${(e as Error).message}`;
+        health.error = `cannot reach Kafka at ${options.brokers.join(",")}: ${
+          (e as Error).message
+        }`;
         const delay = Math.min(30_000, 500 * 2 ** attempt);
-        log.warn("kafka unreachable, retrying", { brokers: options.brokers, attempt, delayMs: delay });
-        await new Promise((r) => setTimeout(r, delay));
+        log.warn("kafka unreachable, retrying", {
+          brokers: options.brokers,
+          attempt,
+          delayMs: delay,
+        });
+        await abortableDelay(delay, stopping.signal);
       }
     }
   }
@@ -158,8 +209,11 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     finished: new Promise<void>(() => {}),
     async stop() {
       stopped = true;
-      await consumer.disconnect().catch(() => {});
-      await running;
+      stopping.abort();
+      // kafkajs may be inside its own connection retries, which cannot be cut
+      // short: do not let an unreachable broker hold the shutdown for long.
+      await bounded(consumer.disconnect().catch(() => {}), STOP_WAIT_MS);
+      await bounded(running ?? Promise.resolve(), STOP_WAIT_MS);
     },
   };
 }

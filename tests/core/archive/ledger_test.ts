@@ -131,3 +131,17 @@ Deno.test("the offset survives a crash between HDFS's delete and rename", async 
     assert.equal(await new Ledger(storage).committed(TP), 41n);
   });
 });
+
+Deno.test("a WAL entry or offset copy torn by a crash is ignored, not fatal", async () => {
+  await withStorage(async (storage) => {
+    const ledger = new Ledger(storage);
+    await writeBatch(batch(0n, 3n, await realAlert()), { storage, ledger });
+    const torn = new TextEncoder().encode('{"topic":"ztf","partition":3,"start":"4","end"');
+    await storage.writeFile("_wal/ztf+3/00000000000000000004-00000000000000000009.json", torn);
+    await storage.writeFile("_offsets/ztf+3.json" + TMP_SUFFIX, torn);
+    const recovery = await new Ledger(storage).recover();
+    assert.equal(recovery.rolledBack, 0);
+    assert.deepEqual(await storage.list("_wal/ztf+3"), []);
+    assert.equal(await new Ledger(storage).committed(TP), 3n);
+  });
+});

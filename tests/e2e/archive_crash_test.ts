@@ -1,0 +1,123 @@
+/**
+ * Crash test: the archive process is killed with SIGKILL at random moments
+ * while archiving the real ZTF alerts, over and over, then left to finish.
+ * Afterwards every alert is in the archive exactly once.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { dirname, join, relative } from "node:path";
+import { listAlertFiles } from "../../core/source/files.ts";
+import { sharedData } from "../shared_data.ts";
+import { readAlertIndex, ZTF_FOLDERS } from "./alert_index.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** Kills that must hit a process at work; runs are capped so a fast machine cannot loop forever. */
+const KILLS = 20;
+const MAX_RUNS = 80;
+/** The real alerts are archived this many times over (hard links), so the work outlasts the kills. */
+const COPIES = 24;
+
+/** A folder holding COPIES hard-linked copies of the shared ZTF alerts. */
+async function alertCopies(dir: string): Promise<string> {
+  const source = sharedData("ztf/alerts");
+  const files = await listAlertFiles(source);
+  for (let k = 0; k < COPIES; k++) {
+    for (const file of files) {
+      const target = join(dir, "alerts", String(k), relative(source, file));
+      await Deno.mkdir(dirname(target), { recursive: true });
+      await Deno.link(file, target).catch(() => Deno.copyFile(file, target));
+    }
+  }
+  return join(dir, "alerts");
+}
+
+function spawnArchive(dir: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "main.ts",
+      "start",
+      "archive",
+      `--source=files:${dir}/alerts`,
+      `--set=archive.root=${dir}/archive`,
+      `--set=process.state_dir=${dir}/state`,
+      `--set=plugins.dir=${dir}/plugins`,
+      "--set=ui.port=0",
+      "--set=batch.max_alerts=5",
+      "--set=batch.max_ms=20",
+    ],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Resolves when the child logs that the archive started (or ends). */
+async function started(child: Deno.ChildProcess): Promise<void> {
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes('msg="archive started"')) {
+    const { value, done } = await lines.read();
+    if (done) return;
+    text += value;
+  }
+  // Keep draining so the child never blocks on a full pipe.
+  (async () => {
+    while (!(await lines.read()).done);
+  })().catch(() => {});
+}
+
+Deno.test("SIGKILL at random moments loses and doubles no alert", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fink-crash-" });
+  await Deno.mkdir(`${dir}/plugins`);
+  await alertCopies(dir);
+  try {
+    let killedMidway = 0;
+    const progress = new Set<string>();
+    for (let run = 0; run < MAX_RUNS && killedMidway < KILLS; run++) {
+      const child = spawnArchive(dir);
+      await started(child);
+      await new Promise((r) => setTimeout(r, Math.random() * 700));
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already finished: every file was archived before the kill.
+      }
+      const status = await child.status;
+      if (status.signal === "SIGKILL") killedMidway++;
+      else assert.equal(status.code, 0, `run ${run} ended on its own with an error`);
+      const offsets = await Deno.readTextFile(`${dir}/archive/_offsets/files+0.json`).catch(() => null);
+      if (offsets !== null) progress.add(JSON.parse(offsets).offset);
+    }
+    assert.ok(killedMidway >= KILLS, `only ${killedMidway} kills hit a running process`);
+    assert.ok(progress.size >= 5, `kills fell at only ${progress.size} distinct points of the work`);
+
+    const last = spawnArchive(dir);
+    await started(last);
+    assert.equal((await last.status).code, 0, "the last run finishes the archive and exits");
+
+    const once = (await Promise.all(ZTF_FOLDERS.map(([, csv]) => readAlertIndex(csv)))).flat();
+    const expected = Array.from({ length: COPIES }, () => once).flat();
+    const db = await DuckDBInstance.create(":memory:");
+    const connection = await db.connect();
+    const rows = (await connection.runAndReadAll(`
+      SELECT kafka_offset::VARCHAR AS offset, candid::VARCHAR AS candid
+      FROM read_parquet('${dir}/archive/files/**/*.parquet', union_by_name = true)`))
+      .getRowObjectsJS() as { offset: string; candid: string }[];
+    connection.closeSync();
+    assert.equal(rows.length, expected.length, "as many rows as alerts");
+    const pairs = new Set(rows.map((r) => `${r.offset}/${r.candid}`));
+    assert.equal(pairs.size, rows.length, "no (offset, candid) twice");
+    assert.deepEqual(
+      rows.map((r) => r.candid).sort(),
+      expected.map((r) => r.candid).sort(),
+      "every alert's candid, once",
+    );
+    const leftovers = await Array.fromAsync(Deno.readDir(`${dir}/archive/_wal/files+0`));
+    assert.deepEqual(leftovers.map((e) => e.name), [], "no write-ahead entry left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

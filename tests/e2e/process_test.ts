@@ -1,0 +1,409 @@
+/**
+ * The process as a user runs it: `deno run -A main.ts start|stop|status` in
+ * child processes, each run isolated in its own temporary folder. Covers the
+ * life cycle (one process, later commands act on it through the API) and
+ * checks that the figures of `/api/status` and `/api/metrics` after a
+ * simulator run equal what DuckDB reads from the Parquet files on disk.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { type ProcessState, readProcessState } from "../../core/process/state_file.ts";
+import { sharedData } from "../shared_data.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const REAL_ALERTS = sharedData("ztf/alerts/fink-broker-all-distribute-20231018");
+const TOPIC = "ztf-sim";
+
+/** What a CLI command printed and returned. */
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A `main.ts start` child process and its isolated folders. */
+interface FinkProcess {
+  child: Deno.ChildProcess;
+  dir: string;
+  env: Record<string, string>;
+  state: ProcessState;
+  /** What the process wrote to stderr so far (for failure messages). */
+  log(): string;
+  /** Stops the process if it still runs, waits for it, removes its folders. */
+  close(): Promise<void>;
+}
+
+/** A port free right now on 127.0.0.1 (the simulator's broker must be known before it starts). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Reads a child's stream to the end into `sink`. */
+async function drain(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
+}
+
+/** Runs one CLI command to completion. */
+async function fink(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", ...args],
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Waits (bounded) until `check` returns a value other than undefined. */
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Asks the process to shut down through its API (SIGTERM if that fails); SIGKILL after 30 s. */
+async function stopProcess(child: Deno.ChildProcess, stateDir: string): Promise<void> {
+  const signal = (name: Deno.Signal) => {
+    try {
+      child.kill(name);
+    } catch {
+      // It exited meanwhile.
+    }
+  };
+  const state = await readProcessState(stateDir);
+  const res = state === null ? null : await fetch(`${state.url}/api/shutdown`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${state.token}` },
+  }).catch(() => null);
+  await res?.body?.cancel();
+  if (res?.ok !== true) signal("SIGTERM");
+  const kill = setTimeout(() => signal("SIGKILL"), 30_000);
+  await child.status;
+  clearTimeout(kill);
+}
+
+/**
+ * Starts `main.ts start archive --simulator` with every folder and port
+ * isolated, and waits until its API answers.
+ */
+async function startFink(settings: Record<string, string | number>): Promise<FinkProcess> {
+  const dir = await Deno.makeTempDir({ prefix: "fink-process-" });
+  const env: Record<string, string> = {
+    FINK_PROCESS_STATE_DIR: join(dir, "state"),
+    FINK_UI_PORT: "0",
+    FINK_ARCHIVE_ROOT: join(dir, "archive"),
+    FINK_SCIENCE_ROOT: join(dir, "science"),
+    FINK_SIMULATOR_PORT: String(freePort()),
+    FINK_SIMULATOR_IN_MEMORY: "true",
+    FINK_SIMULATOR_INTERVAL_S: "0.5",
+  };
+  for (const [key, value] of Object.entries(settings)) {
+    env[`FINK_${key.toUpperCase().replaceAll(".", "_")}`] = String(value);
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "start", "archive", "--simulator"],
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const drained = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)]);
+  let exited = false;
+  child.status.then(() => exited = true);
+  const log = () => stderr.join("");
+  const close = async () => {
+    if (!exited) await stopProcess(child, env.FINK_PROCESS_STATE_DIR);
+    await drained;
+    await Deno.remove(dir, { recursive: true });
+  };
+  try {
+    const state = await until("the process to answer on its API", async () => {
+      if (exited) throw new Error(`The process exited at start:\n${log()}`);
+      const s = await readProcessState(env.FINK_PROCESS_STATE_DIR);
+      if (s === null || s.pid !== child.pid) return undefined;
+      const res = await fetch(`${s.url}/api/status`).catch(() => null);
+      await res?.body?.cancel();
+      return res?.ok ? s : undefined;
+    });
+    return { child, dir, env, state, log, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+async function getJson(url: string): Promise<any> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200, url);
+  return await res.json();
+}
+
+function serviceStates(
+  doc: { services: { name: string; state: string }[] },
+): Record<string, string> {
+  return Object.fromEntries(doc.services.map((s) => [s.name, s.state]));
+}
+
+/** Waits until every named service reports the wanted state in `/api/status`. */
+function servicesIn(
+  fp: FinkProcess,
+  wanted: Record<string, string>,
+): Promise<Record<string, string>> {
+  return until(`services ${JSON.stringify(wanted)}`, async () => {
+    const states = serviceStates(await getJson(`${fp.state.url}/api/status`));
+    return Object.entries(wanted).every(([name, state]) => states[name] === state)
+      ? states
+      : undefined;
+  });
+}
+
+Deno.test({
+  name: "CLI life cycle: one process, later commands act on it, stop ends it with exit 0",
+  async fn() {
+    const fp = await startFink({
+      "simulator.observations": 2,
+      "simulator.alerts_per_observation": 20,
+    });
+    try {
+      const pid = fp.child.pid;
+      await servicesIn(fp, {
+        ui: "running",
+        simulator: "running",
+        archive: "running",
+        classify: "running",
+      });
+
+      const text = await fink(["status"], fp.env);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(
+        text.stdout,
+        new RegExp(`^Fink \\S+ pid ${pid}, up \\d+ s, API ${fp.state.url}/api/status$`, "m"),
+      );
+      for (
+        const [name, kind] of [
+          ["ui", "builtin"],
+          ["simulator", "builtin"],
+          ["archive", "builtin"],
+          ["classify", "plugin"],
+        ]
+      ) {
+        assert.match(text.stdout, new RegExp(`^  ${name} +${kind} +running$`, "m"));
+      }
+
+      const json = await fink(["status", "--json"], fp.env);
+      assert.equal(json.code, 0, json.stderr);
+      const doc = JSON.parse(json.stdout);
+      assert.equal(doc.running, true);
+      assert.equal(doc.process.pid, pid);
+      assert.deepEqual(
+        serviceStates(doc),
+        { ui: "running", simulator: "running", archive: "running", classify: "running" },
+      );
+
+      const second = await fink(["start", "simulator"], fp.env);
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(second.stdout.trim(), `simulator started in the running process (pid ${pid})`);
+
+      // classify was started by the plugin host, not by a command: stopping it must still work.
+      const stopped = await fink(["stop", "classify"], fp.env);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.equal(stopped.stdout.trim(), "classify stopped");
+      const afterStop = JSON.parse((await fink(["status", "--json"], fp.env)).stdout);
+      assert.equal(serviceStates(afterStop).classify, "stopped");
+      assert.equal(serviceStates(afterStop).archive, "running");
+
+      for (let i = 0; i < 2; i++) {
+        const started = await fink(["start", "classify"], fp.env);
+        assert.equal(started.code, 0, started.stderr);
+        assert.equal(started.stdout.trim(), `classify started in the running process (pid ${pid})`);
+        await servicesIn(fp, { classify: "running" });
+      }
+      assert.equal((await readProcessState(fp.env.FINK_PROCESS_STATE_DIR))?.pid, pid);
+      assert.equal((await getJson(`${fp.state.url}/api/status`)).process.pid, pid);
+
+      const ui = await fink(["stop", "ui"], fp.env);
+      assert.equal(ui.code, 1);
+      assert.equal(
+        ui.stderr.trim(),
+        "error: stop ui failed: ui runs as long as the process; `deno task stop` stops the process",
+      );
+      const unknown = await fink(["stop", "nosuch"], fp.env);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /^error: stop nosuch failed: Unknown service "nosuch"/m);
+      const listed = unknown.stderr.match(/^services: (.*)$/m)?.[1].split(", ").sort();
+      assert.deepEqual(listed, ["archive", "classify", "simulator", "ui"]);
+      await servicesIn(fp, { ui: "running", archive: "running" });
+
+      const all = await fink(["stop"], fp.env);
+      assert.equal(all.code, 0, all.stderr);
+      assert.equal(all.stdout.trim(), `Fink process ${pid} stopped`);
+      assert.equal((await fp.child.status).code, 0, fp.log());
+      assert.equal(await readProcessState(fp.env.FINK_PROCESS_STATE_DIR), null);
+      const none = await fink(["status"], fp.env);
+      assert.match(none.stdout, /^No Fink process is running/);
+    } finally {
+      await fp.close();
+    }
+  },
+});
+
+/** Alerts on disk per partition, read by DuckDB from the archive's Parquet files. */
+async function rowsOnDisk(archiveRoot: string): Promise<Map<number, number>> {
+  const db = await DuckDBInstance.create(":memory:");
+  const connection = await db.connect();
+  try {
+    const reader = await connection.runAndReadAll(
+      `SELECT regexp_extract(filename, '\\+(\\d+)\\+\\d+\\+\\d+\\.parquet$', 1)::INTEGER AS p,
+              count(*)::INTEGER AS n
+         FROM read_parquet('${join(archiveRoot, TOPIC)}/**/*.parquet', filename = true)
+        GROUP BY p ORDER BY p`,
+    );
+    const rows = reader.getRowObjectsJS() as { p: number; n: number }[];
+    return new Map(rows.map((r) => [r.p, r.n]));
+  } finally {
+    connection.closeSync();
+    db.closeSync();
+  }
+}
+
+/** The Parquet files under a folder: how many, and their bytes. */
+async function parquetFiles(dir: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) {
+      const sub = await parquetFiles(path);
+      files += sub.files;
+      bytes += sub.bytes;
+    } else if (entry.name.endsWith(".parquet")) {
+      files++;
+      bytes += (await Deno.stat(path)).size;
+    }
+  }
+  return { files, bytes };
+}
+
+/** Prometheus samples of one family: label text → value. */
+function samples(text: string, family: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const m = line.match(new RegExp(`^${family}(\\{[^}]*\\})? (\\S+)$`));
+    if (m) out.set(m[1] ?? "", Number(m[2]));
+  }
+  return out;
+}
+
+/**
+ * Runs the simulator to the end, waits until the archive caught up, then
+ * compares the API's figures with the files on disk.
+ */
+async function checkFiguresAgainstDisk(settings: Record<string, string | number>, sent: number) {
+  const fp = await startFink(settings);
+  try {
+    const status = await until(`${sent} alerts archived`, async () => {
+      const doc = await getJson(`${fp.state.url}/api/status`);
+      const replay = doc.services.find((s: { name: string }) => s.name === "simulator")?.details
+        ?.replay;
+      // The lag is refreshed once a second, so it reaches 0 a moment after the last commit.
+      const settled = doc.totals.archived === sent && doc.totals.buffered === 0 &&
+        doc.lag.total === 0;
+      return replay?.finished && settled ? doc : undefined;
+    }, 60_000).catch((e) => {
+      throw new Error(`${e.message}\n${fp.log().slice(-3000)}`);
+    });
+    const replay = status.services.find((s: { name: string }) =>
+      s.name === "simulator"
+    ).details.replay;
+    assert.equal(replay.sent, sent);
+
+    const archiveRoot = fp.env.FINK_ARCHIVE_ROOT;
+    const perPartition = await rowsOnDisk(archiveRoot);
+    const onDisk = await parquetFiles(archiveRoot);
+    const rows = [...perPartition.values()].reduce((a, b) => a + b, 0);
+    assert.equal(rows, sent);
+    assert.deepEqual(
+      { ...status.totals },
+      {
+        received: sent,
+        decoded: sent,
+        archived: rows,
+        quarantined: 0,
+        buffered: 0,
+        files: onDisk.files,
+        bytes: onDisk.bytes,
+      },
+    );
+    const apiPartitions = new Map<number, number>(
+      status.partitions
+        .filter((p: { topic: string }) => p.topic === TOPIC)
+        .map((p: { partition: number; archived: number }) => [p.partition, p.archived]),
+    );
+    for (const [partition, n] of apiPartitions) {
+      if (n === 0) apiPartitions.delete(partition);
+    }
+    assert.deepEqual(apiPartitions, perPartition);
+    assert.equal(status.storage.filesWritten, onDisk.files);
+    assert.equal(status.storage.bytesWritten, onDisk.bytes);
+
+    const res = await fetch(`${fp.state.url}/api/metrics`);
+    assert.match(res.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+    const metrics = await res.text();
+    const archived = samples(metrics, "fink_alerts_archived_total");
+    const fromMetrics = new Map<number, number>();
+    for (const [labels, value] of archived) {
+      const m = labels.match(/^\{topic="([^"]+)",partition="(\d+)"\}$/);
+      assert.ok(m, `labels ${labels}`);
+      if (m[1] === TOPIC && value > 0) fromMetrics.set(Number(m[2]), value);
+    }
+    assert.deepEqual(fromMetrics, perPartition);
+    const received = [...samples(metrics, "fink_alerts_received_total").values()];
+    assert.equal(received.reduce((a, b) => a + b, 0), sent);
+    assert.equal(samples(metrics, "fink_archive_files_total").get(""), onDisk.files);
+    assert.equal(samples(metrics, "fink_archive_bytes_total").get(""), onDisk.bytes);
+    assert.equal(samples(metrics, "fink_alerts_buffered").get(""), 0);
+  } finally {
+    await fp.close();
+  }
+}
+
+Deno.test({
+  name:
+    "after a synthetic run of 3 × 50 alerts, /api/status and /api/metrics equal the Parquet on disk",
+  async fn() {
+    await checkFiguresAgainstDisk(
+      { "simulator.observations": 3, "simulator.alerts_per_observation": 50 },
+      150,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "after replaying 139 real ZTF alerts once, /api/status and /api/metrics equal the Parquet on disk",
+  async fn() {
+    let files = 0;
+    for await (const entry of Deno.readDir(REAL_ALERTS)) if (entry.name.endsWith(".avro")) files++;
+    // One alert per file in this folder (see the shared data README).
+    assert.equal(files, 139);
+    await checkFiguresAgainstDisk({ "simulator.source": REAL_ALERTS }, files);
+  },
+});
