@@ -15,7 +15,10 @@ import { Batcher } from "./batcher.ts";
 import { writeBatch } from "./batch_writer.ts";
 import { EncoderPool } from "./encoder_pool.ts";
 import type { EncodeOptions } from "./encoder.ts";
+import { Compactor } from "./compactor.ts";
 import { Ledger } from "./ledger.ts";
+import { AVRO_SCHEMA_KEY, SCHEMA_KEY_KEY, writeParquet } from "./parquet_writer.ts";
+import { hourPathStart } from "./partitioner.ts";
 import { ArchiveStats } from "./stats.ts";
 
 /** Options of {@link createArchiveService}. */
@@ -38,6 +41,8 @@ export interface ArchiveService extends Service {
 
 const log = logger("archive");
 const LOG_EVERY_MS = 5000;
+const COMPACT_EVERY_MS = 60_000;
+const HOUR_MS = 3_600_000;
 
 /** Builds the archive service from the configuration. */
 export function createArchiveService(config: Config, options: ArchiveServiceOptions = {}): ArchiveService {
@@ -100,6 +105,17 @@ async function startArchive(
     },
   });
   const ledger = new Ledger(storage);
+  const compactor = new Compactor(storage, {
+    targetBytes: config.number("archive.compact_target_mb") * 1024 * 1024,
+    committed: (tp) => ledger.committed(tp),
+    encode: (table) =>
+      writeParquet(table, {
+        avroSchema: table.schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",
+        schemaKey: table.schema.metadata.get(SCHEMA_KEY_KEY) ?? "",
+      }),
+  });
+  const compactions = await compactor.recover();
+  if (compactions > 0) log.info("finished interrupted compactions", { count: compactions });
   const recovery = await ledger.recover();
   if (recovery.rolledBack > 0) {
     log.info("rolled back uncommitted batches", {
@@ -131,6 +147,8 @@ async function startArchive(
       sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
     });
 
+  /** Hour folders written since their last compaction, with their topic. */
+  const dirtyHours = new Map<string, string>();
   const batcher = new Batcher({
     maxMessages: config.number("batch.max_alerts"),
     maxBytes: config.number("batch.max_mb") * 1024 * 1024,
@@ -155,7 +173,10 @@ async function startArchive(
           timestamp: messages.find((m) => m.offset === q.offset)?.timestamp,
         })),
       }, { storage, ledger });
-      for (const f of written) stats.addFile(tp.topic, f.hour, f.rows, f.size);
+      for (const f of written) {
+        stats.addFile(tp.topic, f.hour, f.rows, f.size);
+        dirtyHours.set(`${tp.topic}/${f.hour}`, tp.topic);
+      }
       for (const q of encoded.quarantined) {
         log.warn("alert quarantined", { topic: tp.topic, partition: tp.partition, offset: q.offset, reason: q.reason });
         stats.addError(`${tp.topic}[${tp.partition}]@${q.offset}: ${q.reason}`);
@@ -201,6 +222,15 @@ async function startArchive(
     }
   }, 1000);
   const logger = setInterval(() => logFigures(stats, batcher), LOG_EVERY_MS);
+  const closedAfterMs = config.number("archive.compact_after_minutes") * 60_000;
+  let compacting: Promise<void> = Promise.resolve();
+  const compactionTimer = setInterval(() => {
+    compacting = compacting.then(() => compactClosedHours(compactor, dirtyHours, closedAfterMs))
+      .catch((e) => {
+        stats.addError(`compaction: ${(e as Error).message}`);
+        log.warn("compaction failed, will retry", { error: e });
+      });
+  }, COMPACT_EVERY_MS);
   const failureWatch = setInterval(() => {
     if (batcher.failed !== null) {
       log.error("archive stopped on an error it cannot retry", { error: batcher.failed });
@@ -217,6 +247,8 @@ async function startArchive(
       clearInterval(ticker);
       clearInterval(logger);
       clearInterval(failureWatch);
+      clearInterval(compactionTimer);
+      await compacting;
       await source.stop();
       // Flush what is buffered, but do not wait forever on a storage that stays down.
       const giveUp = setTimeout(() => shutdown.abort(), 30_000);
@@ -227,6 +259,23 @@ async function startArchive(
       log.info("archive stopped");
     },
   };
+}
+
+/** Compacts the written hours that are closed (their end is `closedAfterMs` in the past). */
+async function compactClosedHours(
+  compactor: Compactor,
+  dirtyHours: Map<string, string>,
+  closedAfterMs: number,
+): Promise<void> {
+  for (const [dir, topic] of [...dirtyHours]) {
+    const start = hourPathStart(dir);
+    if (start === null || start + HOUR_MS + closedAfterMs > Date.now()) continue;
+    const result = await compactor.compactHour(topic, dir);
+    dirtyHours.delete(dir);
+    if (result.written > 0) {
+      log.info("hour compacted", { topic, hour: dir, merged: result.merged, files: result.written });
+    }
+  }
 }
 
 function logFigures(stats: ArchiveStats, batcher: Batcher): void {

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import { LocalStorage } from "../../../core/storage/mod.ts";
+import type { Storage } from "../../../core/storage/storage.ts";
+import { Ledger, TMP_SUFFIX } from "../../../core/archive/ledger.ts";
+import { writeBatch } from "../../../core/archive/batch_writer.ts";
+import { encodeBatch, type RawMessage } from "../../../core/archive/encoder.ts";
+import { Compactor, parseParquetName, readParquet } from "../../../core/archive/compactor.ts";
+import { AVRO_SCHEMA_KEY, SCHEMA_KEY_KEY, writeParquet } from "../../../core/archive/parquet_writer.ts";
+import { listAlertFiles } from "../../../core/source/files.ts";
+import { sharedData } from "../../shared_data.ts";
+
+const TP = { topic: "ztf", partition: 0 };
+
+/** Archives the 50 real alerts of 2020-01-01 (one hour) in five batches; returns the hour folder. */
+async function archiveInBatches(storage: Storage, ledger: Ledger): Promise<string> {
+  const files = await listAlertFiles(sharedData("ztf/alerts/fink-broker-local-20200101"));
+  const messages: RawMessage[] = await Promise.all(files.map(async (f, i) => ({
+    ...TP,
+    offset: BigInt(i),
+    timestamp: 1_700_000_000_000,
+    value: await Deno.readFile(f),
+  })));
+  let hour = "";
+  for (let i = 0; i < messages.length; i += 10) {
+    const part = messages.slice(i, i + 10);
+    const encoded = await encodeBatch(part);
+    hour = encoded.files[0].hour;
+    await writeBatch({
+      tp: TP,
+      start: part[0].offset,
+      end: part[part.length - 1].offset,
+      files: encoded.files,
+      quarantined: encoded.quarantined,
+    }, { storage, ledger });
+  }
+  return `ztf/${hour}`;
+}
+
+function compactor(storage: Storage, ledger: Ledger): Compactor {
+  return new Compactor(storage, {
+    targetBytes: 128 * 1024 * 1024,
+    committed: (tp) => ledger.committed(tp),
+    encode: (table) =>
+      writeParquet(table, {
+        avroSchema: table.schema.metadata.get(AVRO_SCHEMA_KEY)!,
+        schemaKey: table.schema.metadata.get(SCHEMA_KEY_KEY)!,
+      }),
+  });
+}
+
+async function withArchive(fn: (storage: Storage, ledger: Ledger, hour: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir();
+  try {
+    const storage = new LocalStorage(dir);
+    const ledger = new Ledger(storage);
+    await fn(storage, ledger, await archiveInBatches(storage, ledger));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function rows(storage: Storage, hour: string): Promise<{ names: string[]; candids: string[] }> {
+  const names = (await storage.list(hour)).map((e) => e.name).filter((n) => n.endsWith(".parquet"));
+  const candids: string[] = [];
+  for (const name of names) {
+    const table = readParquet(await storage.readFile(`${hour}/${name}`));
+    for (const c of table.getChild("candid")!) candids.push(String(c));
+  }
+  return { names, candids: candids.sort() };
+}
+
+Deno.test("a closed hour's small files merge into one named by its offset range", async () => {
+  await withArchive(async (storage, ledger, hour) => {
+    const before = await rows(storage, hour);
+    assert.equal(before.names.length, 5);
+    const result = await compactor(storage, ledger).compactHour("ztf", hour);
+    assert.deepEqual(result, { merged: 5, written: 1 });
+    const after = await rows(storage, hour);
+    assert.deepEqual(after.names, ["ztf+0+0+49.parquet"]);
+    assert.deepEqual(after.candids, before.candids, "the same 50 alerts, once each");
+    const merged = readParquet(await storage.readFile(`${hour}/${after.names[0]}`));
+    assert.ok(merged.schema.metadata.get(AVRO_SCHEMA_KEY)!.includes('"candidate"'));
+    assert.deepEqual(parseParquetName(after.names[0]), { topic: "ztf", partition: 0, start: 0n, end: 49n });
+  });
+});
+
+Deno.test("files past the committed offset are left alone", async () => {
+  await withArchive(async (storage, ledger, hour) => {
+    const stale = { committed: () => Promise.resolve(19n) };
+    const c = compactor(storage, ledger);
+    const partial = new Compactor(storage, { ...c.options, ...stale });
+    await partial.compactHour("ztf", hour);
+    assert.deepEqual((await rows(storage, hour)).names.sort(), [
+      "ztf+0+0+19.parquet",
+      "ztf+0+20+29.parquet",
+      "ztf+0+30+39.parquet",
+      "ztf+0+40+49.parquet",
+    ]);
+  });
+});
+
+Deno.test("a merge interrupted after its rename is finished on recovery", async () => {
+  await withArchive(async (storage, ledger, hour) => {
+    const inputs = (await storage.list(hour)).map((e) => e.path);
+    const merged = readParquet(await storage.readFile(inputs[0]));
+    const output = `${hour}/ztf+0+0+49.parquet`;
+    await storage.writeFile(
+      "_wal/compact/ztf+0+0-49.json",
+      new TextEncoder().encode(JSON.stringify({ output, inputs })),
+    );
+    await storage.writeFile(output, compactor(storage, ledger).options.encode(merged));
+    assert.equal(await compactor(storage, ledger).recover(), 1);
+    assert.deepEqual((await storage.list(hour)).map((e) => e.name), ["ztf+0+0+49.parquet"]);
+  });
+});
+
+Deno.test("a merge interrupted before its rename is rolled back on recovery", async () => {
+  await withArchive(async (storage, ledger, hour) => {
+    const inputs = (await storage.list(hour)).map((e) => e.path);
+    const output = `${hour}/ztf+0+0+49.parquet`;
+    await storage.writeFile(
+      "_wal/compact/ztf+0+0-49.json",
+      new TextEncoder().encode(JSON.stringify({ output, inputs })),
+    );
+    await storage.writeFile(output + TMP_SUFFIX, new Uint8Array([1, 2, 3]));
+    await compactor(storage, ledger).recover();
+    assert.deepEqual((await storage.list(hour)).map((e) => e.path), inputs);
+    assert.deepEqual(await storage.list("_wal/compact"), []);
+  });
+});
