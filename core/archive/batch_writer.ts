@@ -77,7 +77,11 @@ export async function writeBatch(
     writes.push({ path: `${base}.avro`, bytes: q.value });
     writes.push({ path: `${base}.json`, bytes: new TextEncoder().encode(JSON.stringify(reason)) });
   }
-  const entry: LedgerEntry = { start: batch.start, end: batch.end, files: writes.map((w) => w.path) };
+  const entry: LedgerEntry = {
+    start: batch.start,
+    end: batch.end,
+    files: writes.map((w) => w.path),
+  };
   await ledger.begin(tp, entry);
   await Promise.all(writes.map((w) => storage.writeFile(w.path + TMP_SUFFIX, w.bytes)));
   for (const w of writes) await storage.rename(w.path + TMP_SUFFIX, w.path);

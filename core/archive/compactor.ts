@@ -83,9 +83,17 @@ export class Compactor {
     for (const entry of await this.storage.list(hourDir)) {
       const parsed = entry.isDirectory ? null : parseParquetName(entry.name);
       if (parsed === null || parsed.topic !== topic) continue;
-      if (parsed.end > await this.options.committed({ topic, partition: parsed.partition })) continue;
+      if (parsed.end > await this.options.committed({ topic, partition: parsed.partition })) {
+        continue;
+      }
       const list = byPartition.get(parsed.partition) ?? [];
-      list.push({ path: entry.path, partition: parsed.partition, start: parsed.start, end: parsed.end, size: entry.size });
+      list.push({
+        path: entry.path,
+        partition: parsed.partition,
+        start: parsed.start,
+        end: parsed.end,
+        size: entry.size,
+      });
       byPartition.set(parsed.partition, list);
     }
     for (const [partition, files] of byPartition) {
@@ -124,7 +132,11 @@ export class Compactor {
   }
 
   /** Merges one run, grouping by schema; returns the number of files written. */
-  async #merge(tp: { topic: string; partition: number }, hourDir: string, run: FileRef[]): Promise<number> {
+  async #merge(
+    tp: { topic: string; partition: number },
+    hourDir: string,
+    run: FileRef[],
+  ): Promise<number> {
     const groups = new Map<string, { files: FileRef[]; tables: arrow.Table[] }>();
     for (const f of run) {
       const table = readParquet(await this.storage.readFile(f.path));

@@ -45,7 +45,10 @@ const COMPACT_EVERY_MS = 60_000;
 const HOUR_MS = 3_600_000;
 
 /** Builds the archive service from the configuration. */
-export function createArchiveService(config: Config, options: ArchiveServiceOptions = {}): ArchiveService {
+export function createArchiveService(
+  config: Config,
+  options: ArchiveServiceOptions = {},
+): ArchiveService {
   let stats = new ArchiveStats();
   let running: Running | null = null;
   const storageErrors: { current: string | null } = { current: null };
@@ -93,10 +96,17 @@ async function startArchive(
       maxAttempts: Infinity,
       signal: shutdown.signal,
       onRetry: (r) => {
-        const message = `storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${(r.error as Error).message}`;
+        const message = `storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${
+          (r.error as Error).message
+        }`;
         ctx.storageErrors.current = message;
         stats.addError(message);
-        log.warn("storage failing, retrying", { op: r.op, path: r.path, attempt: r.attempt, delayMs: r.delayMs });
+        log.warn("storage failing, retrying", {
+          op: r.op,
+          path: r.path,
+          attempt: r.attempt,
+          delayMs: r.delayMs,
+        });
       },
       onRecovered: () => {
         ctx.storageErrors.current = null;
@@ -136,16 +146,14 @@ async function startArchive(
       registryUrl: config.string("decode.registry") || undefined,
     },
   };
-  const source = ctx.source !== undefined
-    ? createFilesSource(ctx.source)
-    : createKafkaSource({
-      brokers: config.list("kafka.brokers"),
-      topics: config.list("kafka.topics"),
-      group: config.string("kafka.group"),
-      clientId: config.string("kafka.client_id"),
-      fromBeginning: config.string("kafka.start") === "earliest",
-      sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
-    });
+  const source = ctx.source !== undefined ? createFilesSource(ctx.source) : createKafkaSource({
+    brokers: config.list("kafka.brokers"),
+    topics: config.list("kafka.topics"),
+    group: config.string("kafka.group"),
+    clientId: config.string("kafka.client_id"),
+    fromBeginning: config.string("kafka.start") === "earliest",
+    sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
+  });
 
   /** Hour folders written since their last compaction, with their topic. */
   const dirtyHours = new Map<string, string>();
@@ -178,7 +186,12 @@ async function startArchive(
         dirtyHours.set(`${tp.topic}/${f.hour}`, tp.topic);
       }
       for (const q of encoded.quarantined) {
-        log.warn("alert quarantined", { topic: tp.topic, partition: tp.partition, offset: q.offset, reason: q.reason });
+        log.warn("alert quarantined", {
+          topic: tp.topic,
+          partition: tp.partition,
+          offset: q.offset,
+          reason: q.reason,
+        });
         stats.addError(`${tp.topic}[${tp.partition}]@${q.offset}: ${q.reason}`);
       }
       counts.decoded += encoded.decoded;
@@ -186,6 +199,8 @@ async function startArchive(
       counts.quarantined += encoded.quarantined.length;
       counts.committedOffset = end.toString();
       stats.lastCommit = { at: new Date().toISOString(), ...tp, offset: end.toString() };
+      const durable = Date.now();
+      for (const m of messages) stats.recordLatency(durable - m.timestamp);
       await source.commit(tp, end + 1n);
       try {
         await ctx.onBatch?.(messages, encodeOptions);
@@ -273,7 +288,12 @@ async function compactClosedHours(
     const result = await compactor.compactHour(topic, dir);
     dirtyHours.delete(dir);
     if (result.written > 0) {
-      log.info("hour compacted", { topic, hour: dir, merged: result.merged, files: result.written });
+      log.info("hour compacted", {
+        topic,
+        hour: dir,
+        merged: result.merged,
+        files: result.written,
+      });
     }
   }
 }
@@ -305,6 +325,7 @@ function archiveDetails(
     connected: health.connected,
     problems: [health.error, storageError, running?.batcher.failed?.message].filter((p) => p),
     rates: stats.rates(),
+    latencyMs: stats.latency(),
     totals: {
       received: stats.total("received"),
       decoded: stats.total("decoded"),

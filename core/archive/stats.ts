@@ -36,6 +36,8 @@ export interface RecentError {
 }
 
 const RATE_WINDOW_S = 10;
+/** Latencies kept for percentiles: the last this many alerts. */
+const LATENCY_SAMPLES = 8192;
 /** Hour folders kept in the live figures (the storage listing has them all). */
 const MAX_HOURS = 200;
 
@@ -48,6 +50,24 @@ export class ArchiveStats {
   filesWritten = 0;
   bytesWritten = 0;
   #ticks: { t: number; received: number; archived: number; bytesIn: number }[] = [];
+  #latencies = new Float64Array(LATENCY_SAMPLES);
+  #latencyCount = 0;
+
+  /** Records one alert's time from its broker timestamp to durable, in ms. */
+  recordLatency(ms: number): void {
+    this.#latencies[this.#latencyCount++ % LATENCY_SAMPLES] = ms;
+  }
+
+  /** p50 and p99 of the last alerts' broker-to-durable latency, ms (null before any). */
+  latency(): { p50: number | null; p99: number | null } {
+    const n = Math.min(this.#latencyCount, LATENCY_SAMPLES);
+    if (n === 0) return { p50: null, p99: null };
+    const sorted = this.#latencies.slice(0, n).sort();
+    return {
+      p50: round(sorted[Math.floor(n * 0.5)]),
+      p99: round(sorted[Math.min(n - 1, Math.floor(n * 0.99))]),
+    };
+  }
 
   /** The counters of a partition, created at zero. */
   partition(tp: TopicPartition): PartitionCounts {

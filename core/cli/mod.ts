@@ -5,7 +5,7 @@
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
 import { findRunningProcess, type ProcessState } from "../process/state_file.ts";
 import { availableServices, simulatorOverrides } from "../process/services.ts";
-import { parseCommand, type Command, USAGE, UsageError } from "./args.ts";
+import { type Command, parseCommand, USAGE, UsageError } from "./args.ts";
 
 /** Runs one command line; resolves to the process exit code. */
 export async function runCli(args: string[]): Promise<number> {
@@ -119,7 +119,9 @@ async function status(cmd: Command, config: Config, running: ProcessState | null
     `Fink ${proc.version} pid ${proc.pid}, up ${proc.uptimeSeconds} s, API ${running.url}/api/status`,
   );
   for (const s of doc.services as { name: string; kind: string; state: string; error?: string }[]) {
-    console.log(`  ${s.name.padEnd(12)} ${s.kind.padEnd(8)} ${s.state}${s.error ? `  (${s.error})` : ""}`);
+    console.log(
+      `  ${s.name.padEnd(12)} ${s.kind.padEnd(8)} ${s.state}${s.error ? `  (${s.error})` : ""}`,
+    );
   }
   return 0;
 }

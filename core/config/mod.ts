@@ -238,7 +238,7 @@ function typeProblem(spec: KeySpec, value: unknown): string | null {
     case "list":
       return Array.isArray(value) && value.every((v) => typeof v === "string")
         ? null
-        : "a list of strings (in TOML [\"a\", \"b\"]; on the command line a,b)";
+        : 'a list of strings (in TOML ["a", "b"]; on the command line a,b)';
     case "enum":
       return t.values.includes(value as string) ? null : `one of ${t.values.join(", ")}`;
     case "number":

@@ -64,7 +64,10 @@ export async function registerPluginServices(
     dir: config.string("plugins.dir"),
     configs: config.plugins,
     budgetMs: config.number("plugins.budget_ms"),
-    sink: createParquetSink({ scienceRoot: "", storage: openStorage(config.string("science.root")) }),
+    sink: createParquetSink({
+      scienceRoot: "",
+      storage: openStorage(config.string("science.root")),
+    }),
     onEvent,
   });
   const ready = host;
@@ -116,12 +119,17 @@ async function dispatchBatch(
   }
   for (const tables of bySchema.values()) {
     await waitForRoom(host);
-    const hours = tables.flatMap((t) => new Array<number>(t.rows).fill(hourPathStart(t.hour)! / HOUR_MS));
+    const hours = tables.flatMap((t) =>
+      new Array<number>(t.rows).fill(hourPathStart(t.hour)! / HOUR_MS)
+    );
     host.dispatch({
       table: new arrow.Table(tables[0].table.schema, tables.flatMap((t) => t.table.batches)),
       topic,
       partition,
-      startOffset: tables.reduce((m, t) => (t.startOffset < m ? t.startOffset : m), tables[0].startOffset),
+      startOffset: tables.reduce(
+        (m, t) => (t.startOffset < m ? t.startOffset : m),
+        tables[0].startOffset,
+      ),
       endOffset: tables.reduce((m, t) => (t.endOffset > m ? t.endOffset : m), tables[0].endOffset),
       ids: tables.flatMap((t) => [...t.ids!]),
       eventHours: hours,

@@ -47,7 +47,12 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
   const app = createApiApp({ config, manager, token, startedAt, shutdown, metrics, archiveIndex });
   const server = serve(app.fetch, host, config.number("ui.port"));
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.addr.port}`;
-  await writeProcessState(stateDir, { pid: Deno.pid, url, token, startedAt: startedAt.toISOString() });
+  await writeProcessState(stateDir, {
+    pid: Deno.pid,
+    url,
+    token,
+    startedAt: startedAt.toISOString(),
+  });
   log.info("process started", { pid: Deno.pid, api: url, dashboard: `${url}/` });
 
   let jobError: Error | null = null;
@@ -86,7 +91,11 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
   if (jobError !== null) throw jobError;
 }
 
-function serve(handler: Deno.ServeHandler, hostname: string, port: number): Deno.HttpServer<Deno.NetAddr> {
+function serve(
+  handler: Deno.ServeHandler,
+  hostname: string,
+  port: number,
+): Deno.HttpServer<Deno.NetAddr> {
   try {
     return Deno.serve({ hostname, port, onListen: () => {} }, handler);
   } catch (e) {

@@ -22,7 +22,9 @@ export async function readAlertIndex(name: string): Promise<IndexRow[]> {
 export function jdHour(jd: number): string {
   const d = new Date((jd - 2440587.5) * 86_400_000);
   const two = (n: number) => String(n).padStart(2, "0");
-  return `${d.getUTCFullYear()}/${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())}/${two(d.getUTCHours())}`;
+  return `${d.getUTCFullYear()}/${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())}/${
+    two(d.getUTCHours())
+  }`;
 }
 
 /** The ZTF alert folders with an index, and their index file. */

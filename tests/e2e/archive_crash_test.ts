@@ -88,11 +88,16 @@ Deno.test("SIGKILL at random moments loses and doubles no alert", async () => {
       const status = await child.status;
       if (status.signal === "SIGKILL") killedMidway++;
       else assert.equal(status.code, 0, `run ${run} ended on its own with an error`);
-      const offsets = await Deno.readTextFile(`${dir}/archive/_offsets/files+0.json`).catch(() => null);
+      const offsets = await Deno.readTextFile(`${dir}/archive/_offsets/files+0.json`).catch(() =>
+        null
+      );
       if (offsets !== null) progress.add(JSON.parse(offsets).offset);
     }
     assert.ok(killedMidway >= KILLS, `only ${killedMidway} kills hit a running process`);
-    assert.ok(progress.size >= 5, `kills fell at only ${progress.size} distinct points of the work`);
+    assert.ok(
+      progress.size >= 5,
+      `kills fell at only ${progress.size} distinct points of the work`,
+    );
 
     const last = spawnArchive(dir);
     await started(last);

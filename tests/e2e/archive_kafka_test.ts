@@ -88,7 +88,9 @@ Deno.test({
     const kafka = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: "ztf", numPartitions: 4 }, { topic: "rubin", numPartitions: 2 }] });
+    await admin.createTopics({
+      topics: [{ topic: "ztf", numPartitions: 4 }, { topic: "rubin", numPartitions: 2 }],
+    });
     await admin.disconnect();
     const ztf = await produceFolders(kafka, "ztf", [...ZTF_FOLDERS]);
     const rubin = await produceFolders(kafka, "rubin", RUBIN_FOLDERS);

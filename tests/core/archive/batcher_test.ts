@@ -39,7 +39,12 @@ Deno.test("a batch closes at the message count", async () => {
 
 Deno.test("a batch closes at the byte bound", async () => {
   const r = recorder();
-  const b = new Batcher({ maxMessages: 1000, maxBytes: ALERT.byteLength * 2, maxMs: 60_000, flush: r.flush });
+  const b = new Batcher({
+    maxMessages: 1000,
+    maxBytes: ALERT.byteLength * 2,
+    maxMs: 60_000,
+    flush: r.flush,
+  });
   await b.add(messages(0, 0, 5), -1n);
   await b.close();
   assert.deepEqual(r.flushed.map((f) => f.offsets.length), [2, 2, 1]);

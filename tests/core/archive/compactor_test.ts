@@ -5,7 +5,11 @@ import { Ledger, TMP_SUFFIX } from "../../../core/archive/ledger.ts";
 import { writeBatch } from "../../../core/archive/batch_writer.ts";
 import { encodeBatch, type RawMessage } from "../../../core/archive/encoder.ts";
 import { Compactor, parseParquetName, readParquet } from "../../../core/archive/compactor.ts";
-import { AVRO_SCHEMA_KEY, SCHEMA_KEY_KEY, writeParquet } from "../../../core/archive/parquet_writer.ts";
+import {
+  AVRO_SCHEMA_KEY,
+  SCHEMA_KEY_KEY,
+  writeParquet,
+} from "../../../core/archive/parquet_writer.ts";
 import { listAlertFiles } from "../../../core/source/files.ts";
 import { sharedData } from "../../shared_data.ts";
 
@@ -59,7 +63,10 @@ async function withArchive(fn: (storage: Storage, ledger: Ledger, hour: string) 
   }
 }
 
-async function rows(storage: Storage, hour: string): Promise<{ names: string[]; candids: string[] }> {
+async function rows(
+  storage: Storage,
+  hour: string,
+): Promise<{ names: string[]; candids: string[] }> {
   const names = (await storage.list(hour)).map((e) => e.name).filter((n) => n.endsWith(".parquet"));
   const candids: string[] = [];
   for (const name of names) {
@@ -80,7 +87,12 @@ Deno.test("a closed hour's small files merge into one named by its offset range"
     assert.deepEqual(after.candids, before.candids, "the same 50 alerts, once each");
     const merged = readParquet(await storage.readFile(`${hour}/${after.names[0]}`));
     assert.ok(merged.schema.metadata.get(AVRO_SCHEMA_KEY)!.includes('"candidate"'));
-    assert.deepEqual(parseParquetName(after.names[0]), { topic: "ztf", partition: 0, start: 0n, end: 49n });
+    assert.deepEqual(parseParquetName(after.names[0]), {
+      topic: "ztf",
+      partition: 0,
+      start: 0n,
+      end: 49n,
+    });
   });
 });
 

@@ -42,7 +42,11 @@ function batch(start: bigint, end: bigint, bytes: Uint8Array): BatchWrite {
       { hour: "2018/06/24/07", startOffset: start, endOffset: end - 1n, rows: 2, bytes },
       { hour: "2018/06/25/01", startOffset: end, endOffset: end, rows: 1, bytes },
     ],
-    quarantined: [{ offset: start + 1n, reason: "Truncated Avro container", value: bytes.slice(0, 10) }],
+    quarantined: [{
+      offset: start + 1n,
+      reason: "Truncated Avro container",
+      value: bytes.slice(0, 10),
+    }],
   };
 }
 
@@ -84,7 +88,9 @@ Deno.test("a batch that crashed before its commit is rolled back on recovery", a
         await storage.rename(from, to);
       },
     });
-    await assert.rejects(writeBatch(batch(4n, 9n, bytes), { storage: failing, ledger: new Ledger(failing) }));
+    await assert.rejects(
+      writeBatch(batch(4n, 9n, bytes), { storage: failing, ledger: new Ledger(failing) }),
+    );
     assert.equal(renames, 4, "both parquet files and the quarantine pair were in place");
     assert.ok(await storage.stat("ztf/2018/06/24/07/ztf+3+4+8.parquet"));
     const recovery = await new Ledger(storage).recover();
@@ -102,7 +108,10 @@ Deno.test("a crash while a temporary file was half written leaves nothing behind
     const bytes = await realAlert();
     const ledger = new Ledger(storage);
     await ledger.begin(TP, { start: 0n, end: 3n, files: ["ztf/2018/06/24/07/ztf+3+0+3.parquet"] });
-    await storage.writeFile("ztf/2018/06/24/07/ztf+3+0+3.parquet" + TMP_SUFFIX, bytes.slice(0, 100));
+    await storage.writeFile(
+      "ztf/2018/06/24/07/ztf+3+0+3.parquet" + TMP_SUFFIX,
+      bytes.slice(0, 100),
+    );
     const recovery = await new Ledger(storage).recover();
     assert.equal(recovery.rolledBack, 1);
     assert.equal((await storage.usage("ztf")).files, 0);
@@ -127,7 +136,10 @@ Deno.test("a WAL entry at or below the committed offset is only cleared", async 
 
 Deno.test("the offset survives a crash between HDFS's delete and rename", async () => {
   await withStorage(async (storage) => {
-    await storage.writeFile("_offsets/ztf+3.json" + TMP_SUFFIX, new TextEncoder().encode('{"offset":"41"}'));
+    await storage.writeFile(
+      "_offsets/ztf+3.json" + TMP_SUFFIX,
+      new TextEncoder().encode('{"offset":"41"}'),
+    );
     assert.equal(await new Ledger(storage).committed(TP), 41n);
   });
 });

@@ -1,0 +1,199 @@
+/**
+ * Archive benchmark: real ZTF alerts from Kafka to durable Parquet.
+ *
+ * A simulator process fills the embedded broker (on disk) with a backlog of
+ * real alerts; an archive process then drains it. Measured: alerts/s and MB/s
+ * of the drain, the archive process's peak memory (VmHWM, Workers included),
+ * and the broker-to-durable latency p50/p99 of a live stream sent at a steady
+ * rate while the archive runs.
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { replay } from "../simulator/replayer/mod.ts";
+import { readProcessState } from "../core/process/state_file.ts";
+
+/** Options of {@link runArchiveBench}. */
+export interface ArchiveBenchOptions {
+  /** Alerts in the backlog (default 20,000). */
+  alerts?: number;
+  /** Folder of real alerts, cycled (default the shared 2020-01-01 ZTF night). */
+  source?: string;
+  /** Live stream rate in alerts/s for the latency phase (default 1,000; with the default 10 s it fills the latency sample). */
+  liveRate?: number;
+  /** Seconds of live stream (default 10). */
+  liveSeconds?: number;
+}
+
+/** What {@link runArchiveBench} measured. */
+export interface ArchiveBenchResult {
+  alerts: number;
+  drainSeconds: number;
+  alertsPerSecond: number;
+  megabytesPerSecond: number;
+  peakMemoryMB: number;
+  live: { rate: number; sent: number; latencyP50Ms: number | null; latencyP99Ms: number | null };
+}
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const SHARED = Deno.env.get("FINK_SHARED_DATA") ??
+  fileURLToPath(new URL("../../shared/data", import.meta.url));
+
+function spawnFink(args: string[], stateDir: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "main.ts",
+      ...args,
+      `--set=process.state_dir=${stateDir}`,
+      "--set=ui.port=0",
+    ],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+async function statusOf(stateDir: string): Promise<Record<string, any> | null> {
+  const state = await readProcessState(stateDir);
+  if (state === null) return null;
+  try {
+    return await (await fetch(`${state.url}/api/status`)).json();
+  } catch {
+    return null;
+  }
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | null>,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`Benchmark gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function peakMemoryMB(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024);
+}
+
+async function freePort(): Promise<number> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Runs the benchmark; every process it starts is stopped before it returns. */
+export async function runArchiveBench(
+  options: ArchiveBenchOptions = {},
+): Promise<ArchiveBenchResult> {
+  const alerts = options.alerts ?? 20_000;
+  const source = options.source ?? join(SHARED, "ztf/alerts/fink-broker-local-20200101");
+  const liveRate = options.liveRate ?? 1000;
+  const liveSeconds = options.liveSeconds ?? 10;
+  const dir = await Deno.makeTempDir({ prefix: "fink-bench-" });
+  const port = await freePort();
+  await Deno.mkdir(join(dir, "plugins"));
+  const common = [`--set=plugins.dir=${join(dir, "plugins")}`];
+  const children: Deno.ChildProcess[] = [];
+  try {
+    const sim = spawnFink([
+      "start",
+      "simulator",
+      ...common,
+      `--set=simulator.port=${port}`,
+      `--set=simulator.data_dir=${join(dir, "broker")}`,
+      `--set=simulator.source=${source}`,
+      `--set=simulator.observations=${Math.ceil(alerts / 1000)}`,
+      "--set=simulator.alerts_per_observation=1000",
+      "--set=simulator.interval_s=0",
+      "--set=simulator.partitions=4",
+    ], join(dir, "sim"));
+    children.push(sim);
+    await until("the backlog to be sent", async () => {
+      const doc = await statusOf(join(dir, "sim"));
+      const replayed = doc?.services?.find((s: { name: string }) => s.name === "simulator")?.details
+        ?.replay;
+      return replayed?.finished ? replayed : null;
+    }, 600_000);
+
+    const archive = spawnFink([
+      "start",
+      "archive",
+      ...common,
+      `--set=kafka.brokers=127.0.0.1:${port}`,
+      "--set=kafka.topics=ztf-sim",
+      `--set=archive.root=${join(dir, "archive")}`,
+      `--set=science.root=${join(dir, "science")}`,
+    ], join(dir, "archive-state"));
+    children.push(archive);
+    const first = await until("the first archived alert", async () => {
+      const doc = await statusOf(join(dir, "archive-state"));
+      return doc !== null && doc.totals?.received > 0 ? { t: performance.now(), doc } : null;
+    }, 120_000);
+    const last = await until("the backlog to be archived", async () => {
+      const doc = await statusOf(join(dir, "archive-state"));
+      return doc !== null && doc.totals?.archived >= alerts ? { t: performance.now(), doc } : null;
+    }, 1_800_000);
+    const drainSeconds = (last.t - first.t) / 1000;
+    const archived = last.doc.totals.archived - first.doc.totals.archived;
+    const bytes = last.doc.partitions.reduce(
+      (n: number, p: { bytesIn: number }) => n + p.bytesIn,
+      0,
+    );
+    const peak = await peakMemoryMB(archive.pid);
+
+    const live = replay({
+      brokers: [`127.0.0.1:${port}`],
+      topic: "ztf-sim",
+      source,
+      observations: 1,
+      alertsPerObservation: liveRate * liveSeconds,
+      rate: liveRate,
+    });
+    const sent = await live.done;
+    const target = alerts + sent.sent;
+    const settled = await until("the live stream to be archived", async () => {
+      const doc = await statusOf(join(dir, "archive-state"));
+      return doc?.totals?.archived >= target ? doc : null;
+    }, 120_000);
+    const latency = settled.services.find((s: { name: string }) =>
+      s.name === "archive"
+    ).details.latencyMs;
+    return {
+      alerts,
+      drainSeconds: Math.round(drainSeconds * 100) / 100,
+      alertsPerSecond: Math.round(archived / drainSeconds),
+      megabytesPerSecond: Math.round(bytes / 1e6 / ((last.t - first.t) / 1000) * 10) / 10,
+      peakMemoryMB: peak,
+      live: {
+        rate: liveRate,
+        sent: sent.sent,
+        latencyP50Ms: latency.p50,
+        latencyP99Ms: latency.p99,
+      },
+    };
+  } finally {
+    for (const child of children) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      await child.status;
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const alerts = Number(Deno.args.find((a) => a.startsWith("--alerts="))?.slice(9) ?? 20_000);
+  console.log(JSON.stringify(await runArchiveBench({ alerts }), null, 2));
+}

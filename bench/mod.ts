@@ -1,0 +1,42 @@
+/**
+ * `deno task bench`: every benchmark in turn, printed as one JSON document.
+ * Run a single one with `deno run -A bench/<name>_bench.ts`.
+ */
+import { runApiBench } from "./api_bench.ts";
+import { runArchiveBench } from "./archive_bench.ts";
+import { runBrokerBench } from "./broker_bench.ts";
+import { runEncodeBench } from "./encode_bench.ts";
+import { runPluginBench } from "./plugin_bench.ts";
+import { runXmatchBench } from "./xmatch_bench.ts";
+
+const BENCHES: Record<string, () => Promise<unknown>> = {
+  broker: () => runBrokerBench(),
+  encode: () => runEncodeBench(),
+  archive: () => runArchiveBench(),
+  xmatch: () => runXmatchBench(),
+  plugin: () => runPluginBench(),
+  api: () => runApiBench(),
+};
+
+if (import.meta.main) {
+  const only = Deno.args.filter((a) => !a.startsWith("-"));
+  const unknown = only.filter((name) => !(name in BENCHES));
+  if (unknown.length > 0) {
+    console.error(
+      `error: unknown benchmark ${unknown.join(", ")}; benchmarks are ${
+        Object.keys(BENCHES).join(", ")
+      }`,
+    );
+    Deno.exit(2);
+  }
+  const results: Record<string, unknown> = {
+    machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno },
+  };
+  for (const [name, run] of Object.entries(BENCHES)) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    console.error(`bench: ${name} ...`);
+    results[name] = await run();
+  }
+  console.log(JSON.stringify(results, null, 2));
+  Deno.exit(0);
+}
