@@ -83,7 +83,7 @@ async function peakMemoryMB(pid: number): Promise<number> {
   return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024);
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -99,7 +99,7 @@ export async function runArchiveBench(
   const liveRate = options.liveRate ?? 1000;
   const liveSeconds = options.liveSeconds ?? 10;
   const dir = await Deno.makeTempDir({ prefix: "fink-bench-" });
-  const port = await freePort();
+  const port = freePort();
   await Deno.mkdir(join(dir, "plugins"));
   const common = [`--set=plugins.dir=${join(dir, "plugins")}`];
   const children: Deno.ChildProcess[] = [];

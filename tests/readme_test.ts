@@ -21,7 +21,10 @@ Deno.test("the README's example plugin runs as written", async () => {
   try {
     // The plugin folder is a temporary one: its imports of core/ point at this checkout.
     await Deno.writeTextFile(join(dir, "bright.ts"), code.replaceAll('"../core/', `"${CORE}`));
-    const host = await createPluginHost({ root, sink: createParquetSink({ scienceRoot: science }) });
+    const host = await createPluginHost({
+      root,
+      sink: createParquetSink({ scienceRoot: science }),
+    });
     try {
       assert.deepEqual(host.list().map((p) => [p.name, p.state]), [["bright", "running"]]);
       const alerts = await readZtfAlerts();

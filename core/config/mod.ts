@@ -30,19 +30,19 @@ export class Config {
 
   /** A string key's value. */
   string(key: string): string {
-    return this.#get(key, "string") as string;
+    return this.#get(key, "string", (v) => typeof v === "string") as string;
   }
   /** A numeric key's value. */
   number(key: string): number {
-    return this.#get(key, "number") as number;
+    return this.#get(key, "number", (v) => typeof v === "number") as number;
   }
   /** A boolean key's value. */
   bool(key: string): boolean {
-    return this.#get(key, "boolean") as boolean;
+    return this.#get(key, "boolean", (v) => typeof v === "boolean") as boolean;
   }
   /** A list key's value. */
   list(key: string): string[] {
-    return [...(this.#get(key, "object") as string[])];
+    return [...(this.#get(key, "list", Array.isArray) as string[])];
   }
 
   /** A copy with some keys replaced (values are validated). */
@@ -66,10 +66,10 @@ export class Config {
     return { file: this.file, keys: out, plugins: this.plugins };
   }
 
-  #get(key: string, type: string): ConfigValue {
+  #get(key: string, type: string, isType: (v: ConfigValue) => boolean): ConfigValue {
     const value = this.values[key];
     if (value === undefined) throw new ConfigError(`Unknown configuration key "${key}"`);
-    if (typeof value !== type) {
+    if (!isType(value)) {
       throw new ConfigError(`Configuration key "${key}" holds a ${typeof value}, not a ${type}`);
     }
     return value;

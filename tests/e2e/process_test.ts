@@ -7,21 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { type ProcessState, readProcessState } from "../../core/process/state_file.ts";
 import { sharedData } from "../shared_data.ts";
+import { fink, freePort, getJson, ROOT, stopProcess } from "../support/fink_process.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const REAL_ALERTS = sharedData("ztf/alerts/fink-broker-all-distribute-20231018");
 const TOPIC = "ztf-sim";
-
-/** What a CLI command printed and returned. */
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** A `main.ts start` child process and its isolated folders. */
 interface FinkProcess {
@@ -35,31 +27,10 @@ interface FinkProcess {
   close(): Promise<void>;
 }
 
-/** A port free right now on 127.0.0.1 (the simulator's broker must be known before it starts). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /** Reads a child's stream to the end into `sink`. */
 async function drain(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
   const decoder = new TextDecoder();
   for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
-}
-
-/** Runs one CLI command to completion. */
-async function fink(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: ROOT,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
 /** Waits (bounded) until `check` returns a value other than undefined. */
@@ -75,27 +46,6 @@ async function until<T>(
     if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** Asks the process to shut down through its API (SIGTERM if that fails); SIGKILL after 30 s. */
-async function stopProcess(child: Deno.ChildProcess, stateDir: string): Promise<void> {
-  const signal = (name: Deno.Signal) => {
-    try {
-      child.kill(name);
-    } catch {
-      // It exited meanwhile.
-    }
-  };
-  const state = await readProcessState(stateDir);
-  const res = state === null ? null : await fetch(`${state.url}/api/shutdown`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${state.token}` },
-  }).catch(() => null);
-  await res?.body?.cancel();
-  if (res?.ok !== true) signal("SIGTERM");
-  const kill = setTimeout(() => signal("SIGKILL"), 30_000);
-  await child.status;
-  clearTimeout(kill);
 }
 
 /**
@@ -148,12 +98,6 @@ async function startFink(settings: Record<string, string | number>): Promise<Fin
     await close();
     throw e;
   }
-}
-
-async function getJson(url: string): Promise<any> {
-  const res = await fetch(url);
-  assert.equal(res.status, 200, url);
-  return await res.json();
 }
 
 function serviceStates(

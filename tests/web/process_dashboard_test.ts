@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { type ProcessState, readProcessState } from "../../core/process/state_file.ts";
 import { sharedData } from "../shared_data.ts";
+import { freePort, getJson, stopProcess } from "../support/fink_process.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CHROMIUM = Deno.env.get("FINK_CHROMIUM") ?? "/usr/bin/chromium";
@@ -36,14 +37,6 @@ interface FinkProcess {
   close(): Promise<void>;
 }
 
-/** A port free right now on 127.0.0.1 (the simulator's broker must be known before it starts). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 async function drain(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
   const decoder = new TextDecoder();
   for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
@@ -62,27 +55,6 @@ async function until<T>(
     if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-/** Asks the process to shut down through its API (SIGTERM if that fails); SIGKILL after 30 s. */
-async function stopProcess(child: Deno.ChildProcess, stateDir: string): Promise<void> {
-  const signal = (name: Deno.Signal) => {
-    try {
-      child.kill(name);
-    } catch {
-      // It exited meanwhile.
-    }
-  };
-  const state = await readProcessState(stateDir);
-  const res = state === null ? null : await fetch(`${state.url}/api/shutdown`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${state.token}` },
-  }).catch(() => null);
-  await res?.body?.cancel();
-  if (res?.ok !== true) signal("SIGTERM");
-  const kill = setTimeout(() => signal("SIGKILL"), 30_000);
-  await child.status;
-  clearTimeout(kill);
 }
 
 /**
@@ -135,12 +107,6 @@ async function startFink(): Promise<FinkProcess> {
     await close();
     throw e;
   }
-}
-
-async function getJson(url: string): Promise<any> {
-  const res = await fetch(url);
-  assert.equal(res.status, 200, url);
-  return await res.json();
 }
 
 async function serviceState(fp: FinkProcess, name: string): Promise<string | undefined> {

@@ -1,20 +1,5 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-
-/** Runs `main.ts` with arguments; returns the exit code and output. */
-async function fink(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: ROOT,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+import { fink } from "../../support/fink_process.ts";
 
 const stateDir = await Deno.makeTempDir();
 const isolated = { FINK_PROCESS_STATE_DIR: stateDir };
@@ -40,7 +25,10 @@ Deno.test("bad flag: error naming it, usage, exit 2", async () => {
 Deno.test("bad configuration value is refused at start naming key and value", async () => {
   const r = await fink(["start", "archive", "--set", "ui.port=70000"], isolated);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /Bad value for ui\.port \(from --set\): 70000; expected a whole number from 0 to 65535/);
+  assert.match(
+    r.stderr,
+    /Bad value for ui\.port \(from --set\): 70000; expected a whole number from 0 to 65535/,
+  );
   const env = await fink(["start", "archive"], { ...isolated, FINK_KAFKA_START: "never" });
   assert.equal(env.code, 2);
   assert.match(env.stderr, /kafka\.start \(from environment variable FINK_KAFKA_START\)/);
@@ -72,7 +60,10 @@ Deno.test("stop without a process says there is nothing to stop", async () => {
 });
 
 Deno.test("--simulator points Kafka at the simulator", async () => {
-  const r = await fink(["status", "--json", "--simulator", "--set", "simulator.port=19999"], isolated);
+  const r = await fink(
+    ["status", "--json", "--simulator", "--set", "simulator.port=19999"],
+    isolated,
+  );
   const keys = JSON.parse(r.stdout).config.keys;
   assert.deepEqual(keys["kafka.brokers"].value, ["127.0.0.1:19999"]);
   assert.deepEqual(keys["kafka.topics"].value, ["ztf-sim"]);

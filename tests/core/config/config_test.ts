@@ -30,7 +30,10 @@ Deno.test("file, environment and --set override in that order", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const file = `${dir}/c.toml`;
-    await Deno.writeTextFile(file, '[ui]\nport = 6000\n[kafka]\ngroup = "g1"\ntopics = ["a", "/^b.*/"]\n');
+    await Deno.writeTextFile(
+      file,
+      '[ui]\nport = 6000\n[kafka]\ngroup = "g1"\ntopics = ["a", "/^b.*/"]\n',
+    );
     const config = await loadConfig({
       file,
       env: { FINK_UI_PORT: "7000", FINK_KAFKA_BROKERS: "h1:1,h2:2" },
@@ -98,13 +101,19 @@ Deno.test("a broken file is refused with the file's name", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/bad.toml`, "[ui\nport = ");
-    await assert.rejects(loadConfig({ file: `${dir}/bad.toml`, env: {} }), /bad\.toml is not valid TOML/);
+    await assert.rejects(
+      loadConfig({ file: `${dir}/bad.toml`, env: {} }),
+      /bad\.toml is not valid TOML/,
+    );
     await Deno.writeTextFile(`${dir}/unknown.toml`, "[ui]\ncolour = 1\n");
     await assert.rejects(
       loadConfig({ file: `${dir}/unknown.toml`, env: {} }),
       /Unknown configuration key "ui\.colour".*ui\.host/,
     );
-    await assert.rejects(loadConfig({ file: `${dir}/missing.toml`, env: {} }), /Cannot read config file/);
+    await assert.rejects(
+      loadConfig({ file: `${dir}/missing.toml`, env: {} }),
+      /Cannot read config file/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
