@@ -22,6 +22,8 @@ export interface ArchiveBenchOptions {
   liveRate?: number;
   /** Seconds of live stream (default 10). */
   liveSeconds?: number;
+  /** Keep the dashboard's live page open in headless Chromium during the drain (default false). */
+  dashboard?: boolean;
 }
 
 /** What {@link runArchiveBench} measured. */
@@ -31,6 +33,7 @@ export interface ArchiveBenchResult {
   alertsPerSecond: number;
   megabytesPerSecond: number;
   peakMemoryMB: number;
+  dashboardOpen: boolean;
   live: { rate: number; sent: number; latencyP50Ms: number | null; latencyP99Ms: number | null };
 }
 
@@ -90,6 +93,28 @@ function freePort(): number {
   return port;
 }
 
+/** Opens `live.html` of the process in headless Chromium, as an operator would leave it. */
+async function openLivePage(stateDir: string): Promise<{ close(): Promise<void> }> {
+  const { chromium } = await import("playwright-core");
+  const state = await until("the archive's API", () => readProcessState(stateDir), 60_000);
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const tab = await browser.newPage();
+  await tab.goto(`${state.url}/live.html`);
+  return { close: () => browser.close() };
+}
+
 /** Runs the benchmark; every process it starts is stopped before it returns. */
 export async function runArchiveBench(
   options: ArchiveBenchOptions = {},
@@ -134,6 +159,7 @@ export async function runArchiveBench(
       `--set=science.root=${join(dir, "science")}`,
     ], join(dir, "archive-state"));
     children.push(archive);
+    const page = options.dashboard ? await openLivePage(join(dir, "archive-state")) : null;
     const first = await until("the first archived alert", async () => {
       const doc = await statusOf(join(dir, "archive-state"));
       return doc !== null && doc.totals?.received > 0 ? { t: performance.now(), doc } : null;
@@ -149,6 +175,7 @@ export async function runArchiveBench(
       0,
     );
     const peak = await peakMemoryMB(archive.pid);
+    await page?.close();
 
     const live = replay({
       brokers: [`127.0.0.1:${port}`],
@@ -173,6 +200,7 @@ export async function runArchiveBench(
       alertsPerSecond: Math.round(archived / drainSeconds),
       megabytesPerSecond: Math.round(bytes / 1e6 / ((last.t - first.t) / 1000) * 10) / 10,
       peakMemoryMB: peak,
+      dashboardOpen: page !== null,
       live: {
         rate: liveRate,
         sent: sent.sent,
@@ -195,5 +223,6 @@ export async function runArchiveBench(
 
 if (import.meta.main) {
   const alerts = Number(Deno.args.find((a) => a.startsWith("--alerts="))?.slice(9) ?? 20_000);
-  console.log(JSON.stringify(await runArchiveBench({ alerts }), null, 2));
+  const dashboard = Deno.args.includes("--dashboard");
+  console.log(JSON.stringify(await runArchiveBench({ alerts, dashboard }), null, 2));
 }

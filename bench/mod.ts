@@ -13,6 +13,16 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   broker: () => runBrokerBench(),
   encode: () => runEncodeBench(),
   archive: () => runArchiveBench(),
+  archiveWithDashboard: async () => {
+    const closed = await runArchiveBench({ liveSeconds: 1 });
+    const open = await runArchiveBench({ liveSeconds: 1, dashboard: true });
+    return {
+      alertsPerSecondPageClosed: closed.alertsPerSecond,
+      alertsPerSecondPageOpen: open.alertsPerSecond,
+      dropPercent: Math.round((1 - open.alertsPerSecond / closed.alertsPerSecond) * 1000) / 10,
+      goalPercent: 5,
+    };
+  },
   xmatch: () => runXmatchBench(),
   plugin: () => runPluginBench(),
   api: () => runApiBench(),
