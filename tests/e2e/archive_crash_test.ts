@@ -32,6 +32,12 @@ async function alertCopies(dir: string): Promise<string> {
   return join(dir, "alerts");
 }
 
+/** The archive's committed offset as its ledger left it, or null before the first commit. */
+async function committedOffset(dir: string): Promise<string | null> {
+  const text = await Deno.readTextFile(`${dir}/archive/_offsets/files+0.json`).catch(() => null);
+  return text === null ? null : JSON.parse(text).offset;
+}
+
 function spawnArchive(dir: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
@@ -77,8 +83,20 @@ Deno.test("SIGKILL at random moments loses and doubles no alert", async () => {
     let killedMidway = 0;
     const progress = new Set<string>();
     for (let run = 0; run < MAX_RUNS && killedMidway < KILLS; run++) {
+      const before = await committedOffset(dir);
       const child = spawnArchive(dir);
+      let exited = false;
+      child.status.then(() => (exited = true));
       await started(child);
+      // Every other run dies after it committed at least one batch, so kills fall
+      // all along the work however slowly the machine starts processes; the others
+      // die at any moment, recovery included.
+      if (run % 2 === 1) {
+        const deadline = Date.now() + 30_000;
+        while (!exited && Date.now() < deadline && await committedOffset(dir) === before) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
       await new Promise((r) => setTimeout(r, Math.random() * 700));
       try {
         child.kill("SIGKILL");
@@ -88,10 +106,8 @@ Deno.test("SIGKILL at random moments loses and doubles no alert", async () => {
       const status = await child.status;
       if (status.signal === "SIGKILL") killedMidway++;
       else assert.equal(status.code, 0, `run ${run} ended on its own with an error`);
-      const offsets = await Deno.readTextFile(`${dir}/archive/_offsets/files+0.json`).catch(() =>
-        null
-      );
-      if (offsets !== null) progress.add(JSON.parse(offsets).offset);
+      const offset = await committedOffset(dir);
+      if (offset !== null) progress.add(offset);
     }
     assert.ok(killedMidway >= KILLS, `only ${killedMidway} kills hit a running process`);
     assert.ok(
