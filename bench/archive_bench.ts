@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { replay } from "../simulator/replayer/mod.ts";
 import { readProcessState } from "../core/process/state_file.ts";
+import { launch } from "../tests/support/chromium.ts";
+import { freePort } from "../tests/support/fink_process.ts";
 
 /** Options of {@link runArchiveBench}. */
 export interface ArchiveBenchOptions {
@@ -86,33 +88,13 @@ async function peakMemoryMB(pid: number): Promise<number> {
   return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024);
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /** Opens `live.html` of the process in headless Chromium, as an operator would leave it. */
 async function openLivePage(stateDir: string): Promise<{ close(): Promise<void> }> {
-  const { chromium } = await import("playwright-core");
   const state = await until("the archive's API", () => readProcessState(stateDir), 60_000);
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  const tab = await browser.newPage();
+  const browser = await launch();
+  const tab = await browser.context.newPage();
   await tab.goto(`${state.url}/live.html`);
-  return { close: () => browser.close() };
+  return browser;
 }
 
 /** Runs the benchmark; every process it starts is stopped before it returns. */

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { dirname, join, relative } from "node:path";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
+import { query } from "../support/duckdb.ts";
 import { readAlertIndex, ZTF_FOLDERS } from "./alert_index.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -121,13 +121,12 @@ Deno.test("SIGKILL at random moments loses and doubles no alert", async () => {
 
     const once = (await Promise.all(ZTF_FOLDERS.map(([, csv]) => readAlertIndex(csv)))).flat();
     const expected = Array.from({ length: COPIES }, () => once).flat();
-    const db = await DuckDBInstance.create(":memory:");
-    const connection = await db.connect();
-    const rows = (await connection.runAndReadAll(`
+    const rows = await query(`
       SELECT kafka_offset::VARCHAR AS offset, candid::VARCHAR AS candid
-      FROM read_parquet('${dir}/archive/files/**/*.parquet', union_by_name = true)`))
-      .getRowObjectsJS() as { offset: string; candid: string }[];
-    connection.closeSync();
+      FROM read_parquet('${dir}/archive/files/**/*.parquet', union_by_name = true)`) as {
+      offset: string;
+      candid: string;
+    }[];
     assert.equal(rows.length, expected.length, "as many rows as alerts");
     const pairs = new Set(rows.map((r) => `${r.offset}/${r.candid}`));
     assert.equal(pairs.size, rows.length, "no (offset, candid) twice");

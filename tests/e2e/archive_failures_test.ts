@@ -8,13 +8,13 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "../../core/config/mod.ts";
 import { type ArchiveService, createArchiveService } from "../../core/archive/service.ts";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { type Broker, startBroker } from "../../simulator/broker/mod.ts";
 import { sharedData } from "../shared_data.ts";
+import { query } from "../support/duckdb.ts";
 import { WebHdfsTestServer } from "../support/webhdfs_server.ts";
 import { readAlertIndex } from "./alert_index.ts";
 
@@ -91,16 +91,10 @@ function status(service: ArchiveService): { connected: boolean; problems: string
 
 /** Candids of the Parquet files under `dir`, read by DuckDB, sorted. */
 async function archivedCandids(dir: string): Promise<string[]> {
-  const db = await DuckDBInstance.create(":memory:");
-  const connection = await db.connect();
-  try {
-    const reader = await connection.runAndReadAll(
-      `SELECT candid::VARCHAR AS candid FROM read_parquet('${dir}/**/*.parquet', union_by_name = true)`,
-    );
-    return (reader.getRowObjectsJS() as { candid: string }[]).map((r) => r.candid).sort();
-  } finally {
-    connection.closeSync();
-  }
+  const rows = await query(
+    `SELECT candid::VARCHAR AS candid FROM read_parquet('${dir}/**/*.parquet', union_by_name = true)`,
+  );
+  return rows.map((r) => String(r.candid)).sort();
 }
 
 async function archiveConfig(brokerAddress: string, root: string, group: string) {

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "../../core/config/mod.ts";
@@ -13,6 +12,7 @@ import { type ArchiveService, createArchiveService } from "../../core/archive/se
 import { startBroker } from "../../simulator/broker/mod.ts";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
+import { query } from "../support/duckdb.ts";
 import { type IndexRow, jdHour, readAlertIndex, ZTF_FOLDERS } from "./alert_index.ts";
 
 const RUBIN_FOLDERS: [string, string][] = [
@@ -58,17 +58,6 @@ async function archived(service: ArchiveService, rows: number): Promise<void> {
       throw new Error(`Archive reached ${service.stats.total("archived")} of ${rows} rows in 90 s`);
     }
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const db = await DuckDBInstance.create(":memory:");
-  const connection = await db.connect();
-  try {
-    const reader = await connection.runAndReadAll(sql);
-    return reader.getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    connection.closeSync();
   }
 }
 

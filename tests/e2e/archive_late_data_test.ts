@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "../../core/config/mod.ts";
 import { type ArchiveService, createArchiveService } from "../../core/archive/service.ts";
@@ -17,6 +16,7 @@ import { AlertGenerator } from "../../simulator/alerts/generator.ts";
 import { createEncoder } from "../../simulator/replayer/encodings.ts";
 import { replay } from "../../simulator/replayer/mod.ts";
 import { sharedData } from "../shared_data.ts";
+import { query } from "../support/duckdb.ts";
 import { jdHour, readAlertIndex } from "./alert_index.ts";
 
 const DAY_MS = 86_400_000;
@@ -57,17 +57,6 @@ async function waitFor(what: string, ms: number, condition: () => boolean): Prom
 function committed(service: ArchiveService, topic: string, partition: number): bigint {
   const c = service.stats.partitions.get(`${topic}\0${partition}`)?.committedOffset;
   return c === null || c === undefined ? -1n : BigInt(c);
-}
-
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const db = await DuckDBInstance.create(":memory:");
-  const connection = await db.connect();
-  try {
-    const reader = await connection.runAndReadAll(sql);
-    return reader.getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    connection.closeSync();
-  }
 }
 
 /** One alert of tonight's stream, as produced. */

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { readProcessState } from "../../core/process/state_file.ts";
+import { join } from "node:path";
+import { type ProcessState, readProcessState } from "../../core/process/state_file.ts";
 
 /** The project root, where `main.ts` is. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -62,4 +63,89 @@ export async function fink(args: string[], env: Record<string, string>): Promise
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Reads a child's stream to the end into `sink`. */
+export async function drain(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
+}
+
+/** Waits (bounded) until `check` returns a value other than undefined. */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A `main.ts start` child process and its isolated folders. */
+export interface FinkProcess {
+  child: Deno.ChildProcess;
+  dir: string;
+  env: Record<string, string>;
+  state: ProcessState;
+  /** What the process wrote to stderr so far (for failure messages). */
+  log(): string;
+  /** Stops the process if it still runs, waits for it, removes its folders. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `main.ts start archive --simulator` with every folder and port
+ * isolated, and waits until its API answers.
+ */
+export async function startFink(settings: Record<string, string | number>): Promise<FinkProcess> {
+  const dir = await Deno.makeTempDir({ prefix: "fink-process-" });
+  const env: Record<string, string> = {
+    FINK_PROCESS_STATE_DIR: join(dir, "state"),
+    FINK_UI_PORT: "0",
+    FINK_ARCHIVE_ROOT: join(dir, "archive"),
+    FINK_SCIENCE_ROOT: join(dir, "science"),
+    FINK_SIMULATOR_PORT: String(freePort()),
+    FINK_SIMULATOR_IN_MEMORY: "true",
+    FINK_SIMULATOR_INTERVAL_S: "0.5",
+  };
+  for (const [key, value] of Object.entries(settings)) {
+    env[`FINK_${key.toUpperCase().replaceAll(".", "_")}`] = String(value);
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "start", "archive", "--simulator"],
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const drained = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)]);
+  let exited = false;
+  child.status.then(() => exited = true);
+  const log = () => stderr.join("");
+  const close = async () => {
+    if (!exited) await stopProcess(child, env.FINK_PROCESS_STATE_DIR);
+    await drained;
+    await Deno.remove(dir, { recursive: true });
+  };
+  try {
+    const state = await until("the process to answer on its API", async () => {
+      if (exited) throw new Error(`The process exited at start:\n${log()}`);
+      const s = await readProcessState(env.FINK_PROCESS_STATE_DIR);
+      if (s === null || s.pid !== child.pid) return undefined;
+      const res = await fetch(`${s.url}/api/status`).catch(() => null);
+      await res?.body?.cancel();
+      return res?.ok ? s : undefined;
+    });
+    return { child, dir, env, state, log, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }

@@ -6,10 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { startTestApi, type TestApi } from "../core/api/fleet.ts";
+import { type Browser, launch, watchErrors } from "../support/chromium.ts";
 
-const CHROMIUM = Deno.env.get("FINK_CHROMIUM") ?? "/usr/bin/chromium";
 const SCREENSHOT = fileURLToPath(new URL("../../docs/live.png", import.meta.url));
 const PAGES = ["/", "/live.html", "/classification.html", "/services.html", "/archive.html"];
 /** An element each page shows once its data arrived. */
@@ -20,58 +19,6 @@ const READY: Record<string, string> = {
   "/services.html": "#services table",
   "/archive.html": "#heatmap .cell",
 };
-
-interface Browser {
-  context: BrowserContext;
-  close(): Promise<void>;
-}
-
-async function launch(): Promise<Browser> {
-  const profile = await Deno.makeTempDir({ prefix: "fink-chromium-" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 860 },
-  });
-  return {
-    context,
-    close: async () => {
-      await context.close();
-      await Deno.remove(profile, { recursive: true });
-    },
-  };
-}
-
-/** Collects what would show as errors in the browser console. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") {
-      errors.push(`console ${m.type()}: ${m.text()}`);
-    }
-  });
-  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
-  page.on("requestfailed", (r) => {
-    // Leaving a page cancels its live stream; that is not an error of the page.
-    if (!r.url().endsWith("/api/live")) {
-      errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-    }
-  });
-  page.on("response", (r) => {
-    if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  return errors;
-}
 
 async function withDashboard(fn: (api: TestApi, browser: Browser) => Promise<void>): Promise<void> {
   const api = await startTestApi({ sampleMs: 1000, archive: { perFeed: 3, feedMs: 100 } });
@@ -92,7 +39,8 @@ Deno.test("every dashboard page loads without console errors at laptop and phone
   await withDashboard(async (api, browser) => {
     api.archive.replayPast(120, api.recorder);
     const page = await browser.context.newPage();
-    const errors = watchErrors(page);
+    const errors: string[] = [];
+    watchErrors(page, errors);
     for (const viewport of [{ width: 1280, height: 860 }, { width: 390, height: 844 }]) {
       await page.setViewportSize(viewport);
       for (const path of PAGES) {
@@ -112,7 +60,8 @@ Deno.test("every dashboard page loads without console errors at laptop and phone
 Deno.test("live.html charts incoming and archived rates that rise within seconds", async () => {
   await withDashboard(async (api, browser) => {
     const page = await browser.context.newPage();
-    const errors = watchErrors(page);
+    const errors: string[] = [];
+    watchErrors(page, errors);
     await page.goto(`${api.url}/live.html`);
     // In the browser: the chart's incoming and archived series, fed by /api/live only (no history yet).
     await page.waitForFunction(
@@ -137,7 +86,8 @@ Deno.test("live.html charts incoming and archived rates that rise within seconds
 Deno.test("services.html stops and starts a service through its buttons, asking the token once", async () => {
   await withDashboard(async (api, browser) => {
     const page = await browser.context.newPage();
-    const errors = watchErrors(page);
+    const errors: string[] = [];
+    watchErrors(page, errors);
     await page.goto(`${api.url}/services.html`);
     await page.click('button[data-service="archive"][data-action="stop"]');
     await page.waitForSelector("#token-form", { state: "visible" });

@@ -7,15 +7,10 @@
  * an error.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { type ProcessState, readProcessState } from "../../core/process/state_file.ts";
 import { sharedData } from "../shared_data.ts";
-import { freePort, getJson, stopProcess } from "../support/fink_process.ts";
+import { type Browser, launch, watchErrors } from "../support/chromium.ts";
+import { type FinkProcess, getJson, startFink, until } from "../support/fink_process.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CHROMIUM = Deno.env.get("FINK_CHROMIUM") ?? "/usr/bin/chromium";
 const REAL_ALERTS = sharedData("ztf/alerts/fink-broker-all-distribute-20231018");
 /** Classes the plugin gives from an alert's own fields; every other class comes from a catalog match. */
 const NON_CATALOG = new Set(["Unknown", "Solar System MPC", "Solar System candidate"]);
@@ -29,143 +24,17 @@ const READY: Record<string, string> = {
   "/archive.html": "#heatmap .cell",
 };
 
-/** A `main.ts start` child process and its isolated folders. */
-interface FinkProcess {
-  state: ProcessState;
-  /** What the process wrote to stderr so far (for failure messages). */
-  log(): string;
-  close(): Promise<void>;
-}
-
-async function drain(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
-}
-
-/** Waits (bounded) until `check` returns a value other than undefined. */
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/**
- * Starts the process on the real alerts, sent again and again (20 per
- * observation, two observations a second) so the dashboard always has traffic.
- */
-async function startFink(): Promise<FinkProcess> {
-  const dir = await Deno.makeTempDir({ prefix: "fink-dashboard-" });
-  const stateDir = join(dir, "state");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "start", "archive", "--simulator"],
-    cwd: ROOT,
-    env: {
-      FINK_PROCESS_STATE_DIR: stateDir,
-      FINK_UI_PORT: "0",
-      FINK_ARCHIVE_ROOT: join(dir, "archive"),
-      FINK_SCIENCE_ROOT: join(dir, "science"),
-      FINK_SIMULATOR_PORT: String(freePort()),
-      FINK_SIMULATOR_IN_MEMORY: "true",
-      FINK_SIMULATOR_SOURCE: REAL_ALERTS,
-      FINK_SIMULATOR_OBSERVATIONS: "100000",
-      FINK_SIMULATOR_ALERTS_PER_OBSERVATION: "20",
-      FINK_SIMULATOR_INTERVAL_S: "0.5",
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const drained = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)]);
-  let exited = false;
-  child.status.then(() => exited = true);
-  const log = () => stderr.join("");
-  const close = async () => {
-    if (!exited) await stopProcess(child, stateDir);
-    await drained;
-    await Deno.remove(dir, { recursive: true });
-  };
-  try {
-    const state = await until("the process to answer on its API", async () => {
-      if (exited) throw new Error(`The process exited at start:\n${log()}`);
-      const s = await readProcessState(stateDir);
-      if (s === null || s.pid !== child.pid) return undefined;
-      const res = await fetch(`${s.url}/api/status`).catch(() => null);
-      await res?.body?.cancel();
-      return res?.ok ? s : undefined;
-    });
-    return { state, log, close };
-  } catch (e) {
-    await close();
-    throw e;
-  }
-}
-
 async function serviceState(fp: FinkProcess, name: string): Promise<string | undefined> {
   const doc = await getJson(`${fp.state.url}/api/services`);
   return doc.services.find((s: { name: string }) => s.name === name)?.state;
 }
 
-interface Browser {
-  context: BrowserContext;
-  close(): Promise<void>;
-}
-
-async function launch(): Promise<Browser> {
-  const profile = await Deno.makeTempDir({ prefix: "fink-chromium-" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 860 },
-  });
-  return {
-    context,
-    close: async () => {
-      await context.close();
-      await Deno.remove(profile, { recursive: true });
-    },
-  };
-}
-
-/** Collects what would show as errors in the browser console. */
-function watchErrors(page: Page, errors: string[]): void {
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") {
-      errors.push(`console ${m.type()}: ${m.text()}`);
-    }
-  });
-  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
-  page.on("requestfailed", (r) => {
-    // Leaving a page cancels its live stream; that is not an error of the page.
-    if (!r.url().endsWith("/api/live")) {
-      errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-    }
-  });
-  page.on("response", (r) => {
-    if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-}
-
 Deno.test("the dashboard on the real process replaying real ZTF alerts", async (t) => {
-  const fp = await startFink();
+  const fp = await startFink({
+    "simulator.source": REAL_ALERTS,
+    "simulator.observations": 100000,
+    "simulator.alerts_per_observation": 20,
+  });
   let browser: Browser | null = null;
   try {
     browser = await launch();
