@@ -14,8 +14,8 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   encode: () => runEncodeBench(),
   archive: () => runArchiveBench(),
   archiveWithDashboard: async () => {
-    const closed = await runArchiveBench({ liveSeconds: 1 });
-    const open = await runArchiveBench({ liveSeconds: 1, dashboard: true });
+    const closed = await runArchiveBench({ alerts: 20_000, liveSeconds: 1 });
+    const open = await runArchiveBench({ alerts: 20_000, liveSeconds: 1, dashboard: true });
     return {
       alertsPerSecondPageClosed: closed.alertsPerSecond,
       alertsPerSecondPageOpen: open.alertsPerSecond,

@@ -19,6 +19,8 @@ import type { ArchiveIndex, ArchiveIndexer } from "./archive_index.ts";
 import { requireToken } from "./auth.ts";
 import { classificationDocument } from "./classification.ts";
 import { ApiError } from "./errors.ts";
+import type { PluginControl } from "../plugins/control.ts";
+import { HourRangeError, parseHourRange } from "../plugins/hour_range.ts";
 import { jsonResponse } from "./json.ts";
 import { liveStream } from "./live.ts";
 import { parseFlag, parseTimeRange } from "./params.ts";
@@ -37,6 +39,8 @@ export interface ApiContext {
   shutdown(): void;
   /** The once-a-second sampler and its persisted histories (live, history, classification). */
   metrics: MetricsRecorder;
+  /** Runs batch plugins over archived hours, when the process runs plugins. */
+  plugins?: PluginControl;
   /** Lists the archive storage, when the process can (see `createArchiveIndexer`). */
   archiveIndex?: ArchiveIndexer;
   /** Where the dashboard files and chart.js are; defaults suit the project. */
@@ -129,6 +133,8 @@ export function createApiApp(ctx: ApiContext): Hono {
   app.get("/api/services", (c) => jsonResponse(c, { services: ctx.manager.list() }));
   app.post("/api/services/:name/:action{start|stop}", control, async (c) => {
     const { name, action } = c.req.param();
+    const hours = action === "start" ? await hoursOf(c.req.raw) : undefined;
+    if (hours !== undefined) return jsonResponse(c, await runHours(ctx, name, hours));
     try {
       const status = action === "start"
         ? await ctx.manager.start(name)
@@ -140,6 +146,13 @@ export function createApiApp(ctx: ApiContext): Hono {
       throw new ApiError(500, `Service ${name} failed to ${action}: ${(e as Error).message}`);
     }
   });
+  app.get("/api/services/:name/hours", (c) => {
+    const name = c.req.param("name");
+    ctx.manager.status(name);
+    const job = ctx.plugins?.hoursStatus(name);
+    if (job === undefined) throw new ApiError(404, `Plugin ${name} has not run over hours yet`);
+    return jsonResponse(c, job);
+  });
   app.post("/api/shutdown", control, (c) => {
     queueMicrotask(() => ctx.shutdown());
     return c.json({ stopping: true });
@@ -147,4 +160,46 @@ export function createApiApp(ctx: ApiContext): Hono {
 
   registerWebRoutes(app, ctx.web);
   return app;
+}
+
+/** The `hours` of a start request's JSON body (a batch plugin run), if it has one. */
+async function hoursOf(request: Request): Promise<string | undefined> {
+  const text = await request.text();
+  if (text.trim() === "") return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ApiError(
+      400,
+      `The body must be JSON such as {"hours": "2020/01/01/00..2020/01/01/23"}`,
+    );
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ApiError(400, `The body must be a JSON object such as {"hours": "..."}`);
+  }
+  const hours = (body as Record<string, unknown>).hours;
+  if (hours !== undefined && typeof hours !== "string") {
+    throw new ApiError(400, `"hours" must be a string such as "2020/01/01/00..2020/01/01/23"`);
+  }
+  return hours;
+}
+
+/** Starts a batch plugin's run over archived hours; the status includes the run's progress. */
+async function runHours(
+  ctx: ApiContext,
+  name: string,
+  hours: string,
+): Promise<Record<string, unknown>> {
+  const { manager, plugins: control } = ctx;
+  manager.status(name); // unknown names answer 404 with the list of services
+  if (control === undefined) throw new ApiError(409, "This process runs no plugins");
+  try {
+    const job = await control.runHours(name, parseHourRange(hours));
+    return { ...manager.status(name), job };
+  } catch (e) {
+    if (e instanceof HourRangeError) throw new ApiError(400, e.message);
+    if (e instanceof UnknownServiceError) throw e;
+    throw new ApiError(409, (e as Error).message);
+  }
 }

@@ -2,8 +2,10 @@
  * Groups raw messages per topic-partition into batches bounded by count, bytes
  * and age, whichever comes first, and hands each full batch to `flush`. Flushes
  * of one partition run one after the other, in offset order. While one batch
- * flushes the next may fill; `add` waits beyond that, which pauses the source,
- * so memory stays bounded at about two batches per partition.
+ * flushes the next may fill; `add` waits beyond that, which pauses the source.
+ * Over all partitions, the bytes held (filling and flushing) stay under
+ * `maxBufferedBytes`: past it the fullest batch is cut early and `add` waits
+ * for a flush to finish, so a burst on many partitions cannot exhaust memory.
  */
 import type { SourceMessage, TopicPartition } from "../source/source.ts";
 
@@ -13,6 +15,8 @@ export interface BatcherOptions {
   maxBytes: number;
   /** A non-empty batch is flushed this long after its first message arrived. */
   maxMs: number;
+  /** Bytes held over every partition, filling and flushing, before `add` waits. Default unbounded. */
+  maxBufferedBytes?: number;
   /** Called for every message taken into a batch (re-deliveries are not). */
   onAccept?(message: SourceMessage): void;
   /** Writes one batch durably; rejecting stops the batcher (see `failed`). */
@@ -35,6 +39,11 @@ interface Pending {
 /** Per-partition batching with size, byte and time bounds. */
 export class Batcher {
   #pending = new Map<string, Pending>();
+  /** Bytes of cut batches whose flush has not finished. */
+  #flushingBytes = 0;
+  #roomWaiters: (() => void)[] = [];
+  /** A waiter was let in and has not taken its message yet. */
+  #admitted = false;
   #failure: Error | null = null;
   #closed = false;
 
@@ -56,6 +65,11 @@ export class Batcher {
     return { messages, bytes };
   }
 
+  /** Bytes held: batches filling plus batches whose flush has not finished. */
+  get heldBytes(): number {
+    return this.buffered.bytes + this.#flushingBytes;
+  }
+
   /**
    * Adds messages of one partition (in offset order) that are past `after`, the
    * partition's committed offset. Resolves when the caller may send more.
@@ -66,6 +80,12 @@ export class Batcher {
     const p = this.#partition(messages[0]);
     for (const m of messages) {
       if (m.offset <= after || m.offset <= p.last) continue;
+      if (this.#overBound() || this.#roomWaiters.length > 0 || this.#admitted) {
+        await this.#room();
+        this.#admitted = false;
+        if (this.#failure !== null) throw this.#failure;
+        if (this.#closed) return;
+      }
       p.messages.push(m);
       p.bytes += m.value.byteLength;
       this.options.onAccept?.(m);
@@ -73,6 +93,7 @@ export class Batcher {
       if (p.messages.length >= this.options.maxMessages || p.bytes >= this.options.maxBytes) {
         this.#cut(p);
       }
+      this.#admitNext();
     }
     if (p.messages.length > 0 && p.timer === null) {
       p.timer = setTimeout(() => this.#cut(p), this.options.maxMs);
@@ -104,6 +125,7 @@ export class Batcher {
   async close(): Promise<void> {
     await this.flushAll().catch(() => {});
     this.#closed = true;
+    this.#admitNext();
     for (const p of this.#pending.values()) if (p.timer !== null) clearTimeout(p.timer);
   }
 
@@ -125,6 +147,41 @@ export class Batcher {
     return p;
   }
 
+  #overBound(): boolean {
+    return this.heldBytes >= (this.options.maxBufferedBytes ?? Infinity);
+  }
+
+  /**
+   * Waits for room under the bound, in arrival order: one waiter is let in at a
+   * time, and lets the next in once its message is taken (see {@link #admitNext}).
+   */
+  async #room(): Promise<void> {
+    const admitted = new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+    this.#admitNext();
+    await admitted;
+  }
+
+  /**
+   * Lets the longest waiter in when there is room, or everyone when the batcher
+   * is done. Over the bound with waiters, cuts the fullest filling batch unless
+   * flushes already free enough: their end calls this again.
+   */
+  #admitNext(): void {
+    if (this.#failure !== null || this.#closed) {
+      for (const wake of this.#roomWaiters.splice(0)) wake();
+    } else if (!this.#overBound()) {
+      if (this.#admitted || this.#roomWaiters.length === 0) return;
+      this.#admitted = true;
+      this.#roomWaiters.shift()!();
+    } else if (
+      this.#roomWaiters.length > 0 && this.#flushingBytes < this.options.maxBufferedBytes!
+    ) {
+      let fullest: Pending | undefined;
+      for (const p of this.#pending.values()) if (p.bytes > (fullest?.bytes ?? 0)) fullest = p;
+      if (fullest !== undefined) this.#cut(fullest);
+    }
+  }
+
   /** Takes the partition's buffer as one batch and chains its flush. */
   #cut(p: Pending): void {
     if (p.timer !== null) {
@@ -133,15 +190,19 @@ export class Batcher {
     }
     if (p.messages.length === 0 || this.#failure !== null) return;
     const batch = p.messages;
+    const bytes = p.bytes;
     p.messages = [];
     p.bytes = 0;
     p.gate = p.flushing;
+    this.#flushingBytes += bytes;
     p.flushing = p.flushing.then(async () => {
-      if (this.#failure !== null) return;
       try {
-        await this.options.flush(p.tp, batch);
+        if (this.#failure === null) await this.options.flush(p.tp, batch);
       } catch (e) {
         this.#failure = e as Error;
+      } finally {
+        this.#flushingBytes -= bytes;
+        this.#admitNext();
       }
     });
   }

@@ -6,21 +6,27 @@
  * file was renamed into place finishes the job on restart (inputs deleted), a
  * crash before it rolls back (inputs kept). A reader listing the hour during
  * the few milliseconds between the rename and the deletes sees both.
+ *
+ * Merging streams: inputs are read one at a time and their row groups go
+ * through parquet-wasm's streaming writer straight to storage, so memory holds
+ * about one input file and one row group, never the ~128 MB output.
  */
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import type { Storage } from "../storage/storage.ts";
 import { parseJson, TMP_SUFFIX } from "./ledger.ts";
 import { parquetName } from "./batch_writer.ts";
+import { AVRO_SCHEMA_KEY, parquetProperties, SCHEMA_KEY_KEY } from "./parquet_writer.ts";
 
 /** Options of {@link Compactor}. */
 export interface CompactorOptions {
   targetBytes: number;
   /** Last committed offset of a partition (files past it are never touched). */
   committed(tp: { topic: string; partition: number }): Promise<bigint>;
-  /** Writes an Arrow table as Parquet with the archive's column settings. */
-  encode(table: arrow.Table): Uint8Array;
 }
+
+/** Rows per row group of merged files (about 16 MB of ZTF alerts with cutouts). */
+const MERGED_ROW_GROUP_ROWS = 256;
 
 /** What one {@link Compactor.compactHour} call did. */
 export interface CompactionResult {
@@ -137,26 +143,29 @@ export class Compactor {
     hourDir: string,
     run: FileRef[],
   ): Promise<number> {
-    const groups = new Map<string, { files: FileRef[]; tables: arrow.Table[] }>();
+    const groups = new Map<string, { files: FileRef[]; schema: arrow.Schema }>();
     for (const f of run) {
-      const table = readParquet(await this.storage.readFile(f.path));
-      const key = JSON.stringify(table.schema.fields.map((field) => field.toString()));
-      const g = groups.get(key) ?? { files: [], tables: [] };
+      const schema = readArrowSchema(await this.storage.readFile(f.path));
+      const key = JSON.stringify(schema.fields.map((field) => field.toString()));
+      const g = groups.get(key) ?? { files: [], schema };
       g.files.push(f);
-      g.tables.push(table);
       groups.set(key, g);
     }
     let written = 0;
-    for (const { files, tables } of groups.values()) {
+    for (const { files, schema } of groups.values()) {
       if (files.length < 2) continue;
       const start = files[0].start;
       const end = files[files.length - 1].end;
       const output = `${hourDir}/${parquetName(tp, start, end)}`;
-      const merged = new arrow.Table(tables[0].schema, tables.flatMap((t) => t.batches));
       const job = { output, inputs: files.map((f) => f.path) };
       const journal = `_wal/compact/${tp.topic}+${tp.partition}+${start}-${end}.json`;
       await this.storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(job)));
-      await this.storage.writeFile(output + TMP_SUFFIX, this.options.encode(merged));
+      const properties = parquetProperties(schema, {
+        avroSchema: schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",
+        schemaKey: schema.metadata.get(SCHEMA_KEY_KEY) ?? "",
+      }, { rowGroupRows: MERGED_ROW_GROUP_ROWS });
+      const bytes = await pq.transformParquetStream(this.#rowGroups(job.inputs), properties);
+      await this.storage.writeFile(output + TMP_SUFFIX, bytes);
       await this.storage.rename(output + TMP_SUFFIX, output);
       for (const input of job.inputs) await this.storage.remove(input);
       await this.storage.remove(journal);
@@ -164,6 +173,29 @@ export class Compactor {
     }
     return written;
   }
+
+  /** The record batches of the files, read one file at a time as the writer asks. */
+  #rowGroups(paths: string[]): ReadableStream<pq.RecordBatch> {
+    let next = 0;
+    return new ReadableStream<pq.RecordBatch>({
+      pull: async (controller) => {
+        if (next === paths.length) return controller.close();
+        using table = pq.readParquet(await this.storage.readFile(paths[next++]));
+        using schema = table.schema;
+        // Batches come without the schema's metadata; the schema key must stay in the file.
+        const key = new Map([[SCHEMA_KEY_KEY, schema.metadata().get(SCHEMA_KEY_KEY) ?? ""]]);
+        for (const batch of table.recordBatches()) {
+          using untagged = batch;
+          controller.enqueue(untagged.withSchema(schema.withMetadata(key)));
+        }
+      },
+    });
+  }
+}
+
+/** The Arrow schema (with its metadata) of Parquet bytes, without decoding rows. */
+function readArrowSchema(bytes: Uint8Array): arrow.Schema {
+  return arrow.tableFromIPC(pq.readSchema(bytes).intoIPCStream()).schema;
 }
 
 /** Reads Parquet bytes into an Arrow table. */

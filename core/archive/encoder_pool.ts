@@ -11,7 +11,7 @@ import type { EncodedBatch, EncodeOptions, RawMessage } from "./encoder.ts";
 export interface EncoderPoolOptions {
   /** Workers (default: the number of cores). */
   workers?: number;
-  /** Batches waiting for a worker before `encode` itself waits (default: 2 × workers). */
+  /** Batches waiting for a worker before `encode` itself waits (default: one per worker). */
   maxQueued?: number;
   /** Worker module to run instead of `encoder_worker.ts` (for instrumentation and tests). */
   workerUrl?: string;
@@ -72,7 +72,7 @@ export class EncoderPool {
     if (!Number.isInteger(this.size) || this.size < 1) {
       throw new Error(`Encoder pool needs at least 1 worker, found ${options.workers}`);
     }
-    this.#maxQueued = options.maxQueued ?? 2 * this.size;
+    this.#maxQueued = options.maxQueued ?? this.size;
     this.#workerUrl = options.workerUrl ?? new URL("./encoder_worker.ts", import.meta.url).href;
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }

@@ -56,6 +56,25 @@ export function writeParquet(
   info: ParquetSchemaInfo,
   options: ParquetOptions = {},
 ): Uint8Array {
+  const properties = parquetProperties(table.schema, info, options);
+  const schema = new arrow.Schema(
+    table.schema.fields,
+    new Map([[SCHEMA_KEY_KEY, info.schemaKey]]),
+  );
+  const tagged = new arrow.Table(table.batches.map((b) => new arrow.RecordBatch(schema, b.data)));
+  const wasmTable = pq.Table.fromIPCStream(arrow.tableToIPC(tagged, "stream"));
+  return pq.writeParquet(wasmTable, properties);
+}
+
+/**
+ * The archive's Parquet writer properties for rows of `schema` (see the module
+ * comment), for `pq.writeParquet` or a streaming `pq.transformParquetStream`.
+ */
+export function parquetProperties(
+  schema: arrow.Schema,
+  info: ParquetSchemaInfo,
+  options: ParquetOptions = {},
+): pq.WriterProperties {
   const codec = CODECS[options.compression ?? "lz4"];
   if (codec === undefined) {
     throw new Error(
@@ -71,16 +90,10 @@ export function writeParquet(
     .setMaxRowGroupSize(options.rowGroupRows ?? 1024)
     .setCreatedBy("fink-deno archive")
     .setKeyValueMetadata(new Map([[AVRO_SCHEMA_KEY, info.avroSchema]]));
-  for (const field of table.schema.fields) {
+  for (const field of schema.fields) {
     builder = configureColumn(builder, field.name, field.type);
   }
-  const schema = new arrow.Schema(
-    table.schema.fields,
-    new Map([[SCHEMA_KEY_KEY, info.schemaKey]]),
-  );
-  const tagged = new arrow.Table(table.batches.map((b) => new arrow.RecordBatch(schema, b.data)));
-  const wasmTable = pq.Table.fromIPCStream(arrow.tableToIPC(tagged, "stream"));
-  return pq.writeParquet(wasmTable, builder.build());
+  return builder.build();
 }
 
 function configureColumn(

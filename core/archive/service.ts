@@ -8,7 +8,7 @@ import { logger } from "../log.ts";
 import type { Service } from "../services/service.ts";
 import { createFilesSource } from "../source/files.ts";
 import { createKafkaSource } from "../source/kafka.ts";
-import type { Source, SourceMessage } from "../source/source.ts";
+import type { Source } from "../source/source.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Batcher } from "./batcher.ts";
@@ -17,8 +17,8 @@ import { EncoderPool } from "./encoder_pool.ts";
 import type { EncodeOptions } from "./encoder.ts";
 import { Compactor } from "./compactor.ts";
 import { Ledger } from "./ledger.ts";
-import { AVRO_SCHEMA_KEY, SCHEMA_KEY_KEY, writeParquet } from "./parquet_writer.ts";
 import { hourPathStart } from "./partitioner.ts";
+import { listArchivedHours, listTopics } from "./reader.ts";
 import { ArchiveStats } from "./stats.ts";
 
 /** Options of {@link createArchiveService}. */
@@ -26,10 +26,11 @@ export interface ArchiveServiceOptions {
   /** Archive this folder of .avro files instead of consuming Kafka. */
   source?: string;
   /**
-   * Called after each batch is durable, with its messages and how they decode
-   * (the plugin bus); awaited, so a slow consumer slows the archive down.
+   * Called after each batch is committed, with its offset range and the Parquet
+   * files it wrote (paths relative to `archive.root`): the plugin bus reads them
+   * back. Awaited, so it must return quickly (the bus never waits for plugins).
    */
-  onBatch?: (messages: SourceMessage[], options: EncodeOptions) => Promise<void>;
+  onBatch?: (batch: import("../plugins/archive_batches.ts").ArchivedBatch) => Promise<void>;
 }
 
 /** The archive as a service, plus its live figures. */
@@ -118,11 +119,6 @@ async function startArchive(
   const compactor = new Compactor(storage, {
     targetBytes: config.number("archive.compact_target_mb") * 1024 * 1024,
     committed: (tp) => ledger.committed(tp),
-    encode: (table) =>
-      writeParquet(table, {
-        avroSchema: table.schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",
-        schemaKey: table.schema.metadata.get(SCHEMA_KEY_KEY) ?? "",
-      }),
   });
   const compactions = await compactor.recover();
   if (compactions > 0) log.info("finished interrupted compactions", { count: compactions });
@@ -153,6 +149,7 @@ async function startArchive(
     clientId: config.string("kafka.client_id"),
     fromBeginning: config.string("kafka.start") === "earliest",
     sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
+    topicRefreshMs: config.number("kafka.topic_refresh_ms"),
   });
 
   /** Hour folders written since their last compaction, with their topic. */
@@ -161,6 +158,7 @@ async function startArchive(
     maxMessages: config.number("batch.max_alerts"),
     maxBytes: config.number("batch.max_mb") * 1024 * 1024,
     maxMs: config.number("batch.max_ms"),
+    maxBufferedBytes: config.number("batch.buffer_mb") * 1024 * 1024,
     onAccept(m) {
       const counts = stats.partition(m);
       counts.received++;
@@ -203,7 +201,7 @@ async function startArchive(
       for (const m of messages) stats.recordLatency(durable - m.timestamp);
       await source.commit(tp, end + 1n);
       try {
-        await ctx.onBatch?.(messages, encodeOptions);
+        await ctx.onBatch?.({ ...tp, startOffset: start, endOffset: end, files: written });
       } catch (e) {
         // The batch is archived; a plugin-side failure must not stop the archive.
         stats.addError(`plugins: ${(e as Error).message}`);
@@ -238,7 +236,14 @@ async function startArchive(
   }, 1000);
   const logger = setInterval(() => logFigures(stats, batcher), LOG_EVERY_MS);
   const closedAfterMs = config.number("archive.compact_after_minutes") * 60_000;
-  let compacting: Promise<void> = Promise.resolve();
+  // Hours written before this start (a stop, a crash) are compacted like the new ones, now.
+  let compacting = earlierHours(storage, dirtyHours).then(
+    () => compactClosedHours(compactor, dirtyHours, closedAfterMs),
+    (e) => log.warn("could not list the archived hours; only new ones get compacted", { error: e }),
+  ).catch((e) => {
+    stats.addError(`compaction: ${(e as Error).message}`);
+    log.warn("compaction failed, will retry", { error: e });
+  });
   const compactionTimer = setInterval(() => {
     compacting = compacting.then(() => compactClosedHours(compactor, dirtyHours, closedAfterMs))
       .catch((e) => {
@@ -274,6 +279,13 @@ async function startArchive(
       log.info("archive stopped");
     },
   };
+}
+
+/** Adds every hour folder already in the archive to `dirtyHours`. */
+async function earlierHours(storage: Storage, dirtyHours: Map<string, string>): Promise<void> {
+  for (const topic of await listTopics(storage)) {
+    for (const { dir } of await listArchivedHours(storage, topic)) dirtyHours.set(dir, topic);
+  }
 }
 
 /** Compacts the written hours that are closed (their end is `closedAfterMs` in the past). */

@@ -1,7 +1,7 @@
 /**
  * Parses the command line: `start <service>`, `stop [service]`, `status`, with
  * `--simulator`, `--config FILE`, `--set key=value` (repeatable), `--source
- * files:PATH` and `--json`.
+ * files:PATH`, `--hours RANGE` and `--json`.
  */
 import { parseArgs } from "node:util";
 
@@ -13,6 +13,8 @@ export interface Command {
   config?: string;
   sets: string[];
   source?: string;
+  /** `start <batch plugin> --hours FROM..TO`: run it over these archived hours. */
+  hours?: string;
   json: boolean;
 }
 
@@ -24,6 +26,7 @@ export class UsageError extends Error {
 /** Text printed by `--help` and after a usage error. */
 export const USAGE = `Usage:
   deno task start <service> [--simulator] [--config FILE] [--set key=value]... [--source files:PATH]
+  deno task start <batch plugin> --hours YYYY/MM/dd/hh..YYYY/MM/dd/hh
   deno task stop [service]          (no service: every service and the process)
   deno task status [--json]
 Flags:
@@ -31,6 +34,9 @@ Flags:
   --config FILE      configuration file (default conf/fink.toml)
   --set key=value    override one configuration key (repeatable)
   --source files:PATH  archive a folder of .avro/.avro.gz files instead of Kafka
+  --hours FROM..TO   run a batch plugin over these archived UTC hours, both included
+                     (e.g. 2020/01/01/00..2020/01/01/23, or one hour); in the running
+                     process if there is one, else here, printing progress
   --json             status as JSON`;
 
 const COMMANDS = ["start", "stop", "status", "help"] as const;
@@ -48,6 +54,7 @@ export function parseCommand(args: string[]): Command {
         config: { type: "string" },
         set: { type: "string", multiple: true, default: [] },
         source: { type: "string" },
+        hours: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -68,6 +75,12 @@ export function parseCommand(args: string[]): Command {
   if (command === "status" && service !== undefined) {
     throw new UsageError(`status takes no service name, found "${service}"`);
   }
+  if (values.hours !== undefined && command !== "start") {
+    throw new UsageError(`--hours goes with start, e.g. deno task start myplugin --hours A..B`);
+  }
+  if (values.hours !== undefined && values.source !== undefined) {
+    throw new UsageError("--hours runs a plugin over the archive; it takes no --source");
+  }
   if (values.source !== undefined && !values.source.startsWith("files:")) {
     throw new UsageError(`--source expects files:PATH, found "${values.source}"`);
   }
@@ -80,6 +93,7 @@ function base(values: Record<string, unknown>): Omit<Command, "command"> {
     config: values.config as string | undefined,
     sets: values.set as string[],
     source: values.source as string | undefined,
+    hours: values.hours as string | undefined,
     json: values.json as boolean,
   };
 }

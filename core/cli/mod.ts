@@ -45,6 +45,7 @@ async function start(cmd: Command, config: Config, running: ProcessState | null)
   const name = cmd.service!;
   const services = await availableServices(config);
   if (!services.includes(name)) return usageFailure(`Unknown service "${name}"`, services);
+  if (cmd.hours !== undefined) return await runHours(cmd, config, running);
   const wanted = cmd.simulator && name !== "simulator" ? ["simulator", name] : [name];
   const toStart = wanted.filter((s) => s !== "ui");
   if (running !== null) {
@@ -126,11 +127,94 @@ async function status(cmd: Command, config: Config, running: ProcessState | null
   return 0;
 }
 
-function control(running: ProcessState, path: string): Promise<Response> {
+function control(running: ProcessState, path: string, body?: unknown): Promise<Response> {
   return fetch(`${running.url}${path}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${running.token}` },
+    headers: {
+      authorization: `Bearer ${running.token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
+}
+
+/** `start <batch plugin> --hours A..B`: in the running process when there is one, else here. */
+async function runHours(
+  cmd: Command,
+  config: Config,
+  running: ProcessState | null,
+): Promise<number> {
+  const name = cmd.service!;
+  const { HourRangeError, parseHourRange } = await import("../plugins/hour_range.ts");
+  let range;
+  try {
+    range = parseHourRange(cmd.hours!);
+  } catch (e) {
+    if (e instanceof HourRangeError) return usageFailure(e.message);
+    throw e;
+  }
+  const print = (job: HourJobView) =>
+    console.log(
+      `${name}: ${job.done}/${job.hours} hours${
+        job.failed.length ? `, ${job.failed.length} failed` : ""
+      }` +
+        `${job.current ? `, at ${job.current}` : ""}`,
+    );
+  let job: HourJobView;
+  if (running !== null) {
+    const res = await control(running, `/api/services/${name}/start`, { hours: cmd.hours });
+    if (!res.ok) return await failure(res, `start ${name} --hours`, res.status === 400 ? 2 : 1);
+    await res.body?.cancel();
+    console.log(`${name} runs over ${cmd.hours} in the running process (pid ${running.pid})`);
+    job = await followJob(running, name, print);
+  } else {
+    const { runBatchPlugin } = await import("../plugins/services.ts");
+    try {
+      job = await runBatchPlugin(config, name, range, print);
+    } catch (e) {
+      console.error(`error: start ${name} --hours failed: ${(e as Error).message}`);
+      return (e as Error).name === "HourRangeError" ? 2 : 1;
+    }
+  }
+  print(job);
+  if (job.state !== "done") {
+    console.error(
+      `error: ${name} failed on ${job.failed.join(", ")}: ${job.error ?? "see the log"}`,
+    );
+    return 1;
+  }
+  if (job.missing > 0) console.log(`${job.missing} hours of the range hold no archive`);
+  return 0;
+}
+
+/** What the CLI shows of a batch plugin's run (see core/plugins/hour_runs.ts). */
+interface HourJobView {
+  state: string;
+  hours: number;
+  done: number;
+  failed: string[];
+  missing: number;
+  current?: string;
+  error?: string;
+}
+
+/** Polls the running process until the plugin's run over hours has finished. */
+async function followJob(
+  running: ProcessState,
+  name: string,
+  print: (job: HourJobView) => void,
+): Promise<HourJobView> {
+  let shown = -1;
+  for (;;) {
+    const res = await fetch(`${running.url}/api/services/${name}/hours`);
+    const job = await res.json() as HourJobView;
+    if (res.ok && (job.state === "done" || job.state === "failed")) return job;
+    if (res.ok && job.done !== shown) {
+      shown = job.done;
+      print(job);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 async function failure(res: Response, what: string, code = 1): Promise<number> {

@@ -75,6 +75,11 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     default: 30000,
     doc: "A consumer that stops heartbeating for this long leaves the group (its partitions move)",
   },
+  "kafka.topic_refresh_ms": {
+    type: int(100, 3600000),
+    default: 30000,
+    doc: "How often the topic list is read for new topics matching a /regex/ of kafka.topics",
+  },
   "decode.mode": {
     type: oneOf("auto", "container", "confluent", "schemaless"),
     default: "auto",
@@ -129,12 +134,13 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     doc: "Where plugin results go: science/<plugin>/YYYY/MM/dd/hh/",
   },
   "batch.max_alerts": { type: int(1), default: 500, doc: "A batch closes at this many alerts" },
-  "batch.max_mb": {
-    type: int(1),
-    default: 32,
-    doc: "... or at this many megabytes (memory: about two batches per partition in flight)",
-  },
+  "batch.max_mb": { type: int(1), default: 16, doc: "... or at this many megabytes" },
   "batch.max_ms": { type: int(1), default: 1000, doc: "... or this long after its first alert" },
+  "batch.buffer_mb": {
+    type: int(1),
+    default: 64,
+    doc: "Megabytes of alerts held over all partitions before the consumer pauses (bounds memory)",
+  },
   "ui.host": { type: str, default: "127.0.0.1", doc: "Address the API and dashboard bind to" },
   "ui.port": { type: int(0, 65535), default: 5000, doc: "Port of the API and dashboard" },
   "ui.token": {
@@ -144,6 +150,26 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
   },
   "plugins.dir": { type: str, default: "plugins", doc: "Folder watched for plugin files" },
   "plugins.budget_ms": { type: int(1), default: 5000, doc: "Time a plugin may spend on a batch" },
+  "plugins.queue_limit": {
+    type: int(1),
+    default: 4,
+    doc: "Batches queued per plugin; a plugin whose queue is full catches up from the archive",
+  },
+  "plugins.chunk_alerts": {
+    type: int(1),
+    default: 5000,
+    doc: "Alerts per batch at most when plugins read archived files (catch-up, batch runs)",
+  },
+  "plugins.batch_every_s": {
+    type: int(1),
+    default: 60,
+    doc: "How often a running batch plugin looks for closed hours it has not processed",
+  },
+  "plugins.stop_wait_s": {
+    type: int(0),
+    default: 10,
+    doc: "How long stopping a stream plugin waits for it to finish what is archived",
+  },
   "process.state_dir": {
     type: str,
     default: ".fink",

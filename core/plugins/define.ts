@@ -41,7 +41,7 @@ export interface PluginContext {
   log(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** What a plugin file default-exports. */
+/** What a plugin file default-exports (as returned by {@link definePlugin}). */
 export interface PluginManifest {
   name: string;
   description: string;
@@ -63,6 +63,14 @@ export interface PluginManifest {
   process(batch: Table, ctx: PluginContext): Promise<PluginRow[]> | PluginRow[];
 }
 
+/**
+ * What {@link definePlugin} accepts: a manifest whose `version` (default
+ * "0.0.0"), `kind` (default "stream") and `permissions` (default none) may be left out.
+ */
+export type PluginDefinition =
+  & Omit<PluginManifest, "version" | "kind" | "permissions">
+  & Partial<Pick<PluginManifest, "version" | "kind" | "permissions">>;
+
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 const KINDS: readonly PluginKind[] = ["stream", "batch"];
 /** The only permission kinds a plugin may declare; run, ffi, sys and import are never granted. */
@@ -75,11 +83,20 @@ export const PERMISSION_KINDS: readonly (keyof PluginPermissions)[] = [
 const OUTPUT_TYPES: readonly OutputType[] = ["string", "float64", "int64", "int32", "bool"];
 
 /**
- * Checks a plugin manifest and returns it typed.
+ * Checks a plugin manifest, fills in the defaults and returns it typed.
  *
  * @throws Error naming the first field that is missing or wrong
  */
-export function definePlugin(manifest: PluginManifest): PluginManifest {
+export function definePlugin(definition: PluginDefinition): PluginManifest {
+  if (typeof definition !== "object" || definition === null) {
+    throw new Error(`A plugin manifest must be an object, found ${definition}`);
+  }
+  const manifest: PluginManifest = {
+    ...definition,
+    version: definition.version ?? "0.0.0",
+    kind: definition.kind ?? "stream",
+    permissions: definition.permissions ?? {},
+  };
   const m = manifest as unknown as Record<string, unknown>;
   if (typeof m.name !== "string" || !NAME.test(m.name)) {
     throw new Error(`Plugin name must match ${NAME}, found ${JSON.stringify(m.name)}`);

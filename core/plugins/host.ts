@@ -12,8 +12,9 @@
  */
 import * as arrow from "apache-arrow";
 import { basename, dirname, resolve } from "node:path";
-import type { ResultSink } from "./results.ts";
+import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
 import {
+  type BatchTicket,
   fileFingerprint,
   type PluginEvent,
   PluginRunner,
@@ -34,6 +35,18 @@ export interface PluginBatch {
   ids: ArrayLike<bigint>;
   /** Event hour of each row, in whole hours since the Unix epoch (results are partitioned by it). */
   eventHours: ArrayLike<number>;
+  /** Offset range of the rows of each event hour, naming the result files; default the batch's. */
+  sources?: ResultSource[];
+  /** Earlier result files this batch supersedes (a re-read of compacted archive files). */
+  replaces?: ResultReplace;
+}
+
+/** Options of {@link PluginHost.dispatch}. */
+export interface DispatchOptions {
+  /** Only these plugins (stream or batch); default every running stream plugin. */
+  to?: string[];
+  /** A ticket per plugin that queues the batch. */
+  ticket?(plugin: string): BatchTicket;
 }
 
 /** What `dispatch` did with a batch. */
@@ -64,6 +77,11 @@ export interface PluginHostOptions {
   recentRows?: number;
   /** Watch `dir` for added, changed and removed files. Default true. */
   watch?: boolean;
+  /**
+   * Start stream plugins as they are found. Default true; when false every
+   * plugin is only probed and waits for `start`. Batch plugins always wait.
+   */
+  autoStart?: boolean;
   /** Quiet period after a file event before (re)loading. Default 150 ms. */
   debounceMs?: number;
   /** Where results go. */
@@ -74,16 +92,18 @@ export interface PluginHostOptions {
 
 /** A running plugin host. */
 export interface PluginHost {
-  /** Queues the batch for every running stream plugin; never waits for them. */
-  dispatch(batch: PluginBatch): DispatchReport;
-  /** Resolves when every running plugin has room in its queue. */
-  ready(): Promise<void>;
+  /** Queues the batch for every running stream plugin (or those of `to`); never waits for them. */
+  dispatch(batch: PluginBatch, options?: DispatchOptions): DispatchReport;
+  /** Resolves when every running plugin (or the one named) has room in its queue. */
+  ready(name?: string): Promise<void>;
+  /** Whether the named plugin takes batches and has room for one more. */
+  hasRoom(name: string): boolean;
   /**
    * Resolves when every running or starting plugin has processed and written all
    * it has queued (restarting ones are not waited for) and no write is pending.
    */
   idle(): Promise<void>;
-  /** (Re)starts a plugin by name, reloading its file. */
+  /** (Re)starts a plugin by name, reloading its file; batch plugins too. */
   start(name: string): Promise<void>;
   /** Stops a plugin by name until `start` or a change of its file. */
   stop(name: string): void;
@@ -172,7 +192,9 @@ export async function createPluginHost(options: PluginHostOptions): Promise<Plug
     }
     const runner = existing ?? new PluginRunner(path, runnerOptions);
     runners.set(path, runner);
-    await runner.load();
+    // A plugin started by hand (a batch plugin, or any when autoStart is off) keeps running.
+    const running = existing?.acceptsBatches === true;
+    await runner.load(running ? true : options.autoStart === false ? false : "stream");
   }
 
   function find(name: string): PluginRunner {
@@ -212,7 +234,7 @@ export async function createPluginHost(options: PluginHostOptions): Promise<Plug
   await Promise.all(initial);
 
   return {
-    dispatch(batch) {
+    dispatch(batch, dispatchOptions = {}) {
       const rows = batch.table.numRows;
       if (batch.ids.length !== rows || batch.eventHours.length !== rows) {
         throw new Error(
@@ -221,7 +243,11 @@ export async function createPluginHost(options: PluginHostOptions): Promise<Plug
         );
       }
       const report: DispatchReport = { queued: [], dropped: [] };
-      const targets = [...runners.values()].filter((runner) => runner.acceptsBatches);
+      const { to, ticket } = dispatchOptions;
+      const targets = [...runners.values()].filter((runner) =>
+        runner.acceptsBatches &&
+        (to === undefined ? runner.kind === "stream" : to.includes(runner.name))
+      );
       if (targets.length === 0) return report;
       const hourById = new Map<bigint, number>();
       for (let i = 0; i < rows; i++) hourById.set(batch.ids[i], batch.eventHours[i]);
@@ -244,22 +270,29 @@ export async function createPluginHost(options: PluginHostOptions): Promise<Plug
           const last = index === group.length - 1;
           const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
           const ipc = last && whole ? bytes.buffer as ArrayBuffer : bytes.slice().buffer;
-          runner.enqueue({ ...shared, ipc });
+          runner.enqueue({ ...shared, ipc, ticket: ticket?.(runner.name) });
           report.queued.push(runner.name);
         });
       }
       return report;
     },
-    ready() {
+    ready(name) {
       return waitUntil(() =>
-        closed || [...runners.values()].every((r) => r.state !== "running" || r.hasRoom)
+        closed ||
+        [...runners.values()].every((r) =>
+          (name !== undefined && r.name !== name) || r.state !== "running" || r.hasRoom
+        )
       );
+    },
+    hasRoom(name) {
+      const runner = [...runners.values()].find((r) => r.name === name);
+      return runner !== undefined && runner.acceptsBatches && runner.hasRoom;
     },
     idle() {
       return waitUntil(() => closed || [...runners.values()].every((r) => r.idle));
     },
     async start(name) {
-      await find(name).load();
+      await find(name).load(true);
     },
     stop(name) {
       find(name).stop();
@@ -288,7 +321,7 @@ function meta(
   batch: PluginBatch,
   hourById: Map<bigint, number>,
   seq: number,
-): Omit<QueuedBatch, "ipc"> {
+): Omit<QueuedBatch, "ipc" | "ticket"> {
   return {
     seq,
     topic: batch.topic,
@@ -296,6 +329,8 @@ function meta(
     startOffset: batch.startOffset,
     endOffset: batch.endOffset,
     hourById,
+    sources: batch.sources,
+    replaces: batch.replaces,
   };
 }
 

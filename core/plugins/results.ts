@@ -1,10 +1,12 @@
 /**
  * Where plugin results go. {@link createParquetSink} writes each plugin batch
  * as Parquet under `<scienceRoot>/<plugin>/YYYY/MM/dd/hh/` (the hour of each
- * row's event), one file per source batch named from its Kafka offset range.
- * Files are written under a temporary name and renamed, so a replayed batch
- * replaces its earlier file instead of adding a duplicate. The raw archive is
- * never touched.
+ * row's event), one file per source batch and hour, named from the Kafka
+ * offset range of the archive file(s) the rows came from. Files are written
+ * under a temporary name and renamed, so a replayed batch replaces its earlier
+ * file instead of adding a duplicate; a batch read from a compacted archive
+ * file also removes the results of the smaller files it merged (see
+ * {@link ResultBatchMeta.replaces}). The raw archive is never touched.
  */
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
@@ -21,6 +23,32 @@ export interface ResultBatchMeta {
   outputs: Record<string, OutputType>;
   /** Event hour of each row (same order as the rows), in whole hours since the Unix epoch. */
   eventHours: number[];
+  /**
+   * Offset range of the rows of each event hour (the archive files they were read
+   * from), naming that hour's result file; hours not listed use the batch's range.
+   */
+  sources?: ResultSource[];
+  /**
+   * After writing, remove earlier result files of the same topic-partition in the
+   * hours of `sources` whose offset range lies inside this range, except the ones
+   * named in `keep`: their rows are in the files just written.
+   */
+  replaces?: ResultReplace;
+}
+
+/** The offset range the rows of one event hour came from. */
+export interface ResultSource {
+  hour: number;
+  startOffset: bigint;
+  endOffset: bigint;
+}
+
+/** Which earlier result files a batch supersedes; see {@link ResultBatchMeta.replaces}. */
+export interface ResultReplace {
+  startOffset: bigint;
+  endOffset: bigint;
+  /** `start+end` ranges to leave in place (other archive files, sibling chunks). */
+  keep: string[];
 }
 
 /** Receives the checked rows of one plugin for one batch. */
@@ -34,6 +62,10 @@ export interface ResultStorage {
   writeFile(path: string, bytes: Uint8Array): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   mkdirs(path: string): Promise<void>;
+  /** Entries of a folder; a missing folder gives `[]`. */
+  list(dir: string): Promise<{ name: string; isDirectory: boolean }[]>;
+  /** Removes a file; a missing one is not an error. */
+  remove(path: string): Promise<void>;
 }
 
 /** Storage on the local disk through Deno's file APIs. */
@@ -42,6 +74,21 @@ export function diskStorage(): ResultStorage {
     writeFile: (path, bytes) => Deno.writeFile(path, bytes),
     rename: (from, to) => Deno.rename(from, to),
     mkdirs: (path) => Deno.mkdir(path, { recursive: true }),
+    async list(dir) {
+      const entries: { name: string; isDirectory: boolean }[] = [];
+      try {
+        for await (const e of Deno.readDir(dir)) {
+          entries.push({ name: e.name, isDirectory: e.isDirectory });
+        }
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+      return entries;
+    },
+    remove: (path) =>
+      Deno.remove(path).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }),
   };
 }
 
@@ -54,6 +101,7 @@ export interface ParquetSinkOptions {
 }
 
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const NAME = /^(.+)\+(\d+)\+(\d+)\+(\d+)\.parquet$/;
 const HOUR_MS = 3_600_000;
 
 /** Path of the result file of one plugin, one event hour and one source batch. */
@@ -143,13 +191,17 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         eventHours: hours,
       });
       const writes: Promise<void>[] = [];
+      const written = new Set<string>();
       for (let start = 0; start < hours.length;) {
         let end = start + 1;
         while (end < hours.length && hours[end] === hours[start]) end++;
+        const source = meta.sources?.filter((s) => s.hour === hours[start]) ?? [];
         const path = resultFilePath(options.scienceRoot, plugin, {
           ...meta,
+          ...(source.length > 0 ? spanOf(source) : {}),
           eventHour: hours[start],
         });
+        written.add(path);
         const ipc = arrow.tableToIPC(table.slice(start, end), "stream");
         const bytes = pq.writeParquet(pq.Table.fromIPCStream(ipc), properties());
         writes.push((async () => {
@@ -168,6 +220,54 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         start = end;
       }
       await Promise.all(writes);
+      if (meta.replaces !== undefined) {
+        const hoursOfSources = new Set((meta.sources ?? []).map((s) => s.hour));
+        for (const hour of hoursOfSources) {
+          await removeReplaced(storage, {
+            dir: dirname(resultFilePath(options.scienceRoot, plugin, { ...meta, eventHour: hour })),
+            topic: meta.topic,
+            partition: meta.partition,
+            replaces: meta.replaces,
+            written,
+          });
+        }
+      }
     },
   };
+}
+
+/** The range covering every source of one hour. */
+function spanOf(sources: ResultSource[]): { startOffset: bigint; endOffset: bigint } {
+  let startOffset = sources[0].startOffset;
+  let endOffset = sources[0].endOffset;
+  for (const s of sources) {
+    if (s.startOffset < startOffset) startOffset = s.startOffset;
+    if (s.endOffset > endOffset) endOffset = s.endOffset;
+  }
+  return { startOffset, endOffset };
+}
+
+/** Removes the result files of one hour folder that the batch just written supersedes. */
+async function removeReplaced(
+  storage: ResultStorage,
+  target: {
+    dir: string;
+    topic: string;
+    partition: number;
+    replaces: ResultReplace;
+    written: Set<string>;
+  },
+): Promise<void> {
+  const { dir, replaces } = target;
+  const keep = new Set(replaces.keep);
+  for (const entry of await storage.list(dir)) {
+    const m = NAME.exec(entry.name);
+    if (entry.isDirectory || m === null) continue;
+    if (m[1] !== target.topic || Number(m[2]) !== target.partition) continue;
+    const start = BigInt(m[3]);
+    const end = BigInt(m[4]);
+    const path = join(dir, entry.name);
+    if (target.written.has(path) || keep.has(`${start}+${end}`)) continue;
+    if (start >= replaces.startOffset && end <= replaces.endOffset) await storage.remove(path);
+  }
 }

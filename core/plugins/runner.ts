@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { definePlugin, type PluginRow } from "./define.ts";
 import { describeManifest, type PluginDescription, type WorkerMessage } from "./protocol.ts";
 import { checkRows } from "./rows.ts";
-import type { ResultSink } from "./results.ts";
+import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
 import {
   describeDenial,
   type PluginModuleGraph,
@@ -52,6 +52,8 @@ export interface PluginStatus {
   file: string;
   state: PluginState;
   permissions: PluginDescription["permissions"];
+  /** The columns it reads, when it declares them. */
+  columns?: string[];
   batches: number;
   rows: number;
   errors: number;
@@ -60,6 +62,17 @@ export interface PluginStatus {
   avgMsPerBatch: number | null;
   lastMsPerBatch: number | null;
   restarts: number;
+}
+
+/**
+ * How whoever fed a batch follows it: the archive feed uses it to drop batches
+ * it will feed again (after a failure) and to record progress once results are durable.
+ */
+export interface BatchTicket {
+  /** False once the batch is no longer wanted; it is then dropped unprocessed. */
+  current(): boolean;
+  /** Runs after the batch's results are durable, in the order batches were queued. */
+  written(): Promise<void>;
 }
 
 /** A batch as queued for one plugin: its IPC bytes (owned by this plugin) and shared metadata. */
@@ -72,6 +85,11 @@ export interface QueuedBatch {
   endOffset: number | bigint;
   /** Event hour of each alert id in the batch. */
   hourById: Map<bigint, number>;
+  /** Offset ranges per event hour, naming the result files (see ResultBatchMeta). */
+  sources?: ResultSource[];
+  /** Earlier result files this batch supersedes (see ResultBatchMeta). */
+  replaces?: ResultReplace;
+  ticket?: BatchTicket;
 }
 
 /** Settings a runner gets from its host. */
@@ -144,9 +162,14 @@ export class PluginRunner {
     return this.#description?.columns;
   }
 
-  /** Whether it takes live batches (a `stream` plugin that is starting, running or restarting). */
+  /** The manifest's kind, once loaded. */
+  get kind(): string | undefined {
+    return this.#description?.kind;
+  }
+
+  /** Whether it takes batches (loaded, and starting, running or restarting). */
   get acceptsBatches(): boolean {
-    return this.#description?.kind === "stream" &&
+    return this.#description !== undefined &&
       (this.#state === "starting" || this.#state === "running" || this.#state === "restarting");
   }
 
@@ -166,13 +189,17 @@ export class PluginRunner {
       (!progressing || (this.#queue.length === 0 && this.#inFlight === undefined));
   }
 
-  /** (Re)loads the file from scratch: module graph, manifest probe, sandboxed Worker. */
-  load(): Promise<void> {
+  /**
+   * (Re)loads the file from scratch: module graph, manifest probe, sandboxed
+   * Worker. With `run` false the manifest is only probed and the plugin stays
+   * stopped; a `batch` plugin runs only when `run` is true, as it has no live flow.
+   */
+  load(run: boolean | "stream" = "stream"): Promise<void> {
     this.#halt();
     const generation = this.#generation;
     this.#state = "starting";
     this.#description = undefined;
-    const loading = this.#load(generation);
+    const loading = this.#load(generation, run);
     this.#loads.add(loading);
     return loading.finally(() => this.#loads.delete(loading));
   }
@@ -224,6 +251,7 @@ export class PluginRunner {
       file: this.file,
       state: this.#state,
       permissions: d?.permissions ?? {},
+      ...(d?.columns === undefined ? {} : { columns: d.columns }),
       batches: this.#stats.batches,
       rows: this.#stats.rows,
       errors: this.#stats.errors,
@@ -240,7 +268,7 @@ export class PluginRunner {
     return this.#summary?.snapshot(this.name) ?? { name: this.name, counts: {}, recent: [] };
   }
 
-  async #load(generation: number): Promise<void> {
+  async #load(generation: number, run: boolean | "stream"): Promise<void> {
     try {
       this.fingerprint = await fileFingerprint(this.file);
       this.#graph = await pluginModuleGraph(this.file, { cwd: Deno.cwd() });
@@ -264,7 +292,7 @@ export class PluginRunner {
       this.#options.changed();
       return;
     }
-    if (this.#description.kind !== "stream") {
+    if (run === false || (run === "stream" && this.#description.kind !== "stream")) {
       this.#state = "stopped";
       this.#queue = [];
       this.#options.changed();
@@ -419,6 +447,11 @@ export class PluginRunner {
       return;
     }
     const batch = this.#queue.shift()!;
+    if (batch.ticket?.current() === false) {
+      this.#options.changed();
+      this.#pump();
+      return;
+    }
     this.#inFlight = { batch, postedAt: performance.now() };
     const budgetMs = this.#description?.budgetMs ?? this.#options.budgetMs;
     this.#timer = setTimeout(() => {
@@ -474,9 +507,14 @@ export class PluginRunner {
       endOffset: batch.endOffset,
       outputs: this.#description!.outputs,
       eventHours,
+      sources: batch.sources,
+      replaces: batch.replaces,
     };
     this.#writes = this.#writes
-      .then(() => this.#options.sink.write(this.name, rows, meta))
+      .then(async () => {
+        await this.#options.sink.write(this.name, rows, meta);
+        await batch.ticket?.written();
+      })
       .then(
         () =>
           this.#emit("batch", {
@@ -508,11 +546,20 @@ export class PluginRunner {
   /** Terminates the Worker after a failure and schedules a restart with backoff. */
   #crash(message: string): void {
     const generation = this.#generation;
+    const failed = this.#inFlight?.batch;
     this.#terminate();
     this.#inFlight = undefined;
     this.#stats.errors++;
     this.#lastError = message;
-    this.#emit("error", { message });
+    this.#emit("error", {
+      message,
+      ...(failed === undefined ? {} : {
+        topic: failed.topic,
+        partition: failed.partition,
+        startOffset: String(failed.startOffset),
+        endOffset: String(failed.endOffset),
+      }),
+    });
     const delayMs = this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.restartBackoff.maxMs);
     this.#stats.restarts++;

@@ -1,34 +1,44 @@
 /**
  * Plugins as services of the process: one plugin host follows `plugins.dir`,
  * every plugin it knows is a service of kind "plugin" (added and removed as
- * files come and go), and {@link PluginBus.dispatch} hands each archived batch
- * to the running stream plugins.
+ * files come and go). Stream plugins are fed from the archive (feed.ts): each
+ * batch the archive commits is read back from its Parquet files, and a plugin
+ * that is behind catches up from them. Batch plugins run over archived hours
+ * on demand and, while started, on a schedule (hour_runs.ts).
  */
-import * as arrow from "apache-arrow";
 import type { Config } from "../config/mod.ts";
-import { decodeToTables, type EncodeOptions } from "../archive/encoder.ts";
-import { hourPathStart } from "../archive/partitioner.ts";
 import { logger } from "../log.ts";
 import type { ServiceManager } from "../services/manager.ts";
 import type { Service, ServiceState } from "../services/service.ts";
-import type { SourceMessage } from "../source/source.ts";
 import { openStorage } from "../storage/mod.ts";
+import type { ArchivedBatch } from "./archive_batches.ts";
+import { StreamFeed } from "./feed.ts";
 import { createPluginHost, type PluginHost } from "./host.ts";
+import type { HourRange } from "./hour_range.ts";
+import { type HourJobStatus, HourRuns } from "./hour_runs.ts";
+import { ProgressStore } from "./progress.ts";
 import { createParquetSink } from "./results.ts";
 import type { PluginEvent, PluginState } from "./runner.ts";
 
 /** The archive's way into the plugins. */
 export interface PluginBus {
   host: PluginHost;
-  /** Decodes a durable batch to Arrow and queues it for every running stream plugin. */
-  dispatch(messages: SourceMessage[], options: EncodeOptions): Promise<void>;
+  /** Hands a batch the archive has just committed to the stream plugins; never waits for them. */
+  onArchived(batch: ArchivedBatch): Promise<void>;
+  /** Runs a batch plugin over archived hours, starting it for the run when it is stopped. */
+  runHours(name: string, range: HourRange): Promise<HourJobStatus>;
+  /** The plugin's current or last run over hours, if any. */
+  hoursStatus(name: string): HourJobStatus | undefined;
   close(): Promise<void>;
 }
 
+/** Options of {@link startPluginBus}. */
+export interface PluginBusOptions {
+  /** Start stream plugins as they are found and follow the folder. Default true. */
+  live?: boolean;
+}
+
 const log = logger("plugins");
-const HOUR_MS = 3_600_000;
-/** How long the archive waits for a slow plugin's queue before that plugin skips a batch. */
-const READY_WAIT_MS = 2000;
 
 const STATES: Record<PluginState, ServiceState> = {
   starting: "starting",
@@ -38,48 +48,156 @@ const STATES: Record<PluginState, ServiceState> = {
   failed: "failed",
 };
 
-/** Starts the plugin host and registers each plugin as a service. */
+/** Starts the plugin bus and registers each plugin as a service of `manager`. */
 export async function registerPluginServices(
   manager: ServiceManager,
   config: Config,
 ): Promise<PluginBus> {
   // Events arrive while the host is still loading the first plugins.
-  let host: PluginHost | null = null;
+  let bus: (PluginBus & Internals) | null = null;
   const register = (name: string) => {
-    if (host !== null && !manager.has(name)) manager.register(pluginService(host, name));
+    if (bus !== null && !manager.has(name)) manager.register(pluginService(bus, name, config));
   };
-  const onEvent = (event: PluginEvent) => {
+  bus = await startPluginBus(config, {}, (event) => {
     if (event.event === "loaded" || event.event === "failed") register(event.plugin);
     if (event.event === "removed") manager.unregister(event.plugin).catch(() => {});
-    if (event.event === "batch") return;
-    const fields = { plugin: event.plugin, message: event.message };
-    if (["failed", "error", "sink_error", "dropped"].includes(event.event)) {
-      log.warn(event.event, fields);
-    } else {
-      log.info(event.event, fields);
+  });
+  for (const plugin of bus.host.list()) register(plugin.name);
+  return bus;
+}
+
+interface Internals {
+  feed: StreamFeed;
+  hours: HourRuns;
+}
+
+/**
+ * Starts the plugin host with its archive feed and hour runs. `onEvent` sees
+ * every host event after the bus did.
+ */
+export async function startPluginBus(
+  config: Config,
+  options: PluginBusOptions = {},
+  onEvent: (event: PluginEvent) => void = () => {},
+): Promise<PluginBus & Internals> {
+  const archive = openStorage(config.string("archive.root"));
+  const science = openStorage(config.string("science.root"));
+  const progress = new ProgressStore(science);
+  const feedLog = (message: string, fields: Record<string, unknown>) => log.info(message, fields);
+  let feed: StreamFeed | null = null;
+  let hours: HourRuns | null = null;
+  const early: PluginEvent[] = [];
+  const handle = (event: PluginEvent) => {
+    if (feed === null || hours === null) {
+      early.push(event);
+      return;
     }
+    feed.onEvent(event);
+    hours.onEvent(event);
+    onEvent(event);
+    logEvent(event);
   };
   await Deno.mkdir(config.string("plugins.dir"), { recursive: true });
-  host = await createPluginHost({
+  const host = await createPluginHost({
     dir: config.string("plugins.dir"),
     configs: config.plugins,
     budgetMs: config.number("plugins.budget_ms"),
-    sink: createParquetSink({
-      scienceRoot: "",
-      storage: openStorage(config.string("science.root")),
-    }),
-    onEvent,
+    queueLimit: config.number("plugins.queue_limit"),
+    autoStart: options.live !== false,
+    watch: options.live !== false,
+    sink: createParquetSink({ scienceRoot: "", storage: science }),
+    onEvent: handle,
   });
-  const ready = host;
-  for (const plugin of ready.list()) register(plugin.name);
+  const chunkRows = config.number("plugins.chunk_alerts");
+  feed = new StreamFeed({ host, archive, progress, chunkRows, log: feedLog });
+  hours = new HourRuns({
+    host,
+    archive,
+    progress,
+    chunkRows,
+    closedAfterMs: config.number("archive.compact_after_minutes") * 60_000,
+    everyMs: config.number("plugins.batch_every_s") * 1000,
+    schedule: options.live !== false,
+    log: feedLog,
+  });
+  for (const event of early.splice(0)) handle(event);
+  const ready = { host, feed, hours };
   return {
-    host: ready,
-    dispatch: (messages, options) => dispatchBatch(ready, messages, options),
-    close: () => ready.close(),
+    ...ready,
+    onArchived: (batch) => ready.feed.onArchived(batch),
+    runHours: (name, range) => runHours(ready, name, range),
+    hoursStatus: (name) => ready.hours.status(name),
+    async close() {
+      await ready.feed.close();
+      await ready.hours.close();
+      await ready.host.close();
+    },
   };
 }
 
-function pluginService(host: PluginHost, name: string): Service {
+async function runHours(
+  bus: { host: PluginHost; hours: HourRuns },
+  name: string,
+  range: HourRange,
+): Promise<HourJobStatus> {
+  const status = bus.host.list().find((p) => p.name === name);
+  if (status === undefined) {
+    const known = bus.host.list().map((p) => p.name).join(", ") || "none";
+    throw new Error(`No plugin named "${name}" (known: ${known})`);
+  }
+  if (status.kind !== "batch") {
+    throw new Error(
+      `Plugin ${name} is a ${status.kind || "not loaded"} plugin; ` +
+        `hour ranges run batch plugins (kind: "batch")`,
+    );
+  }
+  const wasRunning = status.state === "running" || status.state === "starting";
+  const job = await bus.hours.run(name, range, {
+    async before() {
+      if (wasRunning) return;
+      bus.hours.oneOff(name);
+      await bus.host.start(name);
+      const after = bus.host.list().find((p) => p.name === name);
+      if (after?.state !== "running") {
+        throw new Error(`Plugin ${name} did not start: ${after?.lastError ?? after?.state}`);
+      }
+    },
+  });
+  if (!wasRunning) {
+    // Started for this run only: stopped again once it is over.
+    bus.hours.finished(name).then(() => {
+      if (bus.host.list().some((p) => p.name === name)) bus.host.stop(name);
+    });
+  }
+  return job;
+}
+
+/**
+ * Runs a batch plugin over archived hours in this process (no running process
+ * needed), reporting progress through `report`; resolves to the final status.
+ */
+export async function runBatchPlugin(
+  config: Config,
+  name: string,
+  range: HourRange,
+  report: (status: HourJobStatus) => void,
+): Promise<HourJobStatus> {
+  const bus = await startPluginBus(config, { live: false });
+  const timer = setInterval(() => {
+    const status = bus.hours.status(name);
+    if (status !== undefined) report(status);
+  }, 1000);
+  try {
+    await runHours(bus, name, range);
+    return (await bus.hours.finished(name))!;
+  } finally {
+    clearInterval(timer);
+    await bus.close();
+  }
+}
+
+function pluginService(bus: PluginBus & Internals, name: string, config: Config): Service {
+  const { host } = bus;
   const status = () => host.list().find((p) => p.name === name);
   return {
     name,
@@ -88,7 +206,13 @@ function pluginService(host: PluginHost, name: string): Service {
       return status()?.description ?? "plugin";
     },
     start: () => host.start(name),
-    stop: () => Promise.resolve(host.stop(name)),
+    async stop() {
+      // A stream plugin finishes what the archive committed, within a bound.
+      if (status()?.kind === "stream" && status()?.state === "running") {
+        await bus.feed.drain(config.number("plugins.stop_wait_s") * 1000, name);
+      }
+      host.stop(name);
+    },
     state() {
       const s = status();
       if (s === undefined) return { state: "stopped" };
@@ -96,53 +220,25 @@ function pluginService(host: PluginHost, name: string): Service {
     },
     details() {
       const s = status();
-      return s === undefined ? {} : { ...s, summary: host.summary(name) };
+      if (s === undefined) return {};
+      const feed = bus.feed.status(name);
+      const hours = bus.hours.status(name);
+      return {
+        ...s,
+        summary: host.summary(name),
+        ...(feed === undefined ? {} : { feed }),
+        ...(hours === undefined ? {} : { hours }),
+      };
     },
   };
 }
 
-async function dispatchBatch(
-  host: PluginHost,
-  messages: SourceMessage[],
-  options: EncodeOptions,
-): Promise<void> {
-  const wanted = host.list().some((p) => p.kind === "stream" && p.state === "running");
-  if (!wanted || messages.length === 0) return;
-  const decoded = await decodeToTables(messages, options);
-  const { topic, partition } = messages[0];
-  // One dispatch per schema (rows of every hour together), not per hour file: a
-  // batch of late alerts spans many hours and would fill the plugins' queues.
-  const bySchema = new Map<string, typeof decoded.tables>();
-  for (const t of decoded.tables) {
-    if (t.ids === undefined || hourPathStart(t.hour) === null) continue;
-    bySchema.set(t.schemaKey, [...(bySchema.get(t.schemaKey) ?? []), t]);
+function logEvent(event: PluginEvent): void {
+  if (event.event === "batch") return;
+  const fields = { plugin: event.plugin, message: event.message };
+  if (["failed", "error", "sink_error", "dropped"].includes(event.event)) {
+    log.warn(event.event, fields);
+  } else {
+    log.info(event.event, fields);
   }
-  for (const tables of bySchema.values()) {
-    await waitForRoom(host);
-    const hours = tables.flatMap((t) =>
-      new Array<number>(t.rows).fill(hourPathStart(t.hour)! / HOUR_MS)
-    );
-    host.dispatch({
-      table: new arrow.Table(tables[0].table.schema, tables.flatMap((t) => t.table.batches)),
-      topic,
-      partition,
-      startOffset: tables.reduce(
-        (m, t) => (t.startOffset < m ? t.startOffset : m),
-        tables[0].startOffset,
-      ),
-      endOffset: tables.reduce((m, t) => (t.endOffset > m ? t.endOffset : m), tables[0].endOffset),
-      ids: tables.flatMap((t) => [...t.ids!]),
-      eventHours: hours,
-    });
-  }
-}
-
-/** Waits until every plugin has room, but not longer than a slow plugin deserves. */
-async function waitForRoom(host: PluginHost): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    host.ready(),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_WAIT_MS))),
-  ]);
-  clearTimeout(timer);
 }

@@ -44,7 +44,16 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
   const metrics = await MetricsRecorder.open({ dir: stateDir, read: () => manager.list() });
   metrics.start();
   const archiveIndex = createArchiveIndexer(openStorage(config.string("archive.root")));
-  const app = createApiApp({ config, manager, token, startedAt, shutdown, metrics, archiveIndex });
+  const app = createApiApp({
+    config,
+    manager,
+    token,
+    startedAt,
+    shutdown,
+    metrics,
+    archiveIndex,
+    plugins: bus,
+  });
   const server = serve(app.fetch, host, config.number("ui.port"));
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.addr.port}`;
   await writeProcessState(stateDir, {

@@ -87,7 +87,10 @@ export async function registerServices(
   const { registerPluginServices } = await import("../plugins/services.ts");
   const bus = await registerPluginServices(manager, ctx.config);
   const { createArchiveService } = await import("../archive/service.ts");
-  const archive = createArchiveService(ctx.config, { source: ctx.source, onBatch: bus.dispatch });
+  const archive = createArchiveService(ctx.config, {
+    source: ctx.source,
+    onBatch: (batch) => bus.onArchived(batch),
+  });
   manager.register(archive);
   return { bus, archive };
 }

@@ -2,8 +2,20 @@
  * Kafka source: a kafkajs consumer group over the configured topics (names or
  * /regex/ patterns). Offsets are committed to Kafka only after the archive made
  * the data durable; the archive's own committed offsets stay the truth.
+ *
+ * kafkajs resolves a pattern once, when it subscribes, and never looks again
+ * (kafka.js.org "Consuming messages"; tulios/kafkajs#336, #1685): with patterns, this
+ * source reads the topic list every `topicRefreshMs` and, when a new topic matches,
+ * stops the consumer, subscribes it and runs again.
  */
-import { type Consumer, Kafka, type LogEntry, logLevel } from "kafkajs";
+import {
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  Kafka,
+  type LogEntry,
+  logLevel,
+} from "kafkajs";
 import { logger } from "../log.ts";
 import type {
   PartitionPosition,
@@ -21,7 +33,7 @@ export interface KafkaSourceOptions {
   topics: string[];
   group: string;
   clientId: string;
-  /** Where a group without committed offsets starts. */
+  /** Where a group without committed offsets starts, for topics that exist at start. */
   fromBeginning: boolean;
   /** Session timeout of the group member, ms (default 30 s). */
   sessionTimeoutMs?: number;
@@ -29,6 +41,8 @@ export interface KafkaSourceOptions {
   concurrency?: number;
   /** Bytes fetched per partition per request (default 4 MiB). */
   maxBytesPerPartition?: number;
+  /** How often the topic list is read for new topics matching a pattern, ms (default 30 s). */
+  topicRefreshMs?: number;
 }
 
 /**
@@ -65,16 +79,41 @@ async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+function tpKey(topic: string, partition: number): string {
+  return `${topic}\0${partition}`;
+}
+
 /** Turns `"/^ztf_.*$/"` into a RegExp and leaves plain names alone. */
 export function parseTopic(topic: string): string | RegExp {
   const m = /^\/(.+)\/([a-z]*)$/.exec(topic);
   return m === null ? topic : new RegExp(m[1], m[2]);
 }
 
+/** The topics of `available` that a configured name or pattern selects, sorted. */
+export function matchTopics(configured: (string | RegExp)[], available: string[]): string[] {
+  const names = new Set(configured.filter((t) => typeof t === "string"));
+  const patterns = configured.filter((t) => t instanceof RegExp);
+  // search() ignores the g and y flags' lastIndex, which would make test() alternate.
+  return available.filter((t) => names.has(t) || patterns.some((p) => t.search(p) >= 0)).sort();
+}
+
 /** A source consuming Kafka with a consumer group. */
 export function createKafkaSource(options: KafkaSourceOptions): Source {
   const health: SourceHealth = { connected: false, error: null };
   const positions = new Map<string, PartitionPosition>();
+  const configured = options.topics.map(parseTopic);
+  const hasPatterns = configured.some((t) => t instanceof RegExp);
+  /** Topics handed to kafkajs so far. */
+  const subscribed = new Set<string>();
+  /**
+   * Per partition, the offset after the last message handed to the handler. kafkajs
+   * starts again from Kafka's committed offsets after a re-subscription or a restart,
+   * and those only follow what the archive made durable: this keeps a message that the
+   * handler already holds from being delivered twice.
+   */
+  const delivered = new Map<string, bigint>();
+  const inFlight = new Set<Promise<void>>();
+  const retry = { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10 };
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
@@ -85,7 +124,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
       if (UNREACHABLE.test(message)) health.connected = false;
       log.warn(message, { kafkajs: entry.namespace, broker: extra.broker });
     },
-    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10 },
+    retry,
   });
   const maxBytesPerPartition = options.maxBytesPerPartition ?? 4 * 1024 * 1024;
   const consumer: Consumer = kafka.consumer({
@@ -95,13 +134,9 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     rebalanceTimeout: 60_000,
     heartbeatInterval: 3_000,
-    retry: {
-      initialRetryTime: 300,
-      maxRetryTime: 10_000,
-      retries: 10,
-      restartOnFailure: () => Promise.resolve(true),
-    },
+    retry: { ...retry, restartOnFailure: () => Promise.resolve(true) },
   });
+  const admin: Admin | null = hasPatterns ? kafka.admin({ retry }) : null;
   consumer.on(consumer.events.CONNECT, () => {
     health.connected = true;
     health.error = null;
@@ -121,71 +156,181 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
   });
   let stopped = false;
   const stopping = new AbortController();
+  let resubscribing: Promise<void> = Promise.resolve();
 
-  async function connectWithRetry(): Promise<void> {
-    for (let attempt = 1; !stopped; attempt++) {
+  /** Runs `attempt` until it succeeds or the source stops, backing off between failures. */
+  async function retrying<T>(what: string, attempt: () => Promise<T>): Promise<T | null> {
+    for (let n = 1; !stopped; n++) {
       try {
-        await consumer.connect();
-        return;
+        return await attempt();
       } catch (e) {
-        health.error = `cannot reach Kafka at ${options.brokers.join(",")}: ${
-          (e as Error).message
-        }`;
-        const delay = Math.min(30_000, 500 * 2 ** attempt);
-        log.warn("kafka unreachable, retrying", {
+        health.error = `cannot ${what} at ${options.brokers.join(",")}: ${(e as Error).message}`;
+        const delay = Math.min(30_000, 500 * 2 ** n);
+        log.warn(`cannot ${what}, retrying`, {
           brokers: options.brokers,
-          attempt,
+          attempt: n,
           delayMs: delay,
         });
         await abortableDelay(delay, stopping.signal);
       }
     }
+    return null;
   }
 
-  async function run(handler: SourceHandler): Promise<void> {
-    await connectWithRetry();
-    if (stopped) return;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      const assigned: TopicPartition[] = [];
-      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
-        for (const partition of partitions) assigned.push({ topic, partition });
+  /** Topics the configuration selects now: the names, plus what the patterns match. */
+  async function selectedTopics(): Promise<string[]> {
+    if (admin === null) return configured as string[];
+    await admin.connect();
+    return matchTopics(configured, await admin.listTopics());
+  }
+
+  async function deliver(handler: SourceHandler, payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const { topic, partition } = batch;
+    const key = tpKey(topic, partition);
+    positions.set(key, { topic, partition, highWatermark: BigInt(batch.highWatermark) });
+    const from = delivered.get(key) ?? -1n;
+    const messages: SourceMessage[] = [];
+    for (const m of batch.messages) {
+      const offset = BigInt(m.offset);
+      if (offset < from) continue;
+      messages.push({
+        topic,
+        partition,
+        offset,
+        timestamp: Number(m.timestamp),
+        value: m.value ?? new Uint8Array(0),
+      });
+    }
+    if (messages.length > 0) {
+      const next = messages[messages.length - 1].offset + 1n;
+      delivered.set(key, next);
+      try {
+        await handler.onMessages(messages);
+      } catch (e) {
+        // Refused, so not held: kafkajs retries the batch and it must be delivered again.
+        if (delivered.get(key) === next) delivered.set(key, messages[0].offset);
+        throw e;
       }
-      log.info("partitions assigned", { group: options.group, partitions: assigned.length });
-      handler.onAssigned?.(assigned);
-    });
-    await consumer.subscribe({
-      topics: options.topics.map(parseTopic),
-      fromBeginning: options.fromBeginning,
-    });
-    await consumer.run({
+    }
+    resolveOffset(batch.lastOffset());
+    await heartbeat();
+  }
+
+  function runConsumer(handler: SourceHandler): Promise<void> {
+    return consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.concurrency ?? 4,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        if (!isRunning() || isStale() || batch.messages.length === 0) return;
-        const { topic, partition } = batch;
-        positions.set(`${topic}\0${partition}`, {
-          topic,
-          partition,
-          highWatermark: BigInt(batch.highWatermark),
-        });
-        const messages: SourceMessage[] = batch.messages.map((m) => ({
-          topic,
-          partition,
-          offset: BigInt(m.offset),
-          timestamp: Number(m.timestamp),
-          value: m.value ?? new Uint8Array(0),
-        }));
-        await handler.onMessages(messages);
-        resolveOffset(batch.lastOffset());
-        await heartbeat();
+      eachBatch: async (payload) => {
+        const work = deliver(handler, payload);
+        inFlight.add(work);
+        try {
+          await work;
+        } finally {
+          inFlight.delete(work);
+        }
       },
     });
   }
 
+  function onGroupJoin(
+    handler: SourceHandler,
+    memberAssignment: Record<string, number[]>,
+  ): void {
+    const assigned: TopicPartition[] = [];
+    const owned = new Set<string>();
+    for (const [topic, partitions] of Object.entries(memberAssignment)) {
+      for (const partition of partitions) {
+        assigned.push({ topic, partition });
+        owned.add(tpKey(topic, partition));
+      }
+    }
+    for (const key of delivered.keys()) if (!owned.has(key)) delivered.delete(key);
+    // Resume where the handler is rather than at Kafka's committed offset, which lags by
+    // what the archive still buffers; with kafka.start=latest, a partition without a
+    // commit would otherwise skip what arrived while the consumer was stopped.
+    for (const { topic, partition } of assigned) {
+      const next = delivered.get(tpKey(topic, partition));
+      if (next !== undefined) consumer.seek({ topic, partition, offset: next.toString() });
+    }
+    log.info("partitions assigned", { group: options.group, partitions: assigned.length });
+    handler.onAssigned?.(assigned);
+  }
+
+  /**
+   * Subscribes topics that appeared since the start. kafkajs cannot change a running
+   * subscription: stop (which leaves the group), wait for every handler call, subscribe,
+   * run again. The new topics are read from their beginning whatever `fromBeginning`
+   * says: everything in them arrived after this source started.
+   */
+  async function addTopics(handler: SourceHandler, topics: string[]): Promise<void> {
+    try {
+      if (subscribed.size > 0) {
+        await consumer.stop();
+        await Promise.allSettled(inFlight);
+      }
+      if (stopped) return;
+      await consumer.subscribe({ topics, fromBeginning: true });
+      for (const t of topics) subscribed.add(t);
+      log.info("subscribed to new topics", { topics: topics.join(","), group: options.group });
+    } catch (e) {
+      log.warn("cannot subscribe to new topics, will retry", {
+        topics: topics.join(","),
+        error: e,
+      });
+    }
+    // Whatever failed above, the topics subscribed before keep being consumed.
+    if (!stopped && subscribed.size > 0) await runConsumer(handler);
+  }
+
+  async function watchTopics(handler: SourceHandler): Promise<void> {
+    const every = options.topicRefreshMs ?? 30_000;
+    while (!stopped) {
+      await abortableDelay(every, stopping.signal);
+      if (stopped) return;
+      try {
+        const fresh = (await selectedTopics()).filter((t) => !subscribed.has(t));
+        if (fresh.length === 0) continue;
+        log.info("new topics match the configured patterns", {
+          topics: fresh.join(","),
+          patterns: options.topics.join(","),
+        });
+        resubscribing = addTopics(handler, fresh);
+        await resubscribing;
+      } catch (e) {
+        log.warn("topic refresh failed, will retry", { error: e, delayMs: every });
+      }
+    }
+  }
+
+  async function run(handler: SourceHandler): Promise<void> {
+    await retrying("reach Kafka", () => consumer.connect());
+    const initial = await retrying("list topics", selectedTopics);
+    if (stopped || initial === null) return;
+    consumer.on(
+      consumer.events.GROUP_JOIN,
+      (e) => onGroupJoin(handler, e.payload.memberAssignment),
+    );
+    if (initial.length > 0) {
+      await consumer.subscribe({ topics: initial, fromBeginning: options.fromBeginning });
+      for (const t of initial) subscribed.add(t);
+      await runConsumer(handler);
+    } else {
+      log.warn("no topic matches the configured patterns yet", {
+        patterns: options.topics.join(","),
+      });
+    }
+    if (hasPatterns) await watchTopics(handler);
+  }
+
   let running: Promise<void> | null = null;
   return {
-    description: `kafka ${options.brokers.join(",")} topics ${options.topics.join(",")}`,
+    get description() {
+      const base = `kafka ${options.brokers.join(",")} topics ${options.topics.join(",")}`;
+      return hasPatterns ? `${base} (matching ${[...subscribed].join(",") || "none yet"})` : base;
+    },
     start(handler) {
       running = run(handler).catch((e) => {
         health.error = (e as Error).message;
@@ -210,9 +355,13 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     async stop() {
       stopped = true;
       stopping.abort();
+      // A re-subscription may be joining the group: let it finish (it checks `stopped`
+      // before running again) so no consumer runs on after the disconnect.
+      await bounded(resubscribing, STOP_WAIT_MS);
       // kafkajs may be inside its own connection retries, which cannot be cut
       // short: do not let an unreachable broker hold the shutdown for long.
       await bounded(consumer.disconnect().catch(() => {}), STOP_WAIT_MS);
+      if (admin !== null) await bounded(admin.disconnect().catch(() => {}), STOP_WAIT_MS);
       await bounded(running ?? Promise.resolve(), STOP_WAIT_MS);
     },
   };

@@ -5,7 +5,7 @@
 import { dirname, join, resolve } from "node:path";
 import { StorageError, type StorageErrorKind, StorageNotFoundError } from "./errors.ts";
 import { baseName, childPath, normalizeFilePath, normalizePath } from "./path.ts";
-import type { Entry, RemoveOptions, Storage, Usage } from "./storage.ts";
+import type { Entry, FileData, RemoveOptions, Storage, Usage } from "./storage.ts";
 
 /** Kinds to use instead of the default mapping for some Deno error classes, per operation. */
 type KindOverrides = Partial<Record<string, StorageErrorKind>>;
@@ -143,7 +143,7 @@ export class LocalStorage implements Storage {
   }
 
   /** See {@link Storage.writeFile}. */
-  async writeFile(path: string, data: Uint8Array): Promise<void> {
+  async writeFile(path: string, data: FileData): Promise<void> {
     const rel = normalizeFilePath(path, "writeFile");
     const abs = this.#abs(rel);
     try {
@@ -158,7 +158,8 @@ export class LocalStorage implements Storage {
         file = await Deno.open(abs, { write: true, truncate: true });
       }
       try {
-        await writeAll(file, data);
+        if (data instanceof Uint8Array) await writeAll(file, data);
+        else for await (const chunk of data) await writeAll(file, chunk);
         await file.sync();
       } finally {
         file.close();

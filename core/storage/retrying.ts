@@ -5,7 +5,7 @@
  * Not-found, permission and validation errors are passed through at once.
  */
 import { isTransientStorageError, StorageError } from "./errors.ts";
-import type { Entry, RemoveOptions, Storage, Usage } from "./storage.ts";
+import type { Entry, FileData, RemoveOptions, Storage, Usage } from "./storage.ts";
 
 /** What `onRetry` is told before each wait. */
 export interface RetryInfo {
@@ -161,8 +161,12 @@ export class RetryingStorage implements Storage {
     }
   }
 
-  /** See {@link Storage.writeFile}; idempotent, so a retry after a lost answer is harmless. */
-  writeFile(path: string, data: Uint8Array): Promise<void> {
+  /**
+   * See {@link Storage.writeFile}; idempotent, so a retry after a lost answer is
+   * harmless. A stream is consumed by its first attempt, so it is tried once.
+   */
+  writeFile(path: string, data: FileData): Promise<void> {
+    if (data instanceof ReadableStream) return this.#inner.writeFile(path, data);
     return this.#run("writeFile", path, () => this.#inner.writeFile(path, data));
   }
 

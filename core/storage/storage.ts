@@ -11,6 +11,9 @@
 export type { StorageErrorKind } from "./errors.ts";
 
 /** One file or directory, as returned by `list` and `stat`. */
+/** A whole file's content: bytes, or a stream of chunks. */
+export type FileData = Uint8Array | ReadableStream<Uint8Array>;
+
 export interface Entry {
   /** Last path segment (`""` for the storage root). */
   name: string;
@@ -53,9 +56,11 @@ export interface Storage {
    * changed (the file's parent, and the parents of newly created directories); on HDFS
    * the file is closed by the datanode pipeline. The write itself is NOT atomic: a crash
    * during it can leave a partial file, so write to a temporary name and `rename` it.
-   * Fails with kind `already-exists` when `path` is a directory.
+   * Fails with kind `already-exists` when `path` is a directory. A stream is written as its
+   * chunks come, so a large file need not be held in memory; it can be consumed only once,
+   * so a failed stream write is not retried (see `RetryingStorage`): the caller starts over.
    */
-  writeFile(path: string, data: Uint8Array): Promise<void>;
+  writeFile(path: string, data: FileData): Promise<void>;
 
   /**
    * Reads the whole file at `path`. Fails with `StorageNotFoundError` when no file is

@@ -7,7 +7,7 @@
  */
 import { StorageError, StorageNotFoundError } from "./errors.ts";
 import { baseName, childPath, normalizeFilePath, normalizePath } from "./path.ts";
-import type { Entry, RemoveOptions, Storage, Usage } from "./storage.ts";
+import type { Entry, FileData, RemoveOptions, Storage, Usage } from "./storage.ts";
 import {
   httpError,
   networkError,
@@ -54,7 +54,7 @@ interface CallSpec<T> {
   read(response: Response, context: WebHdfsErrorContext): Promise<T>;
   /** When set, a 404 resolves to this instead of failing. */
   onNotFound?: () => T;
-  body?: Uint8Array;
+  body?: FileData;
   /** Overrides the URL (the datanode `Location` of a two-step operation). */
   url?: string;
   redirect?: RequestRedirect;
@@ -213,7 +213,7 @@ export class WebHdfsStorage implements Storage {
   }
 
   /** See {@link Storage.writeFile}: two-step CREATE with `overwrite=true`. */
-  async writeFile(path: string, data: Uint8Array): Promise<void> {
+  async writeFile(path: string, data: FileData): Promise<void> {
     const hdfsPath = this.#hdfs(normalizeFilePath(path, "writeFile"));
     const location = await this.#datanodeLocation("PUT", "CREATE", hdfsPath, {
       overwrite: "true",

@@ -119,3 +119,41 @@ Deno.test("a failed flush stops the batcher with that error", async () => {
   assert.match(b.failed!.message, /permission denied/);
   await b.close();
 });
+
+Deno.test("over many partitions the bytes held stay under the global bound", async () => {
+  const size = ALERT.byteLength;
+  const releases: (() => void)[] = [];
+  const flushed: bigint[] = [];
+  let peak = 0;
+  const b: Batcher = new Batcher({
+    maxMessages: 1000,
+    maxBytes: size * 10,
+    maxMs: 60_000,
+    maxBufferedBytes: size * 4,
+    async flush(_tp, batch) {
+      peak = Math.max(peak, b.heldBytes);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      flushed.push(...batch.map((m) => m.offset));
+    },
+  });
+  const pump = () => new Promise((resolve) => setTimeout(() => resolve(releases.shift()?.()), 1));
+  // Eight partitions of three alerts each, 24 alerts, against a bound of 4 alerts:
+  // no batch is full, so only the bound makes them flush.
+  let added = 0;
+  const adds = Array.from(
+    { length: 8 },
+    (_, p) => b.add(messages(p, p * 100, 3), -1n).then(() => added++),
+  );
+  while (releases.length === 0) await new Promise((r) => setTimeout(r, 1));
+  assert.ok(added < 8, "adds past the bound must wait");
+  while (added < 8) await pump();
+  const closing = b.close();
+  while (flushed.length < 24) await pump();
+  await closing;
+  await Promise.all(adds);
+  assert.deepEqual(
+    flushed.toSorted((x, y) => Number(x - y)),
+    Array.from({ length: 8 }, (_, p) => messages(p, p * 100, 3).map((m) => m.offset)).flat(),
+  );
+  assert.ok(peak <= size * 5, `held ${peak} bytes at most, against a bound of ${size * 4}`);
+});

@@ -31,3 +31,21 @@ Deno.test("definePlugin refuses what the host cannot honour, naming the field", 
     );
   }
 });
+
+Deno.test("definePlugin defaults version, kind and permissions", () => {
+  const manifest = definePlugin({
+    name: "tiny",
+    description: "d",
+    outputs: {},
+    process: () => [],
+  });
+  assert.deepEqual([manifest.version, manifest.kind, manifest.permissions], [
+    "0.0.0",
+    "stream",
+    {},
+  ]);
+  assert.throws(
+    () => definePlugin(null as never),
+    /A plugin manifest must be an object, found null/,
+  );
+});

@@ -47,6 +47,8 @@ function recording(calls: string[]): ResultStorage {
     writeFile: (path, bytes) => (calls.push(`write ${path}`), disk.writeFile(path, bytes)),
     rename: (from, to) => (calls.push(`rename ${from} ${to}`), disk.rename(from, to)),
     mkdirs: (path) => (calls.push(`mkdirs ${path}`), disk.mkdirs(path)),
+    list: (dir) => (calls.push(`list ${dir}`), disk.list(dir)),
+    remove: (path) => (calls.push(`remove ${path}`), disk.remove(path)),
   };
 }
 

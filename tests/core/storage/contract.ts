@@ -111,6 +111,13 @@ export function storageContract(name: string, open: () => Promise<StorageFixture
     assert.deepEqual((await storage.stat("a/file.bin"))?.size, 5);
   });
 
+  test("writeFile of a stream writes its chunks in order", async (storage) => {
+    const alert = await Deno.readFile(ALERT);
+    const chunks = [alert.subarray(0, 1000), alert.subarray(1000, 5000), alert.subarray(5000)];
+    await storage.writeFile("stream/alert.avro", ReadableStream.from(chunks));
+    assert.deepEqual(await storage.readFile("stream/alert.avro"), alert);
+  });
+
   test("writeFile of an empty file and leading/trailing slashes", async (storage) => {
     await storage.writeFile("/empty/zero.bin/", new Uint8Array());
     assert.deepEqual((await storage.readFile("empty/zero.bin")).length, 0);

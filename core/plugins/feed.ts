@@ -1,0 +1,531 @@
+/**
+ * Feeds stream plugins from the archive, exactly once per plugin.
+ *
+ * Each stream plugin keeps, per topic-partition, the next offset whose results
+ * are not yet durable (`ProgressStore`), written only after the results of the
+ * batch before it are. While a plugin is level with the archive, every batch
+ * the archive commits is read back from its Parquet files (no second Avro
+ * decode) and queued for it ("live"). A plugin that falls behind catches up
+ * from the archived files with offsets at or past its progress, oldest first,
+ * then goes live again:
+ *
+ * - at process start (a crash between the archive's commit and the results);
+ * - after the plugin failed and restarted (the failed batch is retried; after
+ *   `maxAttempts` failures in a row it is skipped and reported);
+ * - when its queue is full (a live batch is never dropped: it is read later);
+ * - after its results could not be written.
+ *
+ * A plugin that has never run here (no progress folder) starts at the archive's
+ * current end: history is for batch plugins. A topic-partition that appears
+ * later is read from its first offset. The archive never waits for a plugin.
+ */
+import { listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
+import type { Storage } from "../storage/storage.ts";
+import { type ArchivedBatch, fileBatches, liveBatches, siblings } from "./archive_batches.ts";
+import type { PluginBatch, PluginHost } from "./host.ts";
+import type { ProgressStore, TopicPartition } from "./progress.ts";
+import type { BatchTicket, PluginEvent } from "./runner.ts";
+
+/** Options of {@link StreamFeed}. */
+export interface StreamFeedOptions {
+  host: PluginHost;
+  /** The archive root. */
+  archive: Storage;
+  progress: ProgressStore;
+  /** Rows per batch at most when reading archived files. */
+  chunkRows: number;
+  /** Failures in a row after which the batch a plugin fails on is skipped. Default 3. */
+  maxAttempts?: number;
+  /** Delay before catching up again after results could not be written. Default 1,000 ms. */
+  retryMs?: number;
+  /** Structured log of what the feed does. */
+  log(message: string, fields: Record<string, unknown>): void;
+}
+
+/** What the feed shows of one plugin. */
+export interface FeedStatus {
+  /** "live", or "catching up" while it reads the archive. */
+  mode: "live" | "catching up";
+  /** Archived offsets whose results are not yet durable, per `topic+partition`. */
+  behind: Record<string, number>;
+  /** Times it fell behind and caught up from the archive. */
+  catchUps: number;
+  /** Batches skipped after repeated failures. */
+  skipped: number;
+}
+
+interface Cursor {
+  tp: TopicPartition;
+  /** Next offset to queue. */
+  next: bigint;
+  /** Next offset whose results are not durable. */
+  durable: bigint;
+  live: boolean;
+}
+
+interface PluginFeed {
+  name: string;
+  epoch: number;
+  ready: boolean;
+  cursors: Map<string, Cursor>;
+  loop: Promise<void> | null;
+  wake: boolean;
+  failures: number;
+  catchUps: number;
+  skipped: number;
+  /**
+   * Batches queued and not yet written, by `topic+partition+start+end`: the
+   * progress once written, and where to resume when the batch is skipped.
+   */
+  tickets: Map<string, { tp: TopicPartition; after: bigint; skipTo: bigint }>;
+  /** A skip being recorded, awaited before progress is read again. */
+  pending: Promise<void>;
+}
+
+/** Feeds the stream plugins of a host from the archive; see the module documentation. */
+export class StreamFeed {
+  #options: StreamFeedOptions;
+  #archived = new Map<string, { tp: TopicPartition; committed: bigint }>();
+  #plugins = new Map<string, PluginFeed>();
+  #initial: Promise<void>;
+  #work = new Set<Promise<unknown>>();
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
+
+  /** A feed over `options.archive`; it reads the committed offsets right away. */
+  constructor(options: StreamFeedOptions) {
+    this.#options = options;
+    this.#initial = this.#track(this.#readCommitted());
+  }
+
+  /** Pass every host event here: starts, failures and stops move the cursors. */
+  onEvent(event: PluginEvent): void {
+    if (this.#closed) return;
+    const feed = this.#plugins.get(event.plugin);
+    switch (event.event) {
+      case "started":
+        if (this.#isStream(event.plugin)) this.#track(this.#resume(event.plugin));
+        return;
+      case "error":
+        if (feed !== undefined) this.#failed(feed, event);
+        return;
+      case "sink_error":
+        if (feed !== undefined) {
+          this.#invalidate(feed);
+          const timer = setTimeout(() => {
+            this.#timers.delete(timer);
+            if (this.#plugins.get(feed.name) === feed) this.#track(this.#resume(feed.name));
+          }, this.#options.retryMs ?? 1000);
+          this.#timers.add(timer);
+        }
+        return;
+      case "stopped":
+      case "removed":
+      case "failed":
+      case "loaded":
+        if (feed !== undefined) {
+          this.#invalidate(feed);
+          this.#plugins.delete(event.plugin);
+        }
+        return;
+    }
+  }
+
+  /** Hands a batch the archive has just committed to the plugins that are level with it. */
+  async onArchived(batch: ArchivedBatch): Promise<void> {
+    await this.#initial;
+    if (this.#closed) return;
+    const key = `${batch.topic}+${batch.partition}`;
+    const tp = { topic: batch.topic, partition: batch.partition };
+    const known = this.#archived.get(key);
+    if (known === undefined || known.committed < batch.endOffset) {
+      this.#archived.set(key, { tp, committed: batch.endOffset });
+    }
+    const eligible: { feed: PluginFeed; cursor: Cursor; epoch: number }[] = [];
+    for (const feed of this.#plugins.values()) {
+      if (!feed.ready) {
+        feed.wake = true;
+        continue;
+      }
+      const cursor = this.#cursor(feed, tp);
+      if (batch.endOffset < cursor.next) continue;
+      if (
+        cursor.live && cursor.next === batch.startOffset && this.#options.host.hasRoom(feed.name)
+      ) {
+        eligible.push({ feed, cursor, epoch: feed.epoch });
+      } else {
+        cursor.live = false;
+        this.#kick(feed);
+      }
+    }
+    if (eligible.length === 0) return;
+    const names = eligible.map((e) => e.feed.name);
+    const statuses = this.#options.host.list().filter((p) => names.includes(p.name));
+    const wanted = statuses.map((p) => this.#columnsOf(p.name));
+    const columns = wanted.some((c) => c === undefined)
+      ? undefined
+      : [...new Set(wanted.flatMap((c) => c!))];
+    let batches: PluginBatch[];
+    try {
+      batches = await liveBatches(this.#options.archive, batch, columns);
+    } catch (error) {
+      // The batch stays in the archive: the plugins read it again when they catch up.
+      this.#options.log("reading an archived batch failed; plugins will catch up", {
+        topic: batch.topic,
+        partition: batch.partition,
+        error: (error as Error).message,
+      });
+      for (const { feed, cursor } of eligible) {
+        cursor.live = false;
+        this.#kick(feed);
+      }
+      return;
+    }
+    for (const { feed, cursor, epoch } of eligible) {
+      if (feed.epoch !== epoch || !cursor.live || cursor.next !== batch.startOffset) continue;
+      let queued = true;
+      for (const [i, pluginBatch] of batches.entries()) {
+        const end = batch.endOffset + 1n;
+        if (
+          !this.#send(feed, pluginBatch, {
+            after: i === batches.length - 1 ? end : cursor.next,
+            skipTo: end,
+          })
+        ) {
+          queued = false;
+          break;
+        }
+      }
+      if (queued) {
+        cursor.next = batch.endOffset + 1n;
+        if (batches.length === 0) this.#saveIfIdle(feed, cursor);
+      } else {
+        cursor.live = false;
+        this.#kick(feed);
+      }
+    }
+  }
+
+  /** Whether every active stream plugin (or the one named) is live and level with the archive. */
+  caughtUp(name?: string): boolean {
+    for (const plugin of this.#options.host.list()) {
+      // A restarting plugin still has to catch up: only stopped and failed ones are left out.
+      if (plugin.kind !== "stream" || plugin.state === "stopped" || plugin.state === "failed") {
+        continue;
+      }
+      if (name !== undefined && plugin.name !== name) continue;
+      const feed = this.#plugins.get(plugin.name);
+      if (feed === undefined || !feed.ready || feed.loop !== null) return false;
+      for (const [key, { committed }] of this.#archived) {
+        const cursor = feed.cursors.get(key);
+        if (cursor === undefined || !cursor.live || cursor.durable <= committed) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Status of one plugin's feed, or undefined when it is not fed. */
+  status(name: string): FeedStatus | undefined {
+    const feed = this.#plugins.get(name);
+    if (feed === undefined) return undefined;
+    const behind: Record<string, number> = {};
+    let live = feed.ready && feed.loop === null;
+    for (const [key, { committed }] of this.#archived) {
+      const cursor = feed.cursors.get(key);
+      behind[key] = Number(committed + 1n - (cursor?.durable ?? 0n));
+      if (cursor?.live !== true) live = false;
+    }
+    return {
+      mode: live ? "live" : "catching up",
+      behind,
+      catchUps: feed.catchUps,
+      skipped: feed.skipped,
+    };
+  }
+
+  /**
+   * Waits until the running stream plugins (or the one named) have durable
+   * results for everything archived, or `timeoutMs` passed; resolves whether they got there.
+   */
+  async drain(timeoutMs: number, name?: string): Promise<boolean> {
+    await this.#initial;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.caughtUp(name)) return true;
+      // A bounded poll: being level depends on queued batches, writes and catch-up loops alike.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return this.caughtUp(name);
+  }
+
+  /** Stops feeding; queued batches are dropped by their plugins as stale. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    for (const feed of this.#plugins.values()) this.#invalidate(feed);
+    while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
+  }
+
+  async #readCommitted(): Promise<void> {
+    for (const c of await readCommittedOffsets(this.#options.archive)) {
+      const tp = { topic: c.topic, partition: c.partition };
+      this.#archived.set(`${c.topic}+${c.partition}`, { tp, committed: c.offset });
+    }
+  }
+
+  #isStream(name: string): boolean {
+    return this.#options.host.list().some((p) => p.name === name && p.kind === "stream");
+  }
+
+  #columnsOf(name: string): string[] | undefined {
+    return this.#options.host.list().find((p) => p.name === name)?.columns;
+  }
+
+  /** Reads a (re)started plugin's progress and catches it up. */
+  async #resume(name: string): Promise<void> {
+    await this.#initial;
+    const old = this.#plugins.get(name);
+    if (old !== undefined) {
+      this.#invalidate(old);
+      await old.pending;
+    }
+    if (this.#closed) return;
+    const feed: PluginFeed = {
+      name,
+      epoch: (old?.epoch ?? 0) + 1,
+      ready: false,
+      cursors: new Map(),
+      loop: null,
+      wake: false,
+      failures: old?.failures ?? 0,
+      catchUps: old?.catchUps ?? 0,
+      skipped: old?.skipped ?? 0,
+      tickets: new Map(),
+      pending: Promise.resolve(),
+    };
+    this.#plugins.set(name, feed);
+    const saved = await this.#options.progress.streamProgress(name);
+    if (this.#plugins.get(name) !== feed) return;
+    if (saved === null) {
+      // Never ran here: it starts where the archive is now.
+      for (const [key, { tp, committed }] of this.#archived) {
+        const next = committed + 1n;
+        feed.cursors.set(key, { tp, next, durable: next, live: true });
+      }
+      for (const cursor of feed.cursors.values()) {
+        await this.#options.progress.saveStream(name, cursor.tp, cursor.next);
+      }
+      await this.#options.progress.markStarted(name);
+      this.#options.log("plugin starts at the archive's end", { plugin: name });
+    } else {
+      for (const [key, next] of saved) {
+        const [topic, partition] = [key.slice(0, key.lastIndexOf("+")), key.split("+").pop()!];
+        const tp = { topic, partition: Number(partition) };
+        feed.cursors.set(key, { tp, next, durable: next, live: false });
+      }
+    }
+    if (this.#plugins.get(name) !== feed) return;
+    feed.ready = true;
+    this.#kick(feed);
+  }
+
+  #cursor(feed: PluginFeed, tp: TopicPartition): Cursor {
+    const key = `${tp.topic}+${tp.partition}`;
+    let cursor = feed.cursors.get(key);
+    if (cursor === undefined) {
+      // New to a plugin that has run before: read from its first offset.
+      cursor = { tp, next: 0n, durable: 0n, live: false };
+      feed.cursors.set(key, cursor);
+    }
+    return cursor;
+  }
+
+  #failed(feed: PluginFeed, event: PluginEvent): void {
+    this.#invalidate(feed);
+    feed.failures++;
+    const key = `${event.topic}+${event.partition}+${event.startOffset}+${event.endOffset}`;
+    const ticket = feed.tickets.get(key);
+    if (feed.failures < (this.#options.maxAttempts ?? 3) || ticket === undefined) return;
+    feed.failures = 0;
+    feed.skipped++;
+    this.#options.log("batch skipped after repeated failures", {
+      plugin: feed.name,
+      batch: key,
+      attempts: this.#options.maxAttempts ?? 3,
+      error: event.message,
+    });
+    feed.pending = this.#options.progress.saveStream(feed.name, ticket.tp, ticket.skipTo)
+      .catch((error) =>
+        this.#options.log("recording a skipped batch failed", {
+          plugin: feed.name,
+          error: (error as Error).message,
+        })
+      );
+  }
+
+  /** Makes every queued batch of the plugin stale; it catches up when it runs again. */
+  #invalidate(feed: PluginFeed): void {
+    feed.epoch++;
+    feed.ready = false;
+    for (const cursor of feed.cursors.values()) cursor.live = false;
+  }
+
+  #kick(feed: PluginFeed): void {
+    feed.wake = true;
+    if (feed.loop !== null || !feed.ready || this.#closed) return;
+    feed.catchUps++;
+    let failed = false;
+    const loop = this.#catchUp(feed, feed.epoch).catch((error) => {
+      failed = true;
+      this.#options.log("catching up from the archive failed; retrying on the next batch", {
+        plugin: feed.name,
+        error: (error as Error).message,
+      });
+    }).finally(() => {
+      if (feed.loop !== loop) return;
+      feed.loop = null;
+      // A batch that arrived as the loop was ending asks for another round.
+      if (feed.wake && !failed) this.#kick(feed);
+    });
+    feed.loop = loop;
+    this.#track(loop);
+  }
+
+  async #catchUp(feed: PluginFeed, epoch: number): Promise<void> {
+    const stale = () => this.#closed || feed.epoch !== epoch;
+    while (feed.wake) {
+      feed.wake = false;
+      for (const [key, { tp, committed }] of this.#archived) {
+        const cursor = this.#cursor(feed, tp);
+        // Live but short of the archive: batches were committed while the plugin was not ready.
+        if (cursor.live && cursor.next > committed) continue;
+        cursor.live = false;
+        while (!stale() && cursor.next <= this.#archived.get(key)!.committed) {
+          await this.#catchUpRound(feed, cursor, stale);
+        }
+        if (stale()) return;
+      }
+      if (stale()) return;
+    }
+    for (const [key, { committed }] of this.#archived) {
+      const cursor = feed.cursors.get(key);
+      if (cursor !== undefined && cursor.next > committed) cursor.live = true;
+    }
+  }
+
+  /** Queues every archived file of a partition with offsets at or past the cursor. */
+  async #catchUpRound(feed: PluginFeed, cursor: Cursor, stale: () => boolean): Promise<void> {
+    const key = `${cursor.tp.topic}+${cursor.tp.partition}`;
+    const committed = this.#archived.get(key)!.committed;
+    const from = cursor.next;
+    const all = await listArchivedFiles(this.#options.archive, cursor.tp.topic, {
+      partition: cursor.tp.partition,
+    });
+    const files = all.filter((f) => f.endOffset >= from && f.startOffset <= committed)
+      .sort((a, b) => (a.startOffset < b.startOffset ? -1 : a.startOffset > b.startOffset ? 1 : 0));
+    if (files.length > 0) {
+      this.#options.log("catching up from the archive", {
+        plugin: feed.name,
+        topic: cursor.tp.topic,
+        partition: cursor.tp.partition,
+        from: String(from),
+        to: String(committed),
+        files: files.length,
+      });
+    }
+    for (const [i, file] of files.entries()) {
+      if (stale()) return;
+      // Results are durable up to the first offset of the files still to read.
+      const after = i + 1 < files.length
+        ? (files[i + 1].startOffset > from ? files[i + 1].startOffset : from)
+        : committed + 1n;
+      const batches = await fileBatches(this.#options.archive, file, {
+        columns: this.#columnsOf(feed.name),
+        chunkRows: this.#options.chunkRows,
+        keep: siblings(all, file),
+      });
+      for (const [j, batch] of batches.entries()) {
+        const progress = { after: j === batches.length - 1 ? after : from, skipTo: after };
+        while (!stale() && !this.#send(feed, batch, progress)) {
+          await this.#options.host.ready(feed.name);
+          // A plugin that stopped running has its feed invalidated by the event.
+          if (!stale() && !this.#runs(feed.name)) return;
+        }
+        if (stale()) return;
+      }
+      cursor.next = after;
+      if (batches.length === 0) this.#saveIfIdle(feed, cursor);
+    }
+    if (files.length === 0) {
+      cursor.next = committed + 1n;
+      this.#saveIfIdle(feed, cursor);
+    }
+  }
+
+  #runs(name: string): boolean {
+    return this.#options.host.list().some((p) => p.name === name && p.state === "running");
+  }
+
+  /** Queues one batch for one plugin; false when its queue is full. */
+  #send(
+    feed: PluginFeed,
+    batch: PluginBatch,
+    progress: { after: bigint; skipTo: bigint },
+  ): boolean {
+    if (!this.#options.host.hasRoom(feed.name)) return false;
+    const report = this.#options.host.dispatch(batch, {
+      to: [feed.name],
+      ticket: () => this.#ticket(feed, batch, progress),
+    });
+    return report.queued.length > 0;
+  }
+
+  #ticket(
+    feed: PluginFeed,
+    batch: PluginBatch,
+    progress: { after: bigint; skipTo: bigint },
+  ): BatchTicket {
+    const epoch = feed.epoch;
+    const tp = { topic: batch.topic, partition: batch.partition };
+    const key = `${tp.topic}+${tp.partition}+${batch.startOffset}+${batch.endOffset}`;
+    feed.tickets.set(key, { tp, ...progress });
+    const current = () => !this.#closed && feed.epoch === epoch;
+    return {
+      current,
+      written: async () => {
+        if (!current()) {
+          feed.tickets.delete(key);
+          return;
+        }
+        feed.failures = 0;
+        await this.#options.progress.saveStream(feed.name, tp, progress.after);
+        feed.tickets.delete(key);
+        const cursor = feed.cursors.get(`${tp.topic}+${tp.partition}`);
+        if (cursor === undefined) return;
+        if (cursor.durable < progress.after) cursor.durable = progress.after;
+        this.#saveIfIdle(feed, cursor);
+      },
+    };
+  }
+
+  /**
+   * Records progress over offsets that gave no batch (quarantined alerts),
+   * when no queued batch of the plugin would record it after its own results.
+   */
+  #saveIfIdle(feed: PluginFeed, cursor: Cursor): void {
+    if (feed.tickets.size > 0 || cursor.durable >= cursor.next) return;
+    const next = cursor.next;
+    this.#track(
+      this.#options.progress.saveStream(feed.name, cursor.tp, next).then(() => {
+        if (cursor.durable < next) cursor.durable = next;
+      }),
+    );
+  }
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#work.add(work);
+    work.finally(() => this.#work.delete(work)).catch(() => {});
+    return work;
+  }
+}

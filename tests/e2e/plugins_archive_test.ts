@@ -1,0 +1,140 @@
+/**
+ * Stream plugins read the archive, exactly once: the real process archives
+ * real ZTF alerts while a plugin lags behind; killed with SIGKILL while
+ * results are pending, or running with a queue too small for the flow, the
+ * plugin ends with one result row per archived alert.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { sharedData } from "../shared_data.ts";
+import { query } from "../support/duckdb.ts";
+import { drain, ROOT, until } from "../support/fink_process.ts";
+
+const ALERTS = sharedData("ztf", "alerts", "fink-broker-local-20200101");
+const DEFINE = new URL("../../core/plugins/define.ts", import.meta.url).href;
+
+/** A stream plugin that takes `delayMs` per batch and returns one row per alert. */
+function slowPlugin(name: string, delayMs: number): string {
+  return `import { definePlugin } from "${DEFINE}";
+export default definePlugin({
+  name: "${name}",
+  description: "Slow on purpose",
+  columns: ["candid"],
+  outputs: { seen: "bool" },
+  async process(batch) {
+    await new Promise((resolve) => setTimeout(resolve, ${delayMs}));
+    return batch.toArray().map((a) => ({ id: a.candid, seen: true }));
+  },
+});
+`;
+}
+
+/** `start archive --source` over the shared alerts, every folder under `dir`. */
+function spawnArchive(dir: string, settings: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "main.ts",
+      "start",
+      "archive",
+      `--source=files:${ALERTS}`,
+      `--set=archive.root=${dir}/archive`,
+      `--set=science.root=${dir}/science`,
+      `--set=process.state_dir=${dir}/state`,
+      `--set=plugins.dir=${dir}/plugins`,
+      "--set=ui.port=0",
+      "--set=plugins.stop_wait_s=60",
+      ...settings.map((s) => `--set=${s}`),
+    ],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function readOffset(path: string, field: string): Promise<bigint | null> {
+  const text = await Deno.readTextFile(path).catch(() => null);
+  if (text === null) return null;
+  try {
+    return BigInt(JSON.parse(text)[field]);
+  } catch {
+    return null;
+  }
+}
+
+/** Result rows per id against archived rows per candid: equal when nothing is lost or doubled. */
+async function assertExactlyOnce(dir: string, plugin: string): Promise<number> {
+  const archived = await query(
+    `select candid::varchar id, count(*)::int n from read_parquet('${dir}/archive/files/**/*.parquet')
+     group by candid order by candid`,
+  );
+  const results = await query(
+    `select id::varchar id, count(*)::int n from read_parquet('${dir}/science/${plugin}/**/*.parquet')
+     group by id order by id`,
+  );
+  assert.ok(archived.length >= 50, `${archived.length} alerts archived`);
+  assert.deepEqual(results, archived);
+  return archived.length;
+}
+
+Deno.test("SIGKILL between the archive's commit and the results: after a restart every alert has one result", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fink_plugins_kill_" });
+  await Deno.mkdir(join(dir, "plugins"));
+  await Deno.writeTextFile(join(dir, "plugins", "slow.ts"), slowPlugin("slow", 150));
+  const settings = ["batch.max_alerts=5", "batch.max_ms=20"];
+  try {
+    const first = spawnArchive(dir, settings);
+    const log: string[] = [];
+    const drained = drain(first.stderr, log);
+    // Kill once the archive has committed past what the plugin has written.
+    const pending = await until("archived alerts whose results are pending", async () => {
+      const committed = await readOffset(`${dir}/archive/_offsets/files+0.json`, "offset");
+      const next = await readOffset(`${dir}/science/_progress/slow/files+0.json`, "next") ?? 0n;
+      return committed !== null && committed >= 20n && next <= committed
+        ? { committed, next }
+        : undefined;
+    });
+    first.kill("SIGKILL");
+    await first.status;
+    await drained;
+    assert.ok(pending.next <= pending.committed, JSON.stringify(log.join("").slice(-2000)));
+
+    const second = spawnArchive(dir, settings);
+    const log2: string[] = [];
+    await drain(second.stderr, log2);
+    const { code } = await second.status;
+    assert.equal(code, 0, log2.join(""));
+    assert.match(log2.join(""), /catching up from the archive/);
+    await assertExactlyOnce(dir, "slow");
+    const progress = await readOffset(`${dir}/science/_progress/slow/files+0.json`, "next");
+    const committed = await readOffset(`${dir}/archive/_offsets/files+0.json`, "offset");
+    assert.equal(progress, committed! + 1n);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a plugin whose queue is too small catches up instead of dropping batches", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fink_plugins_queue_" });
+  await Deno.mkdir(join(dir, "plugins"));
+  await Deno.writeTextFile(join(dir, "plugins", "tiny.ts"), slowPlugin("tiny", 40));
+  try {
+    const child = spawnArchive(dir, [
+      "batch.max_alerts=2",
+      "batch.max_ms=20",
+      "plugins.queue_limit=1",
+    ]);
+    const log: string[] = [];
+    await drain(child.stderr, log);
+    const { code } = await child.status;
+    const text = log.join("");
+    assert.equal(code, 0, text);
+    // It fell behind while the archive went on, more than once, and never dropped a batch.
+    assert.ok((text.match(/catching up from the archive/g) ?? []).length >= 2, text.slice(-3000));
+    assert.doesNotMatch(text, /msg=dropped/);
+    await assertExactlyOnce(dir, "tiny");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
