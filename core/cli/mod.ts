@@ -5,6 +5,7 @@
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
 import { findRunningProcess, type ProcessState } from "../process/state_file.ts";
 import { availableServices, simulatorOverrides } from "../process/services.ts";
+import type { HourJobStatus } from "../plugins/hour_runs.ts";
 import { type Command, parseCommand, USAGE, UsageError } from "./args.ts";
 
 /** Runs one command line; resolves to the process exit code. */
@@ -153,14 +154,14 @@ async function runHours(
     if (e instanceof HourRangeError) return usageFailure(e.message);
     throw e;
   }
-  const print = (job: HourJobView) =>
+  const print = (job: HourJobStatus) =>
     console.log(
       `${name}: ${job.done}/${job.hours} hours${
         job.failed.length ? `, ${job.failed.length} failed` : ""
       }` +
         `${job.current ? `, at ${job.current}` : ""}`,
     );
-  let job: HourJobView;
+  let job: HourJobStatus;
   if (running !== null) {
     const res = await control(running, `/api/services/${name}/start`, { hours: cmd.hours });
     if (!res.ok) return await failure(res, `start ${name} --hours`, res.status === 400 ? 2 : 1);
@@ -187,29 +188,22 @@ async function runHours(
   return 0;
 }
 
-/** What the CLI shows of a batch plugin's run (see core/plugins/hour_runs.ts). */
-interface HourJobView {
-  state: string;
-  hours: number;
-  done: number;
-  failed: string[];
-  missing: number;
-  current?: string;
-  error?: string;
-}
-
 /** Polls the running process until the plugin's run over hours has finished. */
 async function followJob(
   running: ProcessState,
   name: string,
-  print: (job: HourJobView) => void,
-): Promise<HourJobView> {
+  print: (job: HourJobStatus) => void,
+): Promise<HourJobStatus> {
   let shown = -1;
   for (;;) {
     const res = await fetch(`${running.url}/api/services/${name}/hours`);
-    const job = await res.json() as HourJobView;
-    if (res.ok && (job.state === "done" || job.state === "failed")) return job;
-    if (res.ok && job.done !== shown) {
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({}));
+      throw new Error(`The process stopped reporting ${name}'s run: ${body.error ?? res.status}`);
+    }
+    const job = await res.json() as HourJobStatus;
+    if (job.state === "done" || job.state === "failed") return job;
+    if (job.done !== shown) {
       shown = job.done;
       print(job);
     }
