@@ -20,6 +20,7 @@
  * later is read from its first offset. The archive never waits for a plugin.
  */
 import { listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
+import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import { type ArchivedBatch, fileBatches, liveBatches, siblings } from "./archive_batches.ts";
 import type { PluginBatch, PluginHost } from "./host.ts";
@@ -440,11 +441,18 @@ export class StreamFeed {
       const after = i + 1 < files.length
         ? (files[i + 1].startOffset > from ? files[i + 1].startOffset : from)
         : committed + 1n;
-      const batches = await fileBatches(this.#options.archive, file, {
-        columns: this.#columnsOf(feed.name),
-        chunkRows: this.#options.chunkRows,
-        keep: siblings(all, file),
-      });
+      let batches;
+      try {
+        batches = await fileBatches(this.#options.archive, file, {
+          columns: this.#columnsOf(feed.name),
+          chunkRows: this.#options.chunkRows,
+          keep: siblings(all, file),
+        });
+      } catch (error) {
+        // Compaction merged the file since it was listed: the next round lists the merged one.
+        if (error instanceof StorageNotFoundError) return;
+        throw error;
+      }
       for (const [j, batch] of batches.entries()) {
         const progress = { after: j === batches.length - 1 ? after : from, skipTo: after };
         while (!stale() && !this.#send(feed, batch, progress)) {
