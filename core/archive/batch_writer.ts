@@ -8,22 +8,17 @@
  */
 import type { TopicPartition } from "../source/source.ts";
 import type { Storage } from "../storage/storage.ts";
+import type { EncodedFile, QuarantinedMessage } from "./encoder.ts";
 import { type Ledger, type LedgerEntry, TMP_SUFFIX } from "./ledger.ts";
 
-/** A Parquet file of one hour, ready to write. */
-export interface EncodedFile {
-  hour: string;
-  startOffset: bigint;
-  endOffset: bigint;
-  rows: number;
-  bytes: Uint8Array;
-}
+/** A Parquet file of one hour, ready to write (what the encoder made). */
+export type FileToWrite = Pick<
+  EncodedFile,
+  "hour" | "startOffset" | "endOffset" | "rows" | "bytes"
+>;
 
-/** A message that could not be decoded. */
-export interface QuarantinedMessage {
-  offset: bigint;
-  reason: string;
-  value: Uint8Array;
+/** A message that could not be decoded, with its Kafka timestamp when known. */
+export interface QuarantinedWrite extends QuarantinedMessage {
   timestamp?: number;
 }
 
@@ -33,8 +28,8 @@ export interface BatchWrite {
   /** First and last offset of the batch (every message, archived or quarantined). */
   start: bigint;
   end: bigint;
-  files: EncodedFile[];
-  quarantined: QuarantinedMessage[];
+  files: FileToWrite[];
+  quarantined: QuarantinedWrite[];
 }
 
 /** A written file, for counts. */

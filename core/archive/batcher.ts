@@ -41,6 +41,8 @@ export class Batcher {
   #pending = new Map<string, Pending>();
   /** Bytes of cut batches whose flush has not finished. */
   #flushingBytes = 0;
+  /** Bytes of the batches filling, over every partition (the sum of their `bytes`). */
+  #fillingBytes = 0;
   #roomWaiters: (() => void)[] = [];
   /** A waiter was let in and has not taken its message yet. */
   #admitted = false;
@@ -57,17 +59,13 @@ export class Batcher {
   /** Messages buffered and not yet flushed, over every partition. */
   get buffered(): { messages: number; bytes: number } {
     let messages = 0;
-    let bytes = 0;
-    for (const p of this.#pending.values()) {
-      messages += p.messages.length;
-      bytes += p.bytes;
-    }
-    return { messages, bytes };
+    for (const p of this.#pending.values()) messages += p.messages.length;
+    return { messages, bytes: this.#fillingBytes };
   }
 
   /** Bytes held: batches filling plus batches whose flush has not finished. */
   get heldBytes(): number {
-    return this.buffered.bytes + this.#flushingBytes;
+    return this.#fillingBytes + this.#flushingBytes;
   }
 
   /**
@@ -88,6 +86,7 @@ export class Batcher {
       }
       p.messages.push(m);
       p.bytes += m.value.byteLength;
+      this.#fillingBytes += m.value.byteLength;
       this.options.onAccept?.(m);
       p.last = m.offset;
       if (p.messages.length >= this.options.maxMessages || p.bytes >= this.options.maxBytes) {
@@ -115,10 +114,13 @@ export class Batcher {
       const p = this.#pending.get(`${tp.topic}\0${tp.partition}`);
       if (p === undefined) continue;
       if (p.timer !== null) clearTimeout(p.timer);
+      p.timer = null;
+      this.#fillingBytes -= p.bytes;
       p.messages = [];
       p.bytes = 0;
       p.last = -1n;
     }
+    this.#admitNext();
   }
 
   /** Flushes what is buffered, then refuses new messages. */
@@ -194,6 +196,7 @@ export class Batcher {
     p.messages = [];
     p.bytes = 0;
     p.gate = p.flushing;
+    this.#fillingBytes -= bytes;
     this.#flushingBytes += bytes;
     p.flushing = p.flushing.then(async () => {
       try {

@@ -237,20 +237,18 @@ async function startArchive(
   const logger = setInterval(() => logFigures(stats, batcher), LOG_EVERY_MS);
   const closedAfterMs = config.number("archive.compact_after_minutes") * 60_000;
   // Hours written before this start (a stop, a crash) are compacted like the new ones, now.
-  let compacting = earlierHours(storage, dirtyHours).then(
-    () => compactClosedHours(compactor, dirtyHours, closedAfterMs),
-    (e) => log.warn("could not list the archived hours; only new ones get compacted", { error: e }),
-  ).catch((e) => {
-    stats.addError(`compaction: ${(e as Error).message}`);
-    log.warn("compaction failed, will retry", { error: e });
+  let compacting = earlierHours(storage, dirtyHours).catch((e) => {
+    log.warn("could not list the archived hours; only new ones get compacted", { error: e });
   });
-  const compactionTimer = setInterval(() => {
+  const compactPass = () => {
     compacting = compacting.then(() => compactClosedHours(compactor, dirtyHours, closedAfterMs))
       .catch((e) => {
         stats.addError(`compaction: ${(e as Error).message}`);
         log.warn("compaction failed, will retry", { error: e });
       });
-  }, COMPACT_EVERY_MS);
+  };
+  compactPass();
+  const compactionTimer = setInterval(compactPass, COMPACT_EVERY_MS);
   const failureWatch = setInterval(() => {
     if (batcher.failed !== null) {
       log.error("archive stopped on an error it cannot retry", { error: batcher.failed });

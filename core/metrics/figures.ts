@@ -4,6 +4,7 @@
  * counts of the classifier plugin. Details are read defensively, so a service
  * reporting an unexpected shape shows zeros instead of breaking the API.
  */
+import type { PartitionCounts } from "../archive/stats.ts";
 import type { ServiceStatus } from "../services/service.ts";
 
 /** Alerts/s in and out of the archive, and MB/s in. */
@@ -25,17 +26,7 @@ export interface Totals {
 }
 
 /** Counts of one topic-partition, as the archive reports them. */
-export interface PartitionFigures {
-  topic: string;
-  partition: number;
-  received: number;
-  decoded: number;
-  archived: number;
-  quarantined: number;
-  bytesIn: number;
-  committedOffset: string | null;
-  lag: number | null;
-}
+export type PartitionFigures = PartitionCounts;
 
 /** Files written into one hour folder of one topic. */
 export interface HourFigures {
