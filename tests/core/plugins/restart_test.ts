@@ -47,6 +47,11 @@ Deno.test("failing plugins are terminated, reported and restarted with backoff; 
       dispatched++;
       assert.ok(report.queued.includes("good"));
       for (const name of failing) assert.ok(report.queued.includes(name), name);
+      // "dies" completes this batch and dies on the next one.
+      const second = host.dispatch(ztfBatch(alerts, { startOffset: round * 100 + 50 }), {
+        to: ["dies"],
+      });
+      assert.deepEqual(second.queued, ["dies"]);
       for (const name of failing) {
         await log.waitFor((e) =>
           e.plugin === name && e.event === "restarting" &&
@@ -55,7 +60,7 @@ Deno.test("failing plugins are terminated, reported and restarted with backoff; 
       }
     }
     for (const name of failing) {
-      // "dies" completes its batch before dying, and a completed batch resets the backoff.
+      // "dies" completes a batch before dying each time, and a completed batch resets the backoff.
       const expected = name === "dies" ? [50, 50] : [50, 100];
       assert.deepEqual(log.of(name, "restarting").map((e) => e.delayMs), expected, name);
     }

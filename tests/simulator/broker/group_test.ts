@@ -267,14 +267,28 @@ Deno.test("a member that does not rejoin within the rebalance timeout is dropped
 Deno.test("a member whose session expires is removed and the others are asked to rejoin", async () => {
   const h = harness();
   try {
-    const { memberIds, leaderId, generationId } = await stableGroup(h, {
+    // Only the follower has a short session, so only its expiry can end the generation.
+    const first = await joinNew(h, { groupId: "g", sessionTimeoutMs: 10_000 });
+    const leaderId = first.memberId;
+    await syncGroup(h, 3, {
       groupId: "g",
-      count: 2,
-      join: {
-        sessionTimeoutMs: 300,
-      },
+      generationId: first.generationId,
+      memberId: leaderId,
+      assignments: [],
     });
-    const follower = memberIds.find((id) => id !== leaderId)!;
+    const handshake = await joinGroup(h, 5, { groupId: "g", memberId: "", sessionTimeoutMs: 300 });
+    const follower = handshake.memberId;
+    const [followerJoin, leaderJoin] = await Promise.all([
+      joinGroup(h, 5, { groupId: "g", memberId: follower, sessionTimeoutMs: 300 }),
+      joinGroup(h, 5, { groupId: "g", memberId: leaderId, sessionTimeoutMs: 10_000 }),
+    ]);
+    assert.deepEqual([followerJoin.leaderId, leaderJoin.leaderId], [leaderId, leaderId]);
+    const generationId = leaderJoin.generationId;
+    const synced = await Promise.all([
+      syncGroup(h, 3, { groupId: "g", generationId, memberId: leaderId, assignments: [] }),
+      syncGroup(h, 3, { groupId: "g", generationId, memberId: follower }),
+    ]);
+    assert.deepEqual(synced.map((r) => r.errorCode), [E.NONE, E.NONE]);
     // Only the leader heartbeats; poll its heartbeat until the coordinator reports the rebalance.
     const deadline = Date.now() + 10_000;
     let code = E.NONE;
@@ -284,7 +298,7 @@ Deno.test("a member whose session expires is removed and the others are asked to
     }
     assert.deepEqual(code, E.REBALANCE_IN_PROGRESS);
     assert.deepEqual(h.gc.describe("g")?.members.map((m) => m.memberId), [leaderId]);
-    const rejoined = await joinGroup(h, 5, { memberId: leaderId, sessionTimeoutMs: 300 });
+    const rejoined = await joinGroup(h, 5, { memberId: leaderId, sessionTimeoutMs: 10_000 });
     assert.deepEqual([rejoined.errorCode, rejoined.generationId], [E.NONE, generationId + 1]);
     assert.deepEqual(
       await heartbeat(h, 3, { generationId, memberId: follower }),
