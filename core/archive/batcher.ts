@@ -1,26 +1,37 @@
 /**
  * Groups raw messages per topic-partition into batches bounded by count, bytes
- * and age, whichever comes first, and hands each full batch to `flush`. Flushes
- * of one partition run one after the other, in offset order. While one batch
- * flushes the next may fill; `add` waits beyond that, which pauses the source.
- * Over all partitions, the bytes held (filling and flushing) stay under
- * `maxBufferedBytes`: past it the fullest batch is cut early and `add` waits
- * for a flush to finish, so a burst on many partitions cannot exhaust memory.
+ * and age, whichever comes first. A cut batch is handed at once to `prepare`
+ * (the archive encodes it), so several batches of one partition can be
+ * prepared side by side; `flush` then takes them one after the other, in
+ * offset order (the archive writes and commits). Over all partitions, the
+ * bytes held (filling, preparing and flushing) stay under `maxBufferedBytes`:
+ * past it the fullest batch is cut early and `add` waits for a flush to
+ * finish, which pauses the source, so a burst cannot exhaust memory.
  */
 import type { SourceMessage, TopicPartition } from "../source/source.ts";
 
-/** Limits and the flush callback of a {@link Batcher}. */
-export interface BatcherOptions {
+/** Limits and the callbacks of a {@link Batcher}; `P` is what `prepare` makes of a batch. */
+export interface BatcherOptions<P> {
   maxMessages: number;
   maxBytes: number;
   /** A non-empty batch is flushed this long after its first message arrived. */
   maxMs: number;
-  /** Bytes held over every partition, filling and flushing, before `add` waits. Default unbounded. */
-  maxBufferedBytes?: number;
+  /** Bytes held over every partition, filling, preparing and flushing, before `add` waits. */
+  maxBufferedBytes: number;
   /** Called for every message taken into a batch (re-deliveries are not). */
   onAccept?(message: SourceMessage): void;
-  /** Writes one batch durably; rejecting stops the batcher (see `failed`). */
-  flush(tp: TopicPartition, messages: SourceMessage[]): Promise<void>;
+  /**
+   * Starts on a batch as soon as it is cut, while earlier batches of its
+   * partition may still prepare or flush; rejecting stops the batcher. The
+   * batcher keeps only what this returns, so the messages can be freed once
+   * it no longer needs them.
+   */
+  prepare(tp: TopicPartition, messages: SourceMessage[]): Promise<P>;
+  /**
+   * Writes one prepared batch durably; called per partition in offset order,
+   * after the previous batch's flush. Rejecting stops the batcher (see `failed`).
+   */
+  flush(tp: TopicPartition, prepared: P): Promise<void>;
 }
 
 interface Pending {
@@ -32,14 +43,12 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | null;
   /** The flush chain of this partition. */
   flushing: Promise<void>;
-  /** The chain before the newest batch: one batch may flush while the next fills. */
-  gate: Promise<void>;
 }
 
-/** Per-partition batching with size, byte and time bounds. */
-export class Batcher {
+/** Per-partition batching with size, byte and time bounds, prepared ahead and flushed in order. */
+export class Batcher<P = unknown> {
   #pending = new Map<string, Pending>();
-  /** Bytes of cut batches whose flush has not finished. */
+  /** Bytes of cut batches (preparing or flushing) whose flush has not finished. */
   #flushingBytes = 0;
   /** Bytes of the batches filling, over every partition (the sum of their `bytes`). */
   #fillingBytes = 0;
@@ -49,7 +58,7 @@ export class Batcher {
   #failure: Error | null = null;
   #closed = false;
 
-  constructor(readonly options: BatcherOptions) {}
+  constructor(readonly options: BatcherOptions<P>) {}
 
   /** The error that stopped the batcher, if any. */
   get failed(): Error | null {
@@ -63,14 +72,15 @@ export class Batcher {
     return { messages, bytes: this.#fillingBytes };
   }
 
-  /** Bytes held: batches filling plus batches whose flush has not finished. */
+  /** Bytes held: batches filling plus cut batches whose flush has not finished. */
   get heldBytes(): number {
     return this.#fillingBytes + this.#flushingBytes;
   }
 
   /**
    * Adds messages of one partition (in offset order) that are past `after`, the
-   * partition's committed offset. Resolves when the caller may send more.
+   * partition's committed offset. Resolves when every message is taken; waits
+   * meanwhile while the bytes held are at the bound.
    */
   async add(messages: SourceMessage[], after: bigint): Promise<void> {
     if (this.#failure !== null) throw this.#failure;
@@ -97,7 +107,6 @@ export class Batcher {
     if (p.messages.length > 0 && p.timer === null) {
       p.timer = setTimeout(() => this.#cut(p), this.options.maxMs);
     }
-    await p.gate;
     if (this.#failure !== null) throw this.#failure;
   }
 
@@ -142,7 +151,6 @@ export class Batcher {
         last: -1n,
         timer: null,
         flushing: Promise.resolve(),
-        gate: Promise.resolve(),
       };
       this.#pending.set(k, p);
     }
@@ -150,7 +158,7 @@ export class Batcher {
   }
 
   #overBound(): boolean {
-    return this.heldBytes >= (this.options.maxBufferedBytes ?? Infinity);
+    return this.heldBytes >= this.options.maxBufferedBytes;
   }
 
   /**
@@ -165,8 +173,10 @@ export class Batcher {
 
   /**
    * Lets the longest waiter in when there is room, or everyone when the batcher
-   * is done. Over the bound with waiters, cuts the fullest filling batch unless
-   * flushes already free enough: their end calls this again.
+   * is done. Over the bound with waiters, cuts the fullest filling batch when
+   * filling batches hold at least half the bound; otherwise the cut batches
+   * free enough as they finish (their end calls this again). Cutting on every
+   * admission instead would flush batches of one message.
    */
   #admitNext(): void {
     if (this.#failure !== null || this.#closed) {
@@ -176,7 +186,7 @@ export class Batcher {
       this.#admitted = true;
       this.#roomWaiters.shift()!();
     } else if (
-      this.#roomWaiters.length > 0 && this.#flushingBytes < this.options.maxBufferedBytes!
+      this.#roomWaiters.length > 0 && this.#fillingBytes * 2 >= this.options.maxBufferedBytes
     ) {
       let fullest: Pending | undefined;
       for (const p of this.#pending.values()) if (p.bytes > (fullest?.bytes ?? 0)) fullest = p;
@@ -184,7 +194,18 @@ export class Batcher {
     }
   }
 
-  /** Takes the partition's buffer as one batch and chains its flush. */
+  /**
+   * Starts preparing a batch. A method of its own so that no closure of
+   * {@link #cut} captures the messages: the flush chain would keep them alive.
+   */
+  #prepare(tp: TopicPartition, batch: SourceMessage[]): Promise<P> {
+    const prepared = Promise.resolve().then(() => this.options.prepare(tp, batch));
+    // Awaited in the flush chain; this only keeps an early rejection from being unhandled.
+    prepared.catch(() => {});
+    return prepared;
+  }
+
+  /** Takes the partition's buffer as one batch, starts preparing it and chains its flush. */
   #cut(p: Pending): void {
     if (p.timer !== null) {
       clearTimeout(p.timer);
@@ -195,14 +216,16 @@ export class Batcher {
     const bytes = p.bytes;
     p.messages = [];
     p.bytes = 0;
-    p.gate = p.flushing;
     this.#fillingBytes -= bytes;
     this.#flushingBytes += bytes;
+    const prepared = this.#prepare(p.tp, batch);
     p.flushing = p.flushing.then(async () => {
       try {
-        if (this.#failure === null) await this.options.flush(p.tp, batch);
+        const ready = await prepared;
+        if (this.#failure === null) await this.options.flush(p.tp, ready);
       } catch (e) {
-        this.#failure = e as Error;
+        // The first error is the cause; later batches may fail only because of it.
+        this.#failure ??= e as Error;
       } finally {
         this.#flushingBytes -= bytes;
         this.#admitNext();

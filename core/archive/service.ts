@@ -12,7 +12,7 @@ import type { Source } from "../source/source.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Batcher } from "./batcher.ts";
-import { writeBatch } from "./batch_writer.ts";
+import { type BatchWrite, writeBatch } from "./batch_writer.ts";
 import { EncoderPool } from "./encoder_pool.ts";
 import type { EncodeOptions } from "./encoder.ts";
 import { Compactor } from "./compactor.ts";
@@ -79,9 +79,20 @@ export function createArchiveService(
   };
 }
 
+/**
+ * An encoded batch waiting for its turn to be written: all the batcher keeps of
+ * it, so the raw messages are freed once encoded.
+ */
+interface PreparedBatch extends Omit<BatchWrite, "tp"> {
+  /** Alerts decoded, archived or not. */
+  decoded: number;
+  /** Kafka timestamps of the batch's messages, for the latency figures. */
+  timestamps: Float64Array;
+}
+
 interface Running {
   source: Source;
-  batcher: Batcher;
+  batcher: Batcher<PreparedBatch>;
   storage: Storage;
   stop(): Promise<void>;
 }
@@ -164,26 +175,29 @@ async function startArchive(
       counts.received++;
       counts.bytesIn += m.value.byteLength;
     },
-    async flush(tp, messages) {
-      const counts = stats.partition(tp);
+    async prepare(_tp, messages): Promise<PreparedBatch> {
       const encoded = await pool.encode(messages, { ...encodeOptions, ingestTime: Date.now() });
-      const start = messages[0].offset;
-      const end = messages[messages.length - 1].offset;
-      const written = await writeBatch({
-        tp,
-        start,
-        end,
+      return {
+        start: messages[0].offset,
+        end: messages[messages.length - 1].offset,
         files: encoded.files,
+        decoded: encoded.decoded,
         quarantined: encoded.quarantined.map((q) => ({
           ...q,
           timestamp: messages.find((m) => m.offset === q.offset)?.timestamp,
         })),
-      }, { storage, ledger });
+        timestamps: Float64Array.from(messages, (m) => m.timestamp),
+      };
+    },
+    async flush(tp, batch) {
+      const { start, end, quarantined, timestamps } = batch;
+      const counts = stats.partition(tp);
+      const written = await writeBatch({ tp, ...batch }, { storage, ledger });
       for (const f of written) {
         stats.addFile(tp.topic, f.hour, f.rows, f.size);
         dirtyHours.set(`${tp.topic}/${f.hour}`, tp.topic);
       }
-      for (const q of encoded.quarantined) {
+      for (const q of quarantined) {
         log.warn("alert quarantined", {
           topic: tp.topic,
           partition: tp.partition,
@@ -192,13 +206,13 @@ async function startArchive(
         });
         stats.addError(`${tp.topic}[${tp.partition}]@${q.offset}: ${q.reason}`);
       }
-      counts.decoded += encoded.decoded;
+      counts.decoded += batch.decoded;
       counts.archived += written.reduce((n, f) => n + f.rows, 0);
-      counts.quarantined += encoded.quarantined.length;
+      counts.quarantined += quarantined.length;
       counts.committedOffset = end.toString();
       stats.lastCommit = { at: new Date().toISOString(), ...tp, offset: end.toString() };
       const durable = Date.now();
-      for (const m of messages) stats.recordLatency(durable - m.timestamp);
+      for (const t of timestamps) stats.recordLatency(durable - t);
       await source.commit(tp, end + 1n);
       try {
         await ctx.onBatch?.({ ...tp, startOffset: start, endOffset: end, files: written });

@@ -138,7 +138,7 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
   "batch.max_ms": { type: int(1), default: 1000, doc: "... or this long after its first alert" },
   "batch.buffer_mb": {
     type: int(1),
-    default: 48,
+    default: 96,
     doc: "Megabytes of alerts held over all partitions before the consumer pauses (bounds memory)",
   },
   "ui.host": { type: str, default: "127.0.0.1", doc: "Address the API and dashboard bind to" },

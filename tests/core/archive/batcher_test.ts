@@ -17,12 +17,19 @@ function messages(partition: number, from: number, count: number): SourceMessage
   }));
 }
 
+/** Limits that never cut a batch, and callbacks recording the offsets flushed. */
 function recorder() {
   const flushed: { tp: TopicPartition; offsets: bigint[] }[] = [];
   return {
     flushed,
-    flush(tp: TopicPartition, batch: SourceMessage[]) {
-      flushed.push({ tp, offsets: batch.map((m) => m.offset) });
+    maxMessages: 1000,
+    maxBytes: 1e12,
+    maxMs: 60_000,
+    maxBufferedBytes: 1e12,
+    prepare: (_tp: TopicPartition, batch: SourceMessage[]) =>
+      Promise.resolve(batch.map((m) => m.offset)),
+    flush(tp: TopicPartition, offsets: bigint[]) {
+      flushed.push({ tp, offsets });
       return Promise.resolve();
     },
   };
@@ -30,7 +37,7 @@ function recorder() {
 
 Deno.test("a batch closes at the message count", async () => {
   const r = recorder();
-  const b = new Batcher({ maxMessages: 3, maxBytes: 1e12, maxMs: 60_000, flush: r.flush });
+  const b = new Batcher({ ...r, maxMessages: 3 });
   await b.add(messages(0, 0, 7), -1n);
   await b.close();
   assert.deepEqual(r.flushed.map((f) => f.offsets.length), [3, 3, 1]);
@@ -39,12 +46,7 @@ Deno.test("a batch closes at the message count", async () => {
 
 Deno.test("a batch closes at the byte bound", async () => {
   const r = recorder();
-  const b = new Batcher({
-    maxMessages: 1000,
-    maxBytes: ALERT.byteLength * 2,
-    maxMs: 60_000,
-    flush: r.flush,
-  });
+  const b = new Batcher({ ...r, maxBytes: ALERT.byteLength * 2 });
   await b.add(messages(0, 0, 5), -1n);
   await b.close();
   assert.deepEqual(r.flushed.map((f) => f.offsets.length), [2, 2, 1]);
@@ -53,11 +55,10 @@ Deno.test("a batch closes at the byte bound", async () => {
 Deno.test("a partial batch is flushed when its time is up", async () => {
   const flushed = Promise.withResolvers<bigint[]>();
   const b = new Batcher({
-    maxMessages: 1000,
-    maxBytes: 1e12,
+    ...recorder(),
     maxMs: 20,
-    flush: (_tp, batch) => {
-      flushed.resolve(batch.map((m) => m.offset));
+    flush: (_tp, offsets) => {
+      flushed.resolve(offsets);
       return Promise.resolve();
     },
   });
@@ -69,13 +70,7 @@ Deno.test("a partial batch is flushed when its time is up", async () => {
 Deno.test("committed offsets and re-deliveries are dropped", async () => {
   const r = recorder();
   const accepted: bigint[] = [];
-  const b = new Batcher({
-    maxMessages: 1000,
-    maxBytes: 1e12,
-    maxMs: 60_000,
-    flush: r.flush,
-    onAccept: (m) => accepted.push(m.offset),
-  });
+  const b = new Batcher({ ...r, onAccept: (m) => accepted.push(m.offset) });
   await b.add(messages(0, 0, 5), 1n);
   await b.add(messages(0, 3, 4), 1n);
   await b.close();
@@ -83,40 +78,63 @@ Deno.test("committed offsets and re-deliveries are dropped", async () => {
   assert.deepEqual(r.flushed.flatMap((f) => f.offsets), [2n, 3n, 4n, 5n, 6n]);
 });
 
-Deno.test("add waits while the partition's earlier batch is still flushing", async () => {
+Deno.test("a partition's batches are prepared side by side and flushed in offset order", async () => {
+  const r = recorder();
   const release = Promise.withResolvers<void>();
-  let flushes = 0;
+  const prepared: bigint[][] = [];
   const b = new Batcher({
+    ...r,
     maxMessages: 2,
-    maxBytes: 1e12,
-    maxMs: 60_000,
-    flush: async () => {
-      flushes++;
-      await release.promise;
+    prepare: (_tp, batch) => {
+      const offsets = batch.map((m) => m.offset);
+      prepared.push(offsets);
+      // The first batch takes longest to prepare: the flushes must still keep offset order.
+      return prepared.length === 1 ? release.promise.then(() => offsets) : Promise.resolve(offsets);
     },
   });
-  await b.add(messages(0, 0, 2), -1n); // first batch flushing, may fill the next
-  let done = false;
-  const second = b.add(messages(0, 2, 2), -1n).then(() => (done = true));
-  await Promise.resolve();
-  await Promise.resolve();
-  assert.equal(done, false, "the source is paused while two batches are pending");
-  assert.equal(flushes, 1);
+  await b.add(messages(0, 0, 6), -1n);
+  const closing = b.close();
+  while (prepared.length < 3) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(r.flushed.length, 0, "nothing is flushed before the first batch is prepared");
   release.resolve();
-  await second;
+  await closing;
+  assert.deepEqual(r.flushed.map((f) => f.offsets), [[0n, 1n], [2n, 3n], [4n, 5n]]);
+});
+
+Deno.test("add waits at the bound until a flush frees room", async () => {
+  const release = Promise.withResolvers<void>();
+  const fourTaken = Promise.withResolvers<void>();
+  let accepted = 0;
+  const b = new Batcher({
+    ...recorder(),
+    maxMessages: 2,
+    maxBufferedBytes: ALERT.byteLength * 4,
+    onAccept: () => ++accepted === 4 && fourTaken.resolve(),
+    flush: () => release.promise,
+  });
+  let done = false;
+  const adding = b.add(messages(0, 0, 6), -1n).then(() => (done = true));
+  await fourTaken.promise;
+  // Both batches are prepared (a timer turn later): only a flush can free room now.
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(accepted, 4);
+  assert.equal(done, false, "the source is paused while 4 alerts are held");
+  assert.equal(b.heldBytes, ALERT.byteLength * 4);
+  release.resolve();
+  await adding;
   await b.close();
-  assert.equal(flushes, 2);
 });
 
 Deno.test("a failed flush stops the batcher with that error", async () => {
   const b = new Batcher({
+    ...recorder(),
     maxMessages: 1,
-    maxBytes: 1e12,
-    maxMs: 60_000,
     flush: () => Promise.reject(new Error("permission denied")),
   });
-  await assert.rejects(b.add(messages(0, 0, 3), -1n), /permission denied/);
+  await b.add(messages(0, 0, 3), -1n);
+  await assert.rejects(b.flushAll(), /permission denied/);
   assert.match(b.failed!.message, /permission denied/);
+  await assert.rejects(b.add(messages(0, 3, 1), -1n), /permission denied/);
   await b.close();
 });
 
@@ -125,15 +143,14 @@ Deno.test("over many partitions the bytes held stay under the global bound", asy
   const releases: (() => void)[] = [];
   const flushed: bigint[] = [];
   let peak = 0;
-  const b: Batcher = new Batcher({
-    maxMessages: 1000,
+  const b: Batcher<bigint[]> = new Batcher({
+    ...recorder(),
     maxBytes: size * 10,
-    maxMs: 60_000,
     maxBufferedBytes: size * 4,
-    async flush(_tp, batch) {
+    async flush(_tp, offsets) {
       peak = Math.max(peak, b.heldBytes);
       await new Promise<void>((resolve) => releases.push(resolve));
-      flushed.push(...batch.map((m) => m.offset));
+      flushed.push(...offsets);
     },
   });
   const pump = () => new Promise((resolve) => setTimeout(() => resolve(releases.shift()?.()), 1));
