@@ -3,7 +3,7 @@
  * fsyncs that make a resolved write survive a power cut. Metadata calls (stat, open,
  * mkdir, rename) are synchronous: on a local disk they take microseconds, while each
  * asynchronous one hops to a blocking thread, which cost the main thread more than the
- * call itself (about 2 s over a 100,000-alert burst). Data writes and fsyncs stay
+ * call itself (about 1 s over a 100,000-alert burst). Data writes and fsyncs stay
  * asynchronous.
  */
 import { dirname, join, resolve } from "node:path";
