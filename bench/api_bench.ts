@@ -139,20 +139,7 @@ function loadedArchive(
       storage: "/bench/archive",
       connected: true,
       problems: [],
-      rates: stats.rates(),
-      totals: {
-        received: stats.total("received"),
-        decoded: stats.total("decoded"),
-        archived: stats.total("archived"),
-        quarantined: stats.total("quarantined"),
-        buffered: 0,
-        files: stats.filesWritten,
-        bytes: stats.bytesWritten,
-      },
-      partitions: [...stats.partitions.values()],
-      hours: [...stats.hours.values()],
-      lastCommit: stats.lastCommit,
-      errors: stats.errors,
+      ...stats.figures(0),
     }),
   };
 }

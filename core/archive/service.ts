@@ -348,20 +348,6 @@ function archiveDetails(
     storage: running?.storage.location ?? null,
     connected: health.connected,
     problems: [health.error, storageError, running?.batcher.failed?.message].filter((p) => p),
-    rates: stats.rates(),
-    latencyMs: stats.latency(),
-    totals: {
-      received: stats.total("received"),
-      decoded: stats.total("decoded"),
-      archived: stats.total("archived"),
-      quarantined: stats.total("quarantined"),
-      buffered: running?.batcher.buffered.messages ?? 0,
-      files: stats.filesWritten,
-      bytes: stats.bytesWritten,
-    },
-    partitions: [...stats.partitions.values()],
-    hours: [...stats.hours.values()],
-    lastCommit: stats.lastCommit,
-    errors: stats.errors,
+    ...stats.figures(running?.batcher.buffered.messages ?? 0),
   };
 }

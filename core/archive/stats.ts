@@ -129,6 +129,31 @@ export class ArchiveStats {
     if (this.#ticks.length > RATE_WINDOW_S + 1) this.#ticks.shift();
   }
 
+  /**
+   * The figures part of the archive's status document: rates, latency, totals
+   * (with the `buffered` alerts the caller holds), partitions, hours, last
+   * commit and recent errors.
+   */
+  figures(buffered: number): Record<string, unknown> {
+    return {
+      rates: this.rates(),
+      latencyMs: this.latency(),
+      totals: {
+        received: this.total("received"),
+        decoded: this.total("decoded"),
+        archived: this.total("archived"),
+        quarantined: this.total("quarantined"),
+        buffered,
+        files: this.filesWritten,
+        bytes: this.bytesWritten,
+      },
+      partitions: [...this.partitions.values()],
+      hours: [...this.hours.values()],
+      lastCommit: this.lastCommit,
+      errors: this.errors,
+    };
+  }
+
   /** Alerts/s in and out, and MB/s in, over the last seconds (by the last two ticks when few). */
   rates(): { inPerSecond: number; outPerSecond: number; mbInPerSecond: number } {
     if (this.#ticks.length < 2) return { inPerSecond: 0, outPerSecond: 0, mbInPerSecond: 0 };
