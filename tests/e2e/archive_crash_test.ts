@@ -4,14 +4,13 @@
  * Afterwards every alert is in the archive exactly once.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { dirname, join, relative } from "node:path";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
+import { spawnFink } from "../support/fink_process.ts";
 import { readAlertIndex, ZTF_FOLDERS } from "./alert_index.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Kills that must hit a process at work; runs are capped so a fast machine cannot loop forever. */
 const KILLS = 20;
 const MAX_RUNS = 80;
@@ -39,25 +38,17 @@ async function committedOffset(dir: string): Promise<string | null> {
 }
 
 function spawnArchive(dir: string): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "main.ts",
-      "start",
-      "archive",
-      `--source=files:${dir}/alerts`,
-      `--set=archive.root=${dir}/archive`,
-      `--set=process.state_dir=${dir}/state`,
-      `--set=plugins.dir=${dir}/plugins`,
-      "--set=ui.port=0",
-      "--set=batch.max_alerts=5",
-      "--set=batch.max_ms=20",
-    ],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  return spawnFink([
+    "start",
+    "archive",
+    `--source=files:${dir}/alerts`,
+    `--set=archive.root=${dir}/archive`,
+    `--set=process.state_dir=${dir}/state`,
+    `--set=plugins.dir=${dir}/plugins`,
+    "--set=ui.port=0",
+    "--set=batch.max_alerts=5",
+    "--set=batch.max_ms=20",
+  ]);
 }
 
 /** Resolves when the child logs that the archive started (or ends). */

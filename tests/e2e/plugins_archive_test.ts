@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
-import { drain, ROOT, until } from "../support/fink_process.ts";
+import { drain, spawnFink, until } from "../support/fink_process.ts";
 
 const ALERTS = sharedData("ztf", "alerts", "fink-broker-local-20200101");
 const DEFINE = new URL("../../core/plugins/define.ts", import.meta.url).href;
@@ -39,26 +39,18 @@ export default definePlugin({
 
 /** `start archive --source` over the shared alerts, every folder under `dir`. */
 function spawnArchive(dir: string, settings: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "main.ts",
-      "start",
-      "archive",
-      `--source=files:${ALERTS}`,
-      `--set=archive.root=${dir}/archive`,
-      `--set=science.root=${dir}/science`,
-      `--set=process.state_dir=${dir}/state`,
-      `--set=plugins.dir=${dir}/plugins`,
-      "--set=ui.port=0",
-      "--set=plugins.stop_wait_s=60",
-      ...settings.map((s) => `--set=${s}`),
-    ],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  return spawnFink([
+    "start",
+    "archive",
+    `--source=files:${ALERTS}`,
+    `--set=archive.root=${dir}/archive`,
+    `--set=science.root=${dir}/science`,
+    `--set=process.state_dir=${dir}/state`,
+    `--set=plugins.dir=${dir}/plugins`,
+    "--set=ui.port=0",
+    "--set=plugins.stop_wait_s=60",
+    ...settings.map((s) => `--set=${s}`),
+  ]);
 }
 
 async function readOffset(path: string, field: string): Promise<bigint | null> {

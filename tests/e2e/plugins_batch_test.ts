@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { readProcessState } from "../../core/process/state_file.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
-import { drain, fink, ROOT, stopProcess, until } from "../support/fink_process.ts";
+import { drain, fink, spawnFink, stopProcess, until } from "../support/fink_process.ts";
 
 const NIGHT = sharedData("ztf", "alerts", "fink-broker-all-distribute-20231018");
 const DEFINE = new URL("../../core/plugins/define.ts", import.meta.url).href;
@@ -109,12 +109,7 @@ Deno.test("start <batch plugin> --hours runs it over the archived hours, exactly
 
 Deno.test("a started batch plugin processes every closed hour by itself, and runs on demand too", async () => {
   const { dir, settings } = await project();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "start", "mags", "--set=plugins.batch_every_s=1", ...settings],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnFink(["start", "mags", "--set=plugins.batch_every_s=1", ...settings]);
   const log: string[] = [];
   const drained = drain(child.stderr, log);
   try {

@@ -52,6 +52,16 @@ export async function getJson(url: string): Promise<any> {
   return await res.json();
 }
 
+/** Starts one CLI command (`main.ts` with `args`) and leaves it running; stderr is piped, stdout dropped. */
+export function spawnFink(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", ...args],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
 /** Runs one CLI command to completion. */
 export async function fink(args: string[], env: Record<string, string>): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
