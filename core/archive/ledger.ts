@@ -36,6 +36,27 @@ function key(tp: TopicPartition): string {
   return `${tp.topic}+${tp.partition}`;
 }
 
+function offsetsPath(tp: TopicPartition): string {
+  return `_offsets/${key(tp)}.json`;
+}
+
+/**
+ * The committed offset of a partition as the ledger stored it under
+ * `_offsets/`, -1 when it has none; for readers of the archive as well.
+ */
+export async function readCommittedOffset(storage: Storage, tp: TopicPartition): Promise<bigint> {
+  const path = offsetsPath(tp);
+  // On HDFS a rename deletes the old file first: when a crash fell between the two,
+  // only the temporary copy is left, and it is complete (written before the rename).
+  // A temporary copy torn by a crash while it was written is ignored: the final one holds.
+  for (const candidate of [path, path + TMP_SUFFIX]) {
+    if (await storage.stat(candidate) === null) continue;
+    const parsed = parseJson(await storage.readFile(candidate));
+    if (typeof parsed?.offset === "string") return BigInt(parsed.offset);
+  }
+  return -1n;
+}
+
 function pad(n: bigint): string {
   return n.toString().padStart(20, "0");
 }
@@ -50,7 +71,7 @@ export class Ledger {
   async committed(tp: TopicPartition): Promise<bigint> {
     const cached = this.#committed.get(key(tp));
     if (cached !== undefined) return cached;
-    const offset = await this.#readCommitted(tp);
+    const offset = await readCommittedOffset(this.storage, tp);
     this.#committed.set(key(tp), offset);
     return offset;
   }
@@ -74,7 +95,7 @@ export class Ledger {
 
   /** Marks a batch durable: advances the committed offset, then drops the WAL entry. */
   async commit(tp: TopicPartition, entry: LedgerEntry): Promise<void> {
-    const path = `_offsets/${key(tp)}.json`;
+    const path = offsetsPath(tp);
     const body = JSON.stringify({ offset: entry.end.toString(), at: new Date().toISOString() });
     await this.storage.writeFile(path + TMP_SUFFIX, new TextEncoder().encode(body));
     await this.storage.rename(path + TMP_SUFFIX, path);
@@ -99,7 +120,7 @@ export class Ledger {
           continue;
         }
         const tp = { topic: entry.topic, partition: entry.partition };
-        const committed = await this.#readCommitted(tp);
+        const committed = await readCommittedOffset(this.storage, tp);
         if (BigInt(entry.end) > committed) {
           for (const path of entry.files as string[]) {
             await this.storage.remove(path);
@@ -113,19 +134,6 @@ export class Ledger {
     }
     this.#committed.clear();
     return result;
-  }
-
-  async #readCommitted(tp: TopicPartition): Promise<bigint> {
-    const path = `_offsets/${key(tp)}.json`;
-    // On HDFS a rename deletes the old file first: when a crash fell between the two,
-    // only the temporary copy is left, and it is complete (written before the rename).
-    // A temporary copy torn by a crash while it was written is ignored: the final one holds.
-    for (const candidate of [path, path + TMP_SUFFIX]) {
-      if (await this.storage.stat(candidate) === null) continue;
-      const parsed = parseJson(await this.storage.readFile(candidate));
-      if (parsed !== null) return BigInt(parsed.offset);
-    }
-    return -1n;
   }
 
   #walPath(tp: TopicPartition, entry: LedgerEntry): string {

@@ -13,7 +13,7 @@ import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import type { Storage } from "../storage/storage.ts";
 import { parseParquetName } from "./compactor.ts";
-import { parseJson, TMP_SUFFIX } from "./ledger.ts";
+import { readCommittedOffset, TMP_SUFFIX } from "./ledger.ts";
 import { hourPathStart } from "./partitioner.ts";
 
 /** One archived Parquet file. */
@@ -146,27 +146,19 @@ export async function listHourFiles(
 
 /** Committed offsets of every topic-partition, from the archive's `_offsets/`. */
 export async function readCommittedOffsets(storage: Storage): Promise<CommittedOffset[]> {
-  const found = new Map<string, CommittedOffset>();
-  // A final file wins over a temporary copy left by a crash between delete and rename (HDFS).
-  const entries = (await storage.list("_offsets")).sort((a, b) =>
-    a.name.endsWith(TMP_SUFFIX) === b.name.endsWith(TMP_SUFFIX)
-      ? 0
-      : a.name.endsWith(TMP_SUFFIX)
-      ? 1
-      : -1
-  );
-  for (const entry of entries) {
+  const tps = new Map<string, { topic: string; partition: number }>();
+  for (const entry of await storage.list("_offsets")) {
     const m = /^(.+)\+(\d+)\.json(\.tmp)?$/.exec(entry.name);
-    if (entry.isDirectory || m === null || found.has(`${m[1]}+${m[2]}`)) continue;
-    const parsed = parseJson(await storage.readFile(entry.path));
-    if (parsed === null || typeof parsed.offset !== "string") continue;
-    found.set(`${m[1]}+${m[2]}`, {
-      topic: m[1],
-      partition: Number(m[2]),
-      offset: BigInt(parsed.offset),
-    });
+    if (!entry.isDirectory && m !== null) {
+      tps.set(`${m[1]}+${m[2]}`, { topic: m[1], partition: Number(m[2]) });
+    }
   }
-  return [...found.values()];
+  const found: CommittedOffset[] = [];
+  for (const tp of tps.values()) {
+    const offset = await readCommittedOffset(storage, tp);
+    if (offset >= 0n) found.push({ ...tp, offset });
+  }
+  return found;
 }
 
 /** Reads one archived file (path relative to the archive root) into an Arrow table. */
