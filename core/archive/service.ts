@@ -8,6 +8,7 @@ import { logger } from "../log.ts";
 import type { Service } from "../services/service.ts";
 import { createFilesSource } from "../source/files.ts";
 import { createKafkaSource } from "../source/kafka.ts";
+import type { ArchivedBatch } from "../plugins/archive_batches.ts";
 import type { Source } from "../source/source.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -30,7 +31,7 @@ export interface ArchiveServiceOptions {
    * files it wrote (paths relative to `archive.root`): the plugin bus reads them
    * back. Awaited, so it must return quickly (the bus never waits for plugins).
    */
-  onBatch?: (batch: import("../plugins/archive_batches.ts").ArchivedBatch) => Promise<void>;
+  onBatch?: (batch: ArchivedBatch) => Promise<void>;
 }
 
 /** The archive as a service, plus its live figures. */
