@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
-import { fink } from "../support/fink_process.ts";
+import { fink, isolatedSettings } from "../support/fink_process.ts";
 
 const NIGHT = sharedData("ztf", "alerts", "fink-broker-local-20200101");
 
@@ -19,11 +19,7 @@ Deno.test("a start compacts the closed hours archived before it, exactly once", 
         "archive",
         `--source=files:${NIGHT}`,
         "--set=batch.max_alerts=10",
-        `--set=archive.root=${dir}/archive`,
-        `--set=science.root=${dir}/science`,
-        `--set=process.state_dir=${dir}/state`,
-        `--set=plugins.dir=${dir}/plugins`,
-        "--set=ui.port=0",
+        ...isolatedSettings(dir),
       ], {});
     const files = async () => {
       const names: string[] = [];

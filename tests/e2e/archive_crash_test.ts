@@ -8,7 +8,7 @@ import { dirname, join, relative } from "node:path";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
-import { spawnFink } from "../support/fink_process.ts";
+import { isolatedSettings, spawnFink } from "../support/fink_process.ts";
 import { readAlertIndex, ZTF_FOLDERS } from "./alert_index.ts";
 
 /** Kills that must hit a process at work; runs are capped so a fast machine cannot loop forever. */
@@ -42,10 +42,7 @@ function spawnArchive(dir: string): Deno.ChildProcess {
     "start",
     "archive",
     `--source=files:${dir}/alerts`,
-    `--set=archive.root=${dir}/archive`,
-    `--set=process.state_dir=${dir}/state`,
-    `--set=plugins.dir=${dir}/plugins`,
-    "--set=ui.port=0",
+    ...isolatedSettings(dir),
     "--set=batch.max_alerts=5",
     "--set=batch.max_ms=20",
   ]);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
-import { drain, spawnFink, until } from "../support/fink_process.ts";
+import { drain, isolatedSettings, spawnFink, until } from "../support/fink_process.ts";
 
 const ALERTS = sharedData("ztf", "alerts", "fink-broker-local-20200101");
 const DEFINE = new URL("../../core/plugins/define.ts", import.meta.url).href;
@@ -43,11 +43,7 @@ function spawnArchive(dir: string, settings: string[]): Deno.ChildProcess {
     "start",
     "archive",
     `--source=files:${ALERTS}`,
-    `--set=archive.root=${dir}/archive`,
-    `--set=science.root=${dir}/science`,
-    `--set=process.state_dir=${dir}/state`,
-    `--set=plugins.dir=${dir}/plugins`,
-    "--set=ui.port=0",
+    ...isolatedSettings(dir),
     "--set=plugins.stop_wait_s=60",
     ...settings.map((s) => `--set=${s}`),
   ]);

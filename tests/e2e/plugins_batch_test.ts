@@ -8,7 +8,14 @@ import { join } from "node:path";
 import { readProcessState } from "../../core/process/state_file.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
-import { drain, fink, spawnFink, stopProcess, until } from "../support/fink_process.ts";
+import {
+  drain,
+  fink,
+  isolatedSettings,
+  spawnFink,
+  stopProcess,
+  until,
+} from "../support/fink_process.ts";
 
 const NIGHT = sharedData("ztf", "alerts", "fink-broker-all-distribute-20231018");
 const DEFINE = new URL("../../core/plugins/define.ts", import.meta.url).href;
@@ -26,13 +33,7 @@ export default definePlugin({
 /** Archives the shared night (18 hours over two dates) and installs the batch plugin. */
 async function project(): Promise<{ dir: string; settings: string[] }> {
   const dir = await Deno.makeTempDir({ prefix: "fink_batch_" });
-  const settings = [
-    `--set=archive.root=${dir}/archive`,
-    `--set=science.root=${dir}/science`,
-    `--set=process.state_dir=${dir}/state`,
-    `--set=plugins.dir=${dir}/plugins`,
-    "--set=ui.port=0",
-  ];
+  const settings = isolatedSettings(dir);
   const archived = await fink([
     "start",
     "archive",

@@ -52,6 +52,28 @@ export async function getJson(url: string): Promise<any> {
   return await res.json();
 }
 
+/** Where {@link isolatedSettings} puts the plugin folder and the science results. */
+export interface IsolatedFolders {
+  /** Plugin folder (default `<dir>/plugins`). */
+  plugins?: string;
+  /** Science results root (default `<dir>/science`). */
+  science?: string;
+}
+
+/**
+ * `--set` arguments that keep a process's archive, science results, state and
+ * plugins under `dir`, with its API on a free port: tests run side by side.
+ */
+export function isolatedSettings(dir: string, folders: IsolatedFolders = {}): string[] {
+  return [
+    `--set=archive.root=${dir}/archive`,
+    `--set=science.root=${folders.science ?? `${dir}/science`}`,
+    `--set=process.state_dir=${dir}/state`,
+    `--set=plugins.dir=${folders.plugins ?? `${dir}/plugins`}`,
+    "--set=ui.port=0",
+  ];
+}
+
 /** Starts one CLI command (`main.ts` with `args`) and leaves it running; stderr is piped, stdout dropped. */
 export function spawnFink(args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {

@@ -8,17 +8,9 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { startTestApi, type TestApi } from "../core/api/fleet.ts";
 import { type Browser, launch, watchErrors } from "../support/chromium.ts";
+import { lagSeries, PAGES, ratesRise, READY } from "./pages.ts";
 
 const SCREENSHOT = fileURLToPath(new URL("../../docs/live.png", import.meta.url));
-const PAGES = ["/", "/live.html", "/classification.html", "/services.html", "/archive.html"];
-/** An element each page shows once its data arrived. */
-const READY: Record<string, string> = {
-  "/": "#services table",
-  "/live.html": "#cards .card",
-  "/classification.html": "#recent table",
-  "/services.html": "#services table",
-  "/archive.html": "#heatmap .cell",
-};
 
 async function withDashboard(fn: (api: TestApi, browser: Browser) => Promise<void>): Promise<void> {
   const api = await startTestApi({ sampleMs: 1000, archive: { perFeed: 3, feedMs: 100 } });
@@ -64,20 +56,9 @@ Deno.test("live.html charts incoming and archived rates that rise within seconds
     watchErrors(page, errors);
     await page.goto(`${api.url}/live.html`);
     // In the browser: the chart's incoming and archived series, fed by /api/live only (no history yet).
-    await page.waitForFunction(
-      `(() => {
-        const [incoming, archived] = globalThis.finkLive?.rates.data.datasets ?? [];
-        return incoming !== undefined && incoming.data.length >= 3 &&
-          incoming.data.at(-1).y > 0 && archived.data.at(-1).y > 0;
-      })()`,
-      undefined,
-      { timeout: 15_000, polling: 100 },
-    );
+    await ratesRise(page, 15_000);
     assert.equal(await page.textContent("#live-state"), "live");
-    const lagSeries = await page.evaluate<string[]>(
-      "finkLive.lag.data.datasets.map((d) => d.label)",
-    );
-    assert.deepEqual(lagSeries, ["total", "ztf-sim[0]", "ztf-sim[1]"]);
+    assert.deepEqual(await lagSeries(page), ["total", "ztf-sim[0]", "ztf-sim[1]"]);
     await page.close();
     assert.deepEqual(errors, []);
   });

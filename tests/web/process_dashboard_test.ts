@@ -9,20 +9,12 @@
 import assert from "node:assert/strict";
 import { sharedData } from "../shared_data.ts";
 import { type Browser, launch, watchErrors } from "../support/chromium.ts";
+import { lagSeries, PAGES, ratesRise, READY } from "./pages.ts";
 import { type FinkProcess, getJson, startFink, until } from "../support/fink_process.ts";
 
 const REAL_ALERTS = sharedData("ztf/alerts/fink-broker-all-distribute-20231018");
 /** Classes the plugin gives from an alert's own fields; every other class comes from a catalog match. */
 const NON_CATALOG = new Set(["Unknown", "Solar System MPC", "Solar System candidate"]);
-const PAGES = ["/", "/live.html", "/classification.html", "/services.html", "/archive.html"];
-/** An element each page shows once its data arrived. */
-const READY: Record<string, string> = {
-  "/": "#services table",
-  "/live.html": "#cards .card",
-  "/classification.html": "#recent table",
-  "/services.html": "#services table",
-  "/archive.html": "#heatmap .cell",
-};
 
 async function serviceState(fp: FinkProcess, name: string): Promise<string | undefined> {
   const doc = await getJson(`${fp.state.url}/api/services`);
@@ -47,21 +39,11 @@ Deno.test("the dashboard on the real process replaying real ZTF alerts", async (
       "live.html charts incoming and archived rates that rise within seconds",
       async () => {
         await page.goto(`${url}/live.html`);
-        await page.waitForFunction(
-          `(() => {
-          const [incoming, archived] = globalThis.finkLive?.rates.data.datasets ?? [];
-          return incoming !== undefined && incoming.data.length >= 3 &&
-            incoming.data.at(-1).y > 0 && archived.data.at(-1).y > 0;
-        })()`,
-          undefined,
-          { timeout: 20_000, polling: 100 },
-        );
+        await ratesRise(page, 20_000);
         assert.equal(await page.textContent("#live-state"), "live");
-        const lagSeries = await page.evaluate<string[]>(
-          "finkLive.lag.data.datasets.map((d) => d.label)",
-        );
-        assert.equal(lagSeries[0], "total");
-        assert.ok(lagSeries.some((l) => /^ztf-sim\[\d\]$/.test(l)), `lag series ${lagSeries}`);
+        const lag = await lagSeries(page);
+        assert.equal(lag[0], "total");
+        assert.ok(lag.some((l) => /^ztf-sim\[\d\]$/.test(l)), `lag series ${lag}`);
         assert.deepEqual(errors, []);
       },
     );

@@ -202,26 +202,12 @@ export class TestArchive implements Service {
   }
 
   details(): Record<string, unknown> {
-    const s = this.stats;
     return {
       source: "test feed",
       storage: "/tmp/test-archive",
       connected: true,
       problems: [],
-      rates: s.rates(),
-      totals: {
-        received: s.total("received"),
-        decoded: s.total("decoded"),
-        archived: s.total("archived"),
-        quarantined: s.total("quarantined"),
-        buffered: this.#buffered.length,
-        files: s.filesWritten,
-        bytes: s.bytesWritten,
-      },
-      partitions: [...s.partitions.values()],
-      hours: [...s.hours.values()],
-      lastCommit: s.lastCommit,
-      errors: s.errors,
+      ...this.stats.figures(this.#buffered.length),
     };
   }
 

@@ -11,7 +11,7 @@ import {
 import { LocalStorage } from "../../../core/storage/mod.ts";
 import { sharedData } from "../../shared_data.ts";
 import { query } from "../../support/duckdb.ts";
-import { fink } from "../../support/fink_process.ts";
+import { fink, isolatedSettings } from "../../support/fink_process.ts";
 
 const NIGHT = sharedData("ztf", "alerts", "fink-broker-all-distribute-20231018");
 const HOUR_MS = 3_600_000;
@@ -23,12 +23,8 @@ async function archive(dir: string, layout: "plain" | "hive"): Promise<string> {
     "start",
     "archive",
     `--source=files:${NIGHT}`,
-    `--set=archive.root=${root}`,
+    ...isolatedSettings(dir),
     `--set=archive.layout=${layout}`,
-    `--set=process.state_dir=${dir}/state`,
-    `--set=plugins.dir=${dir}/plugins`,
-    `--set=science.root=${dir}/science`,
-    "--set=ui.port=0",
     "--set=batch.max_alerts=40",
   ], {});
   assert.equal(result.code, 0, result.stderr);

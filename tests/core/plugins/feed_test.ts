@@ -10,7 +10,7 @@ import { LocalStorage } from "../../../core/storage/mod.ts";
 import { EventLog } from "../../fixtures/plugins/install.ts";
 import { sharedData } from "../../shared_data.ts";
 import { query } from "../../support/duckdb.ts";
-import { fink } from "../../support/fink_process.ts";
+import { fink, isolatedSettings } from "../../support/fink_process.ts";
 
 const ALERTS = sharedData("ztf", "alerts", "fink-broker-local-20200101");
 const DEFINE = new URL("../../../core/plugins/define.ts", import.meta.url).href;
@@ -24,11 +24,8 @@ async function project(plugin: (dir: string) => Promise<string>): Promise<string
     "start",
     "archive",
     `--source=files:${ALERTS}`,
-    `--set=archive.root=${dir}/archive`,
-    `--set=process.state_dir=${dir}/state`,
-    `--set=plugins.dir=${dir}/empty`,
-    `--set=science.root=${dir}/unused`,
-    "--set=ui.port=0",
+    // The plugin is installed after the archive is written: this run has none, and no results.
+    ...isolatedSettings(dir, { plugins: `${dir}/empty`, science: `${dir}/unused` }),
     "--set=batch.max_alerts=5",
   ], {});
   assert.equal(result.code, 0, result.stderr);
