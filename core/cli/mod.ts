@@ -174,7 +174,7 @@ async function runHours(
       job = await runBatchPlugin(config, name, range, print);
     } catch (e) {
       console.error(`error: start ${name} --hours failed: ${(e as Error).message}`);
-      return (e as Error).name === "HourRangeError" ? 2 : 1;
+      return e instanceof HourRangeError ? 2 : 1;
     }
   }
   print(job);
