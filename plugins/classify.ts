@@ -14,7 +14,8 @@
  * - `[plugins.classify.catalogs.<name>]`: overrides of the default spec
  *   (`path`, `radiusArcsec`, `ra`, `dec`, `column` or `label`, `id`, `format`,
  *   `dropEmpty`), or `enabled = false` to skip a catalog (its columns stay null).
- *   Relative paths are resolved from the project root; files must sit under a
+ *   The defaults are the files shipped in `plugins/data/catalogs/`; relative
+ *   paths are resolved from the project root, and files must sit under a
  *   folder listed in `permissions.read`.
  *
  * Outputs per catalog `<name>` (reported value), `<name>_name` (source name when
@@ -44,7 +45,8 @@ import {
 } from "../core/xmatch/mod.ts";
 
 const PROJECT_ROOT = fileURLToPath(new URL("../", import.meta.url));
-const CATALOG_DIR = "../shared/data/catalogs/fink-science";
+/** The catalogs shipped beside this file (provenance and licences in data/README.md). */
+const CATALOG_DIR = fileURLToPath(new URL("./data/catalogs", import.meta.url));
 
 const NAMES = ["tns", "gcvs", "spicy", "3hsp", "4lac"] as const;
 type Name = typeof NAMES[number];
@@ -389,7 +391,7 @@ export default definePlugin({
   description: "Early classification by local cross-match with GCVS, SPICY, 3HSP, 4LAC and TNS, " +
     "plus Fink's solar-system rules; never fails on a remote service",
   version: "1.0.0",
-  permissions: { read: ["../shared/data/catalogs"] },
+  permissions: { read: [CATALOG_DIR] },
   kind: "stream",
   // Positions, ids and solar-system fields only: the cutouts stay out of the Worker.
   columns: ["candid", "candidate", "prv_candidates", "diaSourceId", "diaSource", "ssSource"],

@@ -165,7 +165,9 @@ Deno.test("manifest: a stream plugin reading only the catalog folder, one output
   assert.equal(plugin.name, "classify");
   assert.equal(plugin.kind, "stream");
   assert.ok(plugin.columns!.includes("candidate") && plugin.columns!.includes("diaSource"));
-  assert.deepEqual(plugin.permissions, { read: ["../shared/data/catalogs"] });
+  assert.deepEqual(plugin.permissions, {
+    read: [fileURLToPath(new URL("../../plugins/data/catalogs", import.meta.url))],
+  });
   assert.equal(plugin.outputs.class, "string");
   assert.equal(plugin.outputs.roid, "int32");
   for (const c of PRIORITY) {
