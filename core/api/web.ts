@@ -57,16 +57,21 @@ export function registerWebRoutes(app: Hono, options: WebOptions = {}): void {
     }
     const file = resolve(webDir, "." + path);
     const type = TYPES[extname(file)];
-    // Only files inside the web folder, of a known type; anything else falls through to 404.
-    if (type === undefined || !file.startsWith(webDir + sep) || path.startsWith("/api/")) {
+    // Only files inside the web folder, of a known type, with no NUL byte in the name; anything
+    // else falls through to 404.
+    if (
+      type === undefined || !file.startsWith(webDir + sep) || path.startsWith("/api/") ||
+      path.includes("\0")
+    ) {
       return next();
     }
     let body: Uint8Array<ArrayBuffer>;
     try {
       body = await Deno.readFile(file);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) return next();
-      throw e;
+    } catch {
+      // Missing, a folder, unreadable: a 404 either way, and the error (which holds the absolute
+      // path) stays out of the answer.
+      return next();
     }
     return c.body(body, 200, { "content-type": type, "cache-control": "no-cache" });
   });

@@ -7,6 +7,7 @@ import { findRunningProcess, type ProcessState } from "../process/state_file.ts"
 import { availableServices, simulatorOverrides } from "../process/services.ts";
 import type { HourJobStatus } from "../plugins/hour_runs.ts";
 import { type Command, parseCommand, USAGE, UsageError } from "./args.ts";
+import { differingSettings, type RunningConfig } from "./settings_conflict.ts";
 
 /** Runs one command line; resolves to the process exit code. */
 export async function runCli(args: string[]): Promise<number> {
@@ -19,7 +20,7 @@ export async function runCli(args: string[]): Promise<number> {
       return 0;
     }
     config = await loadConfig({ file: cmd.config, sets: cmd.sets });
-    if (cmd.simulator) config = config.with(simulatorOverrides(config));
+    if (cmd.simulator) config = config.with(simulatorOverrides(config), "simulator");
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError) return usageFailure(e.message);
     throw e;
@@ -46,6 +47,13 @@ async function start(cmd: Command, config: Config, running: ProcessState | null)
   const name = cmd.service!;
   const services = await availableServices(config);
   if (!services.includes(name)) return usageFailure(`Unknown service "${name}"`, services);
+  if (running !== null) {
+    const refusal = await settingsRefusal(cmd, config, running);
+    if (refusal !== null) {
+      console.error(refusal);
+      return 1;
+    }
+  }
   if (cmd.hours !== undefined) return await runHours(cmd, config, running);
   const wanted = cmd.simulator && name !== "simulator" ? ["simulator", name] : [name];
   const toStart = wanted.filter((s) => s !== "ui");
@@ -77,6 +85,34 @@ async function start(cmd: Command, config: Config, running: ProcessState | null)
     return 1;
   }
   return 0;
+}
+
+/**
+ * Null when the running process has every setting this command asks for; else
+ * the one-line error saying which differ and how to get them applied.
+ */
+async function settingsRefusal(
+  cmd: Command,
+  config: Config,
+  running: ProcessState,
+): Promise<string | null> {
+  const res = await fetch(`${running.url}/api/status`);
+  if (!res.ok) {
+    await res.body?.cancel();
+    return `error: start ${cmd.service} refused: the running process (pid ${running.pid}) ` +
+      `does not report its configuration (HTTP ${res.status}); stop it first with \`deno task stop\``;
+  }
+  const doc = await res.json() as { config: RunningConfig };
+  const differing = differingSettings(config, doc.config, { fileGiven: cmd.config !== undefined });
+  if (differing.length === 0) return null;
+  const FROM = { file: "--config", env: "environment", simulator: "--simulator", flag: "--set" };
+  const what = differing.map((d) =>
+    `${d.key}=${JSON.stringify(d.here)} (${FROM[d.source as keyof typeof FROM]}; it runs with ` +
+    `${JSON.stringify(d.there)})`
+  ).join(", ");
+  return `error: start ${cmd.service} refused: the process already running (pid ${running.pid}) ` +
+    `cannot take ${what}; stop it first (\`deno task stop\`) and start again, or run a second ` +
+    `process with its own --set process.state_dir=DIR --set ui.port=PORT`;
 }
 
 async function stop(cmd: Command, running: ProcessState | null): Promise<number> {

@@ -44,6 +44,30 @@ function nonEmptyList(value: ConfigValue): string | null {
   return (value as string[]).length > 0 ? null : "at least one entry";
 }
 
+/** What Kafka accepts as a topic name. */
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+/**
+ * Topic names as Kafka accepts them, or `/regex/flags` patterns that compile
+ * (the same form core/source/kafka.ts parses).
+ */
+function topicNamesOrPatterns(value: ConfigValue): string | null {
+  for (const topic of value as string[]) {
+    if (topic.startsWith("/")) {
+      const m = /^\/(.+)\/([a-z]*)$/.exec(topic);
+      if (m === null) return `a /regex/ closed by a slash, found "${topic}"`;
+      try {
+        new RegExp(m[1], m[2]);
+      } catch (e) {
+        return `a valid /regex/, found "${topic}" (${(e as Error).message})`;
+      }
+    } else if (!TOPIC_NAME.test(topic)) {
+      return `topic names of letters, digits, ".", "_" and "-", or /regex/ patterns, found "${topic}"`;
+    }
+  }
+  return null;
+}
+
 function urlOrEmpty(value: ConfigValue): string | null {
   if (value === "") return null;
   return URL.canParse(value as string) ? null : `an http(s) URL or "", found "${value}"`;
@@ -61,7 +85,7 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     type: list,
     default: ["ztf-sim"],
     doc: 'Topics to consume: names, or patterns written /regex/ (e.g. "/^ztf_.*/")',
-    check: nonEmptyList,
+    check: (v) => nonEmptyList(v) ?? topicNamesOrPatterns(v),
   },
   "kafka.group": { type: str, default: "fink-archive", doc: "Consumer group id" },
   "kafka.start": {
@@ -189,7 +213,15 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     default: 168,
     doc: "Age retention of the embedded broker (-1: none)",
   },
-  "simulator.topic": { type: str, default: "ztf-sim", doc: "Topic the replayer sends to" },
+  "simulator.topic": {
+    type: str,
+    default: "ztf-sim",
+    doc: "Topic the replayer sends to",
+    check: (v) =>
+      TOPIC_NAME.test(v as string)
+        ? null
+        : `a topic name of letters, digits, ".", "_" and "-", found "${v}"`,
+  },
   "simulator.source": {
     type: str,
     default: "synthetic",

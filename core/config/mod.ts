@@ -9,13 +9,18 @@ import { type ConfigValue, envName, KEYS, type KeySpec } from "./keys.ts";
 
 export { type ConfigValue, envName, KEYS, type KeySpec } from "./keys.ts";
 
-/** Where a value came from, lowest precedence first. */
-export type ValueSource = "default" | "file" | "env" | "flag";
+/**
+ * Where a value came from, lowest precedence first: `simulator` is what
+ * `--simulator` points at the embedded broker, below an explicit `--set`.
+ */
+export type ValueSource = "default" | "file" | "env" | "simulator" | "flag";
 
 /** Thrown for any configuration problem; the message says what to fix. */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
+
+const PRECEDENCE: readonly ValueSource[] = ["default", "file", "env", "simulator", "flag"];
 
 /** The effective configuration. */
 export class Config {
@@ -45,13 +50,17 @@ export class Config {
     return [...(this.#get(key, "list", Array.isArray) as string[])];
   }
 
-  /** A copy with some keys replaced (values are validated). */
-  with(overrides: Record<string, ConfigValue>): Config {
+  /**
+   * A copy with some keys replaced (values are validated), recorded as coming
+   * from `source`; a key that already comes from a higher source keeps its value.
+   */
+  with(overrides: Record<string, ConfigValue>, source: ValueSource = "flag"): Config {
     const values = { ...this.values };
     const sources = { ...this.sources };
     for (const [key, value] of Object.entries(overrides)) {
-      values[key] = validate(key, value, "override");
-      sources[key] = "flag";
+      if (PRECEDENCE.indexOf(sources[key]) > PRECEDENCE.indexOf(source)) continue;
+      values[key] = validate(key, value, source === "simulator" ? "--simulator" : "override");
+      sources[key] = source;
     }
     return new Config(values, sources, this.plugins, this.file);
   }
@@ -195,7 +204,8 @@ function fromText(key: string, raw: string): unknown {
   switch (spec.type.kind) {
     case "int":
     case "number":
-      return text === "" ? raw : Number(text);
+      // Text that is no number stays text, so the error quotes what was typed.
+      return text === "" || Number.isNaN(Number(text)) ? raw : Number(text);
     case "bool":
       if (/^(true|1|yes|on)$/i.test(text)) return true;
       if (/^(false|0|no|off)$/i.test(text)) return false;

@@ -16,6 +16,7 @@ import {
   type LogEntry,
   logLevel,
 } from "kafkajs";
+import "./kafkajs_timer_fix.ts";
 import { logger } from "../log.ts";
 import type {
   PartitionPosition,

@@ -173,11 +173,14 @@ Deno.test("unknown paths and methods answer a JSON 404", async () => {
         ["GET", "/%2e%2e/deno.json"],
         ["GET", "/..%2f..%2fdeno.json"],
         ["GET", "/%E0%A4%A.html"],
+        ["GET", "/index.html%00.js"],
+        ["GET", "/js/%00.js"],
       ]
     ) {
       const res = await getJson(api, path, { method });
       assert.equal(res.status, 404, `${method} ${path}`);
       assert.equal(typeof res.body.error, "string");
+      assert.ok(!res.body.error.includes(Deno.cwd()), `${path}: no absolute path in the answer`);
     }
   } finally {
     await api.close();

@@ -67,4 +67,23 @@ Deno.test("--simulator points Kafka at the simulator", async () => {
   const keys = JSON.parse(r.stdout).config.keys;
   assert.deepEqual(keys["kafka.brokers"].value, ["127.0.0.1:19999"]);
   assert.deepEqual(keys["kafka.topics"].value, ["ztf-sim"]);
+  assert.equal(keys["kafka.topics"].source, "simulator");
+});
+
+Deno.test("--simulator yields to an explicit --set, as the documented precedence says", async () => {
+  const r = await fink(
+    ["status", "--json", "--simulator", "--set", "kafka.topics=foo", "--set", "kafka.brokers=h:1"],
+    isolated,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const keys = JSON.parse(r.stdout).config.keys;
+  assert.deepEqual(keys["kafka.topics"], { value: ["foo"], source: "flag" });
+  assert.deepEqual(keys["kafka.brokers"], { value: ["h:1"], source: "flag" });
+  assert.deepEqual(keys["decode.mode"], { value: "container", source: "simulator" });
+});
+
+Deno.test("a topic pattern that does not compile is refused at start naming the key, exit 2", async () => {
+  const r = await fink(["start", "archive", "--set", "kafka.topics=/[unclosed/"], isolated);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^error: Bad value for kafka\.topics \(from --set\): .*\/\[unclosed\//m);
 });

@@ -130,3 +130,44 @@ Deno.test("toJSON hides the token", async () => {
   assert.ok(!json.includes("secret"));
   assert.ok(json.includes("(set)"));
 });
+
+Deno.test("topic patterns are compiled at load: a bad /regex/ or name is refused naming the key", async () => {
+  for (
+    const [topics, expected] of [
+      [
+        "/[unclosed/",
+        /kafka\.topics \(from --set\): \["\/\[unclosed\/"\]; expected a valid \/regex\//,
+      ],
+      ["/no-closing-slash", /expected a \/regex\/ closed by a slash/],
+      ["two words", /expected topic names of letters, digits/],
+    ] as const
+  ) {
+    await assert.rejects(
+      loadConfig({ file: null, env: {}, sets: [`kafka.topics=${topics}`] }),
+      (e: Error) => e instanceof ConfigError && expected.test(e.message),
+      topics,
+    );
+  }
+  const ok = await loadConfig({
+    file: null,
+    env: {},
+    sets: ["kafka.topics=/^ztf_\\d+$/i,lsst.v7"],
+  });
+  assert.deepEqual(ok.list("kafka.topics"), ["/^ztf_\\d+$/i", "lsst.v7"]);
+});
+
+Deno.test("a number that is not one is quoted as typed, with what was expected", async () => {
+  await assert.rejects(
+    loadConfig({ file: null, env: { FINK_BATCH_MAX_MB: "12MB" }, sets: ["batch.max_alerts=abc"] }),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.message.includes(
+        'Bad value for batch.max_mb (from environment variable FINK_BATCH_MAX_MB): "12MB"; expected a whole number >= 1',
+      ),
+  );
+  await assert.rejects(
+    loadConfig({ file: null, env: {}, sets: ["batch.max_alerts=abc"] }),
+    (e: Error) =>
+      e instanceof ConfigError && e.message.endsWith(': "abc"; expected a whole number >= 1'),
+  );
+});
