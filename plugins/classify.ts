@@ -104,6 +104,8 @@ function outputs(): Record<string, OutputType> {
   return out;
 }
 
+const OUTPUTS = outputs();
+
 /** Matchers of enabled catalogs, in priority order; set by setup. */
 let matchers: CatalogMatcher[] = [];
 /** Catalogs that are disabled: their columns are always null. */
@@ -216,15 +218,6 @@ function child(vector: Vector | null, name: string): Vector | null {
   return vector?.getChild(name) ?? null;
 }
 
-function required(vector: Vector | null, name: string): Vector {
-  if (!vector) {
-    throw new Error(
-      `Expected a ${name} column in the batch, found none; the alert table is incomplete`,
-    );
-  }
-  return vector;
-}
-
 /**
  * Per alert, the number of previous candidates with a magnitude plus one
  * (Fink's nalerthist) and the days since the last previous candidate.
@@ -265,9 +258,11 @@ function history(
 
 interface Positions {
   ids: ArrayLike<bigint | null>;
-  ra: ArrayLike<number>;
-  dec: ArrayLike<number>;
+  /** Null, with `unclassified` saying why, when the batch has no position columns. */
+  ra: ArrayLike<number> | null;
+  dec: ArrayLike<number> | null;
   roid: Int32Array;
+  unclassified?: string;
 }
 
 function ids(vector: Vector | null, n: number): ArrayLike<bigint | null> {
@@ -312,13 +307,24 @@ function ztfPositions(table: Table, candidate: Vector): Positions {
     fields.lastGapDays = gap[i];
     roid[i] = ztfRoidFlag(fields);
   }
-  return {
-    ids: ids(required(table.getChild("candid") ?? child(candidate, "candid"), "candid"), n),
-    ra: numbers(required(child(candidate, "ra"), "candidate.ra"), n),
-    dec: numbers(required(child(candidate, "dec"), "candidate.dec"), n),
+  return located(
+    ids(table.getChild("candid") ?? child(candidate, "candid"), n),
+    { ra: child(candidate, "ra"), dec: child(candidate, "dec"), where: "candidate.ra/dec" },
     roid,
-  };
+  );
 }
+
+/** The first of `names` that the struct has: field names differ between schema versions. */
+function childOf(vector: Vector | null, names: readonly string[]): Vector | null {
+  for (const name of names) {
+    const found = child(vector, name);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** Rubin's declination: `dec` since lsst.v7, `decl` before it and in ELAsTiCC. */
+const RUBIN_DEC = ["dec", "decl"] as const;
 
 function rubinPositions(table: Table, diaSource: Vector): Positions {
   const n = table.numRows;
@@ -329,14 +335,35 @@ function rubinPositions(table: Table, diaSource: Vector): Positions {
     const hasSsSource = ssSource !== null && ssSource.isValid(i);
     roid[i] = rubinIsSolarSystem(ssObjectId?.get(i) ?? null, hasSsSource) ? 3 : 0;
   }
-  return {
-    ids: ids(
-      required(child(diaSource, "diaSourceId") ?? table.getChild("diaSourceId"), "diaSourceId"),
-      n,
-    ),
-    ra: numbers(required(child(diaSource, "ra"), "diaSource.ra"), n),
-    dec: numbers(required(child(diaSource, "dec"), "diaSource.dec"), n),
+  return located(
+    ids(child(diaSource, "diaSourceId") ?? table.getChild("diaSourceId"), n),
+    { ra: child(diaSource, "ra"), dec: childOf(diaSource, RUBIN_DEC), where: "diaSource.ra/dec" },
     roid,
+  );
+}
+
+/** Positions from the columns found, or none and the reason when one is missing. */
+function located(
+  alertIds: ArrayLike<bigint | null>,
+  columns: { ra: Vector | null; dec: Vector | null; where: string },
+  roid: Int32Array,
+): Positions {
+  const n = roid.length;
+  if (!columns.ra || !columns.dec) {
+    return { ids: alertIds, ra: null, dec: null, roid, unclassified: `no ${columns.where} column` };
+  }
+  return { ids: alertIds, ra: numbers(columns.ra, n), dec: numbers(columns.dec, n), roid };
+}
+
+/** A batch of neither survey's layout: rows for the alerts that have an id, left unclassified. */
+function unknownLayout(table: Table): Positions {
+  const n = table.numRows;
+  return {
+    ids: ids(table.getChild("candid") ?? table.getChild("diaSourceId"), n),
+    ra: null,
+    dec: null,
+    roid: new Int32Array(n),
+    unclassified: "neither a ZTF candidate nor a Rubin diaSource",
   };
 }
 
@@ -344,15 +371,13 @@ function process(table: Table, ctx: PluginContext): PluginRow[] {
   if (table.numRows === 0) return [];
   const candidate = table.getChild("candidate");
   const diaSource = table.getChild("diaSource");
-  let positions: Positions;
-  if (candidate) positions = ztfPositions(table, candidate);
-  else if (diaSource) positions = rubinPositions(table, diaSource);
-  else {
-    throw new Error(
-      `Expected a ZTF batch (candid and a candidate struct) or a Rubin batch (a diaSource struct), ` +
-        `found columns ${table.schema.fields.map((f) => f.name).join(", ")}`,
-    );
-  }
+  const positions = candidate
+    ? ztfPositions(table, candidate)
+    : diaSource
+    ? rubinPositions(table, diaSource)
+    : unknownLayout(table);
+  const { ra: ras, dec: decs } = positions;
+  if (ras === null || decs === null) return unclassified(positions, ctx);
   const rows: PluginRow[] = [];
   const values: (string | null)[] = new Array(matchers.length);
   let missingIds = 0;
@@ -363,8 +388,8 @@ function process(table: Table, ctx: PluginContext): PluginRow[] {
       continue;
     }
     const row: PluginRow = { id, class: "", roid: positions.roid[i] };
-    const ra = positions.ra[i];
-    const dec = positions.dec[i];
+    const ra = ras[i];
+    const dec = decs[i];
     for (let c = 0; c < matchers.length; c++) {
       const m = matchers[c];
       const hit = m.match(ra, dec);
@@ -386,6 +411,26 @@ function process(table: Table, ctx: PluginContext): PluginRow[] {
   return rows;
 }
 
+/**
+ * Rows of null results for a batch whose layout has no positions, so the
+ * alerts are accounted for; the reason is logged with the count.
+ */
+function unclassified(positions: Positions, ctx: PluginContext): PluginRow[] {
+  const rows: PluginRow[] = [];
+  for (const id of Array.from(positions.ids)) {
+    if (id === null) continue;
+    const row: PluginRow = { id };
+    for (const column of Object.keys(OUTPUTS)) row[column] = null;
+    rows.push(row);
+  }
+  ctx.log("alerts left unclassified", {
+    reason: positions.unclassified,
+    count: rows.length,
+    withoutId: positions.ids.length - rows.length,
+  });
+  return rows;
+}
+
 export default definePlugin({
   name: "classify",
   description: "Early classification by local cross-match with GCVS, SPICY, 3HSP, 4LAC and TNS, " +
@@ -395,7 +440,7 @@ export default definePlugin({
   kind: "stream",
   // Positions, ids and solar-system fields only: the cutouts stay out of the Worker.
   columns: ["candid", "candidate", "prv_candidates", "diaSourceId", "diaSource", "ssSource"],
-  outputs: outputs(),
+  outputs: OUTPUTS,
   setup,
   process,
 });
