@@ -336,7 +336,12 @@ function rubinPositions(table: Table, diaSource: Vector): Positions {
     roid[i] = rubinIsSolarSystem(ssObjectId?.get(i) ?? null, hasSsSource) ? 3 : 0;
   }
   return located(
-    ids(child(diaSource, "diaSourceId") ?? table.getChild("diaSourceId"), n),
+    // The archive keys rows by the top-level id (diaSourceId, or alertId in ELAsTiCC).
+    ids(
+      table.getChild("diaSourceId") ?? table.getChild("alertId") ??
+        child(diaSource, "diaSourceId"),
+      n,
+    ),
     { ra: child(diaSource, "ra"), dec: childOf(diaSource, RUBIN_DEC), where: "diaSource.ra/dec" },
     roid,
   );
@@ -359,7 +364,10 @@ function located(
 function unknownLayout(table: Table): Positions {
   const n = table.numRows;
   return {
-    ids: ids(table.getChild("candid") ?? table.getChild("diaSourceId"), n),
+    ids: ids(
+      table.getChild("candid") ?? table.getChild("diaSourceId") ?? table.getChild("alertId"),
+      n,
+    ),
     ra: null,
     dec: null,
     roid: new Int32Array(n),
@@ -439,7 +447,15 @@ export default definePlugin({
   permissions: { read: [CATALOG_DIR] },
   kind: "stream",
   // Positions, ids and solar-system fields only: the cutouts stay out of the Worker.
-  columns: ["candid", "candidate", "prv_candidates", "diaSourceId", "diaSource", "ssSource"],
+  columns: [
+    "candid",
+    "candidate",
+    "prv_candidates",
+    "diaSourceId",
+    "alertId",
+    "diaSource",
+    "ssSource",
+  ],
   outputs: OUTPUTS,
   setup,
   process,

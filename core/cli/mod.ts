@@ -77,14 +77,20 @@ async function start(cmd: Command, config: Config, running: ProcessState | null)
     return 0;
   }
   const { runProcess } = await import("../process/runtime.ts");
+  const { formatSummary } = await import("../process/files_job.ts");
   try {
-    await runProcess(config, { start: toStart, source: cmd.source?.slice("files:".length) });
+    const summary = await runProcess(config, {
+      start: toStart,
+      source: cmd.source?.slice("files:".length),
+    });
+    if (summary === null) return 0;
+    for (const line of formatSummary(summary)) console.log(line);
+    return summary.plugins.some((p) => p.failure !== null) ? 1 : 0;
   } catch (e) {
     if (e instanceof ConfigError) return usageFailure(e.message);
     console.error(`error: ${(e as Error).message}`);
     return 1;
   }
-  return 0;
 }
 
 /**

@@ -10,6 +10,8 @@ import { MetricsRecorder } from "../metrics/recorder.ts";
 import { openStorage } from "../storage/mod.ts";
 import { logger } from "../log.ts";
 import { ServiceManager } from "../services/manager.ts";
+import { ProgressStore } from "../plugins/progress.ts";
+import { type FilesJobSummary, filesJobSummary, waitForStreamPlugins } from "./files_job.ts";
 import { registerServices } from "./services.ts";
 import { clearProcessState, writeProcessState } from "./state_file.ts";
 
@@ -23,8 +25,15 @@ export interface RunOptions {
 
 const log = logger("process");
 
-/** Runs the process until it is asked to stop; resolves when everything stopped. */
-export async function runProcess(config: Config, options: RunOptions): Promise<void> {
+/**
+ * Runs the process until it is asked to stop; resolves when everything
+ * stopped, to the job's summary with a files source (null when it was
+ * stopped before the end, or without one).
+ */
+export async function runProcess(
+  config: Config,
+  options: RunOptions,
+): Promise<FilesJobSummary | null> {
   const host = config.string("ui.host");
   const configuredToken = config.string("ui.token");
   if (!isLoopback(host) && configuredToken === "") {
@@ -65,6 +74,7 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
   log.info("process started", { pid: Deno.pid, api: url, dashboard: `${url}/` });
 
   let jobError: Error | null = null;
+  let summary: FilesJobSummary | null = null;
   const onSignal = () => shutdown();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
@@ -75,11 +85,25 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
       log.info("service started", { name });
     }
     if (options.source !== undefined) {
-      // Archiving a folder is a job: the process ends once every file is durable.
-      archive.idle().then(() => {
+      // Archiving a folder is a job: the process ends once every file is durable and every
+      // stream plugin has its results for them.
+      const source = `files:${options.source}`;
+      const inputs = {
+        stats: archive.stats,
+        progress: new ProgressStore(openStorage(config.string("science.root"))),
+        services: () => manager.list(),
+      };
+      const aborted = new AbortController();
+      stopping.promise.then(() => aborted.abort());
+      archive.idle().then(async () => {
         log.info("every file of the source is archived", { source: options.source });
+        await waitForStreamPlugins(inputs, {
+          signal: aborted.signal,
+          report: (line) => log.info(line),
+        });
+        summary = await filesJobSummary(source, inputs);
         shutdown();
-      }, (e) => {
+      }).catch((e) => {
         jobError = e as Error;
         shutdown();
       });
@@ -98,6 +122,7 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
     log.info("process stopped");
   }
   if (jobError !== null) throw jobError;
+  return summary;
 }
 
 function serve(

@@ -378,9 +378,18 @@ function diaSourceTable(alerts: any[]): arrow.Table {
   if (names.includes("ssObjectId")) {
     fields.push(new arrow.Field("ssObjectId", new arrow.Int64(), true));
   }
+  // The archive's row id: the top-level diaSourceId, or alertId (ELAsTiCC).
+  const id = ["diaSourceId", "alertId"].find((name) => name in alerts[0]);
   return new arrow.Table({
+    ...(id === undefined
+      ? {}
+      : { [id]: arrow.vectorFromArray(alerts.map((a) => a[id]), new arrow.Int64()) }),
     diaSource: arrow.vectorFromArray(alerts.map((a) => a.diaSource), new arrow.Struct(fields)),
   });
+}
+
+function archiveId(alert: any): bigint {
+  return alert.diaSourceId ?? alert.alertId ?? alert.diaSource.diaSourceId;
 }
 
 Deno.test("every Rubin alert in the shared data is classified, ELAsTiCC's decl included", async () => {
@@ -395,7 +404,7 @@ Deno.test("every Rubin alert in the shared data is classified, ELAsTiCC's decl i
     const rows = await plugin.process(diaSourceTable(alerts), ctx);
     assert.deepEqual(
       rows.map((r) => [r.id, typeof r.class]),
-      alerts.map((a) => [a.diaSource.diaSourceId, "string"]),
+      alerts.map((a) => [archiveId(a), "string"]),
       file,
     );
   }
