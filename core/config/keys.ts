@@ -6,7 +6,8 @@
 
 /** The kinds of value a key can hold. */
 export type KeyType =
-  | { kind: "string" }
+  /** Empty only when `emptyOk` (an unset optional path, URL or token). */
+  | { kind: "string"; emptyOk?: boolean }
   | { kind: "int"; min?: number; max?: number }
   | { kind: "number"; min?: number }
   | { kind: "bool" }
@@ -26,6 +27,7 @@ export interface KeySpec {
 export type ConfigValue = string | number | boolean | string[];
 
 const str = { kind: "string" } as const;
+const optionalStr = { kind: "string", emptyOk: true } as const;
 const bool = { kind: "bool" } as const;
 const list = { kind: "list" } as const;
 function int(min?: number, max?: number): KeyType {
@@ -110,9 +112,13 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     doc: "How alerts are encoded: Avro container per message (ZTF), Confluent wire format " +
       "(Rubin), schemaless with decode.schema, or auto-detect",
   },
-  "decode.schema": { type: str, default: "", doc: "Path of the .avsc used in schemaless mode" },
+  "decode.schema": {
+    type: optionalStr,
+    default: "",
+    doc: "Path of the .avsc used in schemaless mode",
+  },
   "decode.registry": {
-    type: str,
+    type: optionalStr,
     default: "",
     doc: "Schema registry URL for the Confluent wire format",
     check: urlOrEmpty,
@@ -168,7 +174,7 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
   "ui.host": { type: str, default: "127.0.0.1", doc: "Address the API and dashboard bind to" },
   "ui.port": { type: int(0, 65535), default: 5000, doc: "Port of the API and dashboard" },
   "ui.token": {
-    type: str,
+    type: optionalStr,
     default: "",
     doc: "Bearer token for control endpoints; required when ui.host is not loopback",
   },

@@ -242,7 +242,8 @@ function typeProblem(spec: KeySpec, value: unknown): string | null {
   const t = spec.type;
   switch (t.kind) {
     case "string":
-      return typeof value === "string" ? null : "a string";
+      if (typeof value !== "string") return "a string";
+      return value.trim() !== "" || t.emptyOk === true ? null : "a non-empty string";
     case "bool":
       return typeof value === "boolean" ? null : "true or false";
     case "list":

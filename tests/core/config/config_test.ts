@@ -171,3 +171,13 @@ Deno.test("a number that is not one is quoted as typed, with what was expected",
       e instanceof ConfigError && e.message.endsWith(': "abc"; expected a whole number >= 1'),
   );
 });
+
+Deno.test("a string key that needs a value refuses an empty one; optional ones accept it", async () => {
+  await assert.rejects(
+    loadConfig({ file: null, env: {}, sets: ["kafka.group= "] }),
+    (e: Error) =>
+      e instanceof ConfigError && /kafka\.group .*expected a non-empty string/.test(e.message),
+  );
+  const ok = await loadConfig({ file: null, env: { FINK_UI_TOKEN: "" }, sets: ["decode.schema="] });
+  assert.equal(ok.string("decode.schema"), "");
+});
