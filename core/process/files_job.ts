@@ -64,7 +64,12 @@ export async function waitForStreamPlugins(
     for (const plugin of streamPlugins(inputs.services())) {
       if (!RUNNING.has(plugin.state)) continue;
       const missing = await behindBy(inputs, plugin);
-      if (missing > 0) behind.push(`${plugin.name} ${missing} alerts behind`);
+      if (missing > 0) {
+        const error = plugin.error ?? plugin.details?.lastError;
+        behind.push(
+          `${plugin.name} ${missing} alerts behind${error ? ` (last error: ${error})` : ""}`,
+        );
+      }
     }
     if (behind.length === 0) return;
     if (report !== undefined && Date.now() - lastReport >= reportMs) {
