@@ -102,7 +102,11 @@ async function settingsRefusal(
   config: Config,
   running: ProcessState,
 ): Promise<string | null> {
-  const res = await fetch(`${running.url}/api/status`);
+  const res = await fetch(`${running.url}/api/status`).catch(() => null);
+  if (res === null) {
+    return `error: start ${cmd.service} refused: the process (pid ${running.pid}) at ` +
+      `${running.url} does not answer; stop it first with \`deno task stop\``;
+  }
   if (!res.ok) {
     await res.body?.cancel();
     return `error: start ${cmd.service} refused: the running process (pid ${running.pid}) ` +
