@@ -102,6 +102,11 @@ async function settingsRefusal(
   config: Config,
   running: ProcessState,
 ): Promise<string | null> {
+  if (cmd.source !== undefined) {
+    return `error: start ${cmd.service} refused: --source ${cmd.source} needs a process of its ` +
+      `own, and one already runs (pid ${running.pid}); stop it first (\`deno task stop\`) or ` +
+      `give this one its own --set process.state_dir=DIR --set ui.port=PORT`;
+  }
   const res = await fetch(`${running.url}/api/status`).catch(() => null);
   if (res === null) {
     return `error: start ${cmd.service} refused: the process (pid ${running.pid}) at ` +

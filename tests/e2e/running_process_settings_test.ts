@@ -36,6 +36,13 @@ Deno.test("start with settings the running process lacks is refused naming them;
     );
     assert.equal(refused.stderr.trim().split("\n").length, 1, "one line");
 
+    const files = await fink(["start", "archive", "--source", "files:/tmp"], fp.env);
+    assert.equal(files.code, 1, files.stdout);
+    assert.match(
+      files.stderr,
+      /^error: start archive refused: --source files:\/tmp needs a process of its own/,
+    );
+
     const same = await fink(["start", "classify"], fp.env);
     assert.equal(same.code, 0, same.stderr);
     assert.match(same.stdout, /classify started in the running process/);
@@ -44,7 +51,12 @@ Deno.test("start with settings the running process lacks is refused naming them;
       "classify results",
       async () => await hasParquet(join(fp.dir, "science", "classify")) || undefined,
     );
-    assert.doesNotMatch(fp.log(), /Warning|level=warn/);
+    const lines = fp.log().split("\n");
+    // Runtime warnings (TimeoutNegativeWarning...) anywhere; our own warnings while starting.
+    assert.deepEqual(lines.filter((l) => /\w*Warning\b/.test(l)), []);
+    const started = lines.findIndex((l) => /msg="service started" name=archive/.test(l));
+    assert.ok(started > 0, "the archive started");
+    assert.deepEqual(lines.slice(0, started).filter((l) => /level=warn/.test(l)), []);
   } finally {
     await fp.close();
   }
