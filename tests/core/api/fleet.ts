@@ -4,6 +4,7 @@
  * Fink gave each one), counted with the archive's own ArchiveStats and the
  * plugin host's own SummaryAccumulator, so the details have the real shapes.
  */
+import { Histogram, SHORT_SECONDS } from "../../../core/histogram.ts";
 import { ArchiveStats } from "../../../core/archive/stats.ts";
 import { loadConfig } from "../../../core/config/mod.ts";
 import { createApiApp } from "../../../core/api/app.ts";
@@ -58,6 +59,7 @@ export class TestClassifier implements Service {
   batches = 0;
   rows = 0;
   #summary = new SummaryAccumulator({ class: "string" }, { recentRows: 20 });
+  #batchSeconds = new Histogram(SHORT_SECONDS);
   #running = false;
 
   start(): Promise<void> {
@@ -78,6 +80,7 @@ export class TestClassifier implements Service {
     if (!this.#running || alerts.length === 0) return;
     this.#summary.add(alerts.map((a) => ({ id: a.candid, class: a.cls })));
     this.batches++;
+    this.#batchSeconds.observe(0.0005);
     this.rows += alerts.length;
   }
 
@@ -90,6 +93,7 @@ export class TestClassifier implements Service {
       errors: 0,
       lastError: null,
       avgMsPerBatch: 0.5,
+      batchSeconds: this.#batchSeconds.snapshot(),
       restarts: 0,
       summary: this.#summary.snapshot(this.name),
     };
