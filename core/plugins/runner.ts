@@ -88,6 +88,8 @@ export interface QueuedBatch {
   endOffset: number | bigint;
   /** Event hour of each alert id in the batch. */
   hourById: Map<bigint, number>;
+  /** Object id (ZTF `objectId`, Rubin `diaObjectId`) of each alert id that has one. */
+  objectById?: Map<bigint, string>;
   /** Offset ranges per event hour, naming the result files (see ResultBatchMeta). */
   sources?: ResultSource[];
   /** Earlier result files this batch supersedes (see ResultBatchMeta). */
@@ -504,7 +506,7 @@ export class PluginRunner {
     this.#stats.totalMs += ms;
     this.#batchSeconds.observe(ms / 1000);
     this.#lastMs = ms;
-    this.#summary?.add(rows);
+    this.#summary?.add(rows, batch.objectById);
     this.#pendingWrites++;
     const meta = {
       topic: batch.topic,

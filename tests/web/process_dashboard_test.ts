@@ -77,13 +77,17 @@ Deno.test("the dashboard on the real process replaying real ZTF alerts", async (
           "finkClassification.chart.data.datasets.map((d) => d.label)",
         );
         assert.ok(labels.includes("Solar System MPC"), `chart series ${labels}`);
-        const recentIds = await page.$$eval(
-          "#recent tbody tr td:first-child",
-          (cells) => cells.map((c) => c.textContent ?? ""),
+        // Named by ZTF objectId, the alert's candid beside it.
+        const recent = await page.$$eval(
+          "#recent tbody tr",
+          (rows) => rows.map((r) => [...r.children].slice(0, 2).map((c) => c.textContent ?? "")),
         );
         assert.ok(
-          recentIds.length > 0 && recentIds.every((id) => /^\d{19}$/.test(id)),
-          `${recentIds}`,
+          recent.length > 0 &&
+            recent.every(([object, id]) =>
+              /^ZTF\d{2}[a-z]{7}$/.test(object) && /^\d{19}$/.test(id)
+            ),
+          `${JSON.stringify(recent)}`,
         );
         assert.deepEqual(errors, []);
       },

@@ -296,6 +296,7 @@ Deno.test("classification counts Fink's classes per minute and shows the recent 
     assert.equal(body.recent.length, 20);
     assert.equal(body.recent[0].id, alerts[9].candid.toString(), "newest first, ids as strings");
     assert.equal(body.recent[0].class, alerts[9].cls);
+    assert.equal(body.recent[0].objectId, alerts[9].objectId, "named by object, alert id beside");
   } finally {
     await api.close();
     await Deno.remove(api.dir, { recursive: true });

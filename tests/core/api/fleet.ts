@@ -17,6 +17,7 @@ import { sharedData } from "../../shared_data.ts";
 
 /** One real alert with the class Fink's cross-match gave it. */
 export interface RealAlert {
+  objectId: string;
   candid: bigint;
   jd: number;
   cls: string;
@@ -34,6 +35,7 @@ export async function realAlerts(): Promise<RealAlert[]> {
   return rows.map((row) => {
     const f = row.split(",");
     return {
+      objectId: f[at("objectId")],
       candid: BigInt(f[at("candid")]),
       jd: Number(f[at("jd")]),
       cls: f[at("cdsxmatch")],
@@ -78,7 +80,10 @@ export class TestClassifier implements Service {
   /** Classifies a batch when running. */
   process(alerts: RealAlert[]): void {
     if (!this.#running || alerts.length === 0) return;
-    this.#summary.add(alerts.map((a) => ({ id: a.candid, class: a.cls })));
+    this.#summary.add(
+      alerts.map((a) => ({ id: a.candid, class: a.cls })),
+      new Map(alerts.map((a) => [a.candid, a.objectId])),
+    );
     this.batches++;
     this.#batchSeconds.observe(0.0005);
     this.rows += alerts.length;
