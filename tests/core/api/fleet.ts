@@ -112,6 +112,8 @@ export interface TestArchiveOptions {
   feedMs?: number;
   /** Archive what was received every this many ms while running, like the batcher. Default 1000. */
   flushMs?: number;
+  /** Where the archive says it writes. Default `/tmp/test-archive`. */
+  storage?: string;
 }
 
 /** An archive service that "archives" the real alerts round after round on two partitions. */
@@ -130,7 +132,13 @@ export class TestArchive implements Service {
   constructor(alerts: RealAlert[], classifier: TestClassifier, options: TestArchiveOptions = {}) {
     this.#alerts = alerts;
     this.#classifier = classifier;
-    this.#options = { perFeed: 0, feedMs: 100, flushMs: 1000, ...options };
+    this.#options = {
+      perFeed: 0,
+      feedMs: 100,
+      flushMs: 1000,
+      storage: "/tmp/test-archive",
+      ...options,
+    };
   }
 
   start(): Promise<void> {
@@ -213,7 +221,7 @@ export class TestArchive implements Service {
   details(): Record<string, unknown> {
     return {
       source: "test feed",
-      storage: "/tmp/test-archive",
+      storage: this.#options.storage,
       connected: true,
       problems: [],
       ...this.stats.figures(this.#buffered.length),
