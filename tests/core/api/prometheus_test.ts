@@ -199,3 +199,57 @@ Deno.test("the validator refuses malformed exposition text", () => {
   ];
   for (const text of bad) assert.throws(() => parseExposition(text), text);
 });
+
+Deno.test("docs/metrics.md lists every metric and the Grafana dashboard's queries parse and use them", async () => {
+  const api = await startTestApi();
+  const docs = await Deno.readTextFile(new URL("../../../docs/metrics.md", import.meta.url));
+  const dashboard = JSON.parse(
+    await Deno.readTextFile(new URL("../../../docs/grafana-dashboard.json", import.meta.url)),
+  );
+  try {
+    await api.manager.start("archive");
+    await api.manager.start("classify");
+    api.archive.feed(30);
+    const { types } = parseExposition(await (await fetch(`${api.url}/api/metrics`)).text());
+    const documented = new Set([...docs.matchAll(/^\| `(fink_\w+)` +\| (\w+)/gm)].map((m) => m[1]));
+    assert.deepEqual([...types.keys()].filter((name) => !documented.has(name)), []);
+    assert.deepEqual([...documented].filter((name) => !types.has(name)), []);
+
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) =>
+      p.targets.map((t) => t.expr)
+    );
+    for (const expr of exprs) {
+      for (const [name] of expr.matchAll(/fink_\w+/g)) {
+        const family = name.replace(/_(bucket|sum|count)$/, "");
+        assert.ok(types.has(name) || types.get(family) === "histogram", `${name} in ${expr}`);
+      }
+    }
+    // promtool parses each query as a recording rule, Grafana's variables given values.
+    const rules = {
+      groups: [{
+        name: "dashboard",
+        rules: exprs.map((expr, i) => ({
+          record: `dashboard:query_${i}`,
+          expr: expr.replaceAll("$__rate_interval", "5m").replaceAll("$job", ".*"),
+        })),
+      }],
+    };
+    const file = await Deno.makeTempFile({ suffix: ".json" });
+    try {
+      // JSON is YAML: promtool reads it as a rule file.
+      await Deno.writeTextFile(file, JSON.stringify(rules));
+      const { code, stdout, stderr } = await new Deno.Command("promtool", {
+        args: ["check", "rules", file],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+      assert.equal(code, 0, output);
+    } finally {
+      await Deno.remove(file);
+    }
+  } finally {
+    await api.close();
+    await Deno.remove(api.dir, { recursive: true });
+  }
+});
