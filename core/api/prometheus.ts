@@ -108,14 +108,14 @@ export function prometheusText(figures: Figures, facts: ProcessFacts): string {
     delivery.push({ labels: {}, histogram: figures.deliverySeconds });
   }
 
-  const plugin: [string, Family["type"], keyof Figures["plugins"][number], string][] = [
-    ["fink_plugin_batches_total", "counter", "batches", "Batches a plugin processed"],
-    ["fink_plugin_rows_total", "counter", "rows", "Result rows a plugin returned"],
-    ["fink_plugin_errors_total", "counter", "errors", "Batches a plugin failed on"],
-    ["fink_plugin_restarts_total", "counter", "restarts", "Times a plugin's Worker was restarted"],
+  const plugin: [string, keyof Figures["plugins"][number], string][] = [
+    ["fink_plugin_batches_total", "batches", "Batches a plugin processed"],
+    ["fink_plugin_rows_total", "rows", "Result rows a plugin returned"],
+    ["fink_plugin_errors_total", "errors", "Batches a plugin failed on"],
+    ["fink_plugin_restarts_total", "restarts", "Times a plugin's sandbox was restarted"],
   ];
-  for (const [name, type, field, help] of plugin) {
-    const samples = family(name, type, help);
+  for (const [name, field, help] of plugin) {
+    const samples = family(name, "counter", help);
     for (const p of figures.plugins) {
       const value = p[field];
       if (typeof value === "number") samples.push({ labels: { plugin: p.name }, value });
