@@ -25,6 +25,7 @@ import { jsonResponse } from "./json.ts";
 import { liveStream } from "./live.ts";
 import { parseFlag, parseTimeRange } from "./params.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
+import { RequestDurations } from "./request_durations.ts";
 import { statusDocument } from "./status.ts";
 import { registerWebRoutes, type WebOptions } from "./web.ts";
 
@@ -52,10 +53,13 @@ const HOUR_MS = 3_600_000;
 /** Builds the Hono app of the API and the dashboard. */
 export function createApiApp(ctx: ApiContext): Hono {
   const app = new Hono();
+  const durations = new RequestDurations();
+  app.use(durations.middleware());
   const control = requireToken(ctx.token);
   let lastIndex: ArchiveIndex | null = null;
-  const figures = (): Figures =>
-    figuresOf(ctx.manager.list(), { classifier: ctx.metrics.classifier });
+  // Counts are read now; the rates are the recorder's, so every document shows the same ones.
+  const figures = (services = ctx.manager.list()): Figures =>
+    figuresOf(services, { classifier: ctx.metrics.classifier, rates: ctx.metrics.currentRates() });
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json({ error: err.message }, err.status);
@@ -68,19 +72,22 @@ export function createApiApp(ctx: ApiContext): Hono {
 
   app.get("/api/status", (c) => {
     const services = ctx.manager.list();
-    const now = figuresOf(services, { classifier: ctx.metrics.classifier });
     const doc = statusDocument({
       config: ctx.config,
       startedAt: ctx.startedAt,
       services,
-      figures: now,
+      figures: figures(services),
       index: lastIndex,
     });
     return jsonResponse(c, doc);
   });
 
   app.get("/api/metrics", (c) => {
-    const text = prometheusText(figures(), { version: VERSION, startedAt: ctx.startedAt });
+    const text = prometheusText(figures(), {
+      version: VERSION,
+      startedAt: ctx.startedAt,
+      requests: durations.snapshot(),
+    });
     return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
   });
 

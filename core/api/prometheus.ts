@@ -1,34 +1,54 @@
 /**
  * The figures in the Prometheus text exposition format (version 0.0.4): one
- * `# HELP` and one `# TYPE` line per metric family, then its samples.
+ * `# HELP` and one `# TYPE` line per metric family, then its samples. Units are
+ * Prometheus' base units (seconds, bytes), counters end in `_total`, and
+ * latencies are histograms (`_bucket{le}`, `_sum`, `_count`) so
+ * `histogram_quantile` aggregates them; rates are left to `rate()`.
+ * docs/metrics.md lists every metric.
  */
+import type { HistogramSnapshot } from "../histogram.ts";
 import type { Figures } from "../metrics/figures.ts";
 
 /** Content type of the Prometheus text format. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
+/** Labels of one series. */
+export type Labels = Record<string, string | number>;
+
+/** One labelled histogram of a family. */
+export interface LabelledHistogram {
+  labels: Labels;
+  histogram: HistogramSnapshot;
+}
+
 /** Process facts exported besides the figures. */
 export interface ProcessFacts {
   version: string;
   startedAt: Date;
+  /** Duration of the API's requests, per method, route and status code. */
+  requests?: LabelledHistogram[];
 }
-
-type Labels = Record<string, string | number>;
 
 interface Family {
   name: string;
   help: string;
-  type: "counter" | "gauge";
+  type: "counter" | "gauge" | "histogram";
   samples: { labels: Labels; value: number }[];
+  histograms: LabelledHistogram[];
 }
 
 /** Renders the figures as Prometheus text. */
 export function prometheusText(figures: Figures, facts: ProcessFacts): string {
   const families: Family[] = [];
   const family = (name: string, type: Family["type"], help: string): Family["samples"] => {
-    const f: Family = { name, help, type, samples: [] };
+    const f: Family = { name, help, type, samples: [], histograms: [] };
     families.push(f);
     return f.samples;
+  };
+  const histograms = (name: string, help: string): LabelledHistogram[] => {
+    const f: Family = { name, help, type: "histogram", samples: [], histograms: [] };
+    families.push(f);
+    return f.histograms;
   };
 
   family("fink_build_info", "gauge", "Version of the running build (always 1)")
@@ -67,12 +87,6 @@ export function prometheusText(figures: Figures, facts: ProcessFacts): string {
     }
   }
 
-  family("fink_rate_in", "gauge", "Alerts per second received (recent mean)")
-    .push({ labels: {}, value: figures.rates.inPerSecond });
-  family("fink_rate_out", "gauge", "Alerts per second archived or quarantined (recent mean)")
-    .push({ labels: {}, value: figures.rates.outPerSecond });
-  family("fink_rate_in_megabytes", "gauge", "Megabytes per second received (recent mean)")
-    .push({ labels: {}, value: figures.rates.mbInPerSecond });
   family("fink_alerts_buffered", "gauge", "Alerts received and not yet archived")
     .push({ labels: {}, value: figures.totals.buffered });
   family("fink_archive_files_total", "counter", "Parquet files written since the archive started")
@@ -86,24 +100,34 @@ export function prometheusText(figures: Figures, facts: ProcessFacts): string {
         .push({ labels: {}, value: at / 1000 });
     }
   }
+  const delivery = histograms(
+    "fink_archive_latency_seconds",
+    "Seconds from an alert's broker timestamp (when it was produced) to its durable commit",
+  );
+  if (figures.deliverySeconds !== null) {
+    delivery.push({ labels: {}, histogram: figures.deliverySeconds });
+  }
 
-  const plugin: [string, Family["type"], keyof Figures["plugins"][number], string][] = [
-    ["fink_plugin_batches_total", "counter", "batches", "Batches a plugin processed"],
-    ["fink_plugin_rows_total", "counter", "rows", "Result rows a plugin returned"],
-    ["fink_plugin_errors_total", "counter", "errors", "Batches a plugin failed on"],
-    ["fink_plugin_restarts_total", "counter", "restarts", "Times a plugin's Worker was restarted"],
-    [
-      "fink_plugin_batch_milliseconds",
-      "gauge",
-      "avgMsPerBatch",
-      "Mean time a plugin spends on a batch",
-    ],
+  const plugin: [string, keyof Figures["plugins"][number], string][] = [
+    ["fink_plugin_batches_total", "batches", "Batches a plugin processed"],
+    ["fink_plugin_rows_total", "rows", "Result rows a plugin returned"],
+    ["fink_plugin_errors_total", "errors", "Batches a plugin failed on"],
+    ["fink_plugin_restarts_total", "restarts", "Times a plugin's sandbox was restarted"],
   ];
-  for (const [name, type, field, help] of plugin) {
-    const samples = family(name, type, help);
+  for (const [name, field, help] of plugin) {
+    const samples = family(name, "counter", help);
     for (const p of figures.plugins) {
       const value = p[field];
       if (typeof value === "number") samples.push({ labels: { plugin: p.name }, value });
+    }
+  }
+  const batches = histograms(
+    "fink_plugin_batch_duration_seconds",
+    "Seconds a plugin took over a batch, from handing it over to its rows coming back",
+  );
+  for (const p of figures.plugins) {
+    if (p.batchSeconds !== null) {
+      batches.push({ labels: { plugin: p.name }, histogram: p.batchSeconds });
     }
   }
   if (figures.classes !== null) {
@@ -117,12 +141,26 @@ export function prometheusText(figures: Figures, facts: ProcessFacts): string {
     }
   }
 
+  histograms("fink_http_request_duration_seconds", "Seconds the API took to answer a request")
+    .push(...facts.requests ?? []);
+
   return families.map(render).join("");
 }
 
 function render(f: Family): string {
   let text = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
   for (const s of f.samples) text += `${f.name}${labelText(s.labels)} ${valueText(s.value)}\n`;
+  for (const { labels, histogram } of f.histograms) {
+    let cumulative = 0;
+    for (const [i, bound] of histogram.bounds.entries()) {
+      cumulative += histogram.counts[i];
+      const le = labelText({ ...labels, le: valueText(bound) });
+      text += `${f.name}_bucket${le} ${cumulative}\n`;
+    }
+    text += `${f.name}_bucket${labelText({ ...labels, le: "+Inf" })} ${histogram.count}\n`;
+    text += `${f.name}_sum${labelText(labels)} ${valueText(histogram.sum)}\n`;
+    text += `${f.name}_count${labelText(labels)} ${histogram.count}\n`;
+  }
   return text;
 }
 

@@ -66,6 +66,16 @@ export interface ReadOptions {
 const HOUR_MS = 3_600_000;
 /** Top-level columns that hold the alert id, in the order the archive's table builder looks. */
 export const ALERT_ID_COLUMNS: readonly string[] = ["candid", "diaSourceId", "alertId"];
+/**
+ * Top-level columns that hold the object id astronomers name an alert by: ZTF
+ * `objectId`, Rubin `diaObjectId` (inside the `diaObject` or `diaSource` record).
+ */
+export const OBJECT_ID_COLUMNS: readonly string[] = [
+  "objectId",
+  "diaObjectId",
+  "diaObject",
+  "diaSource",
+];
 /** The Kafka position columns the archive adds to every row. */
 export const INGEST_COLUMNS: readonly string[] = ["kafka_topic", "kafka_partition", "kafka_offset"];
 
@@ -185,6 +195,27 @@ export async function parquetToTable(bytes: Uint8Array, columns?: string[]): Pro
   } finally {
     file.free();
   }
+}
+
+/**
+ * The object id of each of a table's rows (ZTF `objectId`, Rubin `diaObjectId`), as text
+ * (Rubin's are 64-bit), or undefined when the table has no object id column.
+ */
+export function alertObjectIds(table: arrow.Table): (string | null)[] | undefined {
+  const paths = [["objectId"], ["diaObjectId"], ["diaObject", "diaObjectId"], [
+    "diaSource",
+    "diaObjectId",
+  ]];
+  for (const [top, field] of paths) {
+    const column = table.getChild(top);
+    const vector = field === undefined ? column : column?.getChild(field);
+    if (vector === null || vector === undefined) continue;
+    return Array.from({ length: table.numRows }, (_, i) => {
+      const value = vector.get(i);
+      return value === null || value === undefined ? null : String(value);
+    });
+  }
+  return undefined;
 }
 
 /** The alert ids of a table's rows (`candid`, `diaSourceId` or `alertId`), if it has such a column. */

@@ -3,6 +3,7 @@
  * the last seconds. The invariant `received = archived + quarantined +
  * buffered` holds at any time; after a flush, buffered is zero.
  */
+import { DELIVERY_SECONDS, Histogram } from "../histogram.ts";
 import type { TopicPartition } from "../source/source.ts";
 
 /** Counters of one topic-partition. */
@@ -49,6 +50,8 @@ export class ArchiveStats {
   lastCommit: { at: string; topic: string; partition: number; offset: string } | null = null;
   filesWritten = 0;
   bytesWritten = 0;
+  /** Seconds from each alert's broker timestamp to its durable commit. */
+  readonly deliverySeconds = new Histogram(DELIVERY_SECONDS);
   #ticks: { t: number; received: number; archived: number; bytesIn: number }[] = [];
   #latencies = new Float64Array(LATENCY_SAMPLES);
   #latencyCount = 0;
@@ -56,6 +59,7 @@ export class ArchiveStats {
   /** Records one alert's time from its broker timestamp to durable, in ms. */
   recordLatency(ms: number): void {
     this.#latencies[this.#latencyCount++ % LATENCY_SAMPLES] = ms;
+    this.deliverySeconds.observe(ms / 1000);
   }
 
   /** p50 and p99 of the last alerts' broker-to-durable latency, ms (null before any). */
@@ -138,6 +142,7 @@ export class ArchiveStats {
     return {
       rates: this.rates(),
       latencyMs: this.latency(),
+      deliverySeconds: this.deliverySeconds.snapshot(),
       totals: {
         received: this.total("received"),
         decoded: this.total("decoded"),

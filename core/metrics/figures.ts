@@ -5,13 +5,16 @@
  * reporting an unexpected shape shows zeros instead of breaking the API.
  */
 import type { PartitionCounts } from "../archive/stats.ts";
+import { histogramOf, type HistogramSnapshot } from "../histogram.ts";
 import type { ServiceStatus } from "../services/service.ts";
 
-/** Alerts/s in and out of the archive, and MB/s in. */
+/** Alerts/s in and out of the archive, and MB/s in, over the same window (see rates.ts). */
 export interface Rates {
   inPerSecond: number;
   outPerSecond: number;
   mbInPerSecond: number;
+  /** Seconds between the two counter samples the rates come from (up to a minute). */
+  windowSeconds: number;
 }
 
 /** Archive counts summed over every topic-partition. */
@@ -55,6 +58,8 @@ export interface PluginFigures {
   errors: number;
   lastError: string | null;
   avgMsPerBatch: number | null;
+  /** Time per batch, or null when the plugin does not report it. */
+  batchSeconds: HistogramSnapshot | null;
   restarts: number;
 }
 
@@ -92,6 +97,8 @@ export interface Figures {
   partitions: PartitionFigures[];
   hours: HourFigures[];
   lastCommit: CommitFigures | null;
+  /** Seconds from each alert's broker timestamp to durable, or null when the archive is not running. */
+  deliverySeconds: HistogramSnapshot | null;
   /** Whether the archive's source is connected. */
   connected: boolean;
   /** Current problems of the archive (source down, storage failing). */
@@ -114,6 +121,8 @@ export interface FiguresOptions {
   classifier?: Classifier;
   /** Read time, epoch ms. Default now. */
   now?: number;
+  /** The rates of the metrics recorder's window; the archive's counts alone give none. Default zeros. */
+  rates?: Rates;
 }
 
 /** Reads the figures out of the services' statuses. */
@@ -125,15 +134,10 @@ export function figuresOf(services: ServiceStatus[], options: FiguresOptions = {
   const partitions = array(d.partitions).map(partitionOf);
   const lags = partitions.map((p) => p.lag).filter((l): l is number => l !== null);
   const plugins = services.filter((s) => s.kind === "plugin").map(pluginOf);
-  const rates = record(d.rates);
   const totals = record(d.totals);
   return {
     t: options.now ?? Date.now(),
-    rates: {
-      inPerSecond: num(rates.inPerSecond),
-      outPerSecond: num(rates.outPerSecond),
-      mbInPerSecond: num(rates.mbInPerSecond),
-    },
+    rates: options.rates ?? { inPerSecond: 0, outPerSecond: 0, mbInPerSecond: 0, windowSeconds: 0 },
     totals: {
       received: num(totals.received),
       decoded: num(totals.decoded),
@@ -147,6 +151,7 @@ export function figuresOf(services: ServiceStatus[], options: FiguresOptions = {
     partitions,
     hours: array(d.hours).map(hourOf),
     lastCommit: commitOf(d.lastCommit),
+    deliverySeconds: histogramOf(d.deliverySeconds),
     connected: d.connected === true,
     problems: array(d.problems).filter((p): p is string => typeof p === "string"),
     storage: typeof d.storage === "string" ? d.storage : null,
@@ -211,6 +216,7 @@ function pluginOf(service: ServiceStatus): PluginFigures {
     errors: num(d.errors),
     lastError: typeof d.lastError === "string" ? d.lastError : service.error ?? null,
     avgMsPerBatch: typeof d.avgMsPerBatch === "number" ? d.avgMsPerBatch : null,
+    batchSeconds: histogramOf(d.batchSeconds),
     restarts: num(d.restarts),
   };
 }

@@ -9,6 +9,7 @@ import type { ServiceStatus } from "../services/service.ts";
 import { ClassHistory } from "./class_history.ts";
 import { type Classifier, DEFAULT_CLASSIFIER, type Figures, figuresOf } from "./figures.ts";
 import { RateHistory } from "./history.ts";
+import { counterSample, RateWindow } from "./rates.ts";
 
 /** Options of {@link MetricsRecorder.open}. */
 export interface RecorderOptions {
@@ -42,6 +43,7 @@ export class MetricsRecorder {
   #options: RecorderOptions;
   #listeners = new Set<FiguresListener>();
   #latest: Figures | null = null;
+  #window = new RateWindow();
   #timer: ReturnType<typeof setInterval> | undefined;
   #closing = new AbortController();
   #reportedFailure: Error | null = null;
@@ -82,7 +84,9 @@ export class MetricsRecorder {
 
   /** Takes one sample now (the timer calls this; tests may call it with their own clock). */
   sample(now = Date.now()): Figures {
-    const figures = figuresOf(this.#options.read(), { now, classifier: this.classifier });
+    const counts = figuresOf(this.#options.read(), { now, classifier: this.classifier });
+    this.#window.add(counterSample(counts));
+    const figures: Figures = { ...counts, rates: this.#window.rates() };
     this.#latest = figures;
     this.rates.add(figures);
     this.classes.add(now, figures.classes?.counts ?? null);
@@ -100,6 +104,11 @@ export class MetricsRecorder {
   /** The last sample, or null before the first. */
   latest(): Figures | null {
     return this.#latest;
+  }
+
+  /** The rates of the last sample (zeros before two samples), which every page and document shows. */
+  currentRates(): Figures["rates"] {
+    return this.#window.rates();
   }
 
   /** Calls `listener` with every new sample; returns the function that unsubscribes. */

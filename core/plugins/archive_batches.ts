@@ -10,6 +10,7 @@ import {
   ALERT_ID_COLUMNS,
   alertIds,
   type ArchivedFile,
+  OBJECT_ID_COLUMNS,
   parquetToTable,
   readArchivedFile,
 } from "../archive/reader.ts";
@@ -47,7 +48,9 @@ const OFFSET = "kafka_offset";
 
 /** The columns to read for plugins asking for `columns` (undefined: every column). */
 export function readColumns(columns: string[] | undefined): string[] | undefined {
-  return columns === undefined ? undefined : [...columns, ...ALERT_ID_COLUMNS, OFFSET];
+  return columns === undefined
+    ? undefined
+    : [...columns, ...ALERT_ID_COLUMNS, ...OBJECT_ID_COLUMNS, OFFSET];
 }
 
 /**

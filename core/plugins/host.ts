@@ -12,6 +12,7 @@
  */
 import * as arrow from "apache-arrow";
 import { basename, dirname, resolve } from "node:path";
+import { alertObjectIds } from "../archive/reader.ts";
 import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
 import {
   type BatchTicket,
@@ -251,7 +252,13 @@ export async function createPluginHost(options: PluginHostOptions): Promise<Plug
       if (targets.length === 0) return report;
       const hourById = new Map<bigint, number>();
       for (let i = 0; i < rows; i++) hourById.set(batch.ids[i], batch.eventHours[i]);
-      const shared = meta(batch, hourById, ++seq);
+      // Recent results are shown by object id, which plugins do not return: carried alongside.
+      const objectIds = alertObjectIds(batch.table);
+      const objectById = new Map<bigint, string>();
+      for (let i = 0; objectIds !== undefined && i < rows; i++) {
+        if (objectIds[i] !== null) objectById.set(batch.ids[i], objectIds[i]!);
+      }
+      const shared = { ...meta(batch, hourById, ++seq), objectById };
       const groups = new Map<string, PluginRunner[]>();
       for (const runner of targets) {
         if (!runner.hasRoom) {

@@ -6,6 +6,7 @@
  */
 import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
+import { Histogram, type HistogramSnapshot, SHORT_SECONDS } from "../histogram.ts";
 import { definePlugin, type PluginRow } from "./define.ts";
 import { describeManifest, type PluginDescription, type WorkerMessage } from "./protocol.ts";
 import { checkRows } from "./rows.ts";
@@ -61,6 +62,8 @@ export interface PluginStatus {
   lastError: string | null;
   avgMsPerBatch: number | null;
   lastMsPerBatch: number | null;
+  /** Time each batch took, from posting it to the Worker to its rows coming back. */
+  batchSeconds: HistogramSnapshot;
   restarts: number;
 }
 
@@ -85,6 +88,8 @@ export interface QueuedBatch {
   endOffset: number | bigint;
   /** Event hour of each alert id in the batch. */
   hourById: Map<bigint, number>;
+  /** Object id (ZTF `objectId`, Rubin `diaObjectId`) of each alert id that has one. */
+  objectById?: Map<bigint, string>;
   /** Offset ranges per event hour, naming the result files (see ResultBatchMeta). */
   sources?: ResultSource[];
   /** Earlier result files this batch supersedes (see ResultBatchMeta). */
@@ -130,6 +135,7 @@ export class PluginRunner {
   #settleSpawn: (() => void) | undefined;
   #abortProbe: (() => void) | undefined;
   #stats = { batches: 0, rows: 0, errors: 0, dropped: 0, restarts: 0, totalMs: 0 };
+  #batchSeconds = new Histogram(SHORT_SECONDS);
   #lastMs: number | null = null;
   #lastError: string | null = null;
   /** SHA-256 of the file at the last load, to ignore change events that changed nothing. */
@@ -259,6 +265,7 @@ export class PluginRunner {
       lastError: this.#lastError,
       avgMsPerBatch: this.#stats.batches > 0 ? this.#stats.totalMs / this.#stats.batches : null,
       lastMsPerBatch: this.#lastMs,
+      batchSeconds: this.#batchSeconds.snapshot(),
       restarts: this.#stats.restarts,
     };
   }
@@ -497,8 +504,9 @@ export class PluginRunner {
     this.#stats.batches++;
     this.#stats.rows += rows.length;
     this.#stats.totalMs += ms;
+    this.#batchSeconds.observe(ms / 1000);
     this.#lastMs = ms;
-    this.#summary?.add(rows);
+    this.#summary?.add(rows, batch.objectById);
     this.#pendingWrites++;
     const meta = {
       topic: batch.topic,

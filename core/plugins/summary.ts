@@ -10,9 +10,12 @@ export interface PluginSummary {
   name: string;
   /** For each string output column, how many rows had each value (null counted as "(null)"). */
   counts: Record<string, Record<string, number>>;
-  /** The most recent result rows, newest last. */
-  recent: PluginRow[];
+  /** The most recent result rows, newest last, with the alert's object id when known. */
+  recent: RecentRow[];
 }
+
+/** A result row as the summary keeps it: the plugin's row and the alert's object id. */
+export type RecentRow = PluginRow & { objectId?: string };
 
 /** Options of {@link SummaryAccumulator}. */
 export interface SummaryOptions {
@@ -25,7 +28,7 @@ export interface SummaryOptions {
 /** Accumulates a {@link PluginSummary} from result rows. */
 export class SummaryAccumulator {
   #counts = new Map<string, Map<string, number>>();
-  #recent: PluginRow[] = [];
+  #recent: RecentRow[] = [];
   #options: Required<SummaryOptions>;
 
   /** Counts the string columns among `outputs`. */
@@ -36,8 +39,8 @@ export class SummaryAccumulator {
     }
   }
 
-  /** Adds a batch of rows. */
-  add(rows: PluginRow[]): void {
+  /** Adds a batch of rows; `objectById` names the object of each alert id (kept with recent rows). */
+  add(rows: PluginRow[], objectById?: Map<bigint, string>): void {
     for (const [column, counts] of this.#counts) {
       for (const row of rows) {
         let value = row[column] === null ? "(null)" : String(row[column]);
@@ -46,7 +49,11 @@ export class SummaryAccumulator {
       }
     }
     const keep = this.#options.recentRows;
-    this.#recent.push(...rows.slice(-keep));
+    for (const row of rows.slice(-keep)) {
+      const objectId = objectById?.get(row.id);
+      // A plugin's own objectId output wins over the one carried alongside.
+      this.#recent.push(objectId === undefined || "objectId" in row ? row : { objectId, ...row });
+    }
     if (this.#recent.length > keep) this.#recent.splice(0, this.#recent.length - keep);
   }
 

@@ -8,12 +8,18 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { startTestApi, type TestApi } from "../core/api/fleet.ts";
 import { type Browser, launch, watchErrors } from "../support/chromium.ts";
-import { lagSeries, PAGES, ratesRise, READY } from "./pages.ts";
+import { lagSeries, overflowingElements, PAGES, ratesRise, READY } from "./pages.ts";
 
 const SCREENSHOT = fileURLToPath(new URL("../../docs/live.png", import.meta.url));
 
+/** A long archive location, as a node's real folders are, which cards must wrap. */
+const LONG_STORAGE = "/srv/fink_node/ztf_public_alert_stream_archive/parquet_by_event_hour";
+
 async function withDashboard(fn: (api: TestApi, browser: Browser) => Promise<void>): Promise<void> {
-  const api = await startTestApi({ sampleMs: 1000, archive: { perFeed: 3, feedMs: 100 } });
+  const api = await startTestApi({
+    sampleMs: 1000,
+    archive: { perFeed: 3, feedMs: 100, storage: LONG_STORAGE },
+  });
   let browser: Browser | null = null;
   try {
     await api.manager.start("archive");
@@ -27,7 +33,7 @@ async function withDashboard(fn: (api: TestApi, browser: Browser) => Promise<voi
   }
 }
 
-Deno.test("every dashboard page loads without console errors at laptop and phone widths", async () => {
+Deno.test("every dashboard page loads without console errors or overflowing cards at laptop and phone widths", async () => {
   await withDashboard(async (api, browser) => {
     api.archive.replayPast(120, api.recorder);
     const page = await browser.context.newPage();
@@ -38,6 +44,11 @@ Deno.test("every dashboard page loads without console errors at laptop and phone
       for (const path of PAGES) {
         await page.goto(api.url + path);
         await page.waitForSelector(READY[path], { timeout: 15_000 });
+        assert.deepEqual(
+          await overflowingElements(page),
+          [],
+          `${path} at ${viewport.width}px: elements overflowing their card`,
+        );
         const overflow = await page.evaluate<number>(
           "document.documentElement.scrollWidth - innerWidth",
         );

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { sharedData } from "../shared_data.ts";
 import { type Browser, launch, watchErrors } from "../support/chromium.ts";
-import { lagSeries, PAGES, ratesRise, READY } from "./pages.ts";
+import { lagSeries, overflowingElements, PAGES, ratesRise, READY } from "./pages.ts";
 import { type FinkProcess, getJson, startFink, until } from "../support/fink_process.ts";
 
 const REAL_ALERTS = sharedData("ztf/alerts/fink-broker-all-distribute-20231018");
@@ -77,13 +77,17 @@ Deno.test("the dashboard on the real process replaying real ZTF alerts", async (
           "finkClassification.chart.data.datasets.map((d) => d.label)",
         );
         assert.ok(labels.includes("Solar System MPC"), `chart series ${labels}`);
-        const recentIds = await page.$$eval(
-          "#recent tbody tr td:first-child",
-          (cells) => cells.map((c) => c.textContent ?? ""),
+        // Named by ZTF objectId, the alert's candid beside it.
+        const recent = await page.$$eval(
+          "#recent tbody tr",
+          (rows) => rows.map((r) => [...r.children].slice(0, 2).map((c) => c.textContent ?? "")),
         );
         assert.ok(
-          recentIds.length > 0 && recentIds.every((id) => /^\d{19}$/.test(id)),
-          `${recentIds}`,
+          recent.length > 0 &&
+            recent.every(([object, id]) =>
+              /^ZTF\d{2}[a-z]{7}$/.test(object) && /^\d{19}$/.test(id)
+            ),
+          `${JSON.stringify(recent)}`,
         );
         assert.deepEqual(errors, []);
       },
@@ -119,11 +123,20 @@ Deno.test("the dashboard on the real process replaying real ZTF alerts", async (
     });
 
     await t.step(
-      "every page loads without console errors; the archive shows the alerts' days",
+      "every page loads without console errors or overflowing cards; the archive shows the alerts' days",
       async () => {
-        for (const path of PAGES) {
-          await page.goto(url + path);
-          await page.waitForSelector(READY[path], { timeout: 15_000 });
+        // At laptop and phone widths, with the real process's paths, plugins and alerts.
+        for (const viewport of [{ width: 390, height: 844 }, { width: 1280, height: 860 }]) {
+          await page.setViewportSize(viewport);
+          for (const path of PAGES) {
+            await page.goto(url + path);
+            await page.waitForSelector(READY[path], { timeout: 15_000 });
+            assert.deepEqual(
+              await overflowingElements(page),
+              [],
+              `${path} at ${viewport.width}px: elements overflowing their card`,
+            );
+          }
         }
         // Still on archive.html: the real alerts are of 2023-10-18 and 2023-10-19 (UTC).
         const days = await page.$$eval("#heatmap .day", (cells) => cells.map((c) => c.textContent));

@@ -71,7 +71,7 @@ function render(doc) {
   fill(
     $("recent"),
     doc.recent.length === 0 ? el("p", { class: "muted" }, "No classified alert yet.") : table(
-      columns,
+      columns.map((c) => HEADERS[c] ?? c),
       doc.recent.map((row) =>
         columns.map((c) => row[c] === null || row[c] === undefined ? "" : String(row[c]))
       ),
@@ -84,7 +84,10 @@ function scrollBox(node) {
   return el("div", { class: "scroll-box" }, node);
 }
 
-/** id and the class first, then the other columns some recent row fills (at most 8 in all). */
+/** Astronomers name alerts by object (ZTF objectId, Rubin diaObjectId); the alert id is beside it. */
+const HEADERS = { objectId: "Object", id: "Alert id" };
+
+/** Object, alert id and the class first, then the other columns some recent row fills (8 in all). */
 function recentColumns(rows, classColumn) {
   const filled = new Set();
   for (const row of rows) {
@@ -92,8 +95,9 @@ function recentColumns(rows, classColumn) {
       if (value !== null && value !== "") filled.add(key);
     }
   }
-  const rest = [...filled].filter((k) => k !== "id" && k !== classColumn);
-  return ["id", classColumn, ...rest].slice(0, 8);
+  const first = ["objectId", "id", classColumn];
+  const rest = [...filled].filter((k) => !first.includes(k));
+  return [...first, ...rest].slice(0, 8);
 }
 
 let span = Number($("range").value);

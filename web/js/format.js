@@ -13,6 +13,11 @@ export function rate(n) {
   return n === null || n === undefined ? "–" : decimal.format(n);
 }
 
+/** What the in and out rates average over: "over 60 s" (both come from the same two samples). */
+export function rateWindow(rates) {
+  return rates?.windowSeconds > 0 ? `over ${integer.format(rates.windowSeconds)} s` : "";
+}
+
 /** A byte size in B, kB, MB, GB or TB. */
 export function bytes(n) {
   if (n === null || n === undefined) return "–";

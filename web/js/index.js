@@ -1,7 +1,7 @@
 // Overview: the process's figures from /api/status, refreshed every two seconds.
 import { every, getJson } from "./api.js";
 import { card, el, fill, stateBadge, table } from "./dom.js";
-import { ago, bytes, count, duration, rate } from "./format.js";
+import { ago, bytes, count, duration, rate, rateWindow } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -23,7 +23,11 @@ function render(s) {
   fill(
     $("cards"),
     card("In", `${rate(s.rates.inPerSecond)} /s`, `${rate(s.rates.mbInPerSecond)} MB/s`),
-    card("Archived", `${rate(s.rates.outPerSecond)} /s`, "archived or quarantined"),
+    card(
+      "Archived",
+      `${rate(s.rates.outPerSecond)} /s`,
+      `archived or quarantined, ${rateWindow(s.rates)}`,
+    ),
     card("Received", count(s.totals.received), `${count(s.totals.buffered)} buffered`),
     card("Archived", count(s.totals.archived), `${count(s.totals.files)} files`),
     card("Quarantined", count(s.totals.quarantined)),

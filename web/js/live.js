@@ -2,7 +2,7 @@
 import { getJson } from "./api.js";
 import { cssVar, palette, timeLineChart } from "./charts.js";
 import { card, fill } from "./dom.js";
-import { count, rate } from "./format.js";
+import { count, rate, rateWindow } from "./format.js";
 
 const WINDOW_MS = 5 * 60_000;
 const $ = (id) => document.getElementById(id);
@@ -70,7 +70,7 @@ function onSnapshot(s) {
   fill(
     $("cards"),
     card("In", `${rate(s.rates.inPerSecond)} /s`, `${rate(s.rates.mbInPerSecond)} MB/s`),
-    card("Archived", `${rate(s.rates.outPerSecond)} /s`),
+    card("Archived", `${rate(s.rates.outPerSecond)} /s`, rateWindow(s.rates)),
     card("Received", count(s.totals.received)),
     card("Archived total", count(s.totals.archived), `${count(s.totals.quarantined)} quarantined`),
     card("Lag", count(s.lag.total)),

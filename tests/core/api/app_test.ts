@@ -31,8 +31,11 @@ Deno.test("status assembles the archive's and plugins' figures and hides secrets
   try {
     await api.manager.start("archive");
     await api.manager.start("classify");
+    const t0 = Date.now();
+    api.recorder.sample(t0);
     api.archive.feed(50);
     api.archive.receive(6);
+    api.recorder.sample(t0 + 2000);
     const res = await fetch(`${api.url}/api/status`);
     const text = await res.text();
     assert.equal(res.status, 200);
@@ -64,7 +67,12 @@ Deno.test("status assembles the archive's and plugins' figures and hides secrets
     assert.deepEqual(doc.lastCommit, stats.lastCommit);
     assert.equal(doc.storage.location, "/tmp/test-archive");
     assert.equal(doc.storage.bytesWritten, stats.bytesWritten);
-    assert.deepEqual(doc.rates, stats.rates());
+    // The recorder's rates over its samples: in and out from the same two samples.
+    assert.deepEqual(doc.rates, api.recorder.currentRates());
+    assert.deepEqual(
+      [doc.rates.inPerSecond, doc.rates.outPerSecond, doc.rates.windowSeconds],
+      [28, 25, 2],
+    );
     assert.deepEqual(
       doc.services.map((s: { name: string; state: string }) => [s.name, s.state]),
       [["simulator", "stopped"], ["archive", "running"], ["classify", "running"]],
@@ -291,6 +299,7 @@ Deno.test("classification counts Fink's classes per minute and shows the recent 
     assert.equal(body.recent.length, 20);
     assert.equal(body.recent[0].id, alerts[9].candid.toString(), "newest first, ids as strings");
     assert.equal(body.recent[0].class, alerts[9].cls);
+    assert.equal(body.recent[0].objectId, alerts[9].objectId, "named by object, alert id beside");
   } finally {
     await api.close();
     await Deno.remove(api.dir, { recursive: true });

@@ -4,6 +4,7 @@
  * Fink gave each one), counted with the archive's own ArchiveStats and the
  * plugin host's own SummaryAccumulator, so the details have the real shapes.
  */
+import { Histogram, SHORT_SECONDS } from "../../../core/histogram.ts";
 import { ArchiveStats } from "../../../core/archive/stats.ts";
 import { loadConfig } from "../../../core/config/mod.ts";
 import { createApiApp } from "../../../core/api/app.ts";
@@ -16,6 +17,7 @@ import { sharedData } from "../../shared_data.ts";
 
 /** One real alert with the class Fink's cross-match gave it. */
 export interface RealAlert {
+  objectId: string;
   candid: bigint;
   jd: number;
   cls: string;
@@ -33,6 +35,7 @@ export async function realAlerts(): Promise<RealAlert[]> {
   return rows.map((row) => {
     const f = row.split(",");
     return {
+      objectId: f[at("objectId")],
       candid: BigInt(f[at("candid")]),
       jd: Number(f[at("jd")]),
       cls: f[at("cdsxmatch")],
@@ -58,6 +61,7 @@ export class TestClassifier implements Service {
   batches = 0;
   rows = 0;
   #summary = new SummaryAccumulator({ class: "string" }, { recentRows: 20 });
+  #batchSeconds = new Histogram(SHORT_SECONDS);
   #running = false;
 
   start(): Promise<void> {
@@ -76,8 +80,12 @@ export class TestClassifier implements Service {
   /** Classifies a batch when running. */
   process(alerts: RealAlert[]): void {
     if (!this.#running || alerts.length === 0) return;
-    this.#summary.add(alerts.map((a) => ({ id: a.candid, class: a.cls })));
+    this.#summary.add(
+      alerts.map((a) => ({ id: a.candid, class: a.cls })),
+      new Map(alerts.map((a) => [a.candid, a.objectId])),
+    );
     this.batches++;
+    this.#batchSeconds.observe(0.0005);
     this.rows += alerts.length;
   }
 
@@ -90,6 +98,7 @@ export class TestClassifier implements Service {
       errors: 0,
       lastError: null,
       avgMsPerBatch: 0.5,
+      batchSeconds: this.#batchSeconds.snapshot(),
       restarts: 0,
       summary: this.#summary.snapshot(this.name),
     };
@@ -103,6 +112,8 @@ export interface TestArchiveOptions {
   feedMs?: number;
   /** Archive what was received every this many ms while running, like the batcher. Default 1000. */
   flushMs?: number;
+  /** Where the archive says it writes. Default `/tmp/test-archive`. */
+  storage?: string;
 }
 
 /** An archive service that "archives" the real alerts round after round on two partitions. */
@@ -121,7 +132,13 @@ export class TestArchive implements Service {
   constructor(alerts: RealAlert[], classifier: TestClassifier, options: TestArchiveOptions = {}) {
     this.#alerts = alerts;
     this.#classifier = classifier;
-    this.#options = { perFeed: 0, feedMs: 100, flushMs: 1000, ...options };
+    this.#options = {
+      perFeed: 0,
+      feedMs: 100,
+      flushMs: 1000,
+      storage: "/tmp/test-archive",
+      ...options,
+    };
   }
 
   start(): Promise<void> {
@@ -204,7 +221,7 @@ export class TestArchive implements Service {
   details(): Record<string, unknown> {
     return {
       source: "test feed",
-      storage: "/tmp/test-archive",
+      storage: this.#options.storage,
       connected: true,
       problems: [],
       ...this.stats.figures(this.#buffered.length),

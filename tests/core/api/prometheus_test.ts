@@ -55,12 +55,13 @@ function parseExposition(text: string): { samples: Sample[]; types: Map<string, 
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line);
     assert.ok(m !== null, `${where}: name{labels} value`);
     const [, name, , labelText, valueText] = m;
-    assert.ok(!closed.has(name), `${where}: samples of a family are together`);
-    if (current !== name) {
+    const family = familyOf(name, types);
+    assert.ok(!closed.has(family), `${where}: samples of a family are together`);
+    if (current !== family) {
       if (current !== "") closed.add(current);
-      current = name;
+      current = family;
     }
-    assert.ok(types.has(name), `${where}: TYPE given before the samples`);
+    assert.ok(types.has(family), `${where}: TYPE given before the samples`);
     const labels: Record<string, string> = {};
     if (labelText !== undefined && labelText !== "") {
       LABEL.lastIndex = 0;
@@ -80,6 +81,12 @@ function parseExposition(text: string): { samples: Sample[]; types: Map<string, 
   return { samples, types };
 }
 
+/** The family of a sample: a histogram's `_bucket`, `_sum` and `_count` series belong to it. */
+function familyOf(name: string, types: Map<string, string>): string {
+  const base = name.replace(/_(bucket|sum|count)$/, "");
+  return base !== name && types.get(base) === "histogram" ? base : name;
+}
+
 Deno.test("metrics are valid Prometheus text carrying the archive's and plugins' counts", async () => {
   const api = await startTestApi();
   try {
@@ -96,7 +103,27 @@ Deno.test("metrics are valid Prometheus text carrying the archive's and plugins'
 
     assert.equal(types.get("fink_alerts_received_total"), "counter");
     assert.equal(types.get("fink_lag"), "gauge");
-    assert.equal(types.get("fink_rate_in"), "gauge");
+    assert.equal(types.get("fink_archive_latency_seconds"), "histogram");
+    assert.equal(types.get("fink_plugin_batch_duration_seconds"), "histogram");
+    assert.equal(types.get("fink_http_request_duration_seconds"), "histogram");
+    assert.ok(
+      ![...types.keys()].some((name) => /milliseconds|megabytes|^fink_rate_/.test(name)),
+      `base units and no pre-computed rates: ${[...types.keys()]}`,
+    );
+    const batches = samples.filter((s) =>
+      s.name.startsWith("fink_plugin_batch_duration_seconds") && s.labels.plugin === "classify"
+    );
+    const buckets = batches.filter((s) => s.name.endsWith("_bucket"));
+    assert.equal(buckets.at(-1)?.labels.le, "+Inf");
+    assert.ok(
+      buckets.every((b, i) => i === 0 || b.value >= buckets[i - 1].value),
+      "buckets are cumulative",
+    );
+    assert.equal(
+      batches.find((s) => s.name.endsWith("_count"))?.value,
+      samples.find((s) => s.name === "fink_plugin_batches_total")?.value,
+    );
+    assert.equal(buckets.at(-1)?.value, batches.find((s) => s.name.endsWith("_count"))?.value);
     assert.equal(sum("fink_alerts_received_total"), stats.total("received"));
     assert.equal(sum("fink_alerts_archived_total"), stats.total("archived"));
     assert.equal(sum("fink_alerts_quarantined_total"), 2);
@@ -171,4 +198,58 @@ Deno.test("the validator refuses malformed exposition text", () => {
     "# TYPE fink_x counter\nfink_x 1",
   ];
   for (const text of bad) assert.throws(() => parseExposition(text), text);
+});
+
+Deno.test("docs/metrics.md lists every metric and the Grafana dashboard's queries parse and use them", async () => {
+  const api = await startTestApi();
+  const docs = await Deno.readTextFile(new URL("../../../docs/metrics.md", import.meta.url));
+  const dashboard = JSON.parse(
+    await Deno.readTextFile(new URL("../../../docs/grafana-dashboard.json", import.meta.url)),
+  );
+  try {
+    await api.manager.start("archive");
+    await api.manager.start("classify");
+    api.archive.feed(30);
+    const { types } = parseExposition(await (await fetch(`${api.url}/api/metrics`)).text());
+    const documented = new Set([...docs.matchAll(/^\| `(fink_\w+)` +\| (\w+)/gm)].map((m) => m[1]));
+    assert.deepEqual([...types.keys()].filter((name) => !documented.has(name)), []);
+    assert.deepEqual([...documented].filter((name) => !types.has(name)), []);
+
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) =>
+      p.targets.map((t) => t.expr)
+    );
+    for (const expr of exprs) {
+      for (const [name] of expr.matchAll(/fink_\w+/g)) {
+        const family = name.replace(/_(bucket|sum|count)$/, "");
+        assert.ok(types.has(name) || types.get(family) === "histogram", `${name} in ${expr}`);
+      }
+    }
+    // promtool parses each query as a recording rule, Grafana's variables given values.
+    const rules = {
+      groups: [{
+        name: "dashboard",
+        rules: exprs.map((expr, i) => ({
+          record: `dashboard:query_${i}`,
+          expr: expr.replaceAll("$__rate_interval", "5m").replaceAll("$job", ".*"),
+        })),
+      }],
+    };
+    const file = await Deno.makeTempFile({ suffix: ".json" });
+    try {
+      // JSON is YAML: promtool reads it as a rule file.
+      await Deno.writeTextFile(file, JSON.stringify(rules));
+      const { code, stdout, stderr } = await new Deno.Command("promtool", {
+        args: ["check", "rules", file],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+      assert.equal(code, 0, output);
+    } finally {
+      await Deno.remove(file);
+    }
+  } finally {
+    await api.close();
+    await Deno.remove(api.dir, { recursive: true });
+  }
 });

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import * as arrow from "apache-arrow";
 import {
   alertIds,
+  alertObjectIds,
   listArchivedFiles,
   listArchivedHours,
   listTopics,
@@ -123,4 +125,16 @@ Deno.test("hive layout hours are listed and filtered like plain ones", async () 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("object ids are read from ZTF objectId and Rubin diaObject.diaObjectId", () => {
+  const ztf = arrow.tableFromArrays({ objectId: ["ZTF18abcdefg", "ZTF19hijklmn"] });
+  assert.deepEqual(alertObjectIds(ztf), ["ZTF18abcdefg", "ZTF19hijklmn"]);
+  const diaObject = arrow.vectorFromArray(
+    [{ diaObjectId: 313853267470630932n }, { diaObjectId: 1n }],
+    new arrow.Struct([new arrow.Field("diaObjectId", new arrow.Int64(), true)]),
+  );
+  const rubin = new arrow.Table({ diaObject });
+  assert.deepEqual(alertObjectIds(rubin), ["313853267470630932", "1"]);
+  assert.equal(alertObjectIds(arrow.tableFromArrays({ candid: [1, 2] })), undefined);
 });

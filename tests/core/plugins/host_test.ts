@@ -73,6 +73,11 @@ Deno.test("a good plugin gets every batch and its rows are written as Parquet", 
     assert.deepEqual(Object.values(bands).reduce((a, b) => a + b, 0), alerts.length);
     assert.deepEqual(summary.recent.length, 20);
     assert.deepEqual(summary.recent.at(-1)!.id, alerts.at(-1)!.candid);
+    // Recent rows name the alert's object, which the plugin did not return.
+    assert.deepEqual(
+      summary.recent.map((r) => r.objectId),
+      alerts.slice(-20).map((a) => a.objectId),
+    );
     assert.ok(log.events.some((e) => e.event === "log" && e.message === "threshold set"));
   } finally {
     await host.close();
