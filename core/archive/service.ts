@@ -135,7 +135,7 @@ async function startArchive(
           since: problem?.since ?? new Date().toISOString(),
           retries: (problem?.retries ?? 0) + 1,
         };
-        if (problem?.message !== message) stats.addError(message);
+        stats.addError(`storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${message}`);
         log.warn("storage failing, retrying", {
           op: r.op,
           path: r.path,
