@@ -59,6 +59,8 @@ export function createArchiveService(
   let stats = new ArchiveStats();
   let running: Running | null = null;
   const storageProblem: StorageProblem = { current: null };
+  /** Ends the storage retries of the current run: a stop while storage still refuses us. */
+  let shutdown = new AbortController();
 
   return {
     name: "archive",
@@ -73,9 +75,12 @@ export function createArchiveService(
       running = null;
       stats = new ArchiveStats();
       storageProblem.current = null;
-      running = await startArchive(config, { ...options, stats, storageProblem });
+      shutdown = new AbortController();
+      running = await startArchive(config, { ...options, stats, storageProblem, shutdown });
     },
     async stop() {
+      // Still starting (recovery retrying a storage that refuses us): give up the retries.
+      if (running === null) shutdown.abort();
       await running?.stop();
       running = null;
     },
@@ -116,10 +121,13 @@ interface Running {
 
 async function startArchive(
   config: Config,
-  ctx: ArchiveServiceOptions & { stats: ArchiveStats; storageProblem: StorageProblem },
+  ctx: ArchiveServiceOptions & {
+    stats: ArchiveStats;
+    storageProblem: StorageProblem;
+    shutdown: AbortController;
+  },
 ): Promise<Running> {
-  const { stats } = ctx;
-  const shutdown = new AbortController();
+  const { stats, shutdown } = ctx;
   const storage = openStorage(config.string("archive.root"), {
     retry: {
       // Nothing is lost while storage is down, full, read-only or refusing us: the
