@@ -21,7 +21,7 @@ function hostileOpening(): Uint8Array {
   return bytes;
 }
 
-Deno.test("100 connections announcing 100 MB frames leave memory bounded and kafkajs consuming", async () => {
+Deno.test("100 connections announcing 100 MB frames leave memory bounded, kafkajs consuming and the API answering", async () => {
   const broker = await startBroker({
     port: 0,
     dataDir: null,
@@ -34,6 +34,11 @@ Deno.test("100 connections announcing 100 MB frames leave memory bounded and kaf
   const consumer = kafka.consumer({ groupId: "flood", maxWaitTimeInMs: 100 });
   const hostile: RawClient[] = [];
   const received: string[] = [];
+  // An HTTP API in the same process, as the running node serves it beside the broker.
+  const api = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("ok"),
+  );
   try {
     await producer.connect();
     await consumer.connect();
@@ -59,6 +64,8 @@ Deno.test("100 connections announcing 100 MB frames leave memory bounded and kaf
       await producer.send({ topic: "flood", messages: [{ value: `during ${i}` }] });
     }
     await waitFor("20 messages consumed during the flood", () => received.length === 21);
+    const answer = await fetch(`http://127.0.0.1:${api.addr.port}/`);
+    assert.equal(await answer.text(), "ok", "the API answers during the flood");
     const stats = broker.stats();
     assert.ok(stats.bytesInFlight <= 256 * 1024 * 1024, `${stats.bytesInFlight} bytes in flight`);
     const grown = Deno.memoryUsage().external - external;
@@ -75,6 +82,7 @@ Deno.test("100 connections announcing 100 MB frames leave memory bounded and kaf
     await consumer.disconnect();
     await producer.disconnect();
     await broker.close();
+    await api.shutdown();
   }
 });
 
