@@ -32,6 +32,9 @@ export async function startSimulatorFromConfig(config: Config): Promise<Simulato
       defaultPartitions: config.number("simulator.partitions"),
       retentionBytes: retentionMb < 0 ? -1 : retentionMb * 1024 * 1024,
       retentionMs: retentionHours < 0 ? -1 : retentionHours * 3_600_000,
+      maxConnections: config.number("simulator.max_connections"),
+      maxInflightBytes: config.number("simulator.max_inflight_mb") * 1024 * 1024,
+      frameTimeoutMs: config.number("simulator.frame_timeout_s") * 1000,
     },
     registry: { port: config.number("simulator.registry_port") },
     replay: {

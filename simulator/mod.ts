@@ -26,6 +26,10 @@ export interface SimulatorOptions {
     retentionBytes?: number;
     /** Age retention in ms (-1: none, the default). */
     retentionMs?: number;
+    /** Limits against hostile or runaway clients (see `BrokerOptions`). */
+    maxConnections?: number;
+    maxInflightBytes?: number;
+    frameTimeoutMs?: number;
   };
   /** Schema registry started for the `confluent` encoding when `replay.registryUrl` is absent. */
   registry?: { port?: number };
@@ -104,6 +108,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         autoCreateTopics: true,
         retentionBytes: options.broker?.retentionBytes ?? -1,
         retentionMs: options.broker?.retentionMs ?? -1,
+        maxConnections: options.broker?.maxConnections,
+        maxInflightBytes: options.broker?.maxInflightBytes,
+        frameTimeoutMs: options.broker?.frameTimeoutMs,
       });
       cleanups.push(() => broker.close());
       brokerAddress = broker.address;

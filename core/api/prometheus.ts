@@ -87,8 +87,15 @@ export function prometheusText(figures: Figures, facts: ProcessFacts): string {
     }
   }
 
-  family("fink_alerts_buffered", "gauge", "Alerts received and not yet archived")
+  family("fink_alerts_buffered", "gauge", "Alerts received and still filling a batch")
     .push({ labels: {}, value: figures.totals.buffered });
+  family(
+    "fink_alerts_in_flight",
+    "gauge",
+    "Alerts received and not yet archived or quarantined (filling, encoding, writing)",
+  ).push({ labels: {}, value: figures.totals.inFlight });
+  family("fink_storage_failing", "gauge", "1 while the archive retries a failing storage")
+    .push({ labels: {}, value: figures.storageProblem === null ? 0 : 1 });
   family("fink_archive_files_total", "counter", "Parquet files written since the archive started")
     .push({ labels: {}, value: figures.totals.files });
   family("fink_archive_bytes_total", "counter", "Parquet bytes written since the archive started")

@@ -49,6 +49,7 @@ export function statusDocument(inputs: StatusInputs): Record<string, unknown> {
     problems: figures.problems,
     storage: {
       location: figures.storage ?? index?.location ?? null,
+      problem: figures.storageProblem,
       filesWritten: figures.totals.files,
       bytesWritten: figures.totals.bytes,
       used: index === null ? null : { ...index.used, listedAt: index.listedAt },

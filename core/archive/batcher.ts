@@ -20,6 +20,8 @@ export interface BatcherOptions<P> {
   maxBufferedBytes: number;
   /** Called for every message taken into a batch (re-deliveries are not). */
   onAccept?(message: SourceMessage): void;
+  /** Called when {@link Batcher.forget} drops `count` accepted messages of a revoked partition. */
+  onDrop?(tp: TopicPartition, count: number): void;
   /**
    * Starts on a batch as soon as it is cut, while earlier batches of its
    * partition may still prepare or flush; rejecting stops the batcher. The
@@ -125,6 +127,7 @@ export class Batcher<P = unknown> {
       if (p.timer !== null) clearTimeout(p.timer);
       p.timer = null;
       this.#fillingBytes -= p.bytes;
+      if (p.messages.length > 0) this.options.onDrop?.(p.tp, p.messages.length);
       p.messages = [];
       p.bytes = 0;
       p.last = -1n;

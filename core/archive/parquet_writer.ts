@@ -106,7 +106,9 @@ function configureColumn(
       .setColumnCompression(path, pq.Compression.UNCOMPRESSED)
       .setColumnStatisticsEnabled(path, pq.EnabledStatistics.None);
   }
-  if (arrow.DataType.isStruct(type) || arrow.DataType.isList(type)) return builder;
+  if (arrow.DataType.isStruct(type) || arrow.DataType.isList(type) || arrow.DataType.isMap(type)) {
+    return builder;
+  }
   builder = builder.setColumnStatisticsEnabled(path, pq.EnabledStatistics.Chunk);
   if (arrow.DataType.isUtf8(type)) return builder.setColumnDictionaryEnabled(path, true);
   if (arrow.DataType.isInt(type) || arrow.DataType.isTimestamp(type)) {

@@ -10,7 +10,7 @@ import { createFilesSource } from "../source/files.ts";
 import { createKafkaSource } from "../source/kafka.ts";
 import type { ArchivedBatch } from "../plugins/archive_batches.ts";
 import type { Source } from "../source/source.ts";
-import { openStorage } from "../storage/mod.ts";
+import { isClearableStorageError, oneLine, openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Batcher } from "./batcher.ts";
 import { type BatchWrite, writeBatch } from "./batch_writer.ts";
@@ -32,6 +32,11 @@ export interface ArchiveServiceOptions {
    * back. Awaited, so it must return quickly (the bus never waits for plugins).
    */
   onBatch?: (batch: ArchivedBatch) => Promise<void>;
+  /**
+   * Called once when the archive stops by itself on an error it cannot retry, with that
+   * error on one line; the service manager then shows the service `failed`.
+   */
+  onFailed?: (reason: string) => void;
 }
 
 /** The archive as a service, plus its live figures. */
@@ -53,7 +58,9 @@ export function createArchiveService(
 ): ArchiveService {
   let stats = new ArchiveStats();
   let running: Running | null = null;
-  const storageErrors: { current: string | null } = { current: null };
+  const storageProblem: StorageProblem = { current: null };
+  /** Ends the storage retries of the current run: a stop while storage still refuses us. */
+  let shutdown = new AbortController();
 
   return {
     name: "archive",
@@ -63,10 +70,17 @@ export function createArchiveService(
       return stats;
     },
     async start() {
+      // A start after the archive failed by itself replaces what is left of that run.
+      await running?.stop().catch(() => {});
+      running = null;
       stats = new ArchiveStats();
-      running = await startArchive(config, { ...options, stats, storageErrors });
+      storageProblem.current = null;
+      shutdown = new AbortController();
+      running = await startArchive(config, { ...options, stats, storageProblem, shutdown });
     },
     async stop() {
+      // Still starting (recovery retrying a storage that refuses us): give up the retries.
+      if (running === null) shutdown.abort();
       await running?.stop();
       running = null;
     },
@@ -75,7 +89,7 @@ export function createArchiveService(
       await running?.batcher.flushAll();
     },
     details() {
-      return archiveDetails(stats, running, storageErrors.current);
+      return archiveDetails(stats, running, storageProblem.current);
     },
   };
 }
@@ -85,10 +99,17 @@ export function createArchiveService(
  * it, so the raw messages are freed once encoded.
  */
 interface PreparedBatch extends Omit<BatchWrite, "tp"> {
+  /** Messages in the batch: they stop being in flight when it commits. */
+  messages: number;
   /** Alerts decoded, archived or not. */
   decoded: number;
   /** Kafka timestamps of the batch's messages, for the latency figures. */
   timestamps: Float64Array;
+}
+
+/** What storage is failing on now, while the archive retries it; null when it works. */
+interface StorageProblem {
+  current: { message: string; since: string; retries: number } | null;
 }
 
 interface Running {
@@ -100,30 +121,40 @@ interface Running {
 
 async function startArchive(
   config: Config,
-  ctx: ArchiveServiceOptions & { stats: ArchiveStats; storageErrors: { current: string | null } },
+  ctx: ArchiveServiceOptions & {
+    stats: ArchiveStats;
+    storageProblem: StorageProblem;
+    shutdown: AbortController;
+  },
 ): Promise<Running> {
-  const { stats } = ctx;
-  const shutdown = new AbortController();
+  const { stats, shutdown } = ctx;
   const storage = openStorage(config.string("archive.root"), {
     retry: {
+      // Nothing is lost while storage is down, full, read-only or refusing us: the
+      // archive waits (the consumer pauses) until an operator clears the problem.
       maxAttempts: Infinity,
+      isTransient: isClearableStorageError,
       signal: shutdown.signal,
       onRetry: (r) => {
-        const message = `storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${
-          (r.error as Error).message
-        }`;
-        ctx.storageErrors.current = message;
-        stats.addError(message);
+        const message = oneLine((r.error as Error).message);
+        const problem = ctx.storageProblem.current;
+        ctx.storageProblem.current = {
+          message,
+          since: problem?.since ?? new Date().toISOString(),
+          retries: (problem?.retries ?? 0) + 1,
+        };
+        stats.addError(`storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${message}`);
         log.warn("storage failing, retrying", {
           op: r.op,
           path: r.path,
           attempt: r.attempt,
           delayMs: r.delayMs,
+          error: message,
         });
       },
-      onRecovered: () => {
-        ctx.storageErrors.current = null;
-        log.info("storage recovered");
+      onRecovered: (r) => {
+        ctx.storageProblem.current = null;
+        log.info("storage recovered", { op: r.op, attempts: r.attempts, waitedMs: r.waitedMs });
       },
     },
   });
@@ -174,13 +205,21 @@ async function startArchive(
     onAccept(m) {
       const counts = stats.partition(m);
       counts.received++;
+      counts.inFlight++;
       counts.bytesIn += m.value.byteLength;
+    },
+    onDrop(tp, count) {
+      // Revoked before it was archived: the partition's next owner receives them again.
+      const counts = stats.partition(tp);
+      counts.received -= count;
+      counts.inFlight -= count;
     },
     async prepare(_tp, messages): Promise<PreparedBatch> {
       const encoded = await pool.encode(messages, { ...encodeOptions, ingestTime: Date.now() });
       return {
         start: messages[0].offset,
         end: messages[messages.length - 1].offset,
+        messages: messages.length,
         files: encoded.files,
         decoded: encoded.decoded,
         quarantined: encoded.quarantined.map((q) => ({
@@ -210,6 +249,7 @@ async function startArchive(
       counts.decoded += batch.decoded;
       counts.archived += written.reduce((n, f) => n + f.rows, 0);
       counts.quarantined += quarantined.length;
+      counts.inFlight -= batch.messages;
       counts.committedOffset = end.toString();
       stats.lastCommit = { at: new Date().toISOString(), ...tp, offset: end.toString() };
       const durable = Date.now();
@@ -235,8 +275,16 @@ async function startArchive(
       }
       await batcher.add(messages, committed);
     },
-    onAssigned(tps) {
+    async onAssigned(tps) {
       ledger.forget(tps);
+      // Every assigned partition is in the figures from the start, idle or not.
+      for (const tp of tps) {
+        const counts = stats.partition(tp);
+        const committed = await ledger.committed(tp).catch(() => -1n);
+        if (counts.committedOffset === null && committed >= 0n) {
+          counts.committedOffset = committed.toString();
+        }
+      }
     },
   });
   log.info("archive started", { source: source.description, root: storage.location });
@@ -266,9 +314,13 @@ async function startArchive(
   const compactionTimer = setInterval(compactPass, COMPACT_EVERY_MS);
   const failureWatch = setInterval(() => {
     if (batcher.failed !== null) {
-      log.error("archive stopped on an error it cannot retry", { error: batcher.failed });
+      const reason = oneLine(batcher.failed.message);
+      log.error("archive stopped on an error it cannot retry; fix it, then start archive", {
+        error: reason,
+      });
       clearInterval(failureWatch);
       source.stop();
+      ctx.onFailed?.(reason);
     }
   }, 1000);
 
@@ -332,6 +384,7 @@ function logFigures(stats: ArchiveStats, batcher: Batcher): void {
     received: stats.total("received"),
     archived: stats.total("archived"),
     quarantined: stats.total("quarantined"),
+    in_flight: stats.total("inFlight"),
     buffered: batcher.buffered.messages,
     files: stats.filesWritten,
     last_commit: stats.lastCommit?.at,
@@ -341,14 +394,21 @@ function logFigures(stats: ArchiveStats, batcher: Batcher): void {
 function archiveDetails(
   stats: ArchiveStats,
   running: Running | null,
-  storageError: string | null,
+  storageProblem: StorageProblem["current"],
 ): Record<string, unknown> {
   const health = running?.source.health() ?? { connected: false, error: null };
+  const failed = running?.batcher.failed;
   return {
     source: running?.source.description ?? null,
     storage: running?.storage.location ?? null,
+    // The source (Kafka) only; storage has its own field.
     connected: health.connected,
-    problems: [health.error, storageError, running?.batcher.failed?.message].filter((p) => p),
+    storageProblem,
+    problems: [
+      health.error,
+      storageProblem && `storage: ${storageProblem.message}`,
+      failed && oneLine(failed.message),
+    ].filter((p) => p),
     ...stats.figures(running?.batcher.buffered.messages ?? 0),
   };
 }

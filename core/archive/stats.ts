@@ -1,7 +1,9 @@
 /**
  * Counts at every stage of the archive, per topic-partition, with rates over
- * the last seconds. The invariant `received = archived + quarantined +
- * buffered` holds at any time; after a flush, buffered is zero.
+ * the last seconds. For every partition, at every moment, `received =
+ * archived + quarantined + inFlight` (one alert per message): an alert is in
+ * flight from the moment the batcher takes it until its batch is committed,
+ * whether it is filling a batch, being encoded or waiting for storage.
  */
 import { DELIVERY_SECONDS, Histogram } from "../histogram.ts";
 import type { TopicPartition } from "../source/source.ts";
@@ -14,6 +16,8 @@ export interface PartitionCounts {
   decoded: number;
   archived: number;
   quarantined: number;
+  /** Received and not yet archived or quarantined (filling, encoding, writing, retrying). */
+  inFlight: number;
   bytesIn: number;
   /** Last offset durably archived, as a string (64-bit). */
   committedOffset: string | null;
@@ -85,6 +89,7 @@ export class ArchiveStats {
         decoded: 0,
         archived: 0,
         quarantined: 0,
+        inFlight: 0,
         bytesIn: 0,
         committedOffset: null,
         lag: null,
@@ -116,7 +121,9 @@ export class ArchiveStats {
   }
 
   /** Sum of a counter over every partition. */
-  total(field: "received" | "decoded" | "archived" | "quarantined" | "bytesIn"): number {
+  total(
+    field: "received" | "decoded" | "archived" | "quarantined" | "inFlight" | "bytesIn",
+  ): number {
     let sum = 0;
     for (const c of this.partitions.values()) sum += c[field];
     return sum;
@@ -148,6 +155,7 @@ export class ArchiveStats {
         decoded: this.total("decoded"),
         archived: this.total("archived"),
         quarantined: this.total("quarantined"),
+        inFlight: this.total("inFlight"),
         buffered,
         files: this.filesWritten,
         bytes: this.bytesWritten,

@@ -24,7 +24,7 @@ export class ColumnBuilder {
   valid: Uint8Array | null;
   /** Values: Int32Array (i32, and i64 as low/high word pairs), Float32Array, Float64Array or Uint8Array (bool). */
   values: Int32Array | Float32Array | Float64Array | Uint8Array;
-  /** Offsets for utf8/binary/json/list (length rows + 1). */
+  /** Offsets for utf8/binary/json/list/map (length rows + 1). */
   offsets: Int32Array;
   /** Bytes of utf8/binary/json/fixed values. */
   data: Uint8Array;
@@ -51,7 +51,7 @@ export class ColumnBuilder {
     if (plan.kind === "binary") this.starts = new Int32Array(this.cap);
     this.children = plan.kind === "struct"
       ? plan.children.map((c) => new ColumnBuilder(c))
-      : plan.kind === "list"
+      : plan.kind === "list" || plan.kind === "map"
       ? [new ColumnBuilder(plan.item!)]
       : [];
   }
@@ -149,7 +149,7 @@ export class ColumnBuilder {
     this.len++;
   }
 
-  /** Closes the current list row; items were appended to `children[0]` (valid). */
+  /** Closes the current list or map row; items were appended to `children[0]` (valid). */
   endList(): void {
     if (this.len === this.cap) this.grow();
     if (this.valid) this.valid[this.len] = 1;
@@ -190,6 +190,7 @@ export class ColumnBuilder {
         for (const child of this.children) child.pushNull();
         break;
       case "list":
+      case "map":
         this.offsets[this.len + 1] = this.children[0].len;
         break;
       case "utf8":
@@ -260,6 +261,7 @@ export class ColumnBuilder {
           data: this.#gather(length),
         });
       case "list":
+      case "map":
         return arrow.makeData({
           ...base,
           valueOffsets: this.offsets.subarray(0, length + 1),
@@ -301,7 +303,7 @@ function allocValues(kind: ColumnKind, cap: number) {
 
 function usesOffsets(kind: ColumnKind): boolean {
   return kind === "utf8" || kind === "binary" || kind === "enum" || kind === "json" ||
-    kind === "list";
+    kind === "list" || kind === "map";
 }
 
 function usesData(kind: ColumnKind): boolean {

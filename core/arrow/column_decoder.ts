@@ -2,8 +2,8 @@
  * Avro binary → column buffers without JS objects: for each schema we
  * generate (once) straight-line JavaScript that reads a record field by field
  * and appends each value to its column's typed array; strings and bytes are
- * copied as raw bytes into the Arrow value buffer, never decoded. Only maps
- * and multi-type unions go through JS values (stored as JSON).
+ * copied as raw bytes into the Arrow value buffer, never decoded. Only
+ * multi-type unions go through JS values (stored as JSON).
  *
  * Bounds: lengths and block counts are checked before use; fixed-width reads
  * past the data are caught by the `pos > end` check at the end of each
@@ -144,7 +144,9 @@ function generate(plans: ColumnPlan[]): SharedDecoder {
         return `{ const i = rdInt(); if (i < 0 || i >= ${plan.symbols.length}) badEnum(i);
           const s = H.symbols[${k}][i]; ${b}.pushBytes(s, 0, s.length); }\n`;
       }
-      case "list": {
+      case "list":
+      case "map": {
+        // A map is a list of (key, value) entries: Avro writes both in blocks the same way.
         const n = `n${loop}`;
         const i = `i${loop++}`;
         const item = column(plan.item!);

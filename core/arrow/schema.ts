@@ -9,8 +9,9 @@
  *   long → Int64 (logical `timestamp-millis`/`-micros` → Timestamp UTC, `local-` without zone)
  * - float → Float32; double → Float64; string → Utf8; bytes → Binary;
  *   fixed → FixedSizeBinary; enum → Utf8 (the symbol)
- * - map and any other union → Utf8 holding the value as JSON (bigints as numbers,
- *   bytes as base64): keeps every column typed without Arrow unions, which Parquet lacks
+ * - map → Map (entries `key` Utf8, `value` planned like any field), a Parquet MAP column
+ * - any other union → Utf8 holding the value as JSON (bigints as numbers, bytes as
+ *   base64): keeps every column typed without Arrow unions, which Parquet lacks
  * - null → Null
  */
 import * as arrow from "apache-arrow";
@@ -30,7 +31,8 @@ export type ColumnKind =
   | "enum"
   | "json"
   | "struct"
-  | "list";
+  | "list"
+  | "map";
 
 /** One column (or nested child) of the Arrow schema and how to fill it. */
 export interface ColumnPlan {
@@ -45,7 +47,7 @@ export interface ColumnPlan {
   arrowType: arrow.DataType;
   /** Struct children. */
   children: ColumnPlan[];
-  /** List item. */
+  /** List item, or the `entries` struct (key, value) of a map. */
   item?: ColumnPlan;
   /** Fixed size in bytes. */
   size: number;
@@ -106,8 +108,16 @@ function planColumn(name: string, type: AvroType, stack: string[]): ColumnPlan {
       };
     case "enum":
       return { ...leaf(name, "enum", type, new arrow.Utf8()), symbols: type.symbols };
-    case "map":
-      return leaf(name, "json", type, new arrow.Utf8());
+    case "map": {
+      const key = leaf("key", "utf8", { type: "string" }, new arrow.Utf8());
+      const value = planColumn("value", type.values, stack);
+      const entries = {
+        ...leaf("entries", "struct", type, new arrow.Struct([arrowField(key), arrowField(value)])),
+        children: [key, value],
+      };
+      const plan = leaf(name, "map", type, new arrow.Map_(arrowField(entries), false));
+      return { ...plan, item: entries };
+    }
     case "array": {
       const item = planColumn("element", type.items, stack);
       const plan = leaf(name, "list", type, new arrow.List(arrowField(item)));

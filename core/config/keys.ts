@@ -219,6 +219,21 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     default: 168,
     doc: "Age retention of the embedded broker (-1: none)",
   },
+  "simulator.max_connections": {
+    type: int(1),
+    default: 1000,
+    doc: "Connections the embedded broker keeps open at once; more are closed as they arrive",
+  },
+  "simulator.max_inflight_mb": {
+    type: int(1),
+    default: 256,
+    doc: "Memory for large requests being read or answered at once; past it, senders wait",
+  },
+  "simulator.frame_timeout_s": {
+    type: int(1),
+    default: 30,
+    doc: "A client silent this long in the middle of a request is disconnected",
+  },
   "simulator.topic": {
     type: str,
     default: "ztf-sim",

@@ -23,6 +23,9 @@ export interface Totals {
   decoded: number;
   archived: number;
   quarantined: number;
+  /** Received and not yet archived or quarantined: received = archived + quarantined + inFlight. */
+  inFlight: number;
+  /** Of those in flight, the alerts still filling a batch. */
   buffered: number;
   files: number;
   bytes: number;
@@ -38,6 +41,16 @@ export interface HourFigures {
   files: number;
   alerts: number;
   bytes: number;
+}
+
+/** A storage failure the archive keeps retrying. */
+export interface StorageProblemFigures {
+  /** The backend's error, on one line. */
+  message: string;
+  /** When it started failing. */
+  since: string | null;
+  /** Retries so far. */
+  retries: number;
 }
 
 /** The archive's last durable commit. */
@@ -99,8 +112,10 @@ export interface Figures {
   lastCommit: CommitFigures | null;
   /** Seconds from each alert's broker timestamp to durable, or null when the archive is not running. */
   deliverySeconds: HistogramSnapshot | null;
-  /** Whether the archive's source is connected. */
+  /** Whether the archive's source (Kafka) is connected; storage has its own field. */
   connected: boolean;
+  /** What storage is failing on while the archive retries it, or null when it works. */
+  storageProblem: StorageProblemFigures | null;
   /** Current problems of the archive (source down, storage failing). */
   problems: string[];
   /** Where the archive writes, or null when it is not running. */
@@ -143,6 +158,7 @@ export function figuresOf(services: ServiceStatus[], options: FiguresOptions = {
       decoded: num(totals.decoded),
       archived: num(totals.archived),
       quarantined: num(totals.quarantined),
+      inFlight: num(totals.inFlight),
       buffered: num(totals.buffered),
       files: num(totals.files),
       bytes: num(totals.bytes),
@@ -153,6 +169,7 @@ export function figuresOf(services: ServiceStatus[], options: FiguresOptions = {
     lastCommit: commitOf(d.lastCommit),
     deliverySeconds: histogramOf(d.deliverySeconds),
     connected: d.connected === true,
+    storageProblem: storageProblemOf(d.storageProblem),
     problems: array(d.problems).filter((p): p is string => typeof p === "string"),
     storage: typeof d.storage === "string" ? d.storage : null,
     errors: errorsOf(services, archiveName),
@@ -166,6 +183,16 @@ export function figuresOf(services: ServiceStatus[], options: FiguresOptions = {
   };
 }
 
+function storageProblemOf(value: unknown): StorageProblemFigures | null {
+  if (value === null || typeof value !== "object") return null;
+  const p = record(value);
+  return {
+    message: String(p.message ?? ""),
+    since: typeof p.since === "string" ? p.since : null,
+    retries: num(p.retries),
+  };
+}
+
 function partitionOf(value: unknown): PartitionFigures {
   const p = record(value);
   return {
@@ -175,6 +202,7 @@ function partitionOf(value: unknown): PartitionFigures {
     decoded: num(p.decoded),
     archived: num(p.archived),
     quarantined: num(p.quarantined),
+    inFlight: num(p.inFlight),
     bytesIn: num(p.bytesIn),
     committedOffset: p.committedOffset === null || p.committedOffset === undefined
       ? null

@@ -207,8 +207,13 @@ function pluginService(bus: PluginBus & Internals, name: string, config: Config)
     },
     start: () => host.start(name),
     async stop() {
-      // A stream plugin finishes what the archive committed, within a bound.
-      if (status()?.kind === "stream" && status()?.state === "running") {
+      // A stream plugin finishes what the archive committed, within a bound; one still
+      // loading its Worker (a short job can end before it is up) is waited for as well.
+      const state = status()?.state;
+      if (
+        status()?.kind === "stream" &&
+        (state === "running" || state === "starting" || state === "restarting")
+      ) {
         await bus.feed.drain(config.number("plugins.stop_wait_s") * 1000, name);
       }
       host.stop(name);

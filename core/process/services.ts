@@ -90,6 +90,7 @@ export async function registerServices(
   const archive = createArchiveService(ctx.config, {
     source: ctx.source,
     onBatch: (batch) => bus.onArchived(batch),
+    onFailed: (reason) => manager.fail("archive", reason),
   });
   manager.register(archive);
   return { bus, archive };

@@ -142,6 +142,8 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     retry: { ...retry, restartOnFailure: () => Promise.resolve(true) },
   });
   const admin: Admin | null = hasPatterns ? kafka.admin({ retry }) : null;
+  /** Reads high watermarks of assigned partitions, so an idle partition shows its lag (0). */
+  const offsetsAdmin: Admin = admin ?? kafka.admin({ retry });
   consumer.on(consumer.events.CONNECT, () => {
     health.connected = true;
     health.error = null;
@@ -262,6 +264,28 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     }
     log.info("partitions assigned", { group: options.group, partitions: assigned.length });
     handler.onAssigned?.(assigned);
+    void readWatermarks(assigned);
+  }
+
+  /**
+   * Positions of assigned partitions no fetch has reported yet: a partition with nothing
+   * new never reaches the handler, and its lag would stay unknown instead of 0.
+   */
+  async function readWatermarks(assigned: TopicPartition[]): Promise<void> {
+    try {
+      await offsetsAdmin.connect();
+      for (const topic of new Set(assigned.map((tp) => tp.topic))) {
+        for (const p of await offsetsAdmin.fetchTopicOffsets(topic)) {
+          const key = tpKey(topic, p.partition);
+          if (!assigned.some((tp) => tp.topic === topic && tp.partition === p.partition)) continue;
+          if (positions.has(key)) continue;
+          positions.set(key, { topic, partition: p.partition, highWatermark: BigInt(p.high) });
+        }
+      }
+    } catch (e) {
+      // Only the lag figure waits for the first fetch; consumption is not affected.
+      log.warn("could not read the partitions' high watermarks", { error: e });
+    }
   }
 
   /**
@@ -366,7 +390,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
       // kafkajs may be inside its own connection retries, which cannot be cut
       // short: do not let an unreachable broker hold the shutdown for long.
       await bounded(consumer.disconnect().catch(() => {}), STOP_WAIT_MS);
-      if (admin !== null) await bounded(admin.disconnect().catch(() => {}), STOP_WAIT_MS);
+      await bounded(offsetsAdmin.disconnect().catch(() => {}), STOP_WAIT_MS);
       await bounded(running ?? Promise.resolve(), STOP_WAIT_MS);
     },
   };

@@ -7,7 +7,8 @@
  * What went wrong, independent of the backend:
  * - `not-found`: the path does not exist
  * - `already-exists`: something is in the way (a directory where a file goes, a file where a directory goes)
- * - `permission`: the backend refused access
+ * - `permission`: the backend refused access (EACCES, EPERM, HTTP 403, AccessControlException)
+ * - `read-only`: the filesystem is mounted read-only (EROFS)
  * - `invalid`: the request itself is wrong (bad path, not a directory, directory not empty)
  * - `no-space`: disk full or quota exceeded (local ENOSPC/EDQUOT, HDFS DSQuotaExceededException)
  * - `unavailable`: the backend could not be reached or failed internally (network error,
@@ -18,6 +19,7 @@ export type StorageErrorKind =
   | "not-found"
   | "already-exists"
   | "permission"
+  | "read-only"
   | "invalid"
   | "no-space"
   | "unavailable"
@@ -81,4 +83,31 @@ export class StorageNotFoundError extends StorageError {
 /** True when `error` is a storage failure that retrying may fix (no space, backend unavailable). */
 export function isTransientStorageError(error: unknown): boolean {
   return error instanceof StorageError && error.transient;
+}
+
+const CLEARABLE_KINDS: ReadonlySet<StorageErrorKind> = new Set([
+  ...TRANSIENT_KINDS,
+  "permission",
+  "read-only",
+]);
+
+/**
+ * True when `error` is a storage failure an operator can clear while the writer waits: the
+ * transient ones plus a refused permission or a read-only mount (fixed by `chmod`, `chown`,
+ * a remount or an HDFS ACL). A long-running writer that must lose nothing retries these for
+ * as long as they last.
+ */
+export function isClearableStorageError(error: unknown): boolean {
+  return error instanceof StorageError && CLEARABLE_KINDS.has(error.kind);
+}
+
+/**
+ * One line of at most `max` characters: the first line of `text` (Hadoop puts the Java stack
+ * trace after it), whitespace collapsed, HTML tags dropped.
+ */
+export function oneLine(text: string, max = 300): string {
+  const first = text.replace(/<[^>]*>/g, " ").split(/\r?\n/).map((l) => l.trim())
+    .find((l) => l !== "") ?? "";
+  const line = first.replace(/\s+/g, " ");
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

@@ -7,7 +7,7 @@
  * asynchronous.
  */
 import { dirname, join, resolve } from "node:path";
-import { StorageError, type StorageErrorKind, StorageNotFoundError } from "./errors.ts";
+import { oneLine, StorageError, type StorageErrorKind, StorageNotFoundError } from "./errors.ts";
 import { baseName, childPath, normalizeFilePath, normalizePath } from "./path.ts";
 import type { Entry, FileData, RemoveOptions, Storage, Usage } from "./storage.ts";
 
@@ -18,6 +18,9 @@ const CODE_KINDS: Record<string, StorageErrorKind> = {
   ENOSPC: "no-space",
   EDQUOT: "no-space",
   EIO: "unavailable",
+  EROFS: "read-only",
+  EPERM: "permission",
+  EACCES: "permission",
   ENOTEMPTY: "invalid",
   EXDEV: "invalid",
   EINVAL: "invalid",
@@ -27,6 +30,7 @@ const HINTS: Partial<Record<StorageErrorKind, string>> = {
   "no-space": "free disk space or raise the quota, then retry",
   "unavailable": "check the disk and the kernel log, then retry",
   "permission": "check the owner and mode of the archive directory",
+  "read-only": "remount the archive's filesystem read-write",
 };
 
 function kindOf(error: unknown, overrides: KindOverrides): StorageErrorKind {
@@ -54,7 +58,7 @@ function localError(
   if (error instanceof StorageError) return error;
   const kind = kindOf(error, overrides);
   const code = (error as { code?: unknown })?.code;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = oneLine(error instanceof Error ? error.message : String(error));
   const hint = HINTS[kind];
   const message = `Local ${op} of "${path}" failed: ${detail}${hint ? `; ${hint}` : ""}`;
   const options = {

@@ -12,7 +12,9 @@ import { WebHdfsStorage } from "./webhdfs.ts";
 
 export type { Entry, RemoveOptions, Storage, Usage } from "./storage.ts";
 export {
+  isClearableStorageError,
   isTransientStorageError,
+  oneLine,
   StorageError,
   type StorageErrorKind,
   StorageNotFoundError,

@@ -3,7 +3,7 @@
  * errors, network failures) into {@link StorageError}s naming the operation, the HDFS
  * path and the Java exception.
  */
-import { StorageError, type StorageErrorKind, StorageNotFoundError } from "./errors.ts";
+import { oneLine, StorageError, type StorageErrorKind, StorageNotFoundError } from "./errors.ts";
 
 /** Where a WebHDFS failure happened, for the error message. */
 export interface WebHdfsErrorContext {
@@ -74,7 +74,7 @@ function kindFor(exception: string | undefined, status: number): StorageErrorKin
   const known = simple ? EXCEPTION_KINDS[simple] : undefined;
   if (known) return known;
   if (status >= 500 || status === 429 || status === 408) return "unavailable";
-  if (status === 401) return "permission";
+  if (status === 401 || status === 403) return "permission";
   return "other";
 }
 
@@ -105,12 +105,12 @@ export function httpError(
     const name = remote.javaClassName ?? remote.exception;
     return build(
       kind,
-      `${where} failed with HTTP ${status} ${name}: ${remote.message || "no message"}`,
+      `${where} failed with HTTP ${status} ${name}: ${oneLine(remote.message) || "no message"}`,
       context,
       { status, exception: remote.exception },
     );
   }
-  const snippet = body.trim().slice(0, 200) || "empty body";
+  const snippet = oneLine(body, 200) || "empty body";
   const kind = kindFor(undefined, status);
   return build(
     kind,
@@ -123,7 +123,7 @@ export function httpError(
 
 /** The error for a request that got no answer: connection refused, reset, DNS, timeout. */
 export function networkError(error: unknown, context: WebHdfsErrorContext): StorageError {
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = oneLine(error instanceof Error ? error.message : String(error));
   return build(
     "unavailable",
     `WebHDFS ${context.op} of "${context.hdfsPath}" got no answer from ${

@@ -40,6 +40,15 @@ export interface BrokerOptions {
   maxMessageBytes?: number;
   /** Largest request frame accepted; a bigger one closes the connection (default 100 MiB). */
   maxFrameBytes?: number;
+  /** Connections open at once; more are closed as they arrive (default 1000). */
+  maxConnections?: number;
+  /**
+   * Bytes of request frames larger than 64 KiB read or being answered at once, over all
+   * connections; a connection whose frame does not fit waits (default 256 MiB).
+   */
+  maxInflightBytes?: number;
+  /** Longest silence (ms) of a peer inside a frame before it is disconnected (default 30000). */
+  frameTimeoutMs?: number;
   /** Segment size that triggers a roll (default 256 MiB). */
   segmentBytes?: number;
   /** Segment age (ms) that triggers a roll (default 1 hour). */
@@ -120,6 +129,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     listener,
     handlers,
     maxFrameBytes: options.maxFrameBytes ?? 100 * 1024 * 1024,
+    maxConnections: options.maxConnections ?? 1000,
+    maxInflightBytes: options.maxInflightBytes ?? 256 * 1024 * 1024,
+    frameTimeoutMs: options.frameTimeoutMs ?? 30_000,
     stats: state.stats,
     context: { broker, partitionsOf: (topic) => store.partitionsOf(topic) },
   });
@@ -141,7 +153,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     },
     createTopic: (name, partitions) => store.createTopic(name, partitions),
     topics: () => store.topics(),
-    stats: () => ({ ...state.stats }),
+    stats: () => ({ ...state.stats, bytesInFlight: server.inflightBytes() }),
     enforceRetention: () => store.enforceRetention(),
   };
 }

@@ -6,6 +6,11 @@
  * not stop the next request from being read and handled) but answered in
  * order, as Kafka clients require. A protocol violation closes only that
  * connection, after the responses already due are written.
+ *
+ * Hostile or broken peers cannot starve the real clients: connections beyond
+ * `maxConnections` are closed as they arrive, large frames share one bounded
+ * budget of bytes in flight (see frame_reader.ts), and a peer silent inside a
+ * frame is cut off after `frameTimeoutMs`.
  */
 import {
   type ApiHandler,
@@ -17,6 +22,7 @@ import { ProtocolError, Reader } from "./protocol/reader.ts";
 import type { Writer } from "./protocol/writer.ts";
 import { API_VERSIONS_KEY, unsupportedApiVersionsBody } from "./apis/api_versions.ts";
 import { FrameReader } from "./frame_reader.ts";
+import { InflightBudget } from "./inflight_budget.ts";
 import type { BrokerStats } from "./state.ts";
 
 /** Requests of one connection handled at once before reading waits for answers to go out. */
@@ -30,6 +36,12 @@ export interface ServerOptions {
   handlers: ReadonlyMap<number, ApiHandler>;
   context: Omit<HandlerContext, "connectionId">;
   maxFrameBytes: number;
+  /** Connections open at once; more are closed as they arrive. */
+  maxConnections: number;
+  /** Bytes of large request frames read or being answered at once, over all connections. */
+  maxInflightBytes: number;
+  /** Longest silence (ms) of a peer inside a frame before its connection is closed. */
+  frameTimeoutMs: number;
   stats: BrokerStats;
 }
 
@@ -37,6 +49,8 @@ export interface ServerOptions {
 export interface Server {
   /** Stops accepting, closes every connection and waits for their loops to end. */
   close(): Promise<void>;
+  /** Bytes of large frames held now (read, being read or being answered). */
+  inflightBytes(): number;
 }
 
 /** Marks a response that ends the connection. */
@@ -48,6 +62,8 @@ export function serve(options: ServerOptions): Server {
   const loops = new Set<Promise<void>>();
   let nextId = 1;
   let closed = false;
+  let refusing = false;
+  const budget = new InflightBudget(options.maxInflightBytes);
 
   const accepting = (async () => {
     for (;;) {
@@ -59,11 +75,25 @@ export function serve(options: ServerOptions): Server {
         log("accept_failed", { error: String(error) });
         continue;
       }
+      if (conns.size >= options.maxConnections) {
+        options.stats.connectionsRefused++;
+        // One line when the cap is reached, not one per refused connection.
+        if (!refusing) {
+          log("connections_capped", {
+            limit: options.maxConnections,
+            hint: "raise simulator.max_connections if these clients are real",
+          });
+        }
+        refusing = true;
+        closeQuietly(conn);
+        continue;
+      }
+      refusing = false;
       const id = nextId++;
       conns.set(id, conn);
       options.stats.connections++;
       options.stats.connectionsTotal++;
-      const loop = serveConnection(conn, id, options).finally(() => {
+      const loop = serveConnection(conn, id, options, budget).finally(() => {
         conns.delete(id);
         options.stats.connections--;
         loops.delete(loop);
@@ -80,6 +110,7 @@ export function serve(options: ServerOptions): Server {
       for (const conn of conns.values()) closeQuietly(conn);
       await Promise.all([...loops]);
     },
+    inflightBytes: () => budget.used,
   };
 }
 
@@ -87,9 +118,14 @@ async function serveConnection(
   conn: Deno.TcpConn,
   id: number,
   options: ServerOptions,
+  budget: InflightBudget,
 ): Promise<void> {
   conn.setNoDelay(true);
-  const reader = new FrameReader(conn, options.maxFrameBytes);
+  const reader = new FrameReader(conn, {
+    maxFrameBytes: options.maxFrameBytes,
+    budget,
+    frameTimeoutMs: options.frameTimeoutMs,
+  });
   const ctx: HandlerContext = { ...options.context, connectionId: id };
   let tail: Promise<void> = Promise.resolve();
   let inFlight = 0;
@@ -97,6 +133,7 @@ async function serveConnection(
   const end = (reason: string | null) => {
     if (ended) return;
     ended = true;
+    reader.abort();
     if (reason !== null) {
       options.stats.connectionsRejected++;
       log("connection_closed", { connection: id, reason });
@@ -109,7 +146,7 @@ async function serveConnection(
       if (frame === null) break;
       options.stats.bytesIn += frame.byteLength + 4;
       options.stats.requests++;
-      const answer = answerFrame(frame, options.handlers, ctx);
+      const answer = answerFrame(frame, options.handlers, ctx).finally(() => reader.release(frame));
       inFlight++;
       tail = tail.then(async () => {
         const out = await answer;

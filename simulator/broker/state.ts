@@ -15,8 +15,12 @@ export interface BrokerStats {
   connections: number;
   /** Connections accepted since start. */
   connectionsTotal: number;
-  /** Connections closed because of a protocol violation. */
+  /** Connections closed because of a protocol violation, a bad frame size or a stalled frame. */
   connectionsRejected: number;
+  /** Connections closed on arrival because `maxConnections` were open. */
+  connectionsRefused: number;
+  /** Bytes of large request frames held now (the in-flight budget in use). */
+  bytesInFlight: number;
 }
 
 /** State handed to every data-plane handler. */
@@ -41,5 +45,7 @@ export function emptyStats(): BrokerStats {
     connections: 0,
     connectionsTotal: 0,
     connectionsRejected: 0,
+    connectionsRefused: 0,
+    bytesInFlight: 0,
   };
 }

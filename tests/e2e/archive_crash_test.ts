@@ -9,7 +9,14 @@ import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
 import { isolatedSettings, spawnFink } from "../support/fink_process.ts";
+import { SeededRandom } from "../../simulator/alerts/random.ts";
 import { readAlertIndex, ZTF_FOLDERS } from "./alert_index.ts";
+
+/**
+ * Seed of the kill times: `FINK_CRASH_SEED=<n>` replays a run (the seed is printed at the
+ * start and in any failure), otherwise a new one each run.
+ */
+const SEED = Number(Deno.env.get("FINK_CRASH_SEED") ?? Math.floor(Math.random() * 2 ** 31));
 
 /** Kills that must hit a process at work; runs are capped so a fast machine cannot loop forever. */
 const KILLS = 20;
@@ -64,6 +71,9 @@ async function started(child: Deno.ChildProcess): Promise<void> {
 }
 
 Deno.test("SIGKILL at random moments loses and doubles no alert", async () => {
+  assert.ok(Number.isInteger(SEED) && SEED >= 0, `FINK_CRASH_SEED must be an integer >= 0`);
+  console.error(`archive_crash_test: kill times seeded with FINK_CRASH_SEED=${SEED}`);
+  const random = new SeededRandom(SEED);
   const dir = await Deno.makeTempDir({ prefix: "fink-crash-" });
   await Deno.mkdir(`${dir}/plugins`);
   await alertCopies(dir);
@@ -85,7 +95,8 @@ Deno.test("SIGKILL at random moments loses and doubles no alert", async () => {
           await new Promise((r) => setTimeout(r, 10));
         }
       }
-      await new Promise((r) => setTimeout(r, Math.random() * 700));
+      // The kill time itself, not a synchronisation: where the work stands when it falls.
+      await new Promise((r) => setTimeout(r, random.next() * 700));
       try {
         child.kill("SIGKILL");
       } catch {
@@ -125,6 +136,11 @@ Deno.test("SIGKILL at random moments loses and doubles no alert", async () => {
     );
     const leftovers = await Array.fromAsync(Deno.readDir(`${dir}/archive/_wal/files+0`));
     assert.deepEqual(leftovers.map((e) => e.name), [], "no write-ahead entry left");
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message} (replay with FINK_CRASH_SEED=${SEED})`,
+      { cause: error },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -44,7 +44,8 @@ function spawnArchive(dir: string, settings: string[]): Deno.ChildProcess {
     "archive",
     `--source=files:${ALERTS}`,
     ...isolatedSettings(dir),
-    "--set=plugins.stop_wait_s=60",
+    // A hang guard only: on a loaded machine the plugin may need minutes to catch up.
+    "--set=plugins.stop_wait_s=600",
     ...settings.map((s) => `--set=${s}`),
   ]);
 }

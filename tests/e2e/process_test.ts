@@ -183,7 +183,7 @@ async function checkFiguresAgainstDisk(settings: Record<string, string | number>
       const replay = doc.services.find((s: { name: string }) => s.name === "simulator")?.details
         ?.replay;
       // The lag is refreshed once a second, so it reaches 0 a moment after the last commit.
-      const settled = doc.totals.archived === sent && doc.totals.buffered === 0 &&
+      const settled = doc.totals.archived === sent && doc.totals.inFlight === 0 &&
         doc.lag.total === 0;
       return replay?.finished && settled ? doc : undefined;
     }, 60_000).catch((e) => {
@@ -206,6 +206,7 @@ async function checkFiguresAgainstDisk(settings: Record<string, string | number>
         decoded: sent,
         archived: rows,
         quarantined: 0,
+        inFlight: 0,
         buffered: 0,
         files: onDisk.files,
         bytes: onDisk.bytes,
@@ -239,6 +240,8 @@ async function checkFiguresAgainstDisk(settings: Record<string, string | number>
     assert.equal(samples(metrics, "fink_archive_files_total").get(""), onDisk.files);
     assert.equal(samples(metrics, "fink_archive_bytes_total").get(""), onDisk.bytes);
     assert.equal(samples(metrics, "fink_alerts_buffered").get(""), 0);
+    assert.equal(samples(metrics, "fink_alerts_in_flight").get(""), 0);
+    assert.equal(samples(metrics, "fink_storage_failing").get(""), 0);
   } finally {
     await fp.close();
   }

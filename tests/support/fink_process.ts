@@ -103,11 +103,15 @@ export async function drain(stream: ReadableStream<Uint8Array>, sink: string[]):
   for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
 }
 
-/** Waits (bounded) until `check` returns a value other than undefined. */
+/**
+ * Waits until `check` returns a value other than undefined. The bound only guards against a
+ * hang: a loaded machine (CI beside other work) may take minutes, and a test proves order and
+ * counts, never speed.
+ */
 export async function until<T>(
   what: string,
   check: () => Promise<T | undefined>,
-  ms = 30_000,
+  ms = 180_000,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {

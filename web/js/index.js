@@ -11,6 +11,9 @@ function render(s) {
   }`;
   const problems = [...s.problems];
   const archive = s.services.find((x) => x.name === "archive");
+  if (archive?.state === "failed") {
+    problems.unshift(`The archive stopped: ${archive.error}; start it again once fixed`);
+  }
   if (archive?.state === "running" && !s.connected) {
     problems.unshift("The archive's source is not connected");
   }
@@ -28,7 +31,7 @@ function render(s) {
       `${rate(s.rates.outPerSecond)} /s`,
       `archived or quarantined, ${rateWindow(s.rates)}`,
     ),
-    card("Received", count(s.totals.received), `${count(s.totals.buffered)} buffered`),
+    card("Received", count(s.totals.received), `${count(s.totals.inFlight)} in flight`),
     card("Archived", count(s.totals.archived), `${count(s.totals.files)} files`),
     card("Quarantined", count(s.totals.quarantined)),
     card("Lag", count(s.lag.total), `${s.lag.partitions.length} partitions`),

@@ -52,6 +52,7 @@ Deno.test("status assembles the archive's and plugins' figures and hides secrets
       decoded: 49,
       archived: 49,
       quarantined: 1,
+      inFlight: 6,
       buffered: 6,
       files: stats.filesWritten,
       bytes: stats.bytesWritten,
@@ -59,6 +60,10 @@ Deno.test("status assembles the archive's and plugins' figures and hides secrets
     assert.equal(doc.totals.received, stats.total("received"));
     assert.equal(doc.totals.archived, stats.total("archived"));
     assert.equal(doc.totals.quarantined, stats.total("quarantined"));
+    assert.equal(
+      doc.totals.received,
+      doc.totals.archived + doc.totals.quarantined + doc.totals.inFlight,
+    );
     assert.deepEqual(
       doc.lag.partitions.map((p: { partition: number; lag: number }) => [p.partition, p.lag]),
       [...stats.partitions.values()].map((p) => [p.partition, p.lag]),

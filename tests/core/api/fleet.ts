@@ -167,6 +167,7 @@ export class TestArchive implements Service {
       const alert = this.#alerts[offset % this.#alerts.length];
       const counts = this.stats.partition({ topic: "ztf-sim", partition: offset % 2 });
       counts.received++;
+      counts.inFlight++;
       counts.bytesIn += alert.bytes;
       counts.lag = (counts.lag ?? 0) + 1;
       this.#buffered.push({ offset, alert });
@@ -179,6 +180,7 @@ export class TestArchive implements Service {
     for (const { offset, alert } of this.#buffered) {
       const tp = { topic: "ztf-sim", partition: offset % 2 };
       const counts = this.stats.partition(tp);
+      counts.inFlight--;
       if (alert.cls === "Inexistent") {
         counts.quarantined++;
         this.stats.addError(`ztf-sim[${tp.partition}]@${offset >> 1}: not an Avro container`);

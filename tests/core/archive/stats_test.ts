@@ -6,7 +6,14 @@ Deno.test("figures total the partitions, add what the caller buffers and keep ho
   const p0 = stats.partition({ topic: "ztf", partition: 0 });
   const p1 = stats.partition({ topic: "ztf", partition: 1 });
   stats.tick(0);
-  Object.assign(p0, { received: 7, decoded: 6, archived: 5, quarantined: 1, bytesIn: 7e6 });
+  Object.assign(p0, {
+    received: 8,
+    decoded: 6,
+    archived: 5,
+    quarantined: 1,
+    inFlight: 2,
+    bytesIn: 7e6,
+  });
   Object.assign(p1, { received: 3, decoded: 3, archived: 3, quarantined: 0, bytesIn: 3e6 });
   stats.addFile("ztf", "2020/01/01/13", 8, 4000);
   stats.addFile("ztf", "2020/01/01/13", 1, 500);
@@ -14,15 +21,16 @@ Deno.test("figures total the partitions, add what the caller buffers and keep ho
 
   const figures = stats.figures(1);
   assert.deepEqual(figures.totals, {
-    received: 10,
+    received: 11,
     decoded: 9,
     archived: 8,
     quarantined: 1,
+    inFlight: 2,
     buffered: 1,
     files: 2,
     bytes: 4500,
   });
-  assert.deepEqual(figures.rates, { inPerSecond: 5, outPerSecond: 4.5, mbInPerSecond: 5 });
+  assert.deepEqual(figures.rates, { inPerSecond: 5.5, outPerSecond: 4.5, mbInPerSecond: 5 });
   assert.deepEqual(figures.hours, [
     { topic: "ztf", hour: "2020/01/01/13", files: 2, alerts: 9, bytes: 4500 },
   ]);

@@ -61,6 +61,14 @@ function assertSame(value: unknown, expected: unknown, plan: ColumnPlan, path: s
       items.forEach((item, i) => assertSame(item, want[i], plan.item!, `${path}[${i}]`));
       return;
     }
+    case "map": {
+      const entries = [...(value as Iterable<[string, unknown]>)];
+      const want = Object.entries(expected as Record<string, unknown>);
+      assert.deepEqual(entries.map(([k]) => k), want.map(([k]) => k), `${path} keys`);
+      const valuePlan = plan.item!.children[1];
+      entries.forEach(([k, v], i) => assertSame(v, want[i][1], valuePlan, `${path}.${k}`));
+      return;
+    }
     case "json":
       assert.equal(value, toJson(expected), path);
       return;
