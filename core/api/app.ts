@@ -27,6 +27,8 @@ import { parseFlag, parseTimeRange } from "./params.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
 import { statusDocument } from "./status.ts";
 import { registerWebRoutes, type WebOptions } from "./web.ts";
+import type { QueryEngine } from "../query/engine.ts";
+import { registerQueryRoutes } from "./query_routes.ts";
 
 /** What the API reads and controls. */
 export interface ApiContext {
@@ -43,6 +45,8 @@ export interface ApiContext {
   plugins?: PluginControl;
   /** Lists the archive storage, when the process can (see `createArchiveIndexer`). */
   archiveIndex?: ArchiveIndexer;
+  /** The query engine of `/api/v1/*`, opened on first use; null when the archive is not local. */
+  query?: () => Promise<QueryEngine | null>;
   /** Where the dashboard files and chart.js are; defaults suit the project. */
   web?: WebOptions;
 }
@@ -158,6 +162,7 @@ export function createApiApp(ctx: ApiContext): Hono {
     return c.json({ stopping: true });
   });
 
+  registerQueryRoutes(app, ctx.query ?? (() => Promise.resolve(null)));
   registerWebRoutes(app, ctx.web);
   return app;
 }

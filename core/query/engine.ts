@@ -31,6 +31,8 @@ export interface EngineOptions {
 export interface TopicView {
   topic: string;
   survey: Survey;
+  /** Names of its columns (top-level and nested, from the first file's schema). */
+  columns: Set<string>;
   /** Absolute paths and event hours (hours since the epoch) of its committed files. */
   files: { path: string; hour: number }[];
 }
@@ -50,7 +52,7 @@ export class QueryEngine {
   #instance: DuckDBInstance;
   #scratch: string;
   #storage: LocalStorage;
-  #surveys = new Map<string, Survey | null>();
+  #surveys = new Map<string, { survey: Survey | null; columns: Set<string> }>();
   #snapshot: Promise<TopicFiles[]> | null = null;
 
   private constructor(
@@ -151,19 +153,24 @@ export class QueryEngine {
       this.#snapshot = archiveSnapshot(this.#storage, this.options.archiveRoot);
       // Listing is shared by the queries arriving together, then read again.
       const current = this.#snapshot;
-      current.finally(() => setTimeout(() => {
-        if (this.#snapshot === current) this.#snapshot = null;
-      }, 1_000));
+      current.finally(() =>
+        setTimeout(() => {
+          if (this.#snapshot === current) this.#snapshot = null;
+        }, 1_000)
+      );
     }
     const views: TopicView[] = [];
     for (const { topic, files } of await this.#snapshot) {
-      const survey = await this.#surveyOf(topic, files[0].path);
-      if (survey !== null) views.push({ topic, survey, files });
+      const { survey, columns } = await this.#surveyOf(topic, files[0].path);
+      if (survey !== null) views.push({ topic, survey, columns, files });
     }
     return views;
   }
 
-  async #surveyOf(topic: string, path: string): Promise<Survey | null> {
+  async #surveyOf(
+    topic: string,
+    path: string,
+  ): Promise<{ survey: Survey | null; columns: Set<string> }> {
     if (!this.#surveys.has(topic)) {
       const connection = await this.#instance.connect();
       try {
@@ -171,7 +178,7 @@ export class QueryEngine {
           `select name from parquet_schema('${sqlString(path)}') where name is not null`,
         );
         const names = reader.getRowObjectsJS().map((r) => String(r.name));
-        this.#surveys.set(topic, surveyOf(names));
+        this.#surveys.set(topic, { survey: surveyOf(names), columns: new Set(names) });
       } finally {
         connection.closeSync();
       }

@@ -70,7 +70,8 @@ export function objects(engine: QueryEngine, q: ObjectsQuery): Promise<Row[]> {
     for (const view of topics) {
       const extra = await rawColumns(db, view, q.columns ?? [], found);
       const cutouts = q.withCutouts
-        ? Object.entries(view.survey.cutouts).map(([k, e]) => `, ${e} as "cutout${k}"`).join("")
+        ? Object.entries(view.survey.cutouts).map(([k, e]) => `, to_base64(${e}) as "cutout${k}"`)
+          .join("")
         : "";
       const sql = `${withScience(engine, view, science)}
         select a.*${scienceColumns(science)} from (select ${lightCurve(view)}${extra}${cutouts}
@@ -78,7 +79,10 @@ export function objects(engine: QueryEngine, q: ObjectsQuery): Promise<Row[]> {
           ${scienceJoin(science)}
         order by jd, alertId`;
       rows.push(...await db.rows(sql, params));
-      if (q.withUpperLimits && view.survey.upperLimits !== null) {
+      if (
+        q.withUpperLimits && view.survey.upperLimits !== null &&
+        view.columns.has(view.survey.upperLimitsColumn!)
+      ) {
         const limits = await db.rows(
           `${withScience(engine, view, [])}
           select distinct '${view.topic}' as topic, objectId, jd, band, diffmaglim
@@ -228,7 +232,9 @@ export function statistics(
          join classify on classify.id = alerts.${view.survey.alertId}
          where class is not null group by class`,
       );
-      for (const r of byClass) classes[String(r.class)] = (classes[String(r.class)] ?? 0) + Number(r.n);
+      for (const r of byClass) {
+        classes[String(r.class)] = (classes[String(r.class)] ?? 0) + Number(r.n);
+      }
     }
     return { alerts, objects, classes };
   });
@@ -278,9 +284,8 @@ export function cutout(
     let best: { jd: number; alertId: string; objectId: string; bytes: Uint8Array } | null = null;
     for (const view of topics) {
       const s = view.survey;
-      const where = q.alertId !== undefined
-        ? `${s.alertId}::VARCHAR = $id`
-        : `${s.objectId} = $id`;
+      if (!hasColumn(view, s.cutouts[q.kind])) continue;
+      const where = q.alertId !== undefined ? `${s.alertId}::VARCHAR = $id` : `${s.objectId} = $id`;
       const [row] = await db.values(
         `${withScience(engine, view, [])} select ${s.jd} as jd, ${s.alertId}::VARCHAR as alertId,
            ${s.objectId} as objectId, ${s.cutouts[q.kind]} as bytes
@@ -349,6 +354,11 @@ function lightCurve(view: TopicView): string {
     ${s.jd} as jd, ${s.ra} as ra, ${s.dec} as dec, ${s.band} as band, ${s.mag} as mag,
     ${s.magerr} as magerr, ${s.diffmaglim} as diffmaglim, ${s.isdiffpos} as isdiffpos,
     ${s.magnr} as magnr, ${s.sigmagnr} as sigmagnr, 'valid' as tag`;
+}
+
+/** Whether the topic has the column an expression such as `cutoutScience.stampData` starts with. */
+function hasColumn(view: TopicView, expression: string): boolean {
+  return view.columns.has(expression.split(".")[0]);
 }
 
 function emptyRow(): Row {

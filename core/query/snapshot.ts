@@ -29,7 +29,9 @@ export async function archiveSnapshot(storage: Storage, root: string): Promise<T
     const visible = withoutMergedInputs(
       files.filter((f) => f.endOffset <= committed.get(f.partition)!),
     );
-    if (visible.length > 0) out.push({ topic, files: visible.map((f) => ({ path: join(root, f.path), hour: f.hour })) });
+    if (visible.length > 0) {
+      out.push({ topic, files: visible.map((f) => ({ path: join(root, f.path), hour: f.hour })) });
+    }
   }
   return out;
 }

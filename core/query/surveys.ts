@@ -32,6 +32,8 @@ export interface Survey {
    * `files`, yielding objectId, jd, band, diffmaglim; null when the survey sends none.
    */
   upperLimits: string | null;
+  /** The column the upper limits come from. */
+  upperLimitsColumn: string | null;
 }
 
 /** The three cutouts of an alert. */
@@ -64,6 +66,7 @@ export const ZTF: Survey = {
       p.diffmaglim::DOUBLE as diffmaglim
     from (select objectId, unnest(prv_candidates) as p from alerts)
     where p.magpsf is null)`,
+  upperLimitsColumn: "prv_candidates",
 };
 
 export const RUBIN: Survey = {
@@ -89,6 +92,7 @@ export const RUBIN: Survey = {
     Difference: "cutoutDifference",
   },
   upperLimits: null,
+  upperLimitsColumn: null,
 };
 
 /** Every survey the engine knows. */
