@@ -13,7 +13,6 @@ import { readFitsImage, type Stretch, STRETCHES, toGrey } from "../query/fits_im
 import { encodeGreyPng } from "../query/png.ts";
 import type { CutoutKind } from "../query/surveys.ts";
 import { ApiError, BadParameterError } from "./errors.ts";
-import { jsonResponse } from "./json.ts";
 import { ROW_FORMATS, type RowFormat, rowsResponse } from "./table_formats.ts";
 
 /** Limits of the query API. */

@@ -6,7 +6,7 @@
  * format is read back by readers we did not write (DuckDB, a CSV parser).
  */
 import assert from "node:assert/strict";
-import { parse as parseCsv } from "npm:csv-parse@5.6.0/sync";
+import { parse as parseCsv } from "csv-parse/sync";
 import { LocalStorage } from "../../../core/storage/mod.ts";
 import { Ledger } from "../../../core/archive/ledger.ts";
 import { writeBatch } from "../../../core/archive/batch_writer.ts";
