@@ -11,6 +11,8 @@ import { hourPath } from "../../core/archive/partitioner.ts";
 import { writeParquet } from "../../core/archive/parquet_writer.ts";
 import { withSkyPixel } from "../../core/archive/sky_pixel.ts";
 import { LocalStorage } from "../../core/storage/mod.ts";
+import { encodeBatch } from "../../core/archive/encoder.ts";
+import { listAlertFiles } from "../../core/source/files.ts";
 
 /** One synthetic alert. */
 export interface SkyAlert {
@@ -124,4 +126,33 @@ function tableOf(alerts: SkyAlert[]): arrow.Table {
       candidate,
     ),
   });
+}
+
+/** Archives a folder of real alerts as committed batches of 20 (several files). */
+export async function archiveAlertFolder(
+  root: string,
+  topic: string,
+  folder: string,
+): Promise<void> {
+  const storage = new LocalStorage(root);
+  const ledger = new Ledger(storage);
+  const tp = { topic, partition: 0 };
+  const files = await listAlertFiles(folder);
+  const messages = await Promise.all(files.map(async (f, i) => ({
+    ...tp,
+    offset: BigInt(i),
+    timestamp: 1_700_000_000_000,
+    value: await Deno.readFile(f),
+  })));
+  for (let i = 0; i < messages.length; i += 20) {
+    const part = messages.slice(i, i + 20);
+    const encoded = await encodeBatch(part, { decoder: { mode: "auto" } });
+    await writeBatch({
+      tp,
+      start: part[0].offset,
+      end: part[part.length - 1].offset,
+      files: encoded.files,
+      quarantined: encoded.quarantined,
+    }, { storage, ledger });
+  }
 }

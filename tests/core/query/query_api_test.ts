@@ -7,11 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { parse as parseCsv } from "csv-parse/sync";
-import { LocalStorage } from "../../../core/storage/mod.ts";
-import { Ledger } from "../../../core/archive/ledger.ts";
-import { writeBatch } from "../../../core/archive/batch_writer.ts";
-import { encodeBatch } from "../../../core/archive/encoder.ts";
-import { listAlertFiles } from "../../../core/source/files.ts";
 import { QueryEngine } from "../../../core/query/engine.ts";
 import { separationDeg } from "../../../core/query/cone.ts";
 import { registerQueryRoutes } from "../../../core/api/query_routes.ts";
@@ -19,34 +14,15 @@ import { Hono } from "hono";
 import { ApiError } from "../../../core/api/errors.ts";
 import { sharedData } from "../../shared_data.ts";
 import { query as duck } from "../../support/duckdb.ts";
-import { type SkyAlert, skyAlerts, writeSkyArchive } from "../../support/sky_archive.ts";
+import {
+  archiveAlertFolder,
+  type SkyAlert,
+  skyAlerts,
+  writeSkyArchive,
+} from "../../support/sky_archive.ts";
 
 const ZTF_NIGHT = sharedData("ztf/alerts/fink-broker-local-20200101");
 const RUBIN = sharedData("rubin/alerts/fink-broker-lsstcam-v9.0-20250905");
-
-async function archiveReal(root: string, topic: string, folder: string): Promise<void> {
-  const storage = new LocalStorage(root);
-  const ledger = new Ledger(storage);
-  const tp = { topic, partition: 0 };
-  const files = await listAlertFiles(folder);
-  const messages = await Promise.all(files.map(async (f, i) => ({
-    ...tp,
-    offset: BigInt(i),
-    timestamp: 1_700_000_000_000,
-    value: await Deno.readFile(f),
-  })));
-  for (let i = 0; i < messages.length; i += 20) {
-    const part = messages.slice(i, i + 20);
-    const encoded = await encodeBatch(part, { decoder: { mode: "auto" } });
-    await writeBatch({
-      tp,
-      start: part[0].offset,
-      end: part[part.length - 1].offset,
-      files: encoded.files,
-      quarantined: encoded.quarantined,
-    }, { storage, ledger });
-  }
-}
 
 /** Alerts clustered within ~`spread` degrees of each center (poles, RA 0/360). */
 function clusters(centers: [number, number][], perCenter: number, spread: number): SkyAlert[] {
@@ -80,8 +56,8 @@ async function withApi(
   const root = `${dir}/archive`;
   const engine = await QueryEngine.open({ archiveRoot: root, scienceRoot: `${dir}/science` });
   try {
-    await archiveReal(root, "ztf", ZTF_NIGHT);
-    await archiveReal(root, "rubin", RUBIN);
+    await archiveAlertFolder(root, "ztf", ZTF_NIGHT);
+    await archiveAlertFolder(root, "rubin", RUBIN);
     await writeSkyArchive(root, SKY, { perFile: 4_000 });
     const app = new Hono();
     app.onError((err, c) =>
