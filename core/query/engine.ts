@@ -16,6 +16,7 @@ import { join, resolve } from "node:path";
 import { LocalStorage } from "../storage/mod.ts";
 import { archiveSnapshot, type TopicFiles } from "./snapshot.ts";
 import { type Survey, surveyOf } from "./surveys.ts";
+import { AlertIndex } from "./alert_index.ts";
 
 /** Options of {@link QueryEngine.open}. */
 export interface EngineOptions {
@@ -54,13 +55,16 @@ export class QueryEngine {
   #storage: LocalStorage;
   #surveys = new Map<string, { survey: Survey | null; columns: Set<string> }>();
   #snapshot: Promise<TopicFiles[]> | null = null;
+  #index: AlertIndex;
 
   private constructor(
     instance: DuckDBInstance,
+    index: AlertIndex,
     scratch: string,
     readonly options: Required<EngineOptions>,
   ) {
     this.#instance = instance;
+    this.#index = index;
     this.#scratch = scratch;
     this.#storage = new LocalStorage(options.archiveRoot);
   }
@@ -83,7 +87,7 @@ export class QueryEngine {
     } finally {
       connection.closeSync();
     }
-    return new QueryEngine(instance, scratch, {
+    return new QueryEngine(instance, await AlertIndex.create(instance), scratch, {
       archiveRoot,
       scienceRoot,
       timeoutMs: options.timeoutMs ?? 30_000,
@@ -101,10 +105,11 @@ export class QueryEngine {
    */
   async withTopics<T>(fn: (topics: TopicView[], db: Session) => Promise<T>): Promise<T> {
     for (let attempt = 1;; attempt++) {
-      const topics = await this.#topics(attempt > 1);
       const connection = await this.#instance.connect();
       const timer = setTimeout(() => connection.interrupt(), this.options.timeoutMs);
       try {
+        const topics = await this.#topics(attempt > 1);
+        await this.#index.sync(topics);
         return await fn(topics, new Session(connection));
       } catch (e) {
         const message = (e as Error).message ?? "";

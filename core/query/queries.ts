@@ -6,7 +6,7 @@
  * science results of the alert when present (`class` from `classify`,
  * `anomaly_score` from `anomaly`) and any raw columns asked for.
  */
-import { SKY_PIXEL_COLUMN } from "../archive/sky_pixel.ts";
+import { INDEX_TABLE } from "./alert_index.ts";
 import { coneRanges, separationSql } from "./cone.ts";
 import {
   type Params,
@@ -15,7 +15,7 @@ import {
   type Session,
   type TopicView,
 } from "./engine.ts";
-import type { CutoutKind } from "./surveys.ts";
+import { type CutoutKind, lightCurveSelect } from "./surveys.ts";
 
 /** An answer row. */
 export type Row = Record<string, unknown>;
@@ -67,14 +67,26 @@ export function objects(engine: QueryEngine, q: ObjectsQuery): Promise<Row[]> {
     const params: Params = {};
     q.objectIds.forEach((id, i) => params[`o${i}`] = id);
     const list = q.objectIds.map((_, i) => `$o${i}`).join(", ");
-    for (const view of topics) {
-      const extra = await rawColumns(db, view, q.columns ?? [], found);
+    // The index tells which files hold the objects; only those are read.
+    const holding = new Set(
+      (await db.rows(
+        `select distinct file from ${INDEX_TABLE} where objectId in (${list})`,
+        params,
+      )).map((r) => String(r.file)),
+    );
+    for (const all of topics) {
+      const view = { ...all, files: all.files.filter((f) => holding.has(f.path)) };
+      const extra = await rawColumns(db, all, q.columns ?? [], found);
+      if (view.files.length === 0) continue;
       const cutouts = q.withCutouts
-        ? Object.entries(view.survey.cutouts).map(([k, e]) => `, to_base64(${e}) as "cutout${k}"`)
-          .join("")
+        ? Object.entries(view.survey.cutouts).map(([k, e]) =>
+          hasColumn(view, e) ? `, to_base64(${e}) as "cutout${k}"` : `, null as "cutout${k}"`
+        ).join("")
         : "";
       const sql = `${withScience(engine, view, science)}
-        select a.*${scienceColumns(science)} from (select ${lightCurve(view)}${extra}${cutouts}
+        select a.*${scienceColumns(science)} from (select ${
+        lightCurveSelect(view.topic, view.survey)
+      }${extra}${cutouts}
           from alerts where ${view.survey.objectId} in (${list})) a
           ${scienceJoin(science)}
         order by jd, alertId`;
@@ -111,30 +123,49 @@ export interface ConeQuery {
   n: number;
 }
 
-/** One row per object with an alert inside the cone (its latest such alert), nearest first. */
+/**
+ * One row per object with an alert inside the cone (its latest such alert), nearest first:
+ * answered from the engine's index, reading only the pixel ranges the cone touches.
+ */
 export function conesearch(engine: QueryEngine, q: ConeQuery): Promise<Row[]> {
-  const ranges = coneRanges(q.ra, q.dec, q.radiusArcsec / 3600);
-  const params: Params = { ra: q.ra, dec: q.dec, radius: q.radiusArcsec / 3600, n: q.n };
+  const radius = q.radiusArcsec / 3600;
+  const ranges = coneRanges(q.ra, q.dec, radius);
+  const params: Params = {
+    ra: q.ra,
+    dec: q.dec,
+    radius,
+    n: q.n,
+    dmin: q.dec - radius,
+    dmax: q.dec + radius,
+  };
   ranges.forEach(([lo, hi], i) => {
     params[`l${i}`] = lo;
     params[`h${i}`] = hi;
   });
-  const pixels = ranges.map((_, i) => `${SKY_PIXEL_COLUMN} between $l${i} and $h${i}`).join(" or ");
-  return engine.withTopics(async (topics, db) => {
+  const pixels = ranges.map((_, i) => `healpix between $l${i} and $h${i}`).join(" or ");
+  let dates = "";
+  if (q.dates?.start !== undefined) {
+    params.start = q.dates.start;
+    dates += " and jd >= $start";
+  }
+  if (q.dates?.stop !== undefined) {
+    params.stop = q.dates.stop;
+    dates += " and jd <= $stop";
+  }
+  return engine.withTopics(async (_topics, db) => {
     const science = await sciences(engine);
-    const rows: Row[] = [];
-    for (const view of inDates(topics, q.dates)) {
-      const sep = separationSql(view.survey.ra, view.survey.dec);
-      const sql = `${withScience(engine, view, science)}
-        select a.*${scienceColumns(science)} from (
-          select ${lightCurve(view)}, ${sep} * 3600 as separation from alerts
-          where (${pixels}) and ${sep} <= $radius ${jdFilter(view, q.dates, params)}
-          qualify row_number() over (partition by ${view.survey.objectId}
-            order by ${view.survey.jd} desc) = 1
-          order by separation limit $n) a ${scienceJoin(science)}`;
-      rows.push(...await db.rows(sql, params));
-    }
-    return rows.sort((a, b) => Number(a.separation) - Number(b.separation)).slice(0, q.n);
+    const sep = separationSql("ra", "dec");
+    return await db.rows(
+      `${withScience(engine, null, science)}
+      select a.*${scienceColumns(science)} from (
+        select * exclude (file, healpix), ${sep} * 3600 as separation from ${INDEX_TABLE}
+        where ((${pixels}) or (healpix is null and dec between $dmin and $dmax))
+          and ${sep} <= $radius ${dates}
+        qualify row_number() over (partition by topic, objectId order by jd desc) = 1
+        order by separation limit $n) a ${scienceJoin(science)}
+      order by separation`,
+      params,
+    );
   });
 }
 
@@ -154,7 +185,9 @@ export function latests(engine: QueryEngine, q: LatestsQuery): Promise<Row[]> {
     const params: Params = { cls: q.cls, n: q.n };
     for (const view of inDates(topics, q.dates)) {
       const sql = `${withScience(engine, view, science)}
-        select a.*${scienceColumns(science)} from (select ${lightCurve(view)} from alerts
+        select a.*${scienceColumns(science)} from (select ${
+        lightCurveSelect(view.topic, view.survey)
+      } from alerts
           where ${view.survey.alertId} in (select id from classify where class = $cls)
           ${jdFilter(view, q.dates, params)}
           order by jd desc limit $n) a ${scienceJoin(science)} order by jd desc`;
@@ -192,7 +225,9 @@ export function anomaly(engine: QueryEngine, q: AnomalyQuery): Promise<Row[] | n
     const params: Params = { n: q.n };
     for (const view of inDates(topics, q.dates)) {
       const sql = `${withScience(engine, view, science)}
-        select a.*${scienceColumns(science)} from (select ${lightCurve(view)} from alerts
+        select a.*${scienceColumns(science)} from (select ${
+        lightCurveSelect(view.topic, view.survey)
+      } from alerts
           where ${view.survey.alertId} in (select id from anomaly) ${
         jdFilter(view, q.dates, params)
       }) a
@@ -330,13 +365,19 @@ async function sciences(engine: QueryEngine): Promise<Science[]> {
 }
 
 /** The CTEs of a query: `alerts` (the topic's files) and one per plugin's results, one row per id. */
-function withScience(_engine: QueryEngine, view: TopicView, science: Science[]): string {
-  const ctes = [`alerts as (select * from ${parquetScan(view.files.map((f) => f.path))})`];
+function withScience(
+  _engine: QueryEngine,
+  view: TopicView | null,
+  science: Science[],
+): string {
+  const ctes = view === null
+    ? []
+    : [`alerts as (select * from ${parquetScan(view.files.map((f) => f.path))})`];
   for (const s of science) {
     ctes.push(`${s.plugin} as (select id, ${s.columns.join(", ")} from ${parquetScan(s.paths)}
       qualify row_number() over (partition by id) = 1)`);
   }
-  return `with ${ctes.join(",\n")}`;
+  return ctes.length === 0 ? "" : `with ${ctes.join(",\n")}`;
 }
 
 function scienceJoin(science: Science[]): string {
@@ -346,14 +387,6 @@ function scienceJoin(science: Science[]): string {
 
 function scienceColumns(science: Science[]): string {
   return science.flatMap((s) => s.columns.map((c) => `, ${s.plugin}.${c}`)).join("");
-}
-
-function lightCurve(view: TopicView): string {
-  const s = view.survey;
-  return `'${view.topic}' as topic, ${s.objectId} as objectId, ${s.alertId}::VARCHAR as alertId,
-    ${s.jd} as jd, ${s.ra} as ra, ${s.dec} as dec, ${s.band} as band, ${s.mag} as mag,
-    ${s.magerr} as magerr, ${s.diffmaglim} as diffmaglim, ${s.isdiffpos} as isdiffpos,
-    ${s.magnr} as magnr, ${s.sigmagnr} as sigmagnr, 'valid' as tag`;
 }
 
 /** Whether the topic has the column an expression such as `cutoutScience.stampData` starts with. */
@@ -378,8 +411,9 @@ async function rawColumns(
   found: Set<string>,
 ): Promise<string> {
   if (columns.length === 0) return "";
+  // The last-listed file's schema stands for the topic's (a column is checked once, cheaply).
   const described = await db.rows(
-    `describe select * from ${parquetScan(view.files.map((f) => f.path))}`,
+    `describe select * from ${parquetScan([view.files[view.files.length - 1].path])}`,
   );
   const types = new Map(described.map((c) => [String(c.column_name), String(c.column_type)]));
   let sql = "";

@@ -102,3 +102,11 @@ export const SURVEYS: readonly Survey[] = [ZTF, RUBIN];
 export function surveyOf(columns: readonly string[]): Survey | null {
   return SURVEYS.find((s) => columns.includes(s.marker)) ?? null;
 }
+
+/** The light-curve columns of a topic's rows, as a SELECT list over its alerts. */
+export function lightCurveSelect(topic: string, s: Survey): string {
+  return `'${topic.replaceAll("'", "''")}' as topic, ${s.objectId} as objectId,
+    ${s.alertId}::VARCHAR as alertId, ${s.jd} as jd, ${s.ra} as ra, ${s.dec} as dec,
+    ${s.band} as band, ${s.mag} as mag, ${s.magerr} as magerr, ${s.diffmaglim} as diffmaglim,
+    ${s.isdiffpos} as isdiffpos, ${s.magnr} as magnr, ${s.sigmagnr} as sigmagnr, 'valid' as tag`;
+}
