@@ -9,7 +9,9 @@
  * Each query runs over a snapshot of the committed files (see
  * `snapshot.ts`); when compaction deletes a file between the listing and the
  * read, the query is run again over a fresh listing, so it never fails and
- * never sees an alert twice or not at all.
+ * never sees an alert twice or not at all. Listings are reused for about a
+ * second (a new one is made in the background meanwhile), so an answer may
+ * lag the archive by that much.
  */
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
 import { join, resolve } from "node:path";
@@ -47,6 +49,8 @@ export class QueryTimeoutError extends Error {}
 /** Errors DuckDB raises when a listed file vanished before it was read (compaction). */
 const VANISHED = /No files found|No such file|does not exist|Could not open|cannot open file/i;
 const ATTEMPTS = 5;
+/** Age after which a query starts listing the archive again. */
+const SNAPSHOT_MAX_AGE_MS = 1_000;
 
 /** DuckDB over one archive; see the module comment. */
 export class QueryEngine {
@@ -54,7 +58,8 @@ export class QueryEngine {
   #scratch: string;
   #storage: LocalStorage;
   #surveys = new Map<string, { survey: Survey | null; columns: Set<string> }>();
-  #snapshot: Promise<TopicFiles[]> | null = null;
+  #snapshot: { files: Promise<TopicFiles[]>; at: number } | null = null;
+  #refresh: Promise<void> | null = null;
   #index: AlertIndex;
 
   private constructor(
@@ -149,27 +154,41 @@ export class QueryEngine {
 
   /** Closes DuckDB and removes the scratch folder. */
   async close(): Promise<void> {
+    await this.#refresh;
     this.#instance.closeSync();
     await Deno.remove(this.#scratch, { recursive: true }).catch(() => {});
   }
 
   async #topics(fresh: boolean): Promise<TopicView[]> {
     if (fresh || this.#snapshot === null) {
-      this.#snapshot = archiveSnapshot(this.#storage, this.options.archiveRoot);
-      // Listing is shared by the queries arriving together, then read again.
-      const current = this.#snapshot;
-      current.finally(() =>
-        setTimeout(() => {
-          if (this.#snapshot === current) this.#snapshot = null;
-        }, 1_000)
-      );
+      this.#snapshot = this.#list();
+    } else if (Date.now() - this.#snapshot.at > SNAPSHOT_MAX_AGE_MS && this.#refresh === null) {
+      // Listing a big archive takes a while: queries keep the last listing (consistent, at most
+      // a second or so old) while the next one is made.
+      const next = this.#list();
+      this.#refresh = next.files
+        .then(() => {
+          this.#snapshot = next;
+        }, () => {})
+        .finally(() => this.#refresh = null);
     }
     const views: TopicView[] = [];
-    for (const { topic, files } of await this.#snapshot) {
+    for (const { topic, files } of await this.#snapshot.files) {
       const { survey, columns } = await this.#surveyOf(topic, files[0].path);
       if (survey !== null) views.push({ topic, survey, columns, files });
     }
     return views;
+  }
+
+  #list(): { files: Promise<TopicFiles[]>; at: number } {
+    const listing = {
+      files: archiveSnapshot(this.#storage, this.options.archiveRoot),
+      at: Date.now(),
+    };
+    listing.files.catch(() => {
+      if (this.#snapshot === listing) this.#snapshot = null;
+    });
+    return listing;
   }
 
   async #surveyOf(
