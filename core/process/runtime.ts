@@ -132,6 +132,9 @@ function lazyQueryEngine(config: Config): () => Promise<QueryEngine | null> {
     engine ??= root.includes("://") ? Promise.resolve(null) : QueryEngine.open({
       archiveRoot: root,
       scienceRoot: config.string("science.root"),
+    }).then((opened) => {
+      opened.warm();
+      return opened;
     });
     return engine;
   };

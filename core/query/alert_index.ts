@@ -38,6 +38,7 @@ export class AlertIndex {
     const connection = await instance.connect();
     try {
       await connection.run(`create table ${INDEX_TABLE} (${COLUMNS})`);
+      await connection.run(`create index ${INDEX_TABLE}_object on ${INDEX_TABLE} (objectId)`);
     } finally {
       connection.closeSync();
     }

@@ -60,6 +60,7 @@ export class QueryEngine {
   #surveys = new Map<string, { survey: Survey | null; columns: Set<string> }>();
   #snapshot: { files: Promise<TopicFiles[]>; at: number } | null = null;
   #refresh: Promise<void> | null = null;
+  #warming: Promise<void> | undefined;
   #index: AlertIndex;
 
   private constructor(
@@ -111,10 +112,12 @@ export class QueryEngine {
   async withTopics<T>(fn: (topics: TopicView[], db: Session) => Promise<T>): Promise<T> {
     for (let attempt = 1;; attempt++) {
       const connection = await this.#instance.connect();
-      const timer = setTimeout(() => connection.interrupt(), this.options.timeoutMs);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         const topics = await this.#topics(attempt > 1);
+        // Taking in new files is the archive's work, not the query's: the time limit starts after.
         await this.#index.sync(topics);
+        timer = setTimeout(() => connection.interrupt(), this.options.timeoutMs);
         return await fn(topics, new Session(connection));
       } catch (e) {
         const message = (e as Error).message ?? "";
@@ -152,8 +155,14 @@ export class QueryEngine {
     return paths.sort();
   }
 
+  /** Starts building the index of what the archive holds, so the first query need not wait. */
+  warm(): void {
+    this.#warming ??= this.withTopics(() => Promise.resolve()).catch(() => {});
+  }
+
   /** Closes DuckDB and removes the scratch folder. */
   async close(): Promise<void> {
+    await this.#warming;
     await this.#refresh;
     this.#instance.closeSync();
     await Deno.remove(this.#scratch, { recursive: true }).catch(() => {});

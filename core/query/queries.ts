@@ -67,6 +67,17 @@ export function objects(engine: QueryEngine, q: ObjectsQuery): Promise<Row[]> {
     const params: Params = {};
     q.objectIds.forEach((id, i) => params[`o${i}`] = id);
     const list = q.objectIds.map((_, i) => `$o${i}`).join(", ");
+    if (!q.withUpperLimits && !q.withCutouts && (q.columns ?? []).length === 0) {
+      // The light-curve columns are all in the index: no file is read.
+      return await db.rows(
+        `${withScience(engine, null, science)}
+        select a.*${scienceColumns(science)} from (
+          select * exclude (file, healpix) from ${INDEX_TABLE} where objectId in (${list})) a
+          ${scienceJoin(science)}
+        order by jd, alertId`,
+        params,
+      );
+    }
     // The index tells which files hold the objects; only those are read.
     const holding = new Set(
       (await db.rows(
@@ -155,12 +166,16 @@ export function conesearch(engine: QueryEngine, q: ConeQuery): Promise<Row[]> {
   return engine.withTopics(async (_topics, db) => {
     const science = await sciences(engine);
     const sep = separationSql("ra", "dec");
+    // Two branches, not an OR, so each reads only its rows: the cone's pixel ranges, and the
+    // alerts archived before the pixel column existed (by declination).
     return await db.rows(
       `${withScience(engine, null, science)}
       select a.*${scienceColumns(science)} from (
-        select * exclude (file, healpix), ${sep} * 3600 as separation from ${INDEX_TABLE}
-        where ((${pixels}) or (healpix is null and dec between $dmin and $dmax))
-          and ${sep} <= $radius ${dates}
+        select * exclude (file, healpix), ${sep} * 3600 as separation from (
+          select * from ${INDEX_TABLE} where ${pixels}
+          union all
+          select * from ${INDEX_TABLE} where healpix is null and dec between $dmin and $dmax)
+        where ${sep} <= $radius ${dates}
         qualify row_number() over (partition by topic, objectId order by jd desc) = 1
         order by separation limit $n) a ${scienceJoin(science)}
       order by separation`,

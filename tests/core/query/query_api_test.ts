@@ -155,6 +155,12 @@ Deno.test("query API: cones, objects, formats, errors", async (t) => {
       const upper = rows.filter((r: { tag: string }) => r.tag === "upperlim");
       assert.ok(limits.length > 0);
       assert.equal(upper.length, limits.length);
+      const plain = await (await api("/api/v1/objects?objectId=ZTF20aabaesm")).json();
+      assert.deepEqual(
+        plain.map((r: { alertId: string }) => r.alertId),
+        expected.map((e) => e.id),
+        "answered from the index, the same alerts",
+      );
       const jds = rows.map((r: { jd: number }) => r.jd);
       assert.deepEqual(jds, [...jds].sort((a, b) => a - b), "oldest first");
     });
