@@ -15,6 +15,12 @@ import { lightCurveSelect, type Survey } from "./surveys.ts";
 /** The index table's name. */
 export const INDEX_TABLE = "alert_index";
 
+/** An ART index for object lookups (dropped with the table when it is sorted again). */
+const OBJECT_INDEX = `create index ${INDEX_TABLE}_object on ${INDEX_TABLE} (objectId)`;
+
+/** Appended rows that make the table be sorted again by pixel (at least, or a fifth of it). */
+const RESORT_MIN_ROWS = 20_000;
+
 /** A topic's committed files, as the index needs them. */
 export interface IndexedTopic {
   topic: string;
@@ -29,6 +35,9 @@ const COLUMNS = `topic VARCHAR, file VARCHAR, objectId VARCHAR, alertId VARCHAR,
 /** The index of one DuckDB instance; see the module comment. */
 export class AlertIndex {
   #indexed = new Set<string>();
+  /** Rows appended since the table was last sorted by pixel. */
+  #unsorted = 0;
+  #rows = 0;
   #lock: Promise<void> = Promise.resolve();
 
   private constructor(readonly instance: DuckDBInstance) {}
@@ -38,7 +47,7 @@ export class AlertIndex {
     const connection = await instance.connect();
     try {
       await connection.run(`create table ${INDEX_TABLE} (${COLUMNS})`);
-      await connection.run(`create index ${INDEX_TABLE}_object on ${INDEX_TABLE} (objectId)`);
+      await connection.run(OBJECT_INDEX);
     } finally {
       connection.closeSync();
     }
@@ -82,6 +91,20 @@ export class AlertIndex {
             if (!(e as Error).message.includes(SKY_PIXEL_COLUMN)) throw e;
             await connection.run(select("null::INTEGER"));
           }
+        }
+        const [count] = (await connection.runAndReadAll(
+          `select count(*)::INTEGER as n from ${INDEX_TABLE}`,
+        )).getRowObjectsJS();
+        const rows = Number(count.n);
+        this.#unsorted += Math.max(0, rows - this.#rows);
+        this.#rows = rows;
+        if (this.#unsorted > Math.max(RESORT_MIN_ROWS, rows / 5)) {
+          // Rows in pixel order let the scan skip every row group outside a cone's ranges.
+          await connection.run(
+            `create or replace table ${INDEX_TABLE} as select * from ${INDEX_TABLE} order by healpix`,
+          );
+          await connection.run(OBJECT_INDEX);
+          this.#unsorted = 0;
         }
         await connection.run("commit");
       } catch (e) {
