@@ -7,6 +7,7 @@ import { runArchiveBench } from "./archive_bench.ts";
 import { runBrokerBench } from "./broker_bench.ts";
 import { runEncodeBench } from "./encode_bench.ts";
 import { runPluginBench } from "./plugin_bench.ts";
+import { runQueryBench } from "./query_bench.ts";
 import { runXmatchBench } from "./xmatch_bench.ts";
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
@@ -26,6 +27,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   xmatch: () => runXmatchBench(),
   plugin: () => runPluginBench(),
   api: () => runApiBench(),
+  query: () => runQueryBench(),
 };
 
 if (import.meta.main) {

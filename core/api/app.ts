@@ -28,6 +28,8 @@ import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
 import { RequestDurations } from "./request_durations.ts";
 import { statusDocument } from "./status.ts";
 import { registerWebRoutes, type WebOptions } from "./web.ts";
+import type { QueryEngine } from "../query/engine.ts";
+import { registerQueryRoutes } from "./query_routes.ts";
 
 /** What the API reads and controls. */
 export interface ApiContext {
@@ -44,6 +46,8 @@ export interface ApiContext {
   plugins?: PluginControl;
   /** Lists the archive storage, when the process can (see `createArchiveIndexer`). */
   archiveIndex?: ArchiveIndexer;
+  /** The query engine of `/api/v1/*`, opened on first use; null when the archive is not local. */
+  query?: () => Promise<QueryEngine | null>;
   /** Where the dashboard files and chart.js are; defaults suit the project. */
   web?: WebOptions;
 }
@@ -165,6 +169,7 @@ export function createApiApp(ctx: ApiContext): Hono {
     return c.json({ stopping: true });
   });
 
+  registerQueryRoutes(app, ctx.query ?? (() => Promise.resolve(null)));
   registerWebRoutes(app, ctx.web);
   return app;
 }

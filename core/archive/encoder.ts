@@ -19,6 +19,7 @@ import {
   resolveEventTime,
 } from "./partitioner.ts";
 import { type ParquetOptions, writeParquet } from "./parquet_writer.ts";
+import { withSkyPixel } from "./sky_pixel.ts";
 
 /** One Kafka message as consumed. */
 export interface RawMessage {
@@ -193,7 +194,7 @@ export async function decodeToTables(
         rows: group.builder.rows,
         schemaKey: schema.key,
         schema,
-        table: group.builder.finish(),
+        table: withSkyPixel(group.builder.finish()),
         ids: group.builder.ids(),
       });
     }

@@ -5,6 +5,7 @@
  */
 import { type Config, ConfigError } from "../config/mod.ts";
 import { createApiApp } from "../api/app.ts";
+import { QueryEngine } from "../query/engine.ts";
 import { createArchiveIndexer } from "../api/archive_index.ts";
 import { MetricsRecorder } from "../metrics/recorder.ts";
 import { openStorage } from "../storage/mod.ts";
@@ -62,6 +63,7 @@ export async function runProcess(
     metrics,
     archiveIndex,
     plugins: bus,
+    query: lazyQueryEngine(config),
   });
   const server = serve(app.fetch, host, config.number("ui.port"));
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.addr.port}`;
@@ -145,4 +147,20 @@ function serve(
 
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+/** Opens the query engine on first use, over a local archive only (DuckDB reads local files). */
+function lazyQueryEngine(config: Config): () => Promise<QueryEngine | null> {
+  let engine: Promise<QueryEngine | null> | undefined;
+  return () => {
+    const root = config.string("archive.root");
+    engine ??= root.includes("://") ? Promise.resolve(null) : QueryEngine.open({
+      archiveRoot: root,
+      scienceRoot: config.string("science.root"),
+    }).then((opened) => {
+      opened.warm();
+      return opened;
+    });
+    return engine;
+  };
 }
