@@ -17,6 +17,8 @@ import { VERSION } from "../version.ts";
 import { archiveDocument, type IndexResult } from "./archive.ts";
 import type { ArchiveIndex, ArchiveIndexer } from "./archive_index.ts";
 import { requireToken } from "./auth.ts";
+import { distributionPrometheus, registerDistributionRoutes } from "./distribution.ts";
+import type { DistributionService } from "../distribution/service.ts";
 import { classificationDocument } from "./classification.ts";
 import { ApiError } from "./errors.ts";
 import type { PluginControl } from "../plugins/control.ts";
@@ -41,6 +43,8 @@ export interface ApiContext {
   metrics: MetricsRecorder;
   /** Runs batch plugins over archived hours, when the process runs plugins. */
   plugins?: PluginControl;
+  /** The filters and their publication, when the process distributes. */
+  distribution?: DistributionService;
   /** Lists the archive storage, when the process can (see `createArchiveIndexer`). */
   archiveIndex?: ArchiveIndexer;
   /** Where the dashboard files and chart.js are; defaults suit the project. */
@@ -80,7 +84,14 @@ export function createApiApp(ctx: ApiContext): Hono {
   });
 
   app.get("/api/metrics", (c) => {
-    const text = prometheusText(figures(), { version: VERSION, startedAt: ctx.startedAt });
+    let text = prometheusText(figures(), { version: VERSION, startedAt: ctx.startedAt });
+    if (ctx.distribution !== undefined) {
+      const lag = ctx.distribution.details?.().lag;
+      text += distributionPrometheus(
+        ctx.distribution.figures(),
+        typeof lag === "number" ? lag : null,
+      );
+    }
     return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
   });
 
@@ -158,6 +169,9 @@ export function createApiApp(ctx: ApiContext): Hono {
     return c.json({ stopping: true });
   });
 
+  if (ctx.distribution !== undefined) {
+    registerDistributionRoutes(app, ctx.distribution, control);
+  }
   registerWebRoutes(app, ctx.web);
   return app;
 }

@@ -40,7 +40,10 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
   const shutdown = () => stopping.resolve();
 
   const stateDir = config.string("process.state_dir");
-  const { bus, archive } = await registerServices(manager, { config, source: options.source });
+  const { bus, archive, distribution } = await registerServices(manager, {
+    config,
+    source: options.source,
+  });
   const metrics = await MetricsRecorder.open({ dir: stateDir, read: () => manager.list() });
   metrics.start();
   const archiveIndex = createArchiveIndexer(openStorage(config.string("archive.root")));
@@ -53,6 +56,7 @@ export async function runProcess(config: Config, options: RunOptions): Promise<v
     metrics,
     archiveIndex,
     plugins: bus,
+    distribution,
   });
   const server = serve(app.fetch, host, config.number("ui.port"));
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.addr.port}`;
