@@ -14,10 +14,26 @@ import { type DuckDBType, DuckDBTypeId } from "@duckdb/node-api";
 export type AvroNode =
   | { kind: "null" | "boolean" | "int" | "long" | "float" | "double" | "string" | "bytes" }
   | { kind: "timestamp" }
-  | { kind: "record"; name: string; namespace: string; fields: { name: string; node: AvroNode }[] }
+  | { kind: "record"; name: string; namespace: string; fields: AvroField[] }
   | { kind: "array"; items: AvroNode };
 
+/** A record field: its Avro name and the column it is read from (they differ when the column is not a valid Avro name). */
+export interface AvroField {
+  name: string;
+  source: string;
+  node: AvroNode;
+}
+
 const TOP = "topLevelRecord";
+
+/**
+ * A valid Avro name for a column: `[A-Za-z_][A-Za-z0-9_]*`, so classify's
+ * `3hsp` becomes `_3hsp`.
+ */
+export function avroName(column: string): string {
+  const clean = column.replace(/[^A-Za-z0-9_]/g, "_");
+  return /^[A-Za-z_]/.test(clean) ? clean : `_${clean}`;
+}
 
 /** The Avro node of an Arrow field's type (nested records get `namespace`). */
 export function nodeOfArrow(name: string, type: arrow.DataType, namespace = TOP): AvroNode {
@@ -47,8 +63,9 @@ export function nodeOfArrow(name: string, type: arrow.DataType, namespace = TOP)
         name,
         namespace,
         fields: (type as arrow.Struct).children.map((f) => ({
-          name: f.name,
-          node: nodeOfArrow(f.name, f.type, `${namespace}.${name}`),
+          name: avroName(f.name),
+          source: f.name,
+          node: nodeOfArrow(avroName(f.name), f.type, `${namespace}.${name}`),
         })),
       };
     case arrow.Type.List:
@@ -87,8 +104,9 @@ export function nodeOfDuckDB(name: string, type: DuckDBType, namespace = TOP): A
         name,
         namespace,
         fields: struct.entryNames.map((n, i) => ({
-          name: n,
-          node: nodeOfDuckDB(n, struct.entryTypes[i], `${namespace}.${name}`),
+          name: avroName(n),
+          source: n,
+          node: nodeOfDuckDB(avroName(n), struct.entryTypes[i], `${namespace}.${name}`),
         })),
       };
     }
@@ -98,7 +116,7 @@ export function nodeOfDuckDB(name: string, type: DuckDBType, namespace = TOP): A
 }
 
 /** The top-level record of a message: the alert's fields, then one record per science plugin. */
-export function messageRecord(fields: { name: string; node: AvroNode }[]): AvroNode {
+export function messageRecord(fields: AvroField[]): AvroNode {
   return { kind: "record", name: TOP, namespace: "", fields };
 }
 
@@ -170,7 +188,7 @@ export class AvroWriter {
         return;
       case "record":
         for (const field of node.fields) {
-          this.#union(field.node, (value as Record<string, unknown>)[field.name]);
+          this.#union(field.node, (value as Record<string, unknown>)[field.source]);
         }
         return;
       case "array": {

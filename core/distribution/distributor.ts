@@ -15,7 +15,14 @@ import {
   readCommittedOffsets,
 } from "../archive/reader.ts";
 import type { Storage } from "../storage/storage.ts";
-import { AvroWriter, messageRecord, nodeOfArrow, nodeOfDuckDB, schemaJson } from "./avro_record.ts";
+import {
+  avroName,
+  AvroWriter,
+  messageRecord,
+  nodeOfArrow,
+  nodeOfDuckDB,
+  schemaJson,
+} from "./avro_record.ts";
 import { BATCH_TABLE, type BatchTable, openBatchTable, ROW_COLUMN } from "./batch_table.ts";
 import { scienceFilesFor, sciencePlugins } from "./science_files.ts";
 import { type FilterDefinition, FilterError, selectRows } from "./sql_filter.ts";
@@ -210,8 +217,16 @@ export class Distributor {
     );
     const types = reader.columnTypes();
     const record = messageRecord([
-      ...alerts.schema.fields.map((f) => ({ name: f.name, node: nodeOfArrow(f.name, f.type) })),
-      ...science.map((p, i) => ({ name: p, node: withoutId(nodeOfDuckDB(p, types[i + 1])) })),
+      ...alerts.schema.fields.map((f) => ({
+        name: avroName(f.name),
+        source: f.name,
+        node: nodeOfArrow(avroName(f.name), f.type),
+      })),
+      ...science.map((p, i) => ({
+        name: avroName(p),
+        source: p,
+        node: withoutId(nodeOfDuckDB(avroName(p), types[i + 1])),
+      })),
     ]);
     const values = new Map<number, Uint8Array>();
     const summaries = new Map<number, Record<string, unknown>>();
