@@ -166,7 +166,11 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
       const science = classify.get(String(record.candid))!;
       for (const [field, value] of Object.entries(science)) {
         if (field === "id" || field === "event_hour") continue;
-        assert.deepEqual(normalise(record.classify[avroName(field)]), normalise(value), `classify.${field}`);
+        assert.deepEqual(
+          normalise(record.classify[avroName(field)]),
+          normalise(value),
+          `classify.${field}`,
+        );
       }
       assert.equal(record.anomaly, null, "no anomaly results: a null record");
     }
