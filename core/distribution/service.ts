@@ -168,7 +168,7 @@ export function createDistributionService(config: Config): DistributionService {
     },
     details() {
       const lag = [...distributor?.lag.values() ?? []].reduce((a, b) => a + b, 0n);
-      return { lag: Number(lag), error: lastError, filters: this.figures() };
+      return { lag: running ? Number(lag) : null, error: lastError, filters: this.figures() };
     },
     figures() {
       return counters.figures(

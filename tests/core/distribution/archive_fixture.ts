@@ -1,6 +1,6 @@
 /**
  * A real archive with science results for the distribution tests: the real
- * process archives 50 real ZTF alerts of `../shared/data` in batches of 5 and runs the
+ * process archives 50 real ZTF alerts of `../shared/data` in batches of 2 and runs the
  * `classify` plugin over them, once per test run (kept in a temporary folder).
  */
 import { join } from "node:path";
@@ -24,7 +24,7 @@ export function archiveFixture(): Promise<string> {
       ...settings,
       "--set=plugins.stop_wait_s=120",
       // Small batches: many archived files, so many distribution transactions.
-      "--set=batch.max_alerts=5",
+      "--set=batch.max_alerts=2",
     ], {});
     if (out.code !== 0) throw new Error(`archiving the fixture failed: ${out.stderr}`);
     return dir;
