@@ -56,7 +56,7 @@ Deno.test("SIGKILL of the distribution 20 times: a read_committed consumer sees 
         Promise.resolve(
           (logs.join("").match(/distribution started/g)?.length ?? 0) >= started ? true : undefined,
         ), 120_000);
-      await new Promise((r) => setTimeout(r, random() * 800));
+      await new Promise((r) => setTimeout(r, random() * 3000));
       child.kill("SIGKILL");
       await child.status;
       await draining;
