@@ -5,6 +5,7 @@
 import { runApiBench } from "./api_bench.ts";
 import { runArchiveBench } from "./archive_bench.ts";
 import { runBrokerBench } from "./broker_bench.ts";
+import { runDistributeBench } from "./distribute_bench.ts";
 import { runEncodeBench } from "./encode_bench.ts";
 import { runPluginBench } from "./plugin_bench.ts";
 import { runQueryBench } from "./query_bench.ts";
@@ -27,6 +28,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   xmatch: () => runXmatchBench(),
   plugin: () => runPluginBench(),
   api: () => runApiBench(),
+  distribute: () => runDistributeBench(),
   query: () => runQueryBench(),
 };
 

@@ -17,6 +17,8 @@ import { VERSION } from "../version.ts";
 import { archiveDocument, type IndexResult } from "./archive.ts";
 import type { ArchiveIndex, ArchiveIndexer } from "./archive_index.ts";
 import { requireToken } from "./auth.ts";
+import { distributionPrometheus, registerDistributionRoutes } from "./distribution.ts";
+import type { DistributionService } from "../distribution/service.ts";
 import { classificationDocument } from "./classification.ts";
 import { ApiError } from "./errors.ts";
 import type { PluginControl } from "../plugins/control.ts";
@@ -44,6 +46,8 @@ export interface ApiContext {
   metrics: MetricsRecorder;
   /** Runs batch plugins over archived hours, when the process runs plugins. */
   plugins?: PluginControl;
+  /** The filters and their publication, when the process distributes. */
+  distribution?: DistributionService;
   /** Lists the archive storage, when the process can (see `createArchiveIndexer`). */
   archiveIndex?: ArchiveIndexer;
   /** The query engine of `/api/v1/*`, opened on first use; null when the archive is not local. */
@@ -87,11 +91,18 @@ export function createApiApp(ctx: ApiContext): Hono {
   });
 
   app.get("/api/metrics", (c) => {
-    const text = prometheusText(figures(), {
+    let text = prometheusText(figures(), {
       version: VERSION,
       startedAt: ctx.startedAt,
       requests: durations.snapshot(),
     });
+    if (ctx.distribution !== undefined) {
+      const lag = ctx.distribution.details?.().lag;
+      text += distributionPrometheus(
+        ctx.distribution.figures(),
+        typeof lag === "number" ? lag : null,
+      );
+    }
     return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
   });
 
@@ -170,6 +181,9 @@ export function createApiApp(ctx: ApiContext): Hono {
   });
 
   registerQueryRoutes(app, ctx.query ?? (() => Promise.resolve(null)));
+  if (ctx.distribution !== undefined) {
+    registerDistributionRoutes(app, ctx.distribution, control);
+  }
   registerWebRoutes(app, ctx.web);
   return app;
 }

@@ -56,6 +56,13 @@ async function start(cmd: Command, config: Config, running: ProcessState | null)
   }
   if (cmd.hours !== undefined) return await runHours(cmd, config, running);
   const wanted = cmd.simulator && name !== "simulator" ? ["simulator", name] : [name];
+  // The filters publish what the archive writes: on by default with a broker to publish to.
+  const hasFilters = config.bool("distribution.default_filters") ||
+    Object.keys(config.filters).length > 0;
+  const hasBroker = cmd.simulator || config.list("distribution.brokers").length > 0;
+  if (name === "archive" && config.bool("distribution.with_archive") && hasFilters && hasBroker) {
+    wanted.push("distribute");
+  }
   const toStart = wanted.filter((s) => s !== "ui");
   if (running !== null) {
     if (name === "ui") {

@@ -200,6 +200,65 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     default: 10,
     doc: "How long stopping a stream plugin waits for it to finish what is archived",
   },
+  "distribution.brokers": {
+    type: list,
+    default: [],
+    doc: "Kafka brokers the filters publish to; empty: the embedded broker at simulator.host:port",
+    check: hostPorts,
+  },
+  "distribution.topic_prefix": {
+    type: str,
+    default: "fink_",
+    doc: "Topics are <prefix><filter>_<survey>",
+  },
+  "distribution.survey": { type: str, default: "ztf", doc: "Survey name ending each topic name" },
+  "distribution.partitions": {
+    type: int(1, 10_000),
+    default: 1,
+    doc: "Partitions of the topics the distribution creates",
+  },
+  "distribution.transactional_id": {
+    type: str,
+    default: "fink-distribution",
+    doc: "Kafka transactional id; one distribution per id (a second one fences the first)",
+  },
+  "distribution.group": {
+    type: str,
+    default: "fink-distribution",
+    doc: "Prefix of the groups holding the progress (<group>.<source topic>.<partition>)",
+  },
+  "distribution.progress_topic": {
+    type: str,
+    default: "fink_distribution_progress",
+    doc: "Topic whose partition 0 carries the progress offsets, committed in each transaction",
+  },
+  "distribution.poll_ms": {
+    type: int(10),
+    default: 1000,
+    doc: "How often the archive is checked for batches to distribute (also woken by each batch)",
+  },
+  "distribution.science_wait_s": {
+    type: int(0),
+    default: 30,
+    doc: "How long a batch waits for a science plugin that is behind before going out without it",
+  },
+  "distribution.science_columns": {
+    type: list,
+    default: ["anomaly.anomaly_score DOUBLE"],
+    doc:
+      "Science columns filters may use before their plugin has results (<plugin>.<column> <SQL type>)",
+  },
+  "distribution.default_filters": {
+    type: bool,
+    default: true,
+    doc: "Ship the built-in filters (catalog_match, anomalies, bright_transients)",
+  },
+  "distribution.with_archive": {
+    type: bool,
+    default: true,
+    doc:
+      "Start the distribution with the archive when filters exist and a broker is set (--simulator or distribution.brokers)",
+  },
   "process.state_dir": {
     type: str,
     default: ".fink",

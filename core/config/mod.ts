@@ -31,6 +31,8 @@ export class Config {
     readonly plugins: Readonly<Record<string, Record<string, unknown>>>,
     /** The file read, or null when none. */
     readonly file: string | null,
+    /** Declarative filters: `[distribution.filters.<name>]` tables of the config file. */
+    readonly filters: Readonly<Record<string, Record<string, unknown>>> = {},
   ) {}
 
   /** A string key's value. */
@@ -62,7 +64,7 @@ export class Config {
       values[key] = validate(key, value, source === "simulator" ? "--simulator" : "override");
       sources[key] = source;
     }
-    return new Config(values, sources, this.plugins, this.file);
+    return new Config(values, sources, this.plugins, this.file, this.filters);
   }
 
   /** Plain object for `status --json`: every key with its value and source; no secrets. */
@@ -111,11 +113,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     sources[key] = "default";
   }
   let plugins: Record<string, Record<string, unknown>> = {};
+  const filters: Record<string, Record<string, unknown>> = {};
   const file = await resolveFile(options.file);
   if (file !== null) {
     const parsed = await readFile(file);
     const flat: Record<string, unknown> = {};
-    plugins = flatten(parsed, "", flat, file);
+    plugins = flatten(parsed, "", flat, file, filters);
     for (const [key, value] of Object.entries(flat)) {
       values[key] = validate(key, value, `${file}`);
       sources[key] = "file";
@@ -138,7 +141,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     values[key] = validate(key, fromText(key, set.slice(eq + 1)), "--set");
     sources[key] = "flag";
   }
-  return new Config(values, sources, plugins, file);
+  return new Config(values, sources, plugins, file, filters);
 }
 
 async function resolveFile(file: string | null | undefined): Promise<string | null> {
@@ -167,12 +170,16 @@ async function readFile(file: string): Promise<Record<string, unknown>> {
   }
 }
 
-/** Flattens nested tables to dotted keys; returns the `[plugins.<name>]` sections apart. */
+/**
+ * Flattens nested tables to dotted keys; returns the `[plugins.<name>]` sections
+ * apart and puts the `[distribution.filters.<name>]` ones in `filters`.
+ */
 function flatten(
   table: Record<string, unknown>,
   prefix: string,
   out: Record<string, unknown>,
   file: string,
+  filters: Record<string, Record<string, unknown>>,
 ): Record<string, Record<string, unknown>> {
   const plugins: Record<string, Record<string, unknown>> = {};
   for (const [name, value] of Object.entries(table)) {
@@ -182,8 +189,10 @@ function flatten(
     } else if (prefix === "plugins." && isTable(value)) {
       // Plain objects: the section is posted to the plugin's Worker as it is.
       plugins[name] = JSON.parse(JSON.stringify(value));
+    } else if (prefix === "distribution.filters." && isTable(value)) {
+      filters[name] = JSON.parse(JSON.stringify(value));
     } else if (isTable(value)) {
-      Object.assign(plugins, flatten(value, key + ".", out, file));
+      Object.assign(plugins, flatten(value, key + ".", out, file, filters));
     } else {
       throw new ConfigError(`Unknown configuration key "${key}" in ${file}${suggest(key)}`);
     }

@@ -50,7 +50,10 @@ export async function runProcess(
   const shutdown = () => stopping.resolve();
 
   const stateDir = config.string("process.state_dir");
-  const { bus, archive } = await registerServices(manager, { config, source: options.source });
+  const { bus, archive, distribution } = await registerServices(manager, {
+    config,
+    source: options.source,
+  });
   const metrics = await MetricsRecorder.open({ dir: stateDir, read: () => manager.list() });
   metrics.start();
   const archiveIndex = createArchiveIndexer(openStorage(config.string("archive.root")));
@@ -64,6 +67,7 @@ export async function runProcess(
     archiveIndex,
     plugins: bus,
     query: lazyQueryEngine(config),
+    distribution,
   });
   const server = serve(app.fetch, host, config.number("ui.port"));
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.addr.port}`;

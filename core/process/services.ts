@@ -9,9 +9,10 @@ import type { ServiceManager } from "../services/manager.ts";
 import type { Service } from "../services/service.ts";
 import type { PluginBus } from "../plugins/services.ts";
 import type { ArchiveService } from "../archive/service.ts";
+import type { DistributionService } from "../distribution/service.ts";
 
 /** Built-in service names, in the order they start. */
-export const BUILTIN_SERVICES = ["simulator", "archive", "ui"] as const;
+export const BUILTIN_SERVICES = ["simulator", "archive", "distribute", "ui"] as const;
 
 /** What building the services needs besides the configuration. */
 export interface ServiceContext {
@@ -72,6 +73,8 @@ export interface ProcessServices {
   bus: PluginBus;
   /** Awaited with a files source, whose end ends the process. */
   archive: ArchiveService;
+  /** The filters and their publication (`distribute`). */
+  distribution: DistributionService;
 }
 
 /**
@@ -87,13 +90,19 @@ export async function registerServices(
   const { registerPluginServices } = await import("../plugins/services.ts");
   const bus = await registerPluginServices(manager, ctx.config);
   const { createArchiveService } = await import("../archive/service.ts");
+  const { createDistributionService } = await import("../distribution/service.ts");
+  const distribution = createDistributionService(ctx.config);
   const archive = createArchiveService(ctx.config, {
     source: ctx.source,
-    onBatch: (batch) => bus.onArchived(batch),
+    onBatch: (batch) => {
+      distribution.wake();
+      return bus.onArchived(batch);
+    },
     onFailed: (reason) => manager.fail("archive", reason),
   });
   manager.register(archive);
-  return { bus, archive };
+  manager.register(distribution);
+  return { bus, archive, distribution };
 }
 
 /** The API and dashboard run as long as the process does. */

@@ -14,6 +14,7 @@ import { produceHandler } from "./apis/produce.ts";
 import { fetchHandler } from "./apis/fetch.ts";
 import { listOffsetsHandler } from "./apis/list_offsets.ts";
 import { createTopicsHandler, deleteTopicsHandler } from "./apis/topics_admin.ts";
+import { createTransactions } from "./txn/mod.ts";
 
 export type { BrokerStats } from "./state.ts";
 
@@ -104,15 +105,17 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const advertised = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const broker: BrokerInfo = { nodeId: NODE_ID, host: advertised, port: listener.addr.port };
   const closing = new AbortController();
+  const coordinator = createGroupCoordinator({ dataDir, broker });
+  const transactions = createTransactions(store, coordinator.commitOffsets);
   const state: BrokerState = {
     store,
+    transactions: transactions.coordinator,
     stats: emptyStats(),
     autoCreateTopics: options.autoCreateTopics ?? true,
     defaultPartitions: options.defaultPartitions ?? 1,
     maxMessageBytes: options.maxMessageBytes ?? 16 * 1024 * 1024,
     closing: closing.signal,
   };
-  const coordinator = createGroupCoordinator({ dataDir, broker });
   const handlers = new Map<number, ApiHandler>();
   const all: ApiHandler[] = [
     apiVersionsHandler(() => [...handlers.values()]),
@@ -123,6 +126,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     createTopicsHandler(state),
     deleteTopicsHandler(state),
     ...coordinator.handlers,
+    ...transactions.handlers,
   ];
   for (const h of all) handlers.set(h.apiKey, h);
   const server = serve({
@@ -146,6 +150,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
         // Waiting JoinGroup/SyncGroup calls end first, or closing the server
         // would wait for them up to a client's rebalance timeout.
         await coordinator.close();
+        transactions.coordinator.close();
         await server.close();
         store.close();
       })();

@@ -20,7 +20,21 @@ export interface BatchInfo {
   maxTimestamp: number;
   /** Compression codec (attributes & 7); 0 when uncompressed. */
   codec: number;
+  /** Part of a transaction (attributes bit 4). */
+  transactional: boolean;
+  /** A transaction marker (attributes bit 5). */
+  control: boolean;
+  /** The idempotent producer's id, -1 for a plain producer. */
+  producerId: bigint;
+  producerEpoch: number;
+  /** Sequence number of the batch's first record, -1 for a plain producer. */
+  baseSequence: number;
 }
+
+/** Attribute bit of a batch written inside a transaction. */
+const TRANSACTIONAL_FLAG = 0x10;
+/** Attribute bit of a batch holding a transaction marker. */
+const CONTROL_FLAG = 0x20;
 
 /** Why a record set was refused, with the Kafka error it maps to. */
 export class BatchError extends Error {
@@ -93,13 +107,68 @@ export function splitBatches(records: Uint8Array, maxBatchBytes: number): BatchI
 /** Reads the header fields of one complete batch (no validation). */
 export function readBatchHeader(bytes: Uint8Array): BatchInfo {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const attributes = view.getInt16(21);
   return {
     bytes,
-    codec: view.getInt16(21) & 7,
+    codec: attributes & 7,
+    transactional: (attributes & TRANSACTIONAL_FLAG) !== 0,
+    control: (attributes & CONTROL_FLAG) !== 0,
     lastOffsetDelta: view.getInt32(23),
     maxTimestamp: Number(view.getBigInt64(35)),
+    producerId: view.getBigInt64(43),
+    producerEpoch: view.getInt16(51),
+    baseSequence: view.getInt32(53),
     recordCount: view.getInt32(57),
   };
+}
+
+/** What a transaction marker says, with who wrote the transaction. */
+export interface TransactionMarker {
+  producerId: bigint;
+  producerEpoch: number;
+  commit: boolean;
+  timestamp: number;
+}
+
+/**
+ * A control batch of one record ending a transaction (KIP-98): key = version 0
+ * and type (0 abort, 1 commit), value = version 0 and coordinator epoch 0.
+ */
+export function controlBatch(marker: TransactionMarker): BatchInfo {
+  const record = [
+    0, // attributes
+    0, // timestamp delta (varint 0)
+    0, // offset delta
+    8, // key length 4 as a zigzag varint
+    0,
+    0,
+    0,
+    marker.commit ? 1 : 0,
+    12, // value length 6
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0, // no headers
+  ];
+  const bytes = new Uint8Array(BATCH_HEADER_SIZE + 1 + record.length);
+  const view = new DataView(bytes.buffer);
+  view.setInt32(8, bytes.byteLength - 12);
+  view.setInt8(16, 2);
+  view.setInt16(21, TRANSACTIONAL_FLAG | CONTROL_FLAG);
+  view.setInt32(23, 0);
+  view.setBigInt64(27, BigInt(marker.timestamp));
+  view.setBigInt64(35, BigInt(marker.timestamp));
+  view.setBigInt64(43, marker.producerId);
+  view.setInt16(51, marker.producerEpoch);
+  view.setInt32(53, -1);
+  view.setInt32(57, 1);
+  bytes[BATCH_HEADER_SIZE] = record.length * 2; // record length as a zigzag varint
+  bytes.set(record, BATCH_HEADER_SIZE + 1);
+  view.setUint32(17, crc32c(bytes.subarray(CRC_START)));
+  return readBatchHeader(bytes);
 }
 
 /** Rewrites a batch's baseOffset and partition leader epoch in place (both outside the CRC). */
@@ -137,4 +206,16 @@ export function firstOffsetAtOrAfter(bytes: Uint8Array, timestamp: number): numb
     r.raw(end - r.offset);
   }
   return baseOffset;
+}
+
+/** Whether a control batch commits its transaction (key type 1) rather than aborting it (0). */
+export function markerCommits(bytes: Uint8Array): boolean {
+  const r = new Reader(bytes, BATCH_HEADER_SIZE);
+  r.varint();
+  r.int8();
+  r.varlong();
+  r.varint();
+  if (r.varint() < 4) return false;
+  r.int16();
+  return r.int16() === 1;
 }

@@ -3,6 +3,7 @@
  * they obey, the traffic counters, and a signal raised when the broker closes.
  */
 import type { LogStore } from "./log/mod.ts";
+import type { TransactionCoordinator } from "./txn/coordinator.ts";
 
 /** Traffic counters of a broker since it started. */
 export interface BrokerStats {
@@ -26,6 +27,8 @@ export interface BrokerStats {
 /** State handed to every data-plane handler. */
 export interface BrokerState {
   store: LogStore;
+  /** Producer ids, sequences and open transactions, which Produce checks. */
+  transactions: TransactionCoordinator;
   stats: BrokerStats;
   autoCreateTopics: boolean;
   defaultPartitions: number;

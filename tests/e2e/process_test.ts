@@ -108,7 +108,7 @@ Deno.test({
       assert.equal(unknown.code, 2);
       assert.match(unknown.stderr, /^error: stop nosuch failed: Unknown service "nosuch"/m);
       const listed = unknown.stderr.match(/^services: (.*)$/m)?.[1].split(", ").sort();
-      assert.deepEqual(listed, ["archive", "classify", "simulator", "ui"]);
+      assert.deepEqual(listed, ["archive", "classify", "distribute", "simulator", "ui"]);
       await servicesIn(fp, { ui: "running", archive: "running" });
 
       const all = await fink(["stop"], fp.env);

@@ -1,5 +1,6 @@
 /**
- * ListOffsets (key 2), v1-v5: -1 answers the log end offset, -2 the log start
+ * ListOffsets (key 2), v1-v5: -1 answers the log end offset (the last stable
+ * offset for read_committed), -2 the log start
  * offset, any other timestamp the first offset whose record timestamp is at
  * least that (-1 when none).
  */
@@ -21,7 +22,7 @@ export function listOffsetsHandler(state: BrokerState): ApiHandler {
     handle(body, header) {
       const v = header.apiVersion;
       body.int32();
-      if (v >= 2) body.int8();
+      const readCommitted = v >= 2 && body.int8() === 1;
       const topics = body.array((r) => ({
         name: r.string(),
         partitions: r.array((r) => {
@@ -38,8 +39,11 @@ export function listOffsetsHandler(state: BrokerState): ApiHandler {
           let error: number = ErrorCode.NONE;
           let offset = -1;
           if (!log) error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-          else if (p.timestamp === LATEST) offset = log.logEndOffset;
-          else if (p.timestamp === EARLIEST) offset = log.logStartOffset;
+          else if (p.timestamp === LATEST) {
+            offset = readCommitted
+              ? log.transactions.lastStableOffset(log.logEndOffset)
+              : log.logEndOffset;
+          } else if (p.timestamp === EARLIEST) offset = log.logStartOffset;
           else offset = log.offsetForTimestamp(p.timestamp) ?? -1;
           const timestamp = p.timestamp < 0 || offset < 0 ? -1 : p.timestamp;
           w.int32(p.index).int16(error).int64(timestamp).int64(offset);

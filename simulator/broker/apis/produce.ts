@@ -1,7 +1,9 @@
 /**
  * Produce (key 0), v3-v8 (record batch v2 only): validates every batch
  * (length, magic, CRC-32C, size limit), assigns offsets in place and appends
- * the bytes as they came. acks=0 gets no response; acks=1 and acks=-1 are
+ * the bytes as they came. Batches of an idempotent or transactional producer
+ * are checked by the transaction coordinator first (epoch, sequence, partition
+ * added to the transaction); a retried batch answers its first offset. acks=0 gets no response; acks=1 and acks=-1 are
  * answered once the batches are written to the log (see README for fsync).
  */
 import { type ApiHandler, ErrorCode, NO_RESPONSE } from "../protocol/api.ts";
@@ -46,19 +48,28 @@ export function produceHandler(state: BrokerState): ApiHandler {
             message: null,
           };
           if (!log) return { ...result, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
-          if (transactionalId !== null) {
-            return {
-              ...result,
-              error: ErrorCode.INVALID_REQUEST,
-              message: "Transactions are not supported",
-            };
-          }
           if (p.records === null || p.records.byteLength === 0) {
             return { ...result, error: ErrorCode.CORRUPT_MESSAGE, message: "Empty record set" };
           }
           try {
             const batches = splitBatches(p.records, state.maxMessageBytes);
+            const check = state.transactions.checkProduce(
+              transactionalId,
+              { topic: t.name, partition: p.index, log },
+              batches,
+            );
+            if (check.kind === "refuse") {
+              return { ...result, error: check.error, message: check.message };
+            }
+            if (check.kind === "duplicate") {
+              return {
+                ...result,
+                baseOffset: check.baseOffset,
+                logStartOffset: log.logStartOffset,
+              };
+            }
             const baseOffset = log.append(batches);
+            state.transactions.appended(log, batches, baseOffset);
             for (const b of batches) state.stats.messagesIn += b.recordCount;
             return { ...result, baseOffset, logStartOffset: log.logStartOffset };
           } catch (e) {

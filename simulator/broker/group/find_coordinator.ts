@@ -1,7 +1,6 @@
 /**
- * FindCoordinator (key 10), v0–2: this single broker coordinates every group.
- * Transaction coordinators (key type 1) are not offered: this broker has no
- * transactions.
+ * FindCoordinator (key 10), v0–2: this single broker coordinates every group
+ * and every transactional id.
  */
 import { type ApiHandler, ErrorCode } from "../protocol/api.ts";
 import { Writer } from "../protocol/writer.ts";
@@ -23,10 +22,7 @@ export function findCoordinatorHandler(): ApiHandler {
       const keyType = version >= 1 ? body.int8() : GROUP_KEY_TYPE;
       let errorCode: number = ErrorCode.NONE;
       let message: string | null = null;
-      if (keyType === TRANSACTION_KEY_TYPE) {
-        errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
-        message = "This broker has no transaction coordinator: use a non-transactional producer";
-      } else if (keyType !== GROUP_KEY_TYPE) {
+      if (keyType !== GROUP_KEY_TYPE && keyType !== TRANSACTION_KEY_TYPE) {
         errorCode = ErrorCode.INVALID_REQUEST;
         message = `Expected key type 0 (group) or 1 (transaction), found ${keyType}`;
       }

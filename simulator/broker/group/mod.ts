@@ -14,7 +14,7 @@ import { joinGroupHandler } from "./join_group.ts";
 import { leaveGroupHandler } from "./leave_group.ts";
 import { offsetCommitHandler } from "./offset_commit.ts";
 import { offsetFetchHandler } from "./offset_fetch.ts";
-import { OffsetStore } from "./offset_store.ts";
+import { type OffsetEntry, OffsetStore } from "./offset_store.ts";
 import { syncGroupHandler } from "./sync_group.ts";
 
 export type { GroupDescription, GroupState, MemberDescription } from "./group.ts";
@@ -35,6 +35,8 @@ export interface GroupCoordinatorOptions {
 /** The group APIs and a way to release their timers and files. */
 export interface GroupCoordinator {
   handlers: ApiHandler[];
+  /** Stores offsets durably for a group, as an accepted OffsetCommit does (transactions use it). */
+  commitOffsets(group: string, entries: readonly OffsetEntry[]): Promise<void>;
   /** A snapshot of a group (state, generation, members), or undefined when unknown. */
   describe(groupId: string): GroupDescription | undefined;
   /** Clears every timer, answers waiting members and waits for offset writes in flight. */
@@ -66,6 +68,7 @@ export function createGroupCoordinator(options: GroupCoordinatorOptions): GroupC
       offsetCommitHandler(coordinator, { maxMetadataBytes: options.maxMetadataBytes ?? 4096 }),
       offsetFetchHandler(offsets),
     ],
+    commitOffsets: (group, entries) => offsets.commit(group, entries),
     describe: (groupId) => coordinator.describe(groupId),
     close: () => coordinator.close(),
   };

@@ -6,6 +6,7 @@
 import { assignBaseOffset, type BatchInfo, firstOffsetAtOrAfter } from "../record_batch.ts";
 import type { BatchCache } from "./batch_cache.ts";
 import { parseSegmentFileName, Segment } from "./segment.ts";
+import { TransactionIndex } from "./transaction_index.ts";
 
 /** How a partition log stores and rolls its segments. */
 export interface PartitionLogOptions {
@@ -28,10 +29,17 @@ export interface RetentionLimits {
 /** Append-only log of one partition. */
 export class PartitionLog {
   readonly segments: Segment[];
+  /** Open and aborted transactions, for read_committed fetches. */
+  readonly transactions: TransactionIndex;
   #listeners = new Set<() => void>();
 
-  private constructor(readonly options: PartitionLogOptions, segments: Segment[]) {
+  private constructor(
+    readonly options: PartitionLogOptions,
+    segments: Segment[],
+    transactions: TransactionIndex,
+  ) {
     this.segments = segments;
+    this.transactions = transactions;
   }
 
   /**
@@ -40,6 +48,7 @@ export class PartitionLog {
    */
   static open(options: PartitionLogOptions, now = Date.now()): PartitionLog {
     const segments: Segment[] = [];
+    const transactions = new TransactionIndex();
     if (options.dir !== null) {
       Deno.mkdirSync(options.dir, { recursive: true });
       const bases: number[] = [];
@@ -53,6 +62,7 @@ export class PartitionLog {
           `${options.dir}/${String(base).padStart(20, "0")}.log`,
           base,
           now,
+          (info, offset) => transactions.observe(info, offset),
         );
         if (cut > 0) {
           console.error(JSON.stringify({
@@ -66,7 +76,7 @@ export class PartitionLog {
       }
     }
     if (segments.length === 0) segments.push(Segment.create(options.dir, 0, now));
-    return new PartitionLog(options, segments);
+    return new PartitionLog(options, segments, transactions);
   }
 
   /** First offset still stored. */
@@ -104,6 +114,7 @@ export class PartitionLog {
       }
       const offset = active.nextOffset;
       assignBaseOffset(batch.bytes, offset);
+      this.transactions.observe(batch, offset);
       const i = active.append(batch, offset, now);
       this.options.cache?.add(active, i, batch.bytes.byteLength);
     }
@@ -112,10 +123,12 @@ export class PartitionLog {
   }
 
   /**
-   * Whole batches from the one holding `offset` on, up to `maxBytes`; the first
-   * batch is returned even when larger if `minOne` is set (KIP-74).
+   * Whole batches from the one holding `offset` on, up to `maxBytes`, none
+   * starting at or after `endOffset` (the last stable offset of a
+   * read_committed fetch); the first batch is returned even when larger if
+   * `minOne` is set (KIP-74).
    */
-  read(offset: number, maxBytes: number, minOne: boolean): Uint8Array[] {
+  read(offset: number, maxBytes: number, minOne: boolean, endOffset = Infinity): Uint8Array[] {
     let s = this.#segmentFor(offset);
     if (s < 0) return [];
     let i = this.segments[s].find(offset);
@@ -129,14 +142,14 @@ export class PartitionLog {
         continue;
       }
       let j = i;
-      while (j < segment.count) {
+      while (j < segment.count && segment.offsets[j] < endOffset) {
         const size = segment.sizes[j];
         if (bytes + size > maxBytes && !(minOne && out.length === 0 && j === i)) break;
         bytes += size;
         j++;
       }
       if (j > i) out.push(...segment.read(i, j));
-      if (j < segment.count) break;
+      if (j < segment.count || segment.nextOffset >= endOffset) break;
       s++;
       i = 0;
     }
@@ -189,6 +202,7 @@ export class PartitionLog {
       total -= oldest.size;
       deleted++;
     }
+    if (deleted > 0) this.transactions.dropBefore(this.logStartOffset);
     return deleted;
   }
 

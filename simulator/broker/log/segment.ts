@@ -74,9 +74,15 @@ export class Segment {
   /**
    * Opens an existing segment file and indexes its batches; a torn or corrupt
    * tail (short batch, bad length, bad magic, bad CRC, offsets going back) is
-   * cut off. Returns the segment and the number of bytes cut.
+   * cut off. `observe` sees every batch kept, with its base offset. Returns
+   * the segment and the number of bytes cut.
    */
-  static recover(path: string, baseOffset: number, now: number): { segment: Segment; cut: number } {
+  static recover(
+    path: string,
+    baseOffset: number,
+    now: number,
+    observe: (info: BatchInfo, baseOffset: number) => void = () => {},
+  ): { segment: Segment; cut: number } {
     const file = Deno.openSync(path, { read: true, write: true });
     const fileSize = file.statSync().size;
     const segment = new Segment(baseOffset, path, file, now);
@@ -100,7 +106,9 @@ export class Segment {
       if (crc32c(bytes.subarray(21)) !== crc) break;
       const base = batchBaseOffset(bytes);
       if (base < segment.nextOffset) break;
-      segment.#index(readBatchHeader(bytes), base, pos, size);
+      const info = readBatchHeader(bytes);
+      segment.#index(info, base, pos, size);
+      observe(info, base);
       pos += size;
     }
     const cut = fileSize - pos;

@@ -11,7 +11,7 @@ Deno.test({
     const r = await fink(["start", "nosuch"], isolated);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^error: Unknown service "nosuch"$/m);
-    assert.match(r.stderr, /^services: simulator, archive, ui.*$/m);
+    assert.match(r.stderr, /^services: simulator, archive, distribute, ui.*$/m);
   },
 });
 

@@ -1,0 +1,151 @@
+/**
+ * Publishes each batch's passing alerts in one Kafka transaction (kafkajs's
+ * transactional producer) together with the distribution's progress, so that
+ * a read_committed subscriber sees every alert once whatever crashes: the
+ * progress of a source partition is the committed offset of consumer group
+ * `<group>.<topic>.<partition>` on partition 0 of the progress topic, written
+ * with `sendOffsets` inside the transaction. Works with the embedded broker
+ * and any Kafka 2.x+.
+ */
+import { Buffer } from "node:buffer";
+import { Kafka, logLevel, type Producer } from "kafkajs";
+
+/** Options of {@link TransactionalPublisher.connect}. */
+export interface PublisherOptions {
+  brokers: string[];
+  /** One distribution per transactional id: a second one fences the first. */
+  transactionalId: string;
+  /** Prefix of the progress groups. */
+  group: string;
+  /** Topic whose partition 0 carries the progress offsets (created when missing). */
+  progressTopic: string;
+  /** Partitions of the topics created for filters. */
+  partitions: number;
+}
+
+/** One message to publish. */
+export interface OutMessage {
+  topic: string;
+  key: string;
+  value: Uint8Array;
+}
+
+/** A source partition and the next offset to distribute after this transaction. */
+export interface Progress {
+  topic: string;
+  partition: number;
+  next: bigint;
+}
+
+/** A connected transactional producer with its admin client. */
+export class TransactionalPublisher {
+  readonly #known = new Set<string>();
+
+  private constructor(
+    private readonly options: PublisherOptions,
+    private readonly producer: Producer,
+    private readonly admin: ReturnType<Kafka["admin"]>,
+  ) {}
+
+  /** Connects, fencing any earlier producer with the same transactional id (its open transaction is aborted). */
+  static async connect(options: PublisherOptions): Promise<TransactionalPublisher> {
+    const kafka = new Kafka({
+      brokers: options.brokers,
+      clientId: "fink-distribution",
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 5, initialRetryTime: 200 },
+    });
+    const producer = kafka.producer({
+      transactionalId: options.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await producer.connect();
+    } catch (error) {
+      await admin.disconnect();
+      throw error;
+    }
+    const publisher = new TransactionalPublisher(options, producer, admin);
+    await publisher.ensureTopics([options.progressTopic]);
+    // The first transaction sets the producer up (InitProducerId): an earlier
+    // process's open transaction is aborted here, before progress is read.
+    const init = await producer.transaction();
+    await init.abort();
+    return publisher;
+  }
+
+  /** Creates the topics that do not exist yet. */
+  async ensureTopics(topics: string[]): Promise<void> {
+    const missing = topics.filter((t) => !this.#known.has(t));
+    if (missing.length === 0) return;
+    const existing = new Set(await this.admin.listTopics());
+    const create = missing.filter((t) => !existing.has(t));
+    if (create.length > 0) {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: create.map((topic) => ({
+          topic,
+          numPartitions: topic === this.options.progressTopic ? 1 : this.options.partitions,
+        })),
+      });
+    }
+    for (const t of missing) this.#known.add(t);
+  }
+
+  /** The next offset to distribute of a source partition, null when nothing was ever committed. */
+  async progress(topic: string, partition: number): Promise<bigint | null> {
+    const [found] = await this.admin.fetchOffsets({
+      groupId: this.#group(topic, partition),
+      topics: [this.options.progressTopic],
+    });
+    const offset = found?.partitions.find((p) => p.partition === 0)?.offset ?? "-1";
+    return offset === "-1" ? null : BigInt(offset);
+  }
+
+  /** Sends `messages` and moves `progress` in one transaction; aborts it on any failure. */
+  async publish(messages: OutMessage[], progress: Progress): Promise<void> {
+    await this.ensureTopics([...new Set(messages.map((m) => m.topic))]);
+    const byTopic = new Map<string, { key: string; value: Uint8Array }[]>();
+    for (const m of messages) {
+      const list = byTopic.get(m.topic) ?? [];
+      list.push({ key: m.key, value: m.value });
+      byTopic.set(m.topic, list);
+    }
+    const txn = await this.producer.transaction();
+    try {
+      if (byTopic.size > 0) {
+        await txn.sendBatch({
+          topicMessages: [...byTopic].map(([topic, list]) => ({
+            topic,
+            messages: list.map((m) => ({ key: m.key, value: Buffer.from(m.value) })),
+          })),
+        });
+      }
+      await txn.sendOffsets({
+        consumerGroupId: this.#group(progress.topic, progress.partition),
+        topics: [{
+          topic: this.options.progressTopic,
+          partitions: [{ partition: 0, offset: progress.next.toString() }],
+        }],
+      });
+      await txn.commit();
+    } catch (error) {
+      await txn.abort().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Disconnects the producer and the admin client. */
+  async close(): Promise<void> {
+    await this.producer.disconnect().catch(() => {});
+    await this.admin.disconnect().catch(() => {});
+  }
+
+  #group(topic: string, partition: number): string {
+    return `${this.options.group}.${topic}.${partition}`;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The science results that belong to one archived file: for every plugin
+ * folder under the science root, the result files of the same event hour,
+ * topic and partition whose offset range overlaps the file's. Results are
+ * read back as the plugins wrote them (`science/<plugin>/YYYY/MM/dd/hh/
+ * <topic>+<partition>+<start>+<end>.parquet`, keyed by `id`).
+ */
+import { parseParquetName } from "../archive/compactor.ts";
+import type { ArchivedFile } from "../archive/reader.ts";
+import { StorageNotFoundError } from "../storage/errors.ts";
+import type { Entry, Storage } from "../storage/storage.ts";
+
+/** Result files of one plugin for one archived file. */
+export interface ScienceFiles {
+  plugin: string;
+  /** Paths relative to the science root. */
+  paths: string[];
+}
+
+const HOUR_MS = 3_600_000;
+
+/** The plugins that have a results folder under the science root (`_progress` and the like excluded). */
+export async function sciencePlugins(science: Storage): Promise<string[]> {
+  const entries = await listOrEmpty(science, "");
+  return entries.filter((e) => e.isDirectory && !e.name.startsWith("_")).map((e) => e.name)
+    .sort();
+}
+
+/** The result files of `plugins` that cover rows of `file`. */
+export async function scienceFilesFor(
+  science: Storage,
+  plugins: readonly string[],
+  file: ArchivedFile,
+): Promise<ScienceFiles[]> {
+  const date = new Date(file.hour * HOUR_MS);
+  const two = (n: number) => String(n).padStart(2, "0");
+  const hourDir = `${date.getUTCFullYear()}/${two(date.getUTCMonth() + 1)}/${
+    two(date.getUTCDate())
+  }/${two(date.getUTCHours())}`;
+  const found: ScienceFiles[] = [];
+  for (const plugin of plugins) {
+    const entries = await listOrEmpty(science, `${plugin}/${hourDir}`);
+    const paths = entries.filter((e) => {
+      const name = e.isDirectory ? null : parseParquetName(e.name);
+      return name !== null && name.topic === file.topic && name.partition === file.partition &&
+        name.start <= file.endOffset && name.end >= file.startOffset;
+    }).map((e) => e.path);
+    found.push({ plugin, paths });
+  }
+  return found;
+}
+
+async function listOrEmpty(storage: Storage, dir: string): Promise<Entry[]> {
+  try {
+    return await storage.list(dir);
+  } catch (error) {
+    if (error instanceof StorageNotFoundError) return [];
+    throw error;
+  }
+}

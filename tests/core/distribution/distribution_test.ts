@@ -1,0 +1,231 @@
+/**
+ * The distribution over a real archive (50 real ZTF alerts with classify's
+ * results): each filter publishes exactly the alerts a plain TypeScript
+ * evaluation of its rule selects; a subscriber decoding as fink-client does
+ * gets every field equal to the archive's; a bad filter is reported by name
+ * while the others keep publishing; definitions are checked before use.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as arrow from "apache-arrow";
+import { startBroker } from "../../../simulator/broker/mod.ts";
+import { LocalStorage } from "../../../core/storage/local.ts";
+import { parquetToTable } from "../../../core/archive/reader.ts";
+import { Distributor } from "../../../core/distribution/distributor.ts";
+import { TransactionalPublisher } from "../../../core/distribution/publisher.ts";
+import { FilterCounters } from "../../../core/distribution/status.ts";
+import { DEFAULT_FILTERS } from "../../../core/distribution/default_filters.ts";
+import { openBatchTable } from "../../../core/distribution/batch_table.ts";
+import { avroName } from "../../../core/distribution/avro_record.ts";
+import {
+  checkFilter,
+  type FilterDefinition,
+  FilterError,
+} from "../../../core/distribution/sql_filter.ts";
+import { ProgressStore } from "../../../core/plugins/progress.ts";
+import { archiveFixture } from "./archive_fixture.ts";
+import { kcatCount, readTopic } from "./subscriber.ts";
+
+Deno.env.set("KAFKAJS_NO_PARTITIONER_WARNING", "1");
+
+type Row = Record<string, any>;
+
+/** Archived alerts and classify's rows, by candid. */
+async function archivedRows(dir: string): Promise<{ alerts: Row[]; classify: Map<string, Row> }> {
+  const alerts: Row[] = [];
+  const classify = new Map<string, Row>();
+  for await (const path of walk(join(dir, "archive"))) {
+    const table = await parquetToTable(await Deno.readFile(path));
+    for (const row of table) alerts.push(plain(row!.toJSON()));
+  }
+  for await (const path of walk(join(dir, "science", "classify"))) {
+    const table = await parquetToTable(await Deno.readFile(path));
+    for (const row of table) {
+      const r = plain(row!.toJSON());
+      classify.set(String(r.id), r);
+    }
+  }
+  return { alerts, classify };
+}
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    const path = join(dir, e.name);
+    if (e.isDirectory && !e.name.startsWith("_")) yield* walk(path);
+    else if (e.isFile && e.name.endsWith(".parquet")) yield path;
+  }
+}
+
+/** Arrow values as plain JS: struct rows as objects, vectors as arrays. */
+function plain(value: unknown): any {
+  if (value instanceof arrow.Vector) return [...value].map(plain);
+  if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
+    const json = typeof (value as any).toJSON === "function" ? (value as any).toJSON() : value;
+    return Object.fromEntries(Object.entries(json).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
+const lt = (a: unknown, b: number) => typeof a === "number" && a < b;
+const gt = (a: unknown, b: number) => typeof a === "number" && a > b;
+
+/** The same rules, written in TypeScript. */
+const RULES: Record<string, (a: Row, c: Row | undefined) => boolean> = {
+  catalog_match: (_a, c) =>
+    c !== undefined &&
+    ["gcvs_name", "spicy_name", "3hsp_name", "4lac_name", "tns_name"].some((k) => c[k] != null),
+  anomalies: () => false,
+  bright_transients: ({ candidate: x }) =>
+    lt(x.magpsf, 18) && ["t", "1"].includes(x.isdiffpos) && typeof x.ndethist === "number" &&
+    x.ndethist <= 2 && typeof x.rb === "number" && x.rb >= 0.5 &&
+    (x.ssdistnr == null || lt(x.ssdistnr, 0) || gt(x.ssdistnr, 12)) &&
+    (x.sgscore1 == null || lt(x.sgscore1, 0.5) || gt(x.distpsnr1, 1.5)),
+  solar_bright: ({ candidate: x }, c) => c?.class === "Solar System candidate" && lt(x.magpsf, 17),
+  bright_positive: ({ candidate: x }) => lt(x.magpsf, 16) && x.isdiffpos === "t",
+  all: () => true,
+};
+
+const CUSTOM: FilterDefinition[] = [
+  {
+    name: "solar_bright",
+    where: "classify.class = 'Solar System candidate' AND candidate.magpsf < 17",
+    description: "",
+  },
+  {
+    name: "bright_positive",
+    where: "candidate.magpsf < 16 AND candidate.isdiffpos = 't'",
+    description: "",
+  },
+  { name: "all", where: "true", description: "" },
+  { name: "broken", where: "candidate.no_such_column > 1", description: "" },
+];
+
+Deno.test("distribution: filters select what their rule says, fink-client decodes every field, a bad filter is reported by name", async () => {
+  const dir = await archiveFixture();
+  const { alerts, classify } = await archivedRows(dir);
+  assert.equal(alerts.length, 50);
+  const broker = await startBroker({ port: 0, dataDir: null });
+  const publisher = await TransactionalPublisher.connect({
+    brokers: [broker.address],
+    transactionalId: "test-distribution",
+    group: "test-distribution",
+    progressTopic: "progress",
+    partitions: 1,
+  });
+  const counters = new FilterCounters();
+  const science = new LocalStorage(join(dir, "science"));
+  const filters = [...DEFAULT_FILTERS, ...CUSTOM];
+  try {
+    const distributor = new Distributor({
+      archive: new LocalStorage(join(dir, "archive")),
+      science,
+      sink: publisher,
+      filters: () => filters,
+      counters,
+      topicOf: (name) => `fink_${name}_ztf`,
+      absent: { anomaly: "STRUCT(anomaly_score DOUBLE)" },
+      scienceWaitMs: 0,
+      scienceProgress: (plugin) => new ProgressStore(science).streamProgress(plugin),
+      onPublished: () => {},
+      log: () => {},
+    });
+    assert.equal(await distributor.round(), 50);
+    assert.equal(await distributor.round(), 0, "a second round finds nothing new");
+
+    const figures = counters.figures(filters.map((f) => ({ ...f, topic: "" })));
+    const broken = figures.find((f) => f.name === "broken")!;
+    assert.match(broken.error ?? "", /Filter broken failed on a batch: .*no_such_column/);
+    let selective = 0;
+    for (const [name, rule] of Object.entries(RULES)) {
+      const expected = alerts.filter((a) => rule(a, classify.get(String(a.candid))))
+        .map((a) => String(a.candid)).sort();
+      const figure = figures.find((f) => f.name === name)!;
+      assert.equal(figure.error, null, `${name}: ${figure.error}`);
+      assert.equal(figure.published, expected.length, `${name} published`);
+      const records = await readTopic(broker.address, `fink_${name}_ztf`, expected.length);
+      assert.deepEqual(records.map((r) => String(r.candid)).sort(), expected, name);
+      if (expected.length > 0) {
+        assert.equal(await kcatCount(broker.address, `fink_${name}_ztf`), expected.length);
+      }
+      if (expected.length > 0 && expected.length < alerts.length) selective++;
+    }
+    assert.ok(selective >= 2, `at least two filters select a strict subset, found ${selective}`);
+
+    // Every field of every alert, as fink-client reads them, equals the archive's.
+    const records = await readTopic(broker.address, "fink_all_ztf", 50);
+    const byCandid = new Map(alerts.map((a) => [String(a.candid), a]));
+    for (const record of records) {
+      const archived = byCandid.get(String(record.candid))!;
+      for (const [field, value] of Object.entries(archived)) {
+        assert.deepEqual(
+          normalise(record[field]),
+          normalise(value),
+          `field ${field} of ${record.candid}`,
+        );
+      }
+      const science = classify.get(String(record.candid))!;
+      for (const [field, value] of Object.entries(science)) {
+        if (field === "id" || field === "event_hour") continue;
+        assert.deepEqual(
+          normalise(record.classify[avroName(field)]),
+          normalise(value),
+          `classify.${field}`,
+        );
+      }
+      assert.equal(record.anomaly, null, "no anomaly results: a null record");
+    }
+  } finally {
+    await publisher.close();
+    await broker.close();
+  }
+});
+
+Deno.test("a filter definition is checked: unknown columns, other types, several statements and file access are refused with the reason", async () => {
+  const dir = await archiveFixture();
+  const table = await openBatchTable({
+    archive: new LocalStorage(join(dir, "archive")),
+    file: await firstArchived(dir),
+    science: new LocalStorage(join(dir, "science")),
+    results: [],
+    absent: { anomaly: "STRUCT(anomaly_score DOUBLE)" },
+    fromOffset: 0n,
+    toOffset: 0n,
+  });
+  const check = (where: string) => checkFilter({ name: "f", where, description: "" }, table);
+  try {
+    await check("candidate.magpsf < 17 AND anomaly.anomaly_score < 0");
+    await assert.rejects(
+      check("candidate.nope > 1"),
+      (e) => e instanceof FilterError && /Filter f is refused: .*nope/.test(e.message),
+    );
+    await assert.rejects(check("candidate.magpsf"), /gives FLOAT, expected BOOLEAN/);
+    await assert.rejects(
+      check("true) AS v FROM alerts; DROP TABLE alerts; SELECT (true"),
+      /Filter f is refused/,
+    );
+    await assert.rejects(
+      check("(SELECT count(*) FROM read_csv('/etc/passwd')) > 0"),
+      /Filter f is refused: .*(disabled|Permission)/,
+    );
+  } finally {
+    table.close();
+  }
+});
+
+async function firstArchived(dir: string): Promise<string> {
+  for await (const path of walk(join(dir, "archive"))) {
+    return path.slice(join(dir, "archive").length + 1);
+  }
+  throw new Error("empty archive");
+}
+
+/** Values as compared: bigints and numbers alike, bytes as arrays. */
+function normalise(value: unknown): unknown {
+  if (typeof value === "bigint") return Number(value);
+  if (value instanceof Uint8Array) return [...value];
+  if (Array.isArray(value)) return value.map(normalise);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v)]));
+  }
+  return value ?? null;
+}
