@@ -2,8 +2,7 @@
  * The query engine: DuckDB over the archive's Parquet files and the science
  * results (`<science root>/<plugin>/…`, joined by alert id). The DuckDB
  * instance is locked down when it opens: it may read only the archive and
- * science roots (and write only its own scratch folder, for CSV/Parquet
- * answers), external access is off and the configuration is locked, so no
+ * science roots, external access is off and the configuration is locked, so no
  * SQL can reach another file. User values always travel as bound parameters.
  *
  * Each query runs over a snapshot of the committed files (see
@@ -55,7 +54,6 @@ const SNAPSHOT_MAX_AGE_MS = 1_000;
 /** DuckDB over one archive; see the module comment. */
 export class QueryEngine {
   #instance: DuckDBInstance;
-  #scratch: string;
   #storage: LocalStorage;
   #surveys = new Map<string, { survey: Survey | null; columns: Set<string> }>();
   #snapshot: { files: Promise<TopicFiles[]>; at: number } | null = null;
@@ -66,12 +64,10 @@ export class QueryEngine {
   private constructor(
     instance: DuckDBInstance,
     index: AlertIndex,
-    scratch: string,
     readonly options: Required<EngineOptions>,
   ) {
     this.#instance = instance;
     this.#index = index;
-    this.#scratch = scratch;
     this.#storage = new LocalStorage(options.archiveRoot);
   }
 
@@ -81,11 +77,10 @@ export class QueryEngine {
     const scienceRoot = resolve(options.scienceRoot);
     await Deno.mkdir(archiveRoot, { recursive: true });
     await Deno.mkdir(scienceRoot, { recursive: true });
-    const scratch = await Deno.makeTempDir({ prefix: "fink_query_" });
     const instance = await DuckDBInstance.create(":memory:", { threads: "2" });
     const connection = await instance.connect();
     try {
-      const dirs = [archiveRoot, scienceRoot, scratch].map((d) => `'${sqlString(d + "/")}'`);
+      const dirs = [archiveRoot, scienceRoot].map((d) => `'${sqlString(d + "/")}'`);
       await connection.run(`set allowed_directories = [${dirs.join(", ")}]`);
       await connection.run("set enable_external_access = false");
       await connection.run("set parquet_metadata_cache = true");
@@ -93,16 +88,11 @@ export class QueryEngine {
     } finally {
       connection.closeSync();
     }
-    return new QueryEngine(instance, await AlertIndex.create(instance), scratch, {
+    return new QueryEngine(instance, await AlertIndex.create(instance), {
       archiveRoot,
       scienceRoot,
       timeoutMs: options.timeoutMs ?? 30_000,
     });
-  }
-
-  /** Path of a fresh scratch file (for answers DuckDB writes as CSV or Parquet). */
-  scratchFile(extension: string): string {
-    return join(this.#scratch, `${crypto.randomUUID()}.${extension}`);
   }
 
   /**
@@ -160,12 +150,11 @@ export class QueryEngine {
     this.#warming ??= this.withTopics(() => Promise.resolve()).catch(() => {});
   }
 
-  /** Closes DuckDB and removes the scratch folder. */
+  /** Closes DuckDB. */
   async close(): Promise<void> {
     await this.#warming;
     await this.#refresh;
     this.#instance.closeSync();
-    await Deno.remove(this.#scratch, { recursive: true }).catch(() => {});
   }
 
   async #topics(fresh: boolean): Promise<TopicView[]> {

@@ -11,6 +11,8 @@ import { QueryEngine } from "../../../core/query/engine.ts";
 import { separationDeg } from "../../../core/query/cone.ts";
 import { registerQueryRoutes } from "../../../core/api/query_routes.ts";
 import { Hono } from "hono";
+import * as arrow from "apache-arrow";
+import * as pq from "parquet-wasm";
 import { ApiError } from "../../../core/api/errors.ts";
 import { sharedData } from "../../shared_data.ts";
 import { query as duck } from "../../support/duckdb.ts";
@@ -44,6 +46,16 @@ function clusters(centers: [number, number][], perCenter: number, spread: number
     }
   });
   return out;
+}
+
+/** Writes a plugin result file as the plugin host does: Parquet with an Int64 `id`. */
+async function writeResult(path: string, columns: Record<string, arrow.Vector>): Promise<void> {
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  const table = new arrow.Table(columns);
+  await Deno.writeFile(
+    path,
+    pq.writeParquet(pq.Table.fromIPCStream(arrow.tableToIPC(table, "stream"))),
+  );
 }
 
 const CENTERS: [number, number][] = [[0, 90], [120, -89.99], [0.0005, 12], [359.9995, -30]];
@@ -217,6 +229,47 @@ Deno.test("query API: cones, objects, formats, errors", async (t) => {
         const anomaly = await (await api("/api/v1/anomaly")).json();
         assert.deepEqual(anomaly.rows, []);
         assert.match(anomaly.note, /anomaly plugin/);
+      },
+    );
+
+    await t.step(
+      "with classify and anomaly results: classes, latests, anomaly, statistics",
+      async () => {
+        const alerts = await duck(
+          `select candid::VARCHAR as id, objectId, candidate.jd as jd
+         from read_parquet('${root}/ztf/**/*.parquet') order by candid`,
+        );
+        const science = `${root}/../science`;
+        const ids = alerts.map((a) => BigInt(a.id as string));
+        const classes = ids.map((_, i) => i < 6 ? "Star" : i < 10 ? "QSO" : null);
+        await writeResult(`${science}/classify/2020/01/01/13/ztf+0+0+49.parquet`, {
+          id: arrow.vectorFromArray(ids, new arrow.Int64()),
+          class: arrow.vectorFromArray(classes, new arrow.Utf8()),
+        });
+        await writeResult(`${science}/anomaly/2020/01/01/13/ztf+0+0+49.parquet`, {
+          id: arrow.vectorFromArray(ids, new arrow.Int64()),
+          anomaly_score: arrow.vectorFromArray(ids.map((_, i) => 1 - i / 100), new arrow.Float64()),
+        });
+        assert.deepEqual(await (await api("/api/v1/classes")).json(), [
+          { class: "Star", alerts: 6 },
+          { class: "QSO", alerts: 4 },
+        ]);
+        const latest = await (await api("/api/v1/latests?class=QSO&n=3")).json();
+        assert.equal(latest.length, 3);
+        assert.ok(latest.every((r: { class: string }) => r.class === "QSO"));
+        const jds = latest.map((r: { jd: number }) => r.jd);
+        assert.deepEqual(jds, [...jds].sort((a, b) => b - a), "newest first");
+        const anomalous = await (await api("/api/v1/anomaly?n=5")).json();
+        assert.deepEqual(
+          anomalous.map((r: { alertId: string }) => r.alertId),
+          alerts.slice(-5).reverse().map((a) => a.id),
+          "lowest scores first",
+        );
+        const stats = await (await api("/api/v1/statistics?date=202001")).json();
+        assert.deepEqual(stats.classes, { Star: 6, QSO: 4 });
+        const object = await (await api(`/api/v1/objects?objectId=${alerts[0].objectId}`)).json();
+        assert.equal(object[0].class, "Star");
+        assert.equal(object[0].anomaly_score, 1);
       },
     );
 
