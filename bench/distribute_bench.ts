@@ -49,7 +49,7 @@ function fink(args: string[], cwd = ROOT): Deno.ChildProcess {
 }
 
 /** An archive of `alerts` real alerts under `dir/archive` (topic `bench`, partition 0). */
-async function buildArchive(dir: string, alerts: number): Promise<void> {
+export async function buildArchive(dir: string, alerts: number): Promise<void> {
   const seed = join(dir, "seed");
   const child = fink([
     "start",

@@ -244,7 +244,15 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
   },
   "distribution.science_columns": {
     type: list,
-    default: ["anomaly.anomaly_score DOUBLE"],
+    default: [
+      "anomaly.anomaly_score DOUBLE",
+      "classify.class VARCHAR",
+      "classify.gcvs_name VARCHAR",
+      "classify.spicy_name VARCHAR",
+      "classify.3hsp_name VARCHAR",
+      "classify.4lac_name VARCHAR",
+      "classify.tns_name VARCHAR",
+    ],
     doc:
       "Science columns filters may use before their plugin has results (<plugin>.<column> <SQL type>)",
   },

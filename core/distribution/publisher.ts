@@ -37,6 +37,31 @@ export interface Progress {
   next: bigint;
 }
 
+/**
+ * Bytes of messages per produce request at most: a record batch stays under
+ * Kafka's default `message.max.bytes` (1 MB) whatever broker receives it.
+ */
+const MAX_SEND_BYTES = 900_000;
+
+/** Messages cut into runs of at most {@link MAX_SEND_BYTES} (a larger message goes alone). */
+function chunks(messages: OutMessage[]): OutMessage[][] {
+  const out: OutMessage[][] = [];
+  let current: OutMessage[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = m.key.length + m.value.byteLength + 64;
+    if (current.length > 0 && bytes + size > MAX_SEND_BYTES) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
 /** A connected transactional producer with its admin client. */
 export class TransactionalPublisher {
   readonly #known = new Set<string>();
@@ -109,20 +134,17 @@ export class TransactionalPublisher {
   /** Sends `messages` and moves `progress` in one transaction; aborts it on any failure. */
   async publish(messages: OutMessage[], progress: Progress): Promise<void> {
     await this.ensureTopics([...new Set(messages.map((m) => m.topic))]);
-    const byTopic = new Map<string, { key: string; value: Uint8Array }[]>();
-    for (const m of messages) {
-      const list = byTopic.get(m.topic) ?? [];
-      list.push({ key: m.key, value: m.value });
-      byTopic.set(m.topic, list);
-    }
     const txn = await this.producer.transaction();
     try {
-      if (byTopic.size > 0) {
+      for (const chunk of chunks(messages)) {
+        const byTopic = new Map<string, { key: string; value: Buffer }[]>();
+        for (const m of chunk) {
+          const list = byTopic.get(m.topic) ?? [];
+          list.push({ key: m.key, value: Buffer.from(m.value) });
+          byTopic.set(m.topic, list);
+        }
         await txn.sendBatch({
-          topicMessages: [...byTopic].map(([topic, list]) => ({
-            topic,
-            messages: list.map((m) => ({ key: m.key, value: Buffer.from(m.value) })),
-          })),
+          topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
         });
       }
       await txn.sendOffsets({

@@ -74,7 +74,14 @@ Deno.test({
       assert.equal(doc.process.pid, pid);
       assert.deepEqual(
         serviceStates(doc),
-        { ui: "running", simulator: "running", archive: "running", classify: "running" },
+        // distribute starts with `archive --simulator` (built-in filters, the embedded broker).
+        {
+          ui: "running",
+          simulator: "running",
+          archive: "running",
+          distribute: "running",
+          classify: "running",
+        },
       );
 
       const second = await fink(["start", "simulator"], fp.env);
