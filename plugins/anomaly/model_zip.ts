@@ -39,7 +39,9 @@ function centralDirectory(bytes: Uint8Array, where: string): Entry[] {
       break;
     }
   }
-  if (eocd < 0) throw new ModelZipError(`${where} is not a zip archive (no end of central directory)`);
+  if (eocd < 0) {
+    throw new ModelZipError(`${where} is not a zip archive (no end of central directory)`);
+  }
   const count = view.getUint16(eocd + 10, true);
   let offset = view.getUint32(eocd + 16, true);
   const entries: Entry[] = [];
@@ -76,7 +78,9 @@ async function extract(bytes: Uint8Array, entry: Entry, where: string): Promise<
       `${where}: entry ${entry.name} uses zip method ${entry.method}; re-zip it with deflate`,
     );
   }
-  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  const stream = new Blob([data.slice()]).stream().pipeThrough(
+    new DecompressionStream("deflate-raw"),
+  );
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
@@ -99,5 +103,9 @@ export async function readModelZip(bytes: Uint8Array, where: string): Promise<Fi
     }
     return await extract(bytes, matches[0], where);
   };
-  return { forestG: await pick("g"), forestR: await pick("r"), entries: entries.map((e) => e.name) };
+  return {
+    forestG: await pick("g"),
+    forestR: await pick("r"),
+    entries: entries.map((e) => e.name),
+  };
 }
