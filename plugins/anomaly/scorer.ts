@@ -10,7 +10,7 @@
  * any NaN feature is not scored; the score is the minimum over the scored bands, NaN when
  * none is. Lower is more anomalous.
  */
-import * as ort from "onnxruntime-web/wasm";
+import * as ort from "onnxruntime-web";
 import wasmBinary from "onnxruntime-web/ort-wasm-simd-threaded.wasm" with { type: "bytes" };
 import { FEATURE_NAMES, type FeatureName } from "./features.ts";
 import { readModelZip } from "./model_zip.ts";
