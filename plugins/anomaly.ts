@@ -50,6 +50,11 @@ function featureColumns(): Record<string, OutputType> {
 }
 
 const OUTPUTS: Record<string, OutputType> = { anomaly_score: "float64", ...featureColumns() };
+/** Feature column names per band, in FEATURE_NAMES order (built once, not per row). */
+const BAND_COLUMNS = {
+  g: FEATURE_NAMES.map((name) => `lc_features_g_${name}`),
+  r: FEATURE_NAMES.map((name) => `lc_features_r_${name}`),
+};
 
 /** A configured model: its output column and zip path. */
 interface ModelSpec {
@@ -200,9 +205,10 @@ export async function scoreBatch(table: Table): Promise<PluginRow[]> {
     models.forEach(({ column }, m) => row[column] = finite(scores[m][i]));
     for (const band of ["g", "r"] as const) {
       const values = features[i][band];
-      FEATURE_NAMES.forEach((name, k) => {
-        row[`lc_features_${band}_${name}`] = values ? finite(values[k]) : null;
-      });
+      const columns = BAND_COLUMNS[band];
+      for (let k = 0; k < columns.length; k++) {
+        row[columns[k]] = values ? finite(values[k]) : null;
+      }
     }
     rows.push(row);
   }

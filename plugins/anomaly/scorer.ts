@@ -103,10 +103,18 @@ export class AnomalyModel {
         );
       }
     };
-    return new AnomalyModel(
-      await open(files.forestG, "forest_g"),
-      await open(files.forestR, "forest_r"),
-    );
+    // The runtime's Emscripten glue, seeing Node APIs, replaces the global Worker with
+    // worker_threads' on its first start (for pthreads, unused with one thread); a process that
+    // also runs the plugin host would then start plugin Workers without `self`. Put it back.
+    const worker = globalThis.Worker;
+    try {
+      return new AnomalyModel(
+        await open(files.forestG, "forest_g"),
+        await open(files.forestR, "forest_r"),
+      );
+    } finally {
+      if (globalThis.Worker !== worker) globalThis.Worker = worker;
+    }
   }
 
   /** Scores alerts: one value per alert, NaN where no band could be scored. */

@@ -18,15 +18,22 @@ export const BETA_ZIP = sharedData(
   "science/anomaly_detection/models/anomaly_detection_forest_AAD_beta.zip",
 );
 
-/** The alerts of Avro container files as one Arrow table each, with their ids. */
+/**
+ * The alerts of Avro container files as Arrow tables, one per writer schema (as the archive
+ * builds a batch), in the order each schema first appears, with their ids.
+ */
 export async function alertTables(
   paths: string[],
 ): Promise<{ table: arrow.Table; ids: BigInt64Array }[]> {
   const decoder = new ContainerDecoder();
-  const out = [];
+  const builders = new Map<string, TableBuilder>();
   for (const path of paths) {
     const framed = await decoder.frame(await Deno.readFile(path));
-    const builder = new TableBuilder(framed.schema);
+    let builder = builders.get(framed.schema.key);
+    if (builder === undefined) {
+      builder = new TableBuilder(framed.schema);
+      builders.set(framed.schema.key, builder);
+    }
     for (const block of framed.blocks) {
       let pos = block.start;
       for (let i = 0; i < block.count; i++) {
@@ -40,7 +47,9 @@ export async function alertTables(
         });
       }
     }
-    out.push({ table: builder.finish(), ids: builder.ids() ?? new BigInt64Array() });
   }
-  return out;
+  return [...builders.values()].map((builder) => ({
+    table: builder.finish(),
+    ids: builder.ids() ?? new BigInt64Array(),
+  }));
 }
