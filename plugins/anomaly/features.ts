@@ -96,7 +96,7 @@ export function bandFeatures(curve: BandCurve): Float64Array {
   // amplitude.rs: (max - min) / 2, N >= 1
   out[INDEX.amplitude] = 0.5 * (max - min);
   // inter_percentile_range.rs: Q(0.9) - Q(0.1) with quantiles R-5 (sorted_array.rs ppf), N >= 1
-  out[INDEX.inter_percentile_range_10] = ppf(sorted, 1 - Math.fround(0.1)) -
+  out[INDEX.inter_percentile_range_10] = ppf(sorted, Math.fround(1 - Math.fround(0.1))) -
     ppf(sorted, Math.fround(0.1));
   // median_absolute_deviation.rs: median(|m - median(m)|), N >= 1
   const deviations = new Float64Array(n);
