@@ -48,6 +48,7 @@ Deno.test({
         simulator: "running",
         archive: "running",
         classify: "running",
+        anomaly: "running",
       });
 
       const text = await fink(["status"], fp.env);
@@ -62,6 +63,7 @@ Deno.test({
           ["simulator", "builtin"],
           ["archive", "builtin"],
           ["classify", "plugin"],
+          ["anomaly", "plugin"],
         ]
       ) {
         assert.match(text.stdout, new RegExp(`^  ${name} +${kind} +running$`, "m"));
@@ -74,7 +76,13 @@ Deno.test({
       assert.equal(doc.process.pid, pid);
       assert.deepEqual(
         serviceStates(doc),
-        { ui: "running", simulator: "running", archive: "running", classify: "running" },
+        {
+          ui: "running",
+          simulator: "running",
+          archive: "running",
+          classify: "running",
+          anomaly: "running",
+        },
       );
 
       const second = await fink(["start", "simulator"], fp.env);
@@ -108,7 +116,7 @@ Deno.test({
       assert.equal(unknown.code, 2);
       assert.match(unknown.stderr, /^error: stop nosuch failed: Unknown service "nosuch"/m);
       const listed = unknown.stderr.match(/^services: (.*)$/m)?.[1].split(", ").sort();
-      assert.deepEqual(listed, ["archive", "classify", "simulator", "ui"]);
+      assert.deepEqual(listed, ["anomaly", "archive", "classify", "simulator", "ui"]);
       await servicesIn(fp, { ui: "running", archive: "running" });
 
       const all = await fink(["stop"], fp.env);
