@@ -50,6 +50,14 @@ export function hourOf(jd: number): string {
   }`;
 }
 
+/** Class counts, plus a ranking by the fraction of day of each alert's jd (a stand-in score). */
+function newSummary(): SummaryAccumulator {
+  return new SummaryAccumulator({ class: "string", score: "float64" }, {
+    recentRows: 20,
+    ranking: { column: "score", order: "ascending", bins: [0.25, 0.5, 0.75], top: 5 },
+  });
+}
+
 /** A classifier plugin service counting the real classes with the host's SummaryAccumulator. */
 export class TestClassifier implements Service {
   readonly name = "classify";
@@ -57,12 +65,12 @@ export class TestClassifier implements Service {
   readonly description = "Test classifier: Fink's recorded cdsxmatch class";
   batches = 0;
   rows = 0;
-  #summary = new SummaryAccumulator({ class: "string" }, { recentRows: 20 });
+  #summary = newSummary();
   #running = false;
 
   start(): Promise<void> {
     this.#running = true;
-    this.#summary = new SummaryAccumulator({ class: "string" }, { recentRows: 20 });
+    this.#summary = newSummary();
     this.batches = 0;
     this.rows = 0;
     return Promise.resolve();
@@ -76,7 +84,7 @@ export class TestClassifier implements Service {
   /** Classifies a batch when running. */
   process(alerts: RealAlert[]): void {
     if (!this.#running || alerts.length === 0) return;
-    this.#summary.add(alerts.map((a) => ({ id: a.candid, class: a.cls })));
+    this.#summary.add(alerts.map((a) => ({ id: a.candid, class: a.cls, score: a.jd % 1 })));
     this.batches++;
     this.rows += alerts.length;
   }
