@@ -3,7 +3,8 @@
  * Fink's light-curve features and the ONNX anomaly model. Measured twice: in this process on
  * one thread (features and scoring apart), and through the plugin host, the plugin in its
  * sandboxed Worker with read access to its model folder only (Arrow IPC to the Worker, the
- * work, rows back, Parquet written). Goal: 5,000 alerts/s, the archive's drain rate.
+ * work, rows back, Parquet written). Goal: 5,000 alerts/s, the archive's drain rate, which is
+ * measured in the same run for comparison.
  *
  * Run directly to print JSON: `deno run -A bench/anomaly_bench.ts`.
  */
@@ -11,6 +12,7 @@ import type * as arrow from "apache-arrow";
 import process from "node:process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runArchiveBench } from "./archive_bench.ts";
 import { createPluginHost } from "../core/plugins/host.ts";
 import { createParquetSink } from "../core/plugins/results.ts";
 import plugin, { scoreBatch } from "../plugins/anomaly.ts";
@@ -30,6 +32,8 @@ export interface AnomalyBenchOptions {
   batches?: number;
   /** Folder of ZTF alerts under the shared data. Default the 139 alerts of 2023-10-18. */
   folder?: string;
+  /** Alerts of the archive drain measured in the same run, for comparison (0: none). Default 20,000. */
+  archiveAlerts?: number;
 }
 
 /** What {@link runAnomalyBench} measured. */
@@ -50,6 +54,8 @@ export interface AnomalyBenchResult {
    */
   perCpuSecond: { features: number; inProcess: number; host: number };
   scoredPercent: number;
+  /** The archive's drain rate (Kafka → durable Parquet) measured in the same run, null when skipped. */
+  archiveAlertsPerSecond: number | null;
   goalAlertsPerSecond: number;
 }
 
@@ -155,6 +161,10 @@ export async function runAnomalyBench(
     await host.close();
     await Deno.remove(dir, { recursive: true });
   }
+  const archiveAlerts = options.archiveAlerts ?? 20_000;
+  const archive = archiveAlerts > 0
+    ? await runArchiveBench({ alerts: archiveAlerts, liveSeconds: 1 })
+    : null;
   return {
     realAlerts: new Set(table.getChild("candid")!.toArray()).size,
     meanHistoryPoints: Math.round(history / table.numRows * 10) / 10,
@@ -169,6 +179,7 @@ export async function runAnomalyBench(
       host: rate(count * batches, hostCpuMs),
     },
     scoredPercent: Math.round(scored / count * 1000) / 10,
+    archiveAlertsPerSecond: archive?.alertsPerSecond ?? null,
     goalAlertsPerSecond: 5000,
   };
 }
