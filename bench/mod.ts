@@ -2,6 +2,7 @@
  * `deno task bench`: every benchmark in turn, printed as one JSON document.
  * Run a single one with `deno run -A bench/<name>_bench.ts`.
  */
+import { runAnomalyBench } from "./anomaly_bench.ts";
 import { runApiBench } from "./api_bench.ts";
 import { runArchiveBench } from "./archive_bench.ts";
 import { runBrokerBench } from "./broker_bench.ts";
@@ -27,6 +28,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   },
   xmatch: () => runXmatchBench(),
   plugin: () => runPluginBench(),
+  anomaly: () => runAnomalyBench(),
   api: () => runApiBench(),
   distribute: () => runDistributeBench(),
   query: () => runQueryBench(),

@@ -138,6 +138,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
       throw new ConfigError(`--set expects key=value, such as --set ui.port=5001, found "${set}"`);
     }
     const key = set.slice(0, eq).trim();
+    const section = pluginSection(key);
+    if (section !== null) {
+      setPluginValue(plugins, section, pluginValue(set.slice(eq + 1)));
+      continue;
+    }
     values[key] = validate(key, fromText(key, set.slice(eq + 1)), "--set");
     sources[key] = "flag";
   }
@@ -198,6 +203,47 @@ function flatten(
     }
   }
   return plugins;
+}
+
+/**
+ * `plugins.<name>.<path>` that is no core key: a key of a plugin's own section, which takes
+ * any keys and subtables (the plugin checks them at setup). Null for every other key.
+ */
+function pluginSection(key: string): { plugin: string; path: string[] } | null {
+  if (key in KEYS) return null;
+  const parts = key.split(".");
+  if (parts.length < 3 || parts[0] !== "plugins" || parts.some((p) => p === "")) return null;
+  return { plugin: parts[1], path: parts.slice(2) };
+}
+
+/** A plugin key's value given as text: JSON when it parses (numbers, booleans, lists), else the text. */
+function pluginValue(raw: string): unknown {
+  const text = raw.trim();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function setPluginValue(
+  plugins: Record<string, Record<string, unknown>>,
+  { plugin, path }: { plugin: string; path: string[] },
+  value: unknown,
+): void {
+  let table: Record<string, unknown> = plugins[plugin] ??= {};
+  for (const [i, part] of path.slice(0, -1).entries()) {
+    const next = table[part];
+    if (next !== undefined && !isTable(next)) {
+      const key = ["plugins", plugin, ...path.slice(0, i + 1)].join(".");
+      throw new ConfigError(
+        `--set cannot put a key under plugins.${plugin}.${path.join(".")}: ${key} is a value, ` +
+          `not a table; set ${key} itself`,
+      );
+    }
+    table = (table[part] ??= {}) as Record<string, unknown>;
+  }
+  table[path[path.length - 1]] = value;
 }
 
 function isTable(value: unknown): value is Record<string, unknown> {

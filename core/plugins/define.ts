@@ -31,6 +31,21 @@ export interface PluginRow {
   [column: string]: string | number | bigint | boolean | null;
 }
 
+/**
+ * How the live summary ranks rows by a numeric output: its distribution over `bins` and the
+ * most notable rows of the last hour (the most anomalous alerts, say).
+ */
+export interface SummaryRanking {
+  /** A numeric output column. */
+  column: string;
+  /** "ascending": the lowest values are the most notable; "descending": the highest. */
+  order: "ascending" | "descending";
+  /** Increasing bin edges of the distribution. */
+  bins: number[];
+  /** Rows of the last hour kept. Default 10. */
+  top?: number;
+}
+
 /** What the host gives a plugin at setup and with every batch. */
 export interface PluginContext {
   /** The plugin's name. */
@@ -55,8 +70,16 @@ export interface PluginManifest {
    * When given, the host sends only these, so a plugin that ignores the cutouts is not sent them.
    */
   columns?: string[];
+  /** What the live summary ranks rows by, besides counting string outputs. */
+  ranking?: SummaryRanking;
   /** Milliseconds one batch may take before the Worker is terminated; the host's default otherwise. */
   budgetMs?: number;
+  /**
+   * Output columns for the plugin's configuration, when they depend on it (one score column per
+   * configured model): called in the Worker after `setup`, it returns `outputs` plus the
+   * configured columns. Without it the outputs are `outputs`.
+   */
+  outputsFor?(config: Record<string, unknown>): Record<string, OutputType>;
   /** Runs once in the Worker before the first batch (load catalogs, build indexes). */
   setup?(ctx: PluginContext): Promise<void> | void;
   /** Called with each batch of decoded alerts; returns rows keyed by alert id. */
@@ -128,19 +151,6 @@ export function definePlugin(definition: PluginDefinition): PluginManifest {
   if (typeof outputs !== "object" || outputs === null) {
     throw new Error(`Plugin ${m.name}: "outputs" must map column names to types`);
   }
-  for (const [column, type] of Object.entries(outputs)) {
-    if (column === "id") {
-      throw new Error(
-        `Plugin ${m.name}: output "id" is implicit (the alert's id); remove it from outputs`,
-      );
-    }
-    if (!OUTPUT_TYPES.includes(type as OutputType)) {
-      throw new Error(
-        `Plugin ${m.name}: output "${column}" has type ${type}; ` +
-          `expected one of ${OUTPUT_TYPES.join(", ")}`,
-      );
-    }
-  }
   const columns = m.columns;
   if (
     columns !== undefined &&
@@ -156,6 +166,11 @@ export function definePlugin(definition: PluginDefinition): PluginManifest {
       `Plugin ${m.name}: "budgetMs" must be a number of milliseconds in (0, 600000], found ${budget}`,
     );
   }
+  checkOutputs(m.name as string, outputs as Record<string, unknown>);
+  if (m.ranking !== undefined) checkRanking(m.name as string, m.ranking, outputs);
+  if (m.outputsFor !== undefined && typeof m.outputsFor !== "function") {
+    throw new Error(`Plugin ${m.name}: "outputsFor" must be a function when given`);
+  }
   if (typeof m.process !== "function") {
     throw new Error(`Plugin ${m.name}: "process" must be a function`);
   }
@@ -163,4 +178,44 @@ export function definePlugin(definition: PluginDefinition): PluginManifest {
     throw new Error(`Plugin ${m.name}: "setup" must be a function when given`);
   }
   return manifest;
+}
+
+/**
+ * Checks output columns: no `id`, only known types.
+ *
+ * @throws Error naming the plugin and the first bad column
+ */
+export function checkOutputs(plugin: string, outputs: Record<string, unknown>): void {
+  for (const [column, type] of Object.entries(outputs)) {
+    if (column === "id") {
+      throw new Error(
+        `Plugin ${plugin}: output "id" is implicit (the alert's id); remove it from outputs`,
+      );
+    }
+    if (!OUTPUT_TYPES.includes(type as OutputType)) {
+      throw new Error(
+        `Plugin ${plugin}: output "${column}" has type ${type}; ` +
+          `expected one of ${OUTPUT_TYPES.join(", ")}`,
+      );
+    }
+  }
+}
+
+function checkRanking(plugin: string, ranking: unknown, outputs: object): void {
+  const r = ranking as Partial<SummaryRanking>;
+  const numeric = ["float64", "int64", "int32"];
+  const type = (outputs as Record<string, string>)[r?.column ?? ""];
+  if (
+    typeof r !== "object" || r === null || !numeric.includes(type) ||
+    (r.order !== "ascending" && r.order !== "descending") ||
+    !Array.isArray(r.bins) || r.bins.some((b, i) => typeof b !== "number" || b <= r.bins![i - 1]) ||
+    (r.top !== undefined && !(Number.isInteger(r.top) && r.top > 0 && r.top <= 1000))
+  ) {
+    throw new Error(
+      `Plugin ${plugin}: "ranking" must name a numeric output column, an order "ascending" or ` +
+        `"descending", increasing bins and optionally top (1-1000), found ${
+          JSON.stringify(ranking)
+        }`,
+    );
+  }
 }

@@ -2,7 +2,13 @@
  * Messages exchanged between the plugin host and a plugin Worker (`worker.ts`).
  * Everything here must survive structured cloning: no functions, bigint allowed.
  */
-import type { OutputType, PluginKind, PluginPermissions, PluginRow } from "./define.ts";
+import type {
+  OutputType,
+  PluginKind,
+  PluginPermissions,
+  PluginRow,
+  SummaryRanking,
+} from "./define.ts";
 
 /** The serialisable part of a plugin manifest, as reported by the Worker. */
 export interface PluginDescription {
@@ -14,6 +20,7 @@ export interface PluginDescription {
   outputs: Record<string, OutputType>;
   columns?: string[];
   budgetMs?: number;
+  ranking?: SummaryRanking;
 }
 
 /**
@@ -36,7 +43,7 @@ export type FailurePhase = "load" | "setup" | "process" | "output";
 /** Worker → host. */
 export type WorkerMessage =
   | { type: "described"; description: PluginDescription }
-  | { type: "ready" }
+  | { type: "ready"; outputs?: Record<string, OutputType> }
   | { type: "rows"; seq: number; rows: PluginRow[]; processMs: number }
   | { type: "failed"; phase: FailurePhase; seq?: number; errorName: string; message: string }
   | { type: "log"; message: string; fields?: Record<string, unknown> };
@@ -53,5 +60,6 @@ export function describeManifest(manifest: PluginDescription): PluginDescription
   };
   if (manifest.columns !== undefined) description.columns = [...manifest.columns];
   if (manifest.budgetMs !== undefined) description.budgetMs = manifest.budgetMs;
+  if (manifest.ranking !== undefined) description.ranking = structuredClone(manifest.ranking);
   return description;
 }

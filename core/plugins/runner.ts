@@ -7,7 +7,7 @@
 import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Histogram, type HistogramSnapshot, SHORT_SECONDS } from "../histogram.ts";
-import { definePlugin, type PluginRow } from "./define.ts";
+import { definePlugin, type OutputType, type PluginRow } from "./define.ts";
 import { describeManifest, type PluginDescription, type WorkerMessage } from "./protocol.ts";
 import { checkRows } from "./rows.ts";
 import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
@@ -120,6 +120,8 @@ export class PluginRunner {
   #options: RunnerOptions;
   #state: PluginState = "starting";
   #description: PluginDescription | undefined;
+  /** Outputs for the configuration, when the plugin's `outputsFor` reported them at setup. */
+  #outputs: Record<string, OutputType> | undefined;
   #graph: PluginModuleGraph = { files: [], packages: [] };
   #summary: SummaryAccumulator | undefined;
   #worker: Worker | undefined;
@@ -285,8 +287,10 @@ export class PluginRunner {
       const conflict = this.#options.nameConflict(description.name, this.file);
       if (conflict !== undefined) throw new Error(conflict);
       this.#description = description;
+      this.#outputs = undefined;
       this.#summary = new SummaryAccumulator(description.outputs, {
         recentRows: this.#options.recentRows,
+        ranking: description.ranking,
       });
       this.#emit("loaded", { version: description.version, permissions: description.permissions });
     } catch (error) {
@@ -406,6 +410,14 @@ export class PluginRunner {
     switch (message.type) {
       case "ready":
         clearTimeout(this.#timer);
+        if (message.outputs !== undefined && this.#description !== undefined) {
+          // Outputs that depend on the configuration (outputsFor), checked by the Worker.
+          this.#outputs = message.outputs;
+          this.#summary = new SummaryAccumulator(message.outputs, {
+            recentRows: this.#options.recentRows,
+            ranking: this.#description.ranking,
+          });
+        }
         this.#state = "running";
         this.#settle();
         this.#emit("started", {});
@@ -480,7 +492,7 @@ export class PluginRunner {
     let rows: PluginRow[];
     try {
       // Checked again: the plugin could post a "rows" message itself, bypassing the Worker's check.
-      rows = checkRows(returned, this.#description!.outputs);
+      rows = checkRows(returned, this.#outputs ?? this.#description!.outputs);
     } catch (error) {
       this.#crash(
         `plugin ${this.name}: process() returned invalid rows: ${(error as Error).message}`,
@@ -513,7 +525,7 @@ export class PluginRunner {
       partition: batch.partition,
       startOffset: batch.startOffset,
       endOffset: batch.endOffset,
-      outputs: this.#description!.outputs,
+      outputs: this.#outputs ?? this.#description!.outputs,
       eventHours,
       sources: batch.sources,
       replaces: batch.replaces,

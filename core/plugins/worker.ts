@@ -10,7 +10,13 @@
  */
 /// <reference lib="deno.worker" />
 import { tableFromIPC } from "apache-arrow";
-import { definePlugin, type PluginContext, type PluginManifest } from "./define.ts";
+import {
+  checkOutputs,
+  definePlugin,
+  type OutputType,
+  type PluginContext,
+  type PluginManifest,
+} from "./define.ts";
 import {
   describeManifest,
   type FailurePhase,
@@ -21,6 +27,8 @@ import { checkRows } from "./rows.ts";
 
 let plugin: PluginManifest | undefined;
 let context: PluginContext | undefined;
+/** The outputs for this run's configuration (`outputsFor`), else the declared ones. */
+let outputs: Record<string, OutputType> = {};
 
 function send(message: WorkerMessage, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
@@ -75,11 +83,17 @@ async function handle(message: HostMessage): Promise<void> {
     };
     try {
       await plugin.setup?.(context);
+      outputs = plugin.outputsFor?.(message.config) ?? plugin.outputs;
+      checkOutputs(name, outputs);
+      const missing = Object.keys(plugin.outputs).filter((column) => !(column in outputs));
+      if (missing.length > 0) {
+        throw new Error(`outputsFor() left out declared outputs ${missing.join(", ")}`);
+      }
     } catch (error) {
       fail("setup", error);
       return;
     }
-    send({ type: "ready" });
+    send(plugin.outputsFor ? { type: "ready", outputs } : { type: "ready" });
     return;
   }
   if (plugin === undefined || context === undefined) {
@@ -96,7 +110,7 @@ async function handle(message: HostMessage): Promise<void> {
   }
   const processMs = performance.now() - started;
   try {
-    send({ type: "rows", seq: message.seq, rows: checkRows(returned, plugin.outputs), processMs });
+    send({ type: "rows", seq: message.seq, rows: checkRows(returned, outputs), processMs });
   } catch (error) {
     fail("output", error, message.seq);
   }

@@ -48,6 +48,7 @@ Deno.test({
         simulator: "running",
         archive: "running",
         classify: "running",
+        anomaly: "running",
       });
 
       const text = await fink(["status"], fp.env);
@@ -62,6 +63,7 @@ Deno.test({
           ["simulator", "builtin"],
           ["archive", "builtin"],
           ["classify", "plugin"],
+          ["anomaly", "plugin"],
         ]
       ) {
         assert.match(text.stdout, new RegExp(`^  ${name} +${kind} +running$`, "m"));
@@ -81,6 +83,7 @@ Deno.test({
           archive: "running",
           distribute: "running",
           classify: "running",
+          anomaly: "running",
         },
       );
 
@@ -115,7 +118,7 @@ Deno.test({
       assert.equal(unknown.code, 2);
       assert.match(unknown.stderr, /^error: stop nosuch failed: Unknown service "nosuch"/m);
       const listed = unknown.stderr.match(/^services: (.*)$/m)?.[1].split(", ").sort();
-      assert.deepEqual(listed, ["archive", "classify", "distribute", "simulator", "ui"]);
+      assert.deepEqual(listed, ["anomaly", "archive", "classify", "distribute", "simulator", "ui"]);
       await servicesIn(fp, { ui: "running", archive: "running" });
 
       const all = await fink(["stop"], fp.env);

@@ -75,6 +75,22 @@ Deno.test("live.html charts incoming and archived rates that rise within seconds
   });
 });
 
+Deno.test("services.html shows a ranking plugin's distribution and most notable rows", async () => {
+  await withDashboard(async (api, browser) => {
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    watchErrors(page, errors);
+    await page.goto(`${api.url}/services.html`);
+    await page.waitForSelector('[data-ranking="classify"] tbody tr', { timeout: 15_000 });
+    const text = await page.textContent('[data-ranking="classify"]');
+    assert.match(text!, /classify: score/);
+    assert.match(text!, /ranked, 0 without a value/);
+    assert.match(text!, /< 0\.25.*0\.25 to 0\.5.*≥ 0\.75/s);
+    assert.match(text!, /Most notable of the last hour \(lowest first\)/);
+    assert.deepEqual(errors, []);
+  });
+});
+
 Deno.test("services.html stops and starts a service through its buttons, asking the token once", async () => {
   await withDashboard(async (api, browser) => {
     const page = await browser.context.newPage();

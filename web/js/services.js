@@ -70,8 +70,48 @@ function render(services) {
   );
 }
 
+/** Bin labels of a ranking: below the first edge, between edges, from the last one. */
+function binLabels(edges) {
+  if (edges.length === 0) return ["all"];
+  return [
+    `< ${edges[0]}`,
+    ...edges.slice(1).map((e, i) => `${edges[i]} to ${e}`),
+    `≥ ${edges.at(-1)}`,
+  ];
+}
+
+// A plugin that ranks its rows (anomaly: lowest scores first) gets a panel: how many rows were
+// ranked, their distribution and the most notable rows of the last hour.
+function renderRankings(services) {
+  const panels = [];
+  for (const s of services) {
+    const r = s.details?.summary?.ranking;
+    if (!r) continue;
+    const labels = binLabels(r.edges);
+    panels.push(el(
+      "section",
+      { class: "panel", "data-ranking": s.name },
+      el("h2", {}, `${s.name}: ${r.column}`),
+      el("p", { class: "muted" }, `${count(r.counted)} ranked, ${count(r.nulls)} without a value`),
+      table(labels, [r.counts.map((n) => ({ text: count(n), num: true }))]),
+      el(
+        "h3",
+        {},
+        `Most notable of the last hour (${r.order === "ascending" ? "lowest" : "highest"} first)`,
+      ),
+      table(
+        ["Alert id", { text: r.column, num: true }],
+        r.top.map((row) => [String(row.id), { text: String(row[r.column]), num: true }]),
+      ),
+    ));
+  }
+  fill($("rankings"), ...panels);
+}
+
 async function refresh() {
-  render((await getJson("/api/services")).services);
+  const { services } = await getJson("/api/services");
+  render(services);
+  renderRankings(services);
 }
 
 function askToken(reason) {

@@ -53,6 +53,14 @@ export function hourOf(jd: number): string {
   }`;
 }
 
+/** Class counts, plus a ranking by the fraction of day of each alert's jd (a stand-in score). */
+function newSummary(): SummaryAccumulator {
+  return new SummaryAccumulator({ class: "string", score: "float64" }, {
+    recentRows: 20,
+    ranking: { column: "score", order: "ascending", bins: [0.25, 0.5, 0.75], top: 5 },
+  });
+}
+
 /** A classifier plugin service counting the real classes with the host's SummaryAccumulator. */
 export class TestClassifier implements Service {
   readonly name = "classify";
@@ -60,13 +68,13 @@ export class TestClassifier implements Service {
   readonly description = "Test classifier: Fink's recorded cdsxmatch class";
   batches = 0;
   rows = 0;
-  #summary = new SummaryAccumulator({ class: "string" }, { recentRows: 20 });
+  #summary = newSummary();
   #batchSeconds = new Histogram(SHORT_SECONDS);
   #running = false;
 
   start(): Promise<void> {
     this.#running = true;
-    this.#summary = new SummaryAccumulator({ class: "string" }, { recentRows: 20 });
+    this.#summary = newSummary();
     this.batches = 0;
     this.rows = 0;
     return Promise.resolve();
@@ -81,7 +89,7 @@ export class TestClassifier implements Service {
   process(alerts: RealAlert[]): void {
     if (!this.#running || alerts.length === 0) return;
     this.#summary.add(
-      alerts.map((a) => ({ id: a.candid, class: a.cls })),
+      alerts.map((a) => ({ id: a.candid, class: a.cls, score: a.jd % 1 })),
       new Map(alerts.map((a) => [a.candid, a.objectId])),
     );
     this.batches++;

@@ -77,6 +77,42 @@ Deno.test("plugin sections are passed through untouched", async () => {
   }
 });
 
+Deno.test("--set reaches into a plugin's own section, subtables included", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/c.toml`,
+      '[plugins.anomaly.models]\nbeta = "a.zip"\n',
+    );
+    const config = await loadConfig({
+      file: `${dir}/c.toml`,
+      env: {},
+      sets: [
+        "plugins.anomaly.models.june=models/june.zip",
+        "plugins.anomaly.top=5",
+        "plugins.classify.catalogs.gcvs.enabled=false",
+        "plugins.budget_ms=7000",
+      ],
+    });
+    assert.deepEqual(config.plugins.anomaly, {
+      models: { beta: "a.zip", june: "models/june.zip" },
+      top: 5,
+    });
+    assert.deepEqual(config.plugins.classify, { catalogs: { gcvs: { enabled: false } } });
+    assert.equal(config.number("plugins.budget_ms"), 7000);
+    await assert.rejects(
+      loadConfig({ file: `${dir}/c.toml`, env: {}, sets: ["plugins.anomaly.models.beta.x=1"] }),
+      /plugins\.anomaly\.models\.beta is a value, not a table/,
+    );
+    await assert.rejects(
+      loadConfig({ file: null, env: {}, sets: ["plugins.budgetms=1"] }),
+      /Unknown configuration key "plugins\.budgetms"/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("bad values are refused naming the key, the value and what is expected", async () => {
   const cases: [Parameters<typeof loadConfig>[0], RegExp][] = [
     [{ sets: ["ui.port=99999"] }, /ui\.port.*99999.*whole number from 0 to 65535/],

@@ -49,3 +49,27 @@ Deno.test("definePlugin defaults version, kind and permissions", () => {
     /A plugin manifest must be an object, found null/,
   );
 });
+
+Deno.test("definePlugin checks a ranking against the outputs and outputsFor's type", () => {
+  const ranked = { ...BASE, outputs: { cls: "string" as const, score: "float64" as const } };
+  const ranking = { column: "score", order: "ascending" as const, bins: [-1, 0, 1], top: 5 };
+  assert.deepEqual(definePlugin({ ...ranked, ranking }).ranking, ranking);
+  for (
+    const bad of [
+      { ...ranking, column: "cls" },
+      { ...ranking, column: "missing" },
+      { ...ranking, order: "up" },
+      { ...ranking, bins: [1, 0] },
+      { ...ranking, top: 0 },
+    ]
+  ) {
+    assert.throws(
+      () => definePlugin({ ...ranked, ranking: bad as typeof ranking }),
+      /"ranking" must name a numeric output column/,
+    );
+  }
+  assert.throws(
+    () => definePlugin({ ...BASE, outputsFor: "all" as never }),
+    /"outputsFor" must be a function/,
+  );
+});
