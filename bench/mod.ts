@@ -6,7 +6,7 @@ import { runApiBench } from "./api_bench.ts";
 import { runArchiveBench } from "./archive_bench.ts";
 import { runBrokerBench } from "./broker_bench.ts";
 import { runEncodeBench } from "./encode_bench.ts";
-import { runPluginBench } from "./plugin_bench.ts";
+import { runClassifyBench, runPluginBench, SPREAD_FOLDERS } from "./plugin_bench.ts";
 import { runXmatchBench } from "./xmatch_bench.ts";
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
@@ -24,7 +24,11 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
     };
   },
   xmatch: () => runXmatchBench(),
-  plugin: () => runPluginBench(),
+  plugins: async () => ({
+    roundTripOneNight: await runPluginBench(),
+    roundTripThreeNights: await runPluginBench({ folders: [...SPREAD_FOLDERS] }),
+    classify: await runClassifyBench(),
+  }),
   api: () => runApiBench(),
 };
 
