@@ -13,7 +13,7 @@
  */
 import { type Table, tableFromIPC, tableToIPC } from "apache-arrow";
 import { definePlugin, type PluginContext, type PluginManifest, type PluginRow } from "./define.ts";
-import { encodeFrame, readFrames } from "./frames.ts";
+import { encodeFrame, megabytes, readFrames } from "./frames.ts";
 import {
   type AlertFailure,
   describeManifest,
@@ -91,6 +91,15 @@ async function processIsolating(
   }
 }
 
+/** A lower bound of the bytes rows take as Arrow columns. */
+function resultBytes(rows: PluginRow[]): number {
+  let bytes = 0;
+  for (const row of rows) {
+    for (const value of Object.values(row)) bytes += typeof value === "string" ? value.length : 8;
+  }
+  return bytes;
+}
+
 async function main(): Promise<void> {
   const [url, mode] = Deno.args;
   let plugin: PluginManifest;
@@ -109,8 +118,10 @@ async function main(): Promise<void> {
   await send({ type: "described", description: describeManifest(plugin) });
   if (mode === "probe") return;
   let context: PluginContext | undefined;
+  let maxResultBytes = Infinity;
   for await (const { message, payload } of readFrames<HostMessage>(Deno.stdin.readable)) {
     if (message.type === "setup") {
+      maxResultBytes = message.maxResultBytes;
       context = {
         name: plugin.name,
         config: message.config,
@@ -140,6 +151,12 @@ async function main(): Promise<void> {
       continue;
     }
     const processMs = performance.now() - started;
+    // Checked before the table is built, which would take long for a result the host refuses.
+    const bytes = resultBytes(out.rows);
+    if (bytes > maxResultBytes) {
+      await fail("oversized", new Error(`returned ${megabytes(bytes)} MB of results`), message.seq);
+      continue;
+    }
     const ipc = tableToIPC(rowsToTable(out.rows, plugin.outputs), "stream");
     await send({ type: "rows", seq: message.seq, processMs, failures: out.failures }, ipc);
   }

@@ -98,3 +98,8 @@ export async function* readFrames<T>(
   }
   chunks = [];
 }
+
+/** Bytes as megabytes with one decimal, as reports word them. */
+export function megabytes(bytes: number): string {
+  return (bytes / 1_048_576).toFixed(1);
+}

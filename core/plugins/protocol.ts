@@ -2,7 +2,7 @@
  * Messages exchanged between the plugin host and a plugin process (`child.ts`),
  * as JSON frames (frames.ts): no functions, bigints travel as strings.
  */
-import type { OutputType, PluginKind, PluginPermissions, PluginRow } from "./define.ts";
+import type { OutputType, PluginKind, PluginPermissions } from "./define.ts";
 
 /** The serialisable part of a plugin manifest, as reported by the plugin process. */
 export interface PluginDescription {
@@ -22,11 +22,11 @@ export interface PluginDescription {
  * and each `batch` frame carries the batch as Arrow IPC stream bytes in its payload.
  */
 export type HostMessage =
-  | { type: "setup"; config: Record<string, unknown> }
+  | { type: "setup"; config: Record<string, unknown>; maxResultBytes: number }
   | { type: "batch"; seq: number };
 
 /** Phases in which a plugin process can fail, so the host can word its report. */
-export type FailurePhase = "load" | "setup" | "process" | "output";
+export type FailurePhase = "load" | "setup" | "process" | "output" | "oversized";
 
 /** An alert `process` could not handle: its row in the batch and why. */
 export interface AlertFailure {

@@ -9,6 +9,7 @@ import { basename } from "node:path";
 import { tableFromIPC } from "apache-arrow";
 import { definePlugin, type PluginRow } from "./define.ts";
 import { checkConsent, checkName } from "./consent.ts";
+import { megabytes } from "./frames.ts";
 import { PluginProcess, type ProcessEnd } from "./process.ts";
 import {
   type AlertFailure,
@@ -151,6 +152,8 @@ export class PluginRunner {
   #writes: Promise<void> = Promise.resolve();
   #loads = new Set<Promise<void>>();
   #settleSpawn: (() => void) | undefined;
+  /** True from a process's start until its setup() is done. */
+  #settingUp = false;
   #abortProbe: (() => void) | undefined;
   #stats = {
     batches: 0,
@@ -378,16 +381,17 @@ export class PluginRunner {
       }),
       onMessage: handlers.onMessage,
       onEnd: handlers.onEnd,
-      onOversized: (bytes) => {
-        const mb = (bytes / 1_048_576).toFixed(1);
-        const limit = Math.round(this.#options.maxResultBytes / 1_048_576);
-        this.#crash(
-          `plugin ${this.name}: returned ${mb} MB of results for one batch, more than the limit ` +
-            `of ${limit} MB (plugins.max_result_mb); its process was killed`,
-        );
-      },
+      onOversized: (bytes) => this.#oversized(`returned ${megabytes(bytes)} MB of results`),
       onStderr: (line) => this.#emit("log", { message: line, stream: "stderr" }),
     });
+  }
+
+  #oversized(what: string): void {
+    const limit = Math.round(this.#options.maxResultBytes / 1_048_576);
+    this.#crash(
+      `plugin ${this.name}: ${what} for one batch, more than the limit of ${limit} MB ` +
+        `(plugins.max_result_mb); its process was killed`,
+    );
   }
 
   /** The manifest as the plugin's code reports it, run with no permission but its own code. */
@@ -437,7 +441,7 @@ export class PluginRunner {
         onEnd: (end) => {
           if (started !== this.#process) return;
           const batch = this.#inFlight?.batch;
-          const during = this.#state === "starting"
+          const during = this.#settingUp
             ? " during setup()"
             : batch === undefined
             ? ""
@@ -460,6 +464,7 @@ export class PluginRunner {
       return;
     }
     this.#process = started;
+    this.#settingUp = true;
     this.#timer = setTimeout(() => {
       this.#crash(
         `plugin ${this.name}: setup() took longer than ${this.#options.setupTimeoutMs} ms; ` +
@@ -485,10 +490,15 @@ export class PluginRunner {
           this.#options.changed();
           return;
         }
-        this.#process?.send({ type: "setup", config: this.#options.configFor(this.name) });
+        this.#process?.send({
+          type: "setup",
+          config: this.#options.configFor(this.name),
+          maxResultBytes: this.#options.maxResultBytes,
+        });
         return;
       case "ready":
         clearTimeout(this.#timer);
+        this.#settingUp = false;
         this.#state = "running";
         this.#settle();
         this.#emit("started", {});
@@ -509,7 +519,8 @@ export class PluginRunner {
           this.#options.changed();
           return;
         }
-        this.#crash(this.#failure(message.phase, message.errorName, message.message));
+        if (message.phase === "oversized") this.#oversized(String(message.message));
+        else this.#crash(this.#failure(message.phase, message.errorName, message.message));
         return;
       case "log":
         this.#emit("log", { message: message.message, fields: message.fields });

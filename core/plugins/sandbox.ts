@@ -88,7 +88,7 @@ export function processFlags(declared: PluginPermissions, options: ProcessFlagOp
   return flags;
 }
 
-const DENIED = /Requires (\w+) access to (.+?), run again with the --allow-\w+ flag/;
+const DENIED = /Requires (\w+) access(?: to (.+?))?, run again with the --allow-\w+ flag/;
 const NEVER_GRANTED = ["run", "ffi", "sys", "import"];
 
 /**
@@ -102,5 +102,6 @@ export function describeDenial(plugin: string, message: string): string | undefi
   const advice = NEVER_GRANTED.includes(kind)
     ? `plugins are never granted ${kind} access`
     : `it is not declared in the manifest; add it to permissions.${kind} if the plugin needs it`;
-  return `plugin ${plugin}: ${kind} access to ${target} denied (${advice})`;
+  const what = target === undefined ? `${kind} access` : `${kind} access to ${target}`;
+  return `plugin ${plugin}: ${what} denied (${advice})`;
 }
