@@ -221,7 +221,7 @@ allow = ["read:/"]
         !attack.reported.test(String(found.get(file)?.error ?? ""))
       );
       return missing.length === 0 ? found : undefined;
-    }, 120_000).catch(async (error) => {
+    }, 300_000).catch(async (error) => {
       const found = await services();
       const errors = Object.keys(all).map((f) => `${f}: ${found.get(f)?.error}`).join("\n");
       throw new Error(`${error.message}\n${errors}\n${log.join("").slice(-3000)}`);
