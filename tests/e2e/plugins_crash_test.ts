@@ -15,7 +15,7 @@ import { query } from "../support/duckdb.ts";
 import { drain, isolatedSettings, spawnFink, until } from "../support/fink_process.ts";
 
 /** Kills of the plugin's process and of the whole process (at least 20 in all). */
-const PLUGIN_KILLS = 12;
+const PLUGIN_KILLS = 10;
 const PROCESS_KILLS = 10;
 /** The real alerts are archived this many times over, so the work outlasts the kills. */
 const COPIES = 6;
@@ -106,6 +106,9 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
   await Deno.writeTextFile(`${dir}/plugins/tagger.ts`, TAGGER);
   await alertCopies(dir);
   const kills = { plugin: 0, process: 0 };
+  // A stream plugin new to a science root starts at the archive's end: results are owed from the
+  // offset it started at (0 when it started before the first commit).
+  let firstOffset: number | undefined;
   try {
     while (kills.process < PROCESS_KILLS || kills.plugin < PLUGIN_KILLS) {
       const child = spawnArchive(dir);
@@ -113,6 +116,14 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
       const drained = drain(child.stderr, log);
       let exited = false;
       child.status.then(() => (exited = true));
+      if (firstOffset === undefined) {
+        await until("the plugin's first start", async () => {
+          const started = await Deno.stat(`${dir}/science/_progress/tagger/started.json`)
+            .then(() => true, () => exited || undefined);
+          return started;
+        }, 300_000);
+        firstOffset = Math.max(0, await progress(dir));
+      }
       // Between process kills, a few kills of the plugin's process while it works.
       const pluginKills = kills.process < PROCESS_KILLS
         ? Math.ceil(PLUGIN_KILLS / PROCESS_KILLS)
@@ -163,7 +174,7 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
 
     const archived = await query(
       `select candid::varchar id, count(*)::int n from read_parquet('${dir}/archive/files/**/*.parquet')
-       group by candid order by candid`,
+       where kafka_offset >= ${firstOffset} group by candid order by candid`,
     );
     const results = await query(
       `select id::varchar id, count(*)::int n from read_parquet('${dir}/science/tagger/**/*.parquet')
@@ -173,7 +184,9 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
     assert.deepEqual(results, archived, `seed ${seed}: results differ from the archive`);
     assert.ok(kills.plugin + kills.process >= 20, `seed ${seed}: ${JSON.stringify(kills)}`);
   } catch (error) {
-    console.error(`plugins crash test: seed ${seed}, kills ${JSON.stringify(kills)}`);
+    console.error(
+      `plugins crash test: seed ${seed}, kills ${JSON.stringify(kills)}, from ${firstOffset}`,
+    );
     throw error;
   } finally {
     await Deno.remove(dir, { recursive: true });
