@@ -72,7 +72,7 @@ export function checkConsent(
   if (missing.length === 0) return;
   const line = `allow = ${JSON.stringify(needed)}`;
   throw new Error(
-    `plugin ${name} asks for ${missing.join(", ")}, which the operator must allow; ` +
+    `it asks for ${missing.join(", ")}, which the operator must allow; ` +
       `add under [plugins.${name}] in the configuration: ${line}`,
   );
 }

@@ -102,7 +102,7 @@ function attacks(stateDir: string): Record<string, Attack> {
     wide_refused: {
       body: `permissions: { read: ["/"] }, process: () => [],`,
       reported:
-        /^plugin wide_refused asks for read:\/, which the operator must allow; add under \[plugins\.wide_refused\] in the configuration: allow = \["read:\/"\]$/,
+        /^plugin wide_refused failed to load: it asks for read:\/, which the operator must allow; add under \[plugins\.wide_refused\] in the configuration: allow = \["read:\/"\]$/,
     },
     imports_passwd: {
       top: `await import("file:///etc/passwd");`,

@@ -82,7 +82,7 @@ Deno.test("broad grants need the operator's consent, narrow reads do not", () =>
     (error: Error) => {
       assert.equal(
         error.message,
-        "plugin wide asks for read:/, which the operator must allow; add under [plugins.wide] " +
+        "it asks for read:/, which the operator must allow; add under [plugins.wide] " +
           'in the configuration: allow = ["read:/","net:a.org"]',
       );
       return true;
