@@ -63,7 +63,9 @@ export async function registerPluginServices(
   // stop that plugin and nothing else, whatever name it claims.
   const ours = new Set<string>();
   const register = (name: string) => {
-    if (bus === null || manager.has(name)) return;
+    // A file named like a built-in (archive.ts) is refused; it must not take the name either,
+    // even before the built-in service is registered.
+    if (bus === null || manager.has(name) || BUILT_IN_NAMES.includes(name)) return;
     manager.register(pluginService(bus, name, config));
     ours.add(name);
   };
