@@ -1,6 +1,6 @@
 /**
  * The plugin contract: a plugin file in `plugins/` default-exports the result
- * of {@link definePlugin}. The host runs it in a Worker whose Deno permissions
+ * of {@link definePlugin}. The host runs it in a child process whose Deno permissions
  * are exactly `permissions`, hands it every batch of decoded alerts as an Arrow
  * table and writes what it returns under `science/<name>/YYYY/MM/dd/hh/`.
  */
@@ -55,9 +55,9 @@ export interface PluginManifest {
    * When given, the host sends only these, so a plugin that ignores the cutouts is not sent them.
    */
   columns?: string[];
-  /** Milliseconds one batch may take before the Worker is terminated; the host's default otherwise. */
+  /** CPU milliseconds one batch may take before the process is killed; the host's default otherwise. */
   budgetMs?: number;
-  /** Runs once in the Worker before the first batch (load catalogs, build indexes). */
+  /** Runs once in the plugin process before the first batch (load catalogs, build indexes). */
   setup?(ctx: PluginContext): Promise<void> | void;
   /** Called with each batch of decoded alerts; returns rows keyed by alert id. */
   process(batch: Table, ctx: PluginContext): Promise<PluginRow[]> | PluginRow[];
