@@ -179,7 +179,21 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     doc: "Bearer token for control endpoints; required when ui.host is not loopback",
   },
   "plugins.dir": { type: str, default: "plugins", doc: "Folder watched for plugin files" },
-  "plugins.budget_ms": { type: int(1), default: 5000, doc: "Time a plugin may spend on a batch" },
+  "plugins.budget_ms": {
+    type: int(1),
+    default: 5000,
+    doc: "CPU time a plugin may spend on a batch before its process is killed and restarted",
+  },
+  "plugins.memory_mb": {
+    type: int(16),
+    default: 2048,
+    doc: "Heap cap of each plugin process in MB; [plugins.<name>] memory_mb overrides it",
+  },
+  "plugins.max_result_mb": {
+    type: int(1),
+    default: 64,
+    doc: "Largest result one batch may return, in MB; a plugin returning more is killed",
+  },
   "plugins.queue_limit": {
     type: int(1),
     default: 4,

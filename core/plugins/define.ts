@@ -1,6 +1,6 @@
 /**
  * The plugin contract: a plugin file in `plugins/` default-exports the result
- * of {@link definePlugin}. The host runs it in a Worker whose Deno permissions
+ * of {@link definePlugin}. The host runs it in a child process whose Deno permissions
  * are exactly `permissions`, hands it every batch of decoded alerts as an Arrow
  * table and writes what it returns under `science/<name>/YYYY/MM/dd/hh/`.
  */
@@ -72,15 +72,15 @@ export interface PluginManifest {
   columns?: string[];
   /** What the live summary ranks rows by, besides counting string outputs. */
   ranking?: SummaryRanking;
-  /** Milliseconds one batch may take before the Worker is terminated; the host's default otherwise. */
+  /** CPU milliseconds one batch may take before the process is killed; the host's default otherwise. */
   budgetMs?: number;
   /**
    * Output columns for the plugin's configuration, when they depend on it (one score column per
-   * configured model): called in the Worker after `setup`, it returns `outputs` plus the
+   * configured model): called in the plugin process after `setup`, it returns `outputs` plus the
    * configured columns. Without it the outputs are `outputs`.
    */
   outputsFor?(config: Record<string, unknown>): Record<string, OutputType>;
-  /** Runs once in the Worker before the first batch (load catalogs, build indexes). */
+  /** Runs once in the plugin process before the first batch (load catalogs, build indexes). */
   setup?(ctx: PluginContext): Promise<void> | void;
   /** Called with each batch of decoded alerts; returns rows keyed by alert id. */
   process(batch: Table, ctx: PluginContext): Promise<PluginRow[]> | PluginRow[];

@@ -22,9 +22,10 @@
 import { listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
 import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Storage } from "../storage/storage.ts";
-import { type ArchivedBatch, fileBatches, liveBatches, siblings } from "./archive_batches.ts";
+import { type ArchivedBatch, liveBatches } from "./archive_batches.ts";
 import type { PluginBatch, PluginHost } from "./host.ts";
 import type { ProgressStore, TopicPartition } from "./progress.ts";
+import { pumpFiles } from "./pump.ts";
 import type { BatchTicket, PluginEvent } from "./runner.ts";
 
 /** Options of {@link StreamFeed}. */
@@ -71,7 +72,8 @@ interface PluginFeed {
   cursors: Map<string, Cursor>;
   loop: Promise<void> | null;
   wake: boolean;
-  failures: number;
+  /** Failures in a row of the batch that failed last (its key); other batches do not reset it. */
+  failures: { key: string; count: number };
   catchUps: number;
   skipped: number;
   /**
@@ -299,7 +301,7 @@ export class StreamFeed {
       cursors: new Map(),
       loop: null,
       wake: false,
-      failures: old?.failures ?? 0,
+      failures: old?.failures ?? { key: "", count: 0 },
       catchUps: old?.catchUps ?? 0,
       skipped: old?.skipped ?? 0,
       tickets: new Map(),
@@ -344,11 +346,11 @@ export class StreamFeed {
 
   #failed(feed: PluginFeed, event: PluginEvent): void {
     this.#invalidate(feed);
-    feed.failures++;
     const key = `${event.topic}+${event.partition}+${event.startOffset}+${event.endOffset}`;
+    feed.failures = { key, count: feed.failures.key === key ? feed.failures.count + 1 : 1 };
     const ticket = feed.tickets.get(key);
-    if (feed.failures < (this.#options.maxAttempts ?? 3) || ticket === undefined) return;
-    feed.failures = 0;
+    if (feed.failures.count < (this.#options.maxAttempts ?? 3) || ticket === undefined) return;
+    feed.failures = { key: "", count: 0 };
     feed.skipped++;
     this.#options.log("batch skipped after repeated failures", {
       plugin: feed.name,
@@ -435,35 +437,38 @@ export class StreamFeed {
         files: files.length,
       });
     }
-    for (const [i, file] of files.entries()) {
-      if (stale()) return;
-      // Results are durable up to the first offset of the files still to read.
-      const after = i + 1 < files.length
+    // Results are durable up to the first offset of the files still to read.
+    const after = (i: number) =>
+      i + 1 < files.length
         ? (files[i + 1].startOffset > from ? files[i + 1].startOffset : from)
         : committed + 1n;
-      let batches;
-      try {
-        batches = await fileBatches(this.#options.archive, file, {
-          columns: this.#columnsOf(feed.name),
-          chunkRows: this.#options.chunkRows,
-          keep: siblings(all, file),
-        });
-      } catch (error) {
-        // Compaction merged the file since it was listed: the next round lists the merged one.
-        if (error instanceof StorageNotFoundError) return;
-        throw error;
-      }
-      for (const [j, batch] of batches.entries()) {
-        const progress = { after: j === batches.length - 1 ? after : from, skipTo: after };
-        while (!stale() && !this.#send(feed, batch, progress)) {
+    try {
+      await pumpFiles({
+        archive: this.#options.archive,
+        files,
+        all,
+        columns: this.#columnsOf(feed.name),
+        chunkRows: this.#options.chunkRows,
+        stale,
+        send: (batch, at) =>
+          this.#send(feed, batch, {
+            after: at.batch === at.batches - 1 ? after(at.file) : from,
+            skipTo: after(at.file),
+          }),
+        // A plugin that stopped running has its feed invalidated by the event.
+        room: async () => {
           await this.#options.host.ready(feed.name);
-          // A plugin that stopped running has its feed invalidated by the event.
-          if (!stale() && !this.#runs(feed.name)) return;
-        }
-        if (stale()) return;
-      }
-      cursor.next = after;
-      if (batches.length === 0) this.#saveIfIdle(feed, cursor);
+          return stale() || this.#runs(feed.name);
+        },
+        queued: (i, batches) => {
+          cursor.next = after(i);
+          if (batches === 0) this.#saveIfIdle(feed, cursor);
+        },
+      });
+    } catch (error) {
+      // Compaction merged a file since it was listed: the next round lists the merged one.
+      if (error instanceof StorageNotFoundError) return;
+      throw error;
     }
     if (files.length === 0) {
       cursor.next = committed + 1n;
@@ -506,7 +511,8 @@ export class StreamFeed {
           feed.tickets.delete(key);
           return;
         }
-        feed.failures = 0;
+        // Batches before the failing one, written again after a restart, do not reset its count.
+        if (feed.failures.key === key) feed.failures = { key: "", count: 0 };
         await this.#options.progress.saveStream(feed.name, tp, progress.after);
         feed.tickets.delete(key);
         const cursor = feed.cursors.get(`${tp.topic}+${tp.partition}`);

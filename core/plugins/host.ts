@@ -1,6 +1,6 @@
 /**
  * The plugin host: discovers `plugins/*.ts` at start and while running, runs
- * each in its own sandboxed Worker (see runner.ts) and fans every batch of
+ * each in its own sandboxed child process (see runner.ts, process.ts) and fans every batch of
  * decoded alerts out to the running `stream` plugins as Arrow IPC.
  *
  * Backpressure: `dispatch` never waits. Each plugin has a bounded queue
@@ -13,6 +13,7 @@
 import * as arrow from "apache-arrow";
 import { basename, dirname, resolve } from "node:path";
 import { alertObjectIds } from "../archive/reader.ts";
+import { BUILT_IN_NAMES } from "./consent.ts";
 import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
 import {
   type BatchTicket,
@@ -66,8 +67,16 @@ export interface PluginHostOptions {
   root?: string;
   /** Configuration section of each plugin, by plugin name. */
   configs?: Record<string, Record<string, unknown>>;
-  /** Time one batch may take in a plugin before its Worker is terminated. Default 5,000 ms. */
+  /** CPU time one batch may take in a plugin before its process is killed. Default 5,000 ms. */
   budgetMs?: number;
+  /** Heap cap of each plugin process in MB (a section's `memory_mb` overrides it). Default 2,048. */
+  memoryMb?: number;
+  /** Largest result of one batch, in MB. Default 64. */
+  maxResultMb?: number;
+  /** Names no plugin may take. Default the built-in services (consent.ts). */
+  reservedNames?(): readonly string[];
+  /** Paths no plugin may ever read or write. Default `<root>/.fink` (the control token). */
+  deny?: string[];
   /** Time a plugin may take to load or run `setup`. Default 60,000 ms. */
   setupTimeoutMs?: number;
   /** Delay before restarting a failed plugin, doubled after each failure. Default 500 ms to 30 s. */
@@ -160,6 +169,10 @@ export async function createPluginHost(options: PluginHostOptions): Promise<Plug
       return undefined;
     },
     budgetMs: options.budgetMs ?? 5_000,
+    memoryMb: options.memoryMb ?? 2_048,
+    maxResultBytes: (options.maxResultMb ?? 64) * 1_048_576,
+    reservedNames: options.reservedNames ?? (() => BUILT_IN_NAMES),
+    deny: options.deny ?? [resolve(root, ".fink")],
     setupTimeoutMs: options.setupTimeoutMs ?? 60_000,
     restartBackoff: options.restartBackoff ?? { initialMs: 500, maxMs: 30_000 },
     queueLimit: options.queueLimit ?? 4,
@@ -331,6 +344,7 @@ function meta(
 ): Omit<QueuedBatch, "ipc" | "ticket"> {
   return {
     seq,
+    ids: batch.ids,
     topic: batch.topic,
     partition: batch.partition,
     startOffset: batch.startOffset,

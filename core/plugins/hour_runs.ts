@@ -18,10 +18,10 @@
 import { listArchivedHours, listHourFiles, listTopics } from "../archive/reader.ts";
 import type { ArchivedFile } from "../archive/reader.ts";
 import type { Storage } from "../storage/storage.ts";
-import { fileBatches, siblings } from "./archive_batches.ts";
 import { formatHourRange, type HourRange, HourRangeError } from "./hour_range.ts";
 import type { PluginHost } from "./host.ts";
 import type { ProgressStore } from "./progress.ts";
+import { pumpFiles } from "./pump.ts";
 import type { PluginEvent } from "./runner.ts";
 
 /** Options of {@link HourRuns}. */
@@ -346,18 +346,15 @@ export class HourRuns {
       const settle = () => {
         if (queuedAll && pending === 0) resolve();
       };
-      for (const file of files) {
-        const batches = await fileBatches(this.#options.archive, file, {
-          columns,
-          chunkRows: this.#options.chunkRows,
-          keep: siblings(files, file),
-        });
-        for (const batch of batches) {
-          for (;;) {
-            if (runs.epoch !== epoch) return await promise;
-            if (this.#options.host.hasRoom(name)) break;
-            await Promise.race([this.#options.host.ready(name), promise]);
-          }
+      const pumped = await pumpFiles({
+        archive: this.#options.archive,
+        files,
+        all: files,
+        columns,
+        chunkRows: this.#options.chunkRows,
+        stale: () => runs.epoch !== epoch,
+        send: (batch) => {
+          if (!this.#options.host.hasRoom(name)) return false;
           pending++;
           this.#options.host.dispatch(batch, {
             to: [name],
@@ -370,8 +367,15 @@ export class HourRuns {
               },
             }),
           });
-        }
-      }
+          return true;
+        },
+        room: async () => {
+          await Promise.race([this.#options.host.ready(name), promise]);
+          return true;
+        },
+      });
+      // Stopped by a failure: the hour's promise says how.
+      if (!pumped) return await promise;
       queuedAll = true;
       settle();
       await promise;

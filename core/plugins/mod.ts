@@ -1,5 +1,5 @@
 /**
- * Plugin host: science modules as sandboxed Worker plugins. See README.md.
+ * Plugin host: science modules as sandboxed plugin processes. See README.md.
  */
 export * from "./define.ts";
 export { createPluginHost } from "./host.ts";

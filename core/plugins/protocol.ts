@@ -1,16 +1,15 @@
 /**
- * Messages exchanged between the plugin host and a plugin Worker (`worker.ts`).
- * Everything here must survive structured cloning: no functions, bigint allowed.
+ * Messages exchanged between the plugin host and a plugin process (`child.ts`),
+ * as JSON frames (frames.ts): no functions, bigints travel as strings.
  */
 import type {
   OutputType,
   PluginKind,
   PluginPermissions,
-  PluginRow,
   SummaryRanking,
 } from "./define.ts";
 
-/** The serialisable part of a plugin manifest, as reported by the Worker. */
+/** The serialisable part of a plugin manifest, as reported by the plugin process. */
 export interface PluginDescription {
   name: string;
   description: string;
@@ -24,27 +23,32 @@ export interface PluginDescription {
 }
 
 /**
- * Host → Worker. `probe` imports the plugin and reports its manifest only; `run` also
- * runs `setup` and then accepts batches, refusing a manifest that differs from `expect`.
+ * Host → plugin process, one frame each (see frames.ts). The process describes its
+ * manifest on its own once it has imported the plugin; `setup` then runs `setup()`,
+ * and each `batch` frame carries the batch as Arrow IPC stream bytes in its payload.
  */
 export type HostMessage =
-  | { type: "probe"; url: string }
-  | {
-    type: "run";
-    url: string;
-    config: Record<string, unknown>;
-    expect: PluginDescription;
-  }
-  | { type: "batch"; seq: number; ipc: ArrayBuffer };
+  | { type: "setup"; config: Record<string, unknown>; maxResultBytes: number }
+  | { type: "batch"; seq: number };
 
-/** Phases in which a Worker can fail, so the host can word its report. */
-export type FailurePhase = "load" | "setup" | "process" | "output";
+/** Phases in which a plugin process can fail, so the host can word its report. */
+export type FailurePhase = "load" | "setup" | "process" | "output" | "oversized";
 
-/** Worker → host. */
+/** An alert `process` could not handle: its row in the batch and why. */
+export interface AlertFailure {
+  row: number;
+  reason: string;
+}
+
+/**
+ * Plugin process → host. A `rows` frame carries the result rows as an Arrow IPC
+ * table (`id` plus the declared outputs) in its payload; `failures` lists the
+ * alerts that made `process` throw, isolated by retrying the batch in halves.
+ */
 export type WorkerMessage =
   | { type: "described"; description: PluginDescription }
   | { type: "ready"; outputs?: Record<string, OutputType> }
-  | { type: "rows"; seq: number; rows: PluginRow[]; processMs: number }
+  | { type: "rows"; seq: number; processMs: number; failures: AlertFailure[] }
   | { type: "failed"; phase: FailurePhase; seq?: number; errorName: string; message: string }
   | { type: "log"; message: string; fields?: Record<string, unknown> };
 

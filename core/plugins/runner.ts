@@ -1,25 +1,33 @@
 /**
- * One plugin file's life: resolve its module graph, probe its manifest in a
- * Worker without permissions, start the sandboxed Worker, feed it one batch
- * at a time from a bounded queue, enforce the time budget, restart it with
- * exponential backoff after any failure, and hand its rows to the sink.
+ * One plugin file's life: probe its manifest in a process with no permission
+ * but its code, check its name and the operator's consent, start the
+ * sandboxed process, feed it one batch at a time from a bounded queue, enforce
+ * the CPU budget, restart it with exponential backoff after any failure, and
+ * hand its rows to the sink.
  */
 import { basename } from "node:path";
-import { pathToFileURL } from "node:url";
+import { tableFromIPC } from "apache-arrow";
 import { Histogram, type HistogramSnapshot, SHORT_SECONDS } from "../histogram.ts";
 import { definePlugin, type OutputType, type PluginRow } from "./define.ts";
-import { describeManifest, type PluginDescription, type WorkerMessage } from "./protocol.ts";
+import { checkConsent, checkName } from "./consent.ts";
+import { megabytes } from "./frames.ts";
+import { PluginProcess, type ProcessEnd } from "./process.ts";
+import {
+  type AlertFailure,
+  describeManifest,
+  type PluginDescription,
+  type WorkerMessage,
+} from "./protocol.ts";
+import { tableToRows } from "./result_table.ts";
 import { checkRows } from "./rows.ts";
 import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
-import {
-  describeDenial,
-  type PluginModuleGraph,
-  pluginModuleGraph,
-  workerPermissions,
-} from "./sandbox.ts";
+import { describeDenial, processFlags } from "./sandbox.ts";
 import { type PluginSummary, SummaryAccumulator } from "./summary.ts";
 
-const WORKER_URL = new URL("./worker.ts", import.meta.url);
+/** How often the CPU time of a plugin busy with a batch is read. */
+const BUDGET_CHECK_MS = 100;
+/** Failed alerts kept per plugin, with their reasons, for its status. */
+const RECENT_FAILURES = 5;
 
 /** Lifecycle state of a plugin. */
 export type PluginState = "starting" | "running" | "stopped" | "failed" | "restarting";
@@ -65,6 +73,12 @@ export interface PluginStatus {
   /** Time each batch took, from posting it to the Worker to its rows coming back. */
   batchSeconds: HistogramSnapshot;
   restarts: number;
+  /** Alerts `process` could not handle: they got null outputs. */
+  failedAlerts: number;
+  /** The last of those alerts, with the reason. */
+  lastFailedAlerts: { id: string; reason: string }[];
+  /** Heap cap of its process, in MB. */
+  memoryMb: number;
 }
 
 /**
@@ -82,6 +96,8 @@ export interface BatchTicket {
 export interface QueuedBatch {
   seq: number;
   ipc: ArrayBuffer;
+  /** Alert id of each row, in order. */
+  ids: ArrayLike<bigint>;
   topic: string;
   partition: number;
   startOffset: number | bigint;
@@ -103,8 +119,17 @@ export interface RunnerOptions {
   configFor(name: string): Record<string, unknown>;
   /** Returns an error message when another plugin file already uses `name`. */
   nameConflict(name: string, file: string): string | undefined;
+  /** CPU time one batch may take, unless the manifest says otherwise. */
   budgetMs: number;
   setupTimeoutMs: number;
+  /** Heap cap of a plugin process in MB, unless its section sets `memory_mb`. */
+  memoryMb: number;
+  /** Largest result a batch may return, in bytes. */
+  maxResultBytes: number;
+  /** Names no plugin may take (the built-in services). */
+  reservedNames(): readonly string[];
+  /** Paths no plugin may read or write (the control token's folder). */
+  deny: string[];
   restartBackoff: { initialMs: number; maxMs: number };
   queueLimit: number;
   recentRows: number;
@@ -122,21 +147,31 @@ export class PluginRunner {
   #description: PluginDescription | undefined;
   /** Outputs for the configuration, when the plugin's `outputsFor` reported them at setup. */
   #outputs: Record<string, OutputType> | undefined;
-  #graph: PluginModuleGraph = { files: [], packages: [] };
   #summary: SummaryAccumulator | undefined;
-  #worker: Worker | undefined;
+  #process: PluginProcess | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #generation = 0;
   #backoffMs: number;
   #queue: QueuedBatch[] = [];
-  #inFlight: { batch: QueuedBatch; postedAt: number } | undefined;
+  #inFlight: { batch: QueuedBatch; postedAt: number; cpuAtStart: number } | undefined;
   #pendingWrites = 0;
   #writes: Promise<void> = Promise.resolve();
   #loads = new Set<Promise<void>>();
   #settleSpawn: (() => void) | undefined;
+  /** True from a process's start until its setup() is done. */
+  #settingUp = false;
   #abortProbe: (() => void) | undefined;
-  #stats = { batches: 0, rows: 0, errors: 0, dropped: 0, restarts: 0, totalMs: 0 };
+  #stats = {
+    batches: 0,
+    rows: 0,
+    errors: 0,
+    dropped: 0,
+    restarts: 0,
+    totalMs: 0,
+    failedAlerts: 0,
+  };
+  #lastFailedAlerts: { id: string; reason: string }[] = [];
   #batchSeconds = new Histogram(SHORT_SECONDS);
   #lastMs: number | null = null;
   #lastError: string | null = null;
@@ -199,7 +234,7 @@ export class PluginRunner {
 
   /**
    * (Re)loads the file from scratch: module graph, manifest probe, sandboxed
-   * Worker. With `run` false the manifest is only probed and the plugin stays
+   * process. With `run` false the manifest is only probed and the plugin stays
    * stopped; a `batch` plugin runs only when `run` is true, as it has no live flow.
    */
   load(run: boolean | "stream" = "stream"): Promise<void> {
@@ -212,7 +247,7 @@ export class PluginRunner {
     return loading.finally(() => this.#loads.delete(loading));
   }
 
-  /** Stops the Worker and drops its queue; {@link load} starts it again. */
+  /** Stops the process and drops its queue; {@link load} starts it again. */
   stop(): void {
     const wasStopped = this.#state === "stopped";
     this.#halt();
@@ -269,7 +304,15 @@ export class PluginRunner {
       lastMsPerBatch: this.#lastMs,
       batchSeconds: this.#batchSeconds.snapshot(),
       restarts: this.#stats.restarts,
+      failedAlerts: this.#stats.failedAlerts,
+      lastFailedAlerts: [...this.#lastFailedAlerts],
+      memoryMb: this.#memoryMb(),
     };
+  }
+
+  #memoryMb(): number {
+    const own = this.#options.configFor(this.name).memory_mb;
+    return typeof own === "number" && own > 0 ? own : this.#options.memoryMb;
   }
 
   /** Live summary of its results. */
@@ -280,12 +323,15 @@ export class PluginRunner {
   async #load(generation: number, run: boolean | "stream"): Promise<void> {
     try {
       this.fingerprint = await fileFingerprint(this.file);
-      this.#graph = await pluginModuleGraph(this.file, { cwd: Deno.cwd() });
-      if (generation !== this.#generation) return;
       const description = await this.#probe();
       if (generation !== this.#generation) return;
+      checkName(description.name, this.#options.reservedNames());
       const conflict = this.#options.nameConflict(description.name, this.file);
       if (conflict !== undefined) throw new Error(conflict);
+      checkConsent(description.name, description.permissions, {
+        root: this.#options.root,
+        allow: this.#options.configFor(description.name).allow,
+      });
       this.#description = description;
       this.#outputs = undefined;
       this.#summary = new SummaryAccumulator(description.outputs, {
@@ -316,108 +362,162 @@ export class PluginRunner {
     const message = error instanceof Error ? error.message : String(error);
     const denial = describeDenial(this.name, message);
     if (denial !== undefined) {
-      return `${denial}; module top-level code runs without permissions, do I/O in setup()`;
+      return oneLine(
+        `${denial}; module top-level code runs without permissions, do I/O in setup()`,
+      );
     }
-    return `plugin ${this.name} failed to load: ${message}`;
+    return oneLine(`plugin ${this.name} failed to load: ${message}`);
   }
 
-  #probe(): Promise<PluginDescription> {
-    const worker = this.#newWorker(
-      workerPermissions({}, { root: this.#options.root, graph: this.#graph }),
+  #start(
+    mode: "probe" | "run",
+    permissions: PluginDescription["permissions"],
+    handlers: {
+      onMessage(message: WorkerMessage, payload: Uint8Array): void;
+      onEnd(end: ProcessEnd): void;
+    },
+  ): PluginProcess {
+    const memoryMb = this.#memoryMb();
+    return PluginProcess.start({
+      file: this.file,
+      mode,
+      cwd: this.#options.root,
+      memoryMb,
+      maxFrameBytes: this.#options.maxResultBytes,
+      flags: processFlags(permissions, {
+        root: this.#options.root,
+        file: this.file,
+        memoryMb,
+        deny: this.#options.deny,
+      }),
+      onMessage: handlers.onMessage,
+      onEnd: handlers.onEnd,
+      onOversized: (bytes) => this.#oversized(`returned ${megabytes(bytes)} MB of results`),
+      onStderr: (line) => this.#emit("log", { message: line, stream: "stderr" }),
+    });
+  }
+
+  #oversized(what: string): void {
+    const limit = Math.round(this.#options.maxResultBytes / 1_048_576);
+    this.#crash(
+      `plugin ${this.name}: ${what} for one batch, more than the limit of ${limit} MB ` +
+        `(plugins.max_result_mb); its process was killed`,
     );
+  }
+
+  /** The manifest as the plugin's code reports it, run with no permission but its own code. */
+  #probe(): Promise<PluginDescription> {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let probe: PluginProcess | undefined;
     return new Promise<PluginDescription>((resolve, reject) => {
       this.#abortProbe = () => reject(new Error("Loading was stopped"));
       timer = setTimeout(
         () => reject(new Error(`Loading took longer than ${this.#options.setupTimeoutMs} ms`)),
         this.#options.setupTimeoutMs,
       );
-      worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
-        const message = event.data;
-        // The plugin's own code can post messages too: check the description here as well.
-        if (message.type === "described") {
-          try {
-            definePlugin({ ...message.description, process: () => [] });
-            resolve(describeManifest(message.description));
-          } catch (error) {
-            reject(error);
+      probe = this.#start("probe", {}, {
+        onMessage(message) {
+          if (message.type === "described") {
+            try {
+              definePlugin({ ...message.description, process: () => [] });
+              resolve(describeManifest(message.description));
+            } catch (error) {
+              reject(error);
+            }
           }
-        }
-        if (message.type === "failed") reject(new Error(message.message));
-      };
-      worker.onerror = (event) => {
-        event.preventDefault();
-        reject(new Error(event.message));
-      };
-      worker.postMessage({ type: "probe", url: pathToFileURL(this.file).href });
+          if (message.type === "failed") reject(new Error(message.message));
+        },
+        onEnd(end) {
+          reject(new Error(`its process ${end.cause} while loading`));
+        },
+      });
     }).finally(() => {
       this.#abortProbe = undefined;
       clearTimeout(timer);
-      worker.terminate();
+      probe?.kill();
     });
-  }
-
-  #newWorker(permissions: ReturnType<typeof workerPermissions>): Worker {
-    return new Worker(WORKER_URL, { type: "module", deno: { permissions } } as WorkerOptions);
   }
 
   async #spawn(generation: number): Promise<void> {
     if (generation !== this.#generation || this.#description === undefined) return;
     const description = this.#description;
-    let worker: Worker;
-    try {
-      worker = this.#newWorker(
-        workerPermissions(description.permissions, {
-          root: this.#options.root,
-          graph: this.#graph,
-        }),
-      );
-    } catch (error) {
-      this.#state = "failed";
-      this.#lastError = `plugin ${this.name}: cannot start its Worker: ${(error as Error).message}`;
-      this.#stats.errors++;
-      this.#emit("failed", { message: this.#lastError });
-      return;
-    }
-    this.#worker = worker;
+    let started: PluginProcess;
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#settleSpawn = resolve;
-    worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
-      if (worker === this.#worker) this.#onMessage(event.data);
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      if (worker === this.#worker) {
-        this.#crash(`plugin ${this.name}: its Worker died: ${event.message}`);
-      }
-    };
+    try {
+      started = this.#start("run", description.permissions, {
+        onMessage: (message, payload) => {
+          if (started === this.#process) this.#onMessage(message, payload);
+        },
+        onEnd: (end) => {
+          if (started !== this.#process) return;
+          const batch = this.#inFlight?.batch;
+          const during = this.#settingUp
+            ? " during setup()"
+            : batch === undefined
+            ? ""
+            : ` while processing batch ${batch.topic}+${batch.partition}+${batch.startOffset}+` +
+              `${batch.endOffset}`;
+          const advice = end.cause.startsWith("reached its heap limit")
+            ? `; set memory_mb under [plugins.${this.name}] to raise it`
+            : "";
+          this.#crash(`plugin ${this.name}: its process ${end.cause}${during}${advice}`);
+        },
+      });
+    } catch (error) {
+      this.#state = "failed";
+      this.#lastError = `plugin ${this.name}: cannot start its process: ${
+        (error as Error).message
+      }`;
+      this.#stats.errors++;
+      this.#emit("failed", { message: this.#lastError });
+      this.#settle();
+      return;
+    }
+    this.#process = started;
+    this.#settingUp = true;
     this.#timer = setTimeout(() => {
       this.#crash(
         `plugin ${this.name}: setup() took longer than ${this.#options.setupTimeoutMs} ms; ` +
-          `the Worker was terminated`,
+          `its process was killed`,
       );
     }, this.#options.setupTimeoutMs);
-    worker.postMessage({
-      type: "run",
-      url: pathToFileURL(this.file).href,
-      config: this.#options.configFor(description.name),
-      expect: description,
-    });
     await promise;
   }
 
-  #onMessage(message: WorkerMessage): void {
+  #onMessage(message: WorkerMessage, payload: Uint8Array): void {
     switch (message.type) {
+      case "described":
+        if (
+          JSON.stringify(describeManifest(message.description)) !==
+            JSON.stringify(this.#description)
+        ) {
+          this.#halt();
+          this.#state = "failed";
+          this.#lastError = `plugin ${this.name}: the plugin file changed while it was being ` +
+            `loaded; it will be reloaded`;
+          this.#stats.errors++;
+          this.#emit("failed", { message: this.#lastError });
+          this.#options.changed();
+          return;
+        }
+        this.#process?.send({
+          type: "setup",
+          config: this.#options.configFor(this.name),
+          maxResultBytes: this.#options.maxResultBytes,
+        });
+        return;
       case "ready":
         clearTimeout(this.#timer);
         if (message.outputs !== undefined && this.#description !== undefined) {
-          // Outputs that depend on the configuration (outputsFor), checked by the Worker.
+          // Outputs that depend on the configuration (outputsFor), checked by the plugin process.
           this.#outputs = message.outputs;
           this.#summary = new SummaryAccumulator(message.outputs, {
             recentRows: this.#options.recentRows,
             ranking: this.#description.ranking,
           });
         }
+        this.#settingUp = false;
         this.#state = "running";
         this.#settle();
         this.#emit("started", {});
@@ -425,7 +525,7 @@ export class PluginRunner {
         this.#pump();
         return;
       case "rows":
-        this.#onRows(message.seq, message.rows);
+        this.#onRows(message.seq, payload, message.failures);
         return;
       case "failed":
         if (message.phase === "load") {
@@ -438,7 +538,8 @@ export class PluginRunner {
           this.#options.changed();
           return;
         }
-        this.#crash(this.#failure(message.phase, message.errorName, message.message));
+        if (message.phase === "oversized") this.#oversized(String(message.message));
+        else this.#crash(this.#failure(message.phase, message.errorName, message.message));
         return;
       case "log":
         this.#emit("log", { message: message.message, fields: message.fields });
@@ -458,9 +559,9 @@ export class PluginRunner {
   }
 
   #pump(): void {
-    const worker = this.#worker;
+    const child = this.#process;
     if (
-      this.#state !== "running" || worker === undefined || this.#inFlight !== undefined ||
+      this.#state !== "running" || child === undefined || this.#inFlight !== undefined ||
       this.#pendingWrites > 1 || this.#queue.length === 0
     ) {
       return;
@@ -471,28 +572,44 @@ export class PluginRunner {
       this.#pump();
       return;
     }
-    this.#inFlight = { batch, postedAt: performance.now() };
+    const cpuAtStart = child.cpuMs() ?? 0;
+    const postedAt = performance.now();
+    this.#inFlight = { batch, postedAt, cpuAtStart };
     const budgetMs = this.#description?.budgetMs ?? this.#options.budgetMs;
-    this.#timer = setTimeout(() => {
-      this.#crash(
-        `plugin ${this.name}: batch ${batch.topic}+${batch.partition}+${batch.startOffset}+` +
-          `${batch.endOffset} exceeded its budget of ${budgetMs} ms; the Worker was terminated`,
-      );
-    }, budgetMs);
-    worker.postMessage({ type: "batch", seq: batch.seq, ipc: batch.ipc }, [batch.ipc]);
+    // The budget counts the plugin's own CPU time, so a busy neighbour cannot make it overrun;
+    // the much larger wall-clock limit still ends a process that waits forever.
+    const wallMs = Math.max(10 * budgetMs, 60_000);
+    const name = `${batch.topic}+${batch.partition}+${batch.startOffset}+${batch.endOffset}`;
+    this.#timer = setInterval(() => {
+      const used = (child.cpuMs() ?? cpuAtStart) - cpuAtStart;
+      if (used > budgetMs) {
+        this.#crash(
+          `plugin ${this.name}: batch ${name} exceeded its CPU budget of ${budgetMs} ms ` +
+            `(${Math.round(used)} ms used); its process was killed`,
+        );
+      } else if (performance.now() - postedAt > wallMs) {
+        this.#crash(
+          `plugin ${this.name}: batch ${name} took longer than ${wallMs} ms of wall-clock time ` +
+            `(${Math.round(used)} ms of CPU); its process was killed`,
+        );
+      }
+    }, BUDGET_CHECK_MS);
+    child.send({ type: "batch", seq: batch.seq }, new Uint8Array(batch.ipc));
     this.#options.changed();
   }
 
-  #onRows(seq: number, returned: unknown): void {
+  #onRows(seq: number, payload: Uint8Array, failures: AlertFailure[]): void {
     const inFlight = this.#inFlight;
     if (inFlight === undefined || inFlight.batch.seq !== seq) return;
-    clearTimeout(this.#timer);
+    clearInterval(this.#timer);
     const ms = performance.now() - inFlight.postedAt;
     const batch = inFlight.batch;
+    const outputs = this.#outputs ?? this.#description!.outputs;
     let rows: PluginRow[];
     try {
-      // Checked again: the plugin could post a "rows" message itself, bypassing the Worker's check.
-      rows = checkRows(returned, this.#outputs ?? this.#description!.outputs);
+      // Checked again: the plugin's code could write frames itself, bypassing the process's check.
+      rows = checkRows(tableToRows(tableFromIPC(payload), outputs), outputs);
+      rows.push(...this.#failedAlertRows(batch, failures));
     } catch (error) {
       this.#crash(
         `plugin ${this.name}: process() returned invalid rows: ${(error as Error).message}`,
@@ -563,14 +680,31 @@ export class PluginRunner {
     this.#pump();
   }
 
-  /** Terminates the Worker after a failure and schedules a restart with backoff. */
+  /** Null rows for the alerts `process` could not handle, counted with their reasons. */
+  #failedAlertRows(batch: QueuedBatch, failures: AlertFailure[]): PluginRow[] {
+    if (!Array.isArray(failures)) throw new Error("the failed alerts are not a list");
+    const nulls = Object.fromEntries(Object.keys(this.#outputs ?? this.#description!.outputs).map((c) => [c, null]));
+    return failures.map((failure) => {
+      const id = batch.ids[failure.row];
+      if (!Number.isInteger(failure.row) || id === undefined) {
+        throw new Error(`failed alert row ${failure.row} is not in the batch`);
+      }
+      const reason = oneLine(String(failure.reason));
+      this.#stats.failedAlerts++;
+      this.#lastFailedAlerts = [...this.#lastFailedAlerts, { id: String(id), reason }]
+        .slice(-RECENT_FAILURES);
+      return { id, ...nulls };
+    });
+  }
+
+  /** Kills the process after a failure and schedules a restart with backoff. */
   #crash(message: string): void {
     const generation = this.#generation;
     const failed = this.#inFlight?.batch;
     this.#terminate();
     this.#inFlight = undefined;
     this.#stats.errors++;
-    this.#lastError = message;
+    this.#lastError = oneLine(message);
     this.#emit("error", {
       message,
       ...(failed === undefined ? {} : {
@@ -599,10 +733,10 @@ export class PluginRunner {
   }
 
   #terminate(): void {
-    clearTimeout(this.#timer);
+    clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#worker?.terminate();
-    this.#worker = undefined;
+    this.#process?.kill();
+    this.#process = undefined;
   }
 
   /** Ends everything in progress; later callbacks of older generations are ignored. */
@@ -620,6 +754,12 @@ export class PluginRunner {
   #emit(event: PluginEvent["event"], fields: Record<string, unknown>): void {
     this.#options.emit({ event, plugin: this.name, file: this.file, ...fields });
   }
+}
+
+/** An error text as the API shows it: its first line, at most 500 characters. */
+function oneLine(text: string): string {
+  const line = text.split("\n")[0];
+  return line.length > 500 ? `${line.slice(0, 500)}…` : line;
 }
 
 /** SHA-256 of a file's content, hex. */

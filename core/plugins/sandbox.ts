@@ -1,148 +1,94 @@
 /**
- * The sandbox of a plugin Worker: what it may touch is exactly what its manifest
- * declares, plus read access to the code of its own static module graph.
+ * The sandbox of a plugin process: Deno permission flags built from its
+ * manifest, and nothing else. No -A, run, ffi, sys or remote imports ever.
  *
- * Why that extra grant: Deno checks read permission for every local file that
- * `import()` loads, including the static imports of the imported file, but not
- * for the Worker entry's own graph (worker.ts, define.ts, apache-arrow are thus
- * free) nor for loading npm modules. The plugin's local code files are listed
- * with `deno info --json` before the Worker starts; data files (JSON, text) in
- * that graph are refused, since granting them would let a plugin read any file
- * by importing it. The folders of the npm packages it imports (and their
- * dependencies) are granted too, because some packages read their own files at
- * run time (parquet-wasm's Node build reads its .wasm with `fs`).
+ * Besides what the manifest declares, the process may read code: Deno checks
+ * read permission on every local file `import()` loads, so the plugin file,
+ * the other code files of its folder (`.ts`, `.js`, …; data files are not
+ * code), the broker's own `core/` (whose `define.ts` every plugin imports) and
+ * the project's `node_modules` (npm packages read their own `.wasm` at run
+ * time) are readable. Paths in `deny` (the folder of the control token) are
+ * never readable, whatever the manifest and the operator's consent say.
  */
-import { isAbsolute, resolve } from "node:path";
+import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PluginPermissions } from "./define.ts";
 
-const CODE_MEDIA_TYPES = new Set([
-  "TypeScript",
-  "JavaScript",
-  "TSX",
-  "JSX",
-  "Mts",
-  "Mjs",
-  "Cts",
-  "Cjs",
-  "Dts",
-  "Dmts",
-  "Dcts",
-]);
+const CODE_EXTENSIONS = new Set([".ts", ".js", ".mjs", ".mts", ".tsx", ".jsx"]);
+/** The broker's project root (beside core/), whose deno.json and node_modules plugins use. */
+const PROJECT = fileURLToPath(new URL("../../", import.meta.url));
 
-/** The plugin's static module graph, as far as the sandbox is concerned. */
-export interface PluginModuleGraph {
-  /** Local code files, the plugin file included. */
-  files: string[];
-  /** Folders of the npm packages it imports, dependencies included. */
-  packages: string[];
-}
-
-/** Options of {@link pluginModuleGraph}. */
-export interface ModuleGraphOptions {
-  /** Working directory of `deno info`, where the import map's deno.json is found. */
-  cwd?: string;
-}
-
-/**
- * Local code files and npm package folders of a plugin's static module graph.
- *
- * @throws Error with Deno's own wording when the graph does not resolve (syntax error, missing module)
- */
-export async function pluginModuleGraph(
-  file: string,
-  options: ModuleGraphOptions = {},
-): Promise<PluginModuleGraph> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", file],
-    cwd: options.cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  if (!output.success) {
-    throw new Error(new TextDecoder().decode(output.stderr).trim() || "deno info failed");
-  }
-  const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
-    modules: { specifier: string; mediaType?: string; error?: string }[];
-    npmPackages?: Record<string, { dependencies: string[]; localPath?: string }>;
-  };
-  const files: string[] = [];
-  const packages = new Set<string>();
-  const npm = graph.npmPackages ?? {};
-  const addPackage = (key: string) => {
-    const found = npm[key];
-    if (found?.localPath === undefined || packages.has(found.localPath)) return;
-    packages.add(found.localPath);
-    found.dependencies.forEach(addPackage);
-  };
-  for (const module of graph.modules) {
-    if (module.error !== undefined) throw new Error(module.error);
-    if (module.specifier.startsWith("npm:/")) addPackage(npmPackageKey(module.specifier));
-    if (!module.specifier.startsWith("file:")) continue;
-    const path = fileURLToPath(module.specifier);
-    if (!CODE_MEDIA_TYPES.has(module.mediaType ?? "")) {
-      throw new Error(
-        `The plugin imports ${path} (${module.mediaType ?? "unknown type"}), which is not code; ` +
-          `read data files in setup() and declare them under permissions.read`,
-      );
-    }
-    files.push(path);
-  }
-  return { files, packages: [...packages] };
-}
-
-/** `npm:/@scope/name@1.2.3/sub/path` → `@scope/name@1.2.3`. */
-function npmPackageKey(specifier: string): string {
-  const parts = specifier.slice("npm:/".length).split("/");
-  return parts[0].startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0];
-}
-
-/** Worker permission descriptor, as accepted by `new Worker(url, { deno: { permissions } })`. */
-export interface WorkerPermissions {
-  read: string[] | false;
-  write: string[] | false;
-  net: string[] | false;
-  env: string[] | false;
-  run: false;
-  ffi: false;
-  sys: false;
-  import: false;
-}
-
-/** Options of {@link workerPermissions}. */
-export interface WorkerPermissionOptions {
+/** Options of {@link processFlags}. */
+export interface ProcessFlagOptions {
   /** Project root, against which relative manifest paths are resolved. */
   root: string;
-  /** The plugin's module graph, whose code it may read. */
-  graph: PluginModuleGraph;
+  /** The plugin file. */
+  file: string;
+  /** Heap cap of the process, in MB. */
+  memoryMb: number;
+  /** Paths the process may never read. */
+  deny: string[];
+}
+
+/** Paths as Deno flags want them: absolute, and without commas (the flags' separator). */
+function absolutePaths(list: string[] | undefined, root: string): string[] {
+  return (list ?? []).map((p) => {
+    if (p.includes(",")) {
+      throw new Error(
+        `Permission path "${p}" holds a comma, which Deno flags cannot carry; rename it`,
+      );
+    }
+    return isAbsolute(p) ? p : resolve(root, p);
+  });
+}
+
+/** Code files of a plugin's folder, subfolders included (hidden entries and node_modules not). */
+export function pluginCodeFiles(dir: string): string[] {
+  const files: string[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) files.push(...pluginCodeFiles(path));
+    else if (entry.isFile && CODE_EXTENSIONS.has(extname(entry.name))) files.push(path);
+  }
+  return files;
 }
 
 /**
- * The Worker permissions for a manifest: declared paths resolved against the
- * project root, plus read access to the plugin's own code.
+ * The `deno run` flags of a plugin process for its declared permissions (the probe gets `{}`).
+ *
+ * @throws Error when a declared path cannot be expressed as a flag
  */
-export function workerPermissions(
-  declared: PluginPermissions,
-  options: WorkerPermissionOptions,
-): WorkerPermissions {
-  const { root, graph } = options;
-  const paths = (list: string[] | undefined) =>
-    (list ?? []).map((p) => (isAbsolute(p) ? p : resolve(root, p)));
-  const orFalse = (list: string[]) => (list.length > 0 ? list : false as const);
-  return {
-    read: orFalse([...graph.files, ...graph.packages, ...paths(declared.read)]),
-    write: orFalse(paths(declared.write)),
-    net: orFalse([...(declared.net ?? [])]),
-    env: orFalse([...(declared.env ?? [])]),
-    run: false,
-    ffi: false,
-    sys: false,
-    import: false,
-  };
+export function processFlags(declared: PluginPermissions, options: ProcessFlagOptions): string[] {
+  const { root, file } = options;
+  const code = [
+    file,
+    ...pluginCodeFiles(dirname(file)),
+    join(PROJECT, "core"),
+    join(PROJECT, "node_modules"),
+  ];
+  const read = [...new Set([...code, ...absolutePaths(declared.read, root)])];
+  const flags = [
+    "run",
+    "--no-prompt",
+    "--no-remote",
+    "--cached-only",
+    `--config=${join(PROJECT, "deno.json")}`,
+    `--v8-flags=--max-old-space-size=${options.memoryMb}`,
+    `--allow-read=${read.join(",")}`,
+  ];
+  const write = absolutePaths(declared.write, root);
+  if (write.length > 0) flags.push(`--allow-write=${write.join(",")}`);
+  if ((declared.net ?? []).length > 0) flags.push(`--allow-net=${declared.net!.join(",")}`);
+  if ((declared.env ?? []).length > 0) flags.push(`--allow-env=${declared.env!.join(",")}`);
+  const deny = absolutePaths(options.deny, root);
+  if (deny.length > 0) {
+    flags.push(`--deny-read=${deny.join(",")}`, `--deny-write=${deny.join(",")}`);
+  }
+  return flags;
 }
 
-const DENIED = /Requires (\w+) access to (.+?), run again with the --allow-\w+ flag/;
+const DENIED = /Requires (\w+) access(?: to (.+?))?, run again with the --allow-\w+ flag/;
 const NEVER_GRANTED = ["run", "ffi", "sys", "import"];
 
 /**
@@ -156,5 +102,6 @@ export function describeDenial(plugin: string, message: string): string | undefi
   const advice = NEVER_GRANTED.includes(kind)
     ? `plugins are never granted ${kind} access`
     : `it is not declared in the manifest; add it to permissions.${kind} if the plugin needs it`;
-  return `plugin ${plugin}: ${kind} access to ${target} denied (${advice})`;
+  const what = target === undefined ? `${kind} access` : `${kind} access to ${target}`;
+  return `plugin ${plugin}: ${what} denied (${advice})`;
 }

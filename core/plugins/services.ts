@@ -6,12 +6,14 @@
  * that is behind catches up from them. Batch plugins run over archived hours
  * on demand and, while started, on a schedule (hour_runs.ts).
  */
+import { resolve } from "node:path";
 import type { Config } from "../config/mod.ts";
 import { logger } from "../log.ts";
 import type { ServiceManager } from "../services/manager.ts";
 import type { Service, ServiceState } from "../services/service.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { ArchivedBatch } from "./archive_batches.ts";
+import { BUILT_IN_NAMES } from "./consent.ts";
 import { StreamFeed } from "./feed.ts";
 import { createPluginHost, type PluginHost } from "./host.ts";
 import type { HourRange } from "./hour_range.ts";
@@ -36,6 +38,8 @@ export interface PluginBus {
 export interface PluginBusOptions {
   /** Start stream plugins as they are found and follow the folder. Default true. */
   live?: boolean;
+  /** Names no plugin may take; default the built-in services of consent.ts. */
+  reservedNames?(): readonly string[];
 }
 
 const log = logger("plugins");
@@ -55,12 +59,25 @@ export async function registerPluginServices(
 ): Promise<PluginBus> {
   // Events arrive while the host is still loading the first plugins.
   let bus: (PluginBus & Internals) | null = null;
+  // Only services registered here are ever unregistered here: removing a plugin file can
+  // stop that plugin and nothing else, whatever name it claims.
+  const ours = new Set<string>();
   const register = (name: string) => {
-    if (bus !== null && !manager.has(name)) manager.register(pluginService(bus, name, config));
+    // A file named like a built-in (archive.ts) is refused; it must not take the name either,
+    // even before the built-in service is registered.
+    if (bus === null || manager.has(name) || BUILT_IN_NAMES.includes(name)) return;
+    manager.register(pluginService(bus, name, config));
+    ours.add(name);
   };
-  bus = await startPluginBus(config, {}, (event) => {
+  const reservedNames = () => [
+    ...BUILT_IN_NAMES,
+    ...manager.names().filter((name) => !ours.has(name)),
+  ];
+  bus = await startPluginBus(config, { reservedNames }, (event) => {
     if (event.event === "loaded" || event.event === "failed") register(event.plugin);
-    if (event.event === "removed") manager.unregister(event.plugin).catch(() => {});
+    if (event.event === "removed" && ours.delete(event.plugin)) {
+      manager.unregister(event.plugin).catch(() => {});
+    }
   });
   for (const plugin of bus.host.list()) register(plugin.name);
   return bus;
@@ -102,6 +119,10 @@ export async function startPluginBus(
     dir: config.string("plugins.dir"),
     configs: config.plugins,
     budgetMs: config.number("plugins.budget_ms"),
+    memoryMb: config.number("plugins.memory_mb"),
+    maxResultMb: config.number("plugins.max_result_mb"),
+    reservedNames: options.reservedNames,
+    deny: [resolve(config.string("process.state_dir"))],
     queueLimit: config.number("plugins.queue_limit"),
     autoStart: options.live !== false,
     watch: options.live !== false,

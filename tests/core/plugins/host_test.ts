@@ -151,7 +151,7 @@ Deno.test("files that cannot load are refused with the reason, the others run", 
     assert.match(reason("syntax_error"), /^plugin syntax_error failed to load: .*SyntaxError/s);
     assert.match(
       reason("imports_data"),
-      /imports \/.*wire_format_facts\.json \(Json\), which is not code/,
+      /^plugin imports_data: read access to ".*wire_format_facts\.json" denied/,
     );
 
     const report = host.dispatch(ztfBatch(alerts.slice(0, 5)));

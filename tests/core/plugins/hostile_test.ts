@@ -26,7 +26,7 @@ Deno.test("each hostile plugin is denied what it did not declare and reported by
   const log = new EventLog();
   const host = await createPluginHost({
     root,
-    configs: { hostile_write: { inside, outside } },
+    configs: { hostile_write: { inside, outside, allow: ["write:out"] } },
     restartBackoff: { initialMs: 60_000, maxMs: 60_000 },
     sink: createParquetSink({ scienceRoot: science }),
     onEvent: log.record,
