@@ -159,11 +159,13 @@ async function setup(ctx: PluginContext): Promise<void> {
 }
 
 function ids(table: Table): (bigint | null)[] {
-  const id = table.getChild("candid") ?? table.getChild("candidate")?.getChild("candid") ??
-    table.getChild("diaSource")?.getChild("diaSourceId") ?? table.getChild("diaSourceId");
+  // The archive keys rows by the top-level id: candid (ZTF), diaSourceId (Rubin), alertId (ELAsTiCC).
+  const id = table.getChild("candid") ?? table.getChild("diaSourceId") ??
+    table.getChild("alertId") ?? table.getChild("candidate")?.getChild("candid") ??
+    table.getChild("diaSource")?.getChild("diaSourceId");
   if (!id) {
     throw new Error(
-      `Expected a candid (ZTF) or diaSourceId (Rubin) column in the batch, found ` +
+      `Expected a candid (ZTF), diaSourceId (Rubin) or alertId column in the batch, found ` +
         table.schema.fields.map((f) => f.name).join(", "),
     );
   }
@@ -222,7 +224,7 @@ export default definePlugin({
   version: "1.0.0",
   permissions: { read: MODEL_FOLDERS },
   kind: "stream",
-  columns: ["candid", "candidate", "prv_candidates", "diaSourceId", "diaSource"],
+  columns: ["candid", "candidate", "prv_candidates", "diaSourceId", "alertId", "diaSource"],
   outputs: OUTPUTS,
   outputsFor,
   // Live summary: how many alerts were scored, the score distribution and the lowest scores

@@ -4,6 +4,7 @@
  * The dashboard in `web/` is served from the same app. Endpoints are
  * documented in README.md beside this file.
  */
+import { logger } from "../log.ts";
 import { Hono } from "hono";
 import type { Config } from "../config/mod.ts";
 import { type Figures, figuresOf } from "../metrics/figures.ts";
@@ -57,6 +58,7 @@ export interface ApiContext {
 }
 
 const HOUR_MS = 3_600_000;
+const log = logger("api");
 
 /** Builds the Hono app of the API and the dashboard. */
 export function createApiApp(ctx: ApiContext): Hono {
@@ -73,6 +75,11 @@ export function createApiApp(ctx: ApiContext): Hono {
     if (err instanceof ApiError) return c.json({ error: err.message }, err.status);
     if (err instanceof UnknownServiceError) {
       return c.json({ error: err.message, services: ctx.manager.names() }, 404);
+    }
+    if (c.req.path.startsWith("/api/v1/")) {
+      // The unauthenticated query API: DuckDB and filesystem errors may name absolute paths.
+      log.error("query failed", { path: c.req.path, error: err.message });
+      return c.json({ error: "The query failed; the process log has the details" }, 500);
     }
     return c.json({ error: err.message }, 500);
   });

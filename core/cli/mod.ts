@@ -60,7 +60,12 @@ async function start(cmd: Command, config: Config, running: ProcessState | null)
   const hasFilters = config.bool("distribution.default_filters") ||
     Object.keys(config.filters).length > 0;
   const hasBroker = cmd.simulator || config.list("distribution.brokers").length > 0;
-  if (name === "archive" && config.bool("distribution.with_archive") && hasFilters && hasBroker) {
+  // Not for a files job: it ends once the archive and the stream plugins have caught up.
+  const filesJob = cmd.source !== undefined;
+  if (
+    name === "archive" && !filesJob && config.bool("distribution.with_archive") && hasFilters &&
+    hasBroker
+  ) {
     wanted.push("distribute");
   }
   const toStart = wanted.filter((s) => s !== "ui");

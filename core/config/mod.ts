@@ -192,7 +192,7 @@ function flatten(
     if (key in KEYS) {
       out[key] = value;
     } else if (prefix === "plugins." && isTable(value)) {
-      // Plain objects: the section is posted to the plugin's Worker as it is.
+      // Plain objects: the section is sent to the plugin's process as it is.
       plugins[name] = JSON.parse(JSON.stringify(value));
     } else if (prefix === "distribution.filters." && isTable(value)) {
       filters[name] = JSON.parse(JSON.stringify(value));

@@ -15,7 +15,8 @@ export type AvroNode =
   | { kind: "null" | "boolean" | "int" | "long" | "float" | "double" | "string" | "bytes" }
   | { kind: "timestamp" }
   | { kind: "record"; name: string; namespace: string; fields: AvroField[] }
-  | { kind: "array"; items: AvroNode };
+  | { kind: "array"; items: AvroNode }
+  | { kind: "map"; values: AvroNode };
 
 /** A record field: its Avro name and the column it is read from (they differ when the column is not a valid Avro name). */
 export interface AvroField {
@@ -73,6 +74,11 @@ export function nodeOfArrow(name: string, type: arrow.DataType, namespace = TOP)
         kind: "array",
         items: nodeOfArrow(name, (type as arrow.List).children[0].type, namespace),
       };
+    case arrow.Type.Map: {
+      // An Avro map archived as an Arrow Map (entries of key, value): keys are strings in Avro.
+      const entries = (type as arrow.Map_).children[0].type as arrow.Struct;
+      return { kind: "map", values: nodeOfArrow(name, entries.children[1].type, namespace) };
+    }
     default:
       throw new Error(`Column ${name} has Arrow type ${type} that the distribution cannot encode`);
   }
@@ -131,11 +137,22 @@ export function schemaJson(node: AvroNode): unknown {
     }
     case "array":
       return { type: "array", items: nullable(schemaJson(node.items)) };
+    case "map":
+      return { type: "map", values: nullable(schemaJson(node.values)) };
     case "timestamp":
       return { type: "long", logicalType: "timestamp-millis" };
     default:
       return node.kind;
   }
+}
+
+/** The key/value pairs of a map value: an Arrow map row or a JS Map iterate as pairs, an object by its entries. */
+function mapEntries(value: unknown): [unknown, unknown][] {
+  if (value instanceof Map) return [...value.entries()];
+  if (typeof (value as Iterable<unknown>)[Symbol.iterator] === "function") {
+    return [...(value as Iterable<[unknown, unknown]>)];
+  }
+  return Object.entries(value as Record<string, unknown>);
 }
 
 function nullable(type: unknown): unknown {
@@ -196,6 +213,18 @@ export class AvroWriter {
         if (items.length > 0) {
           this.#number(items.length);
           for (const item of items) this.#union(node.items, item);
+        }
+        this.#number(0);
+        return;
+      }
+      case "map": {
+        const entries = mapEntries(value);
+        if (entries.length > 0) {
+          this.#number(entries.length);
+          for (const [key, item] of entries) {
+            this.#bytes(AvroWriter.#text.encode(String(key)));
+            this.#union(node.values, item);
+          }
         }
         this.#number(0);
         return;

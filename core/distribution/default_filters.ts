@@ -16,8 +16,8 @@ export const DEFAULT_FILTERS: readonly FilterDefinition[] = [
   },
   {
     name: "anomalies",
-    description: "Alerts the anomaly plugin scores below -0.5 (the lower, the stranger)",
-    where: "anomaly.anomaly_score < -0.5",
+    description: "Alerts the anomaly plugin scores below -0.05 (the lower, the stranger)",
+    where: "anomaly.anomaly_score < -0.05",
   },
   {
     name: "bright_transients",

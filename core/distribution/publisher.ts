@@ -9,6 +9,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel, type Producer } from "kafkajs";
+import "../source/kafkajs_timer_fix.ts";
 
 /** Options of {@link TransactionalPublisher.connect}. */
 export interface PublisherOptions {

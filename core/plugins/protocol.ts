@@ -2,12 +2,7 @@
  * Messages exchanged between the plugin host and a plugin process (`child.ts`),
  * as JSON frames (frames.ts): no functions, bigints travel as strings.
  */
-import type {
-  OutputType,
-  PluginKind,
-  PluginPermissions,
-  SummaryRanking,
-} from "./define.ts";
+import type { OutputType, PluginKind, PluginPermissions, SummaryRanking } from "./define.ts";
 
 /** The serialisable part of a plugin manifest, as reported by the plugin process. */
 export interface PluginDescription {

@@ -70,7 +70,7 @@ export interface PluginStatus {
   lastError: string | null;
   avgMsPerBatch: number | null;
   lastMsPerBatch: number | null;
-  /** Time each batch took, from posting it to the Worker to its rows coming back. */
+  /** Time each batch took, from sending it to the plugin process to its rows coming back. */
   batchSeconds: HistogramSnapshot;
   restarts: number;
   /** Alerts `process` could not handle: they got null outputs. */
@@ -509,8 +509,12 @@ export class PluginRunner {
         return;
       case "ready":
         clearTimeout(this.#timer);
-        if (message.outputs !== undefined && this.#description !== undefined) {
-          // Outputs that depend on the configuration (outputsFor), checked by the plugin process.
+        if (
+          message.outputs !== undefined && this.#description !== undefined &&
+          JSON.stringify(message.outputs) !== JSON.stringify(this.#outputs)
+        ) {
+          // Outputs that depend on the configuration (outputsFor), checked by the plugin process;
+          // a restart with the same outputs keeps the live summary.
           this.#outputs = message.outputs;
           this.#summary = new SummaryAccumulator(message.outputs, {
             recentRows: this.#options.recentRows,
@@ -683,7 +687,9 @@ export class PluginRunner {
   /** Null rows for the alerts `process` could not handle, counted with their reasons. */
   #failedAlertRows(batch: QueuedBatch, failures: AlertFailure[]): PluginRow[] {
     if (!Array.isArray(failures)) throw new Error("the failed alerts are not a list");
-    const nulls = Object.fromEntries(Object.keys(this.#outputs ?? this.#description!.outputs).map((c) => [c, null]));
+    const nulls = Object.fromEntries(
+      Object.keys(this.#outputs ?? this.#description!.outputs).map((c) => [c, null]),
+    );
     return failures.map((failure) => {
       const id = batch.ids[failure.row];
       if (!Number.isInteger(failure.row) || id === undefined) {

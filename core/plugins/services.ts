@@ -122,7 +122,11 @@ export async function startPluginBus(
     memoryMb: config.number("plugins.memory_mb"),
     maxResultMb: config.number("plugins.max_result_mb"),
     reservedNames: options.reservedNames,
-    deny: [resolve(config.string("process.state_dir"))],
+    // The control token lives in the state folder and may be in the config file (ui.token).
+    deny: [
+      resolve(config.string("process.state_dir")),
+      ...(config.file === null ? [] : [resolve(config.file)]),
+    ],
     queueLimit: config.number("plugins.queue_limit"),
     autoStart: options.live !== false,
     watch: options.live !== false,
@@ -229,7 +233,7 @@ function pluginService(bus: PluginBus & Internals, name: string, config: Config)
     start: () => host.start(name),
     async stop() {
       // A stream plugin finishes what the archive committed, within a bound; one still
-      // loading its Worker (a short job can end before it is up) is waited for as well.
+      // loading its process (a short job can end before it is up) is waited for as well.
       const state = status()?.state;
       if (
         status()?.kind === "stream" &&

@@ -164,6 +164,10 @@ function lazyQueryEngine(config: Config): () => Promise<QueryEngine | null> {
     }).then((opened) => {
       opened.warm();
       return opened;
+    }, (error) => {
+      // Opened again on the next request rather than failing every one until a restart.
+      engine = undefined;
+      throw error;
     });
     return engine;
   };

@@ -1,6 +1,6 @@
 /**
  * The services a process can run, and how the configuration builds each one.
- * Built-in: `simulator`, `archive`, `ui`; every `plugins/<name>.ts` file adds
+ * Built-in: `simulator`, `archive`, `ui`, `distribute`; every `plugins/<name>.ts` file adds
  * a plugin service of that name. Heavy modules load only when started.
  */
 import { basename, join } from "node:path";

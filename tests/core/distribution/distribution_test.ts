@@ -30,22 +30,32 @@ Deno.env.set("KAFKAJS_NO_PARTITIONER_WARNING", "1");
 
 type Row = Record<string, any>;
 
-/** Archived alerts and classify's rows, by candid. */
-async function archivedRows(dir: string): Promise<{ alerts: Row[]; classify: Map<string, Row> }> {
+/** Archived alerts and the classify and anomaly rows, by candid. */
+async function archivedRows(
+  dir: string,
+): Promise<{ alerts: Row[]; classify: Map<string, Row>; anomaly: Map<string, Row> }> {
   const alerts: Row[] = [];
-  const classify = new Map<string, Row>();
   for await (const path of walk(join(dir, "archive"))) {
     const table = await parquetToTable(await Deno.readFile(path));
     for (const row of table) alerts.push(plain(row!.toJSON()));
   }
-  for await (const path of walk(join(dir, "science", "classify"))) {
+  return {
+    alerts,
+    classify: await scienceRows(dir, "classify"),
+    anomaly: await scienceRows(dir, "anomaly"),
+  };
+}
+
+async function scienceRows(dir: string, plugin: string): Promise<Map<string, Row>> {
+  const rows = new Map<string, Row>();
+  for await (const path of walk(join(dir, "science", plugin))) {
     const table = await parquetToTable(await Deno.readFile(path));
     for (const row of table) {
       const r = plain(row!.toJSON());
-      classify.set(String(r.id), r);
+      rows.set(String(r.id), r);
     }
   }
-  return { alerts, classify };
+  return rows;
 }
 
 async function* walk(dir: string): AsyncGenerator<string> {
@@ -70,11 +80,11 @@ const lt = (a: unknown, b: number) => typeof a === "number" && a < b;
 const gt = (a: unknown, b: number) => typeof a === "number" && a > b;
 
 /** The same rules, written in TypeScript. */
-const RULES: Record<string, (a: Row, c: Row | undefined) => boolean> = {
+const RULES: Record<string, (a: Row, c: Row | undefined, n: Row | undefined) => boolean> = {
   catalog_match: (_a, c) =>
     c !== undefined &&
     ["gcvs_name", "spicy_name", "3hsp_name", "4lac_name", "tns_name"].some((k) => c[k] != null),
-  anomalies: () => false,
+  anomalies: (_a, _c, n) => lt(n?.anomaly_score, -0.05),
   bright_transients: ({ candidate: x }) =>
     lt(x.magpsf, 18) && ["t", "1"].includes(x.isdiffpos) && typeof x.ndethist === "number" &&
     x.ndethist <= 2 && typeof x.rb === "number" && x.rb >= 0.5 &&
@@ -102,8 +112,9 @@ const CUSTOM: FilterDefinition[] = [
 
 Deno.test("distribution: filters select what their rule says, fink-client decodes every field, a bad filter is reported by name", async () => {
   const dir = await archiveFixture();
-  const { alerts, classify } = await archivedRows(dir);
+  const { alerts, classify, anomaly } = await archivedRows(dir);
   assert.equal(alerts.length, 50);
+  assert.equal(anomaly.size, 50, "the anomaly plugin ran beside classify");
   const broker = await startBroker({ port: 0, dataDir: null });
   const publisher = await TransactionalPublisher.connect({
     brokers: [broker.address],
@@ -137,7 +148,8 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
     assert.match(broken.error ?? "", /Filter broken failed on a batch: .*no_such_column/);
     let selective = 0;
     for (const [name, rule] of Object.entries(RULES)) {
-      const expected = alerts.filter((a) => rule(a, classify.get(String(a.candid))))
+      const expected = alerts
+        .filter((a) => rule(a, classify.get(String(a.candid)), anomaly.get(String(a.candid))))
         .map((a) => String(a.candid)).sort();
       const figure = figures.find((f) => f.name === name)!;
       assert.equal(figure.error, null, `${name}: ${figure.error}`);
@@ -172,7 +184,11 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
           `classify.${field}`,
         );
       }
-      assert.equal(record.anomaly, null, "no anomaly results: a null record");
+      assert.deepEqual(
+        normalise(record.anomaly.anomaly_score),
+        normalise(anomaly.get(String(record.candid))!.anomaly_score),
+        "anomaly.anomaly_score",
+      );
     }
   } finally {
     await publisher.close();

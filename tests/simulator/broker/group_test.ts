@@ -29,12 +29,13 @@ const E = {
   INVALID_SESSION_TIMEOUT: 26,
   REBALANCE_IN_PROGRESS: 27,
   MEMBER_ID_REQUIRED: 79,
+  INVALID_REQUEST: 42,
 };
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-Deno.test("FindCoordinator answers this broker for groups at v0-v2 and refuses transactions", async () => {
+Deno.test("FindCoordinator answers this broker for groups and transactional ids at v0-v2", async () => {
   const h = harness();
   try {
     for (const version of [0, 1, 2]) {
@@ -56,10 +57,16 @@ Deno.test("FindCoordinator answers this broker for groups at v0-v2 and refuses t
       ]);
       assert.deepEqual(r.remaining, 0);
     }
-    const r = await call(h, { apiKey: 10, version: 2, write: (w) => w.string("txn").int8(1) });
-    r.int32();
-    assert.deepEqual(r.int16(), E.COORDINATOR_NOT_AVAILABLE);
-    assert.ok(r.nullableString()?.includes("transaction"));
+    // Transactional ids (key type 1) are coordinated here too; other key types are refused.
+    const txn = await call(h, { apiKey: 10, version: 2, write: (w) => w.string("txn").int8(1) });
+    txn.int32();
+    assert.deepEqual(txn.int16(), E.NONE);
+    txn.nullableString();
+    assert.deepEqual(txn.int32(), BROKER.nodeId);
+    const bad = await call(h, { apiKey: 10, version: 2, write: (w) => w.string("x").int8(7) });
+    bad.int32();
+    assert.deepEqual(bad.int16(), E.INVALID_REQUEST);
+    assert.match(bad.nullableString() ?? "", /key type 0 \(group\) or 1 \(transaction\), found 7/);
   } finally {
     await h.gc.close();
   }
