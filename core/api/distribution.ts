@@ -77,12 +77,6 @@ export function distributionPrometheus(figures: FilterFigures[], lag: number | n
     (f) => f.published,
   );
   family(
-    "fink_filter_publish_rate",
-    "gauge",
-    "Alerts published per second over the last minute",
-    (f) => f.rate,
-  );
-  family(
     "fink_filter_error",
     "gauge",
     "1 when the filter failed on its last batch",

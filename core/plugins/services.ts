@@ -235,6 +235,8 @@ function pluginService(bus: PluginBus & Internals, name: string, config: Config)
       // A stream plugin finishes what the archive committed, within a bound; one still
       // loading its process (a short job can end before it is up) is waited for as well.
       const state = status()?.state;
+      const t0 = Date.now();
+      log.info("TMP stop begin", { plugin: name, state, kind: status()?.kind });
       if (
         status()?.kind === "stream" &&
         (state === "running" || state === "starting" || state === "restarting")
@@ -242,6 +244,7 @@ function pluginService(bus: PluginBus & Internals, name: string, config: Config)
         await bus.feed.drain(config.number("plugins.stop_wait_s") * 1000, name);
       }
       host.stop(name);
+      log.info("TMP stop end", { plugin: name, ms: Date.now() - t0 });
     },
     state() {
       const s = status();

@@ -120,7 +120,9 @@ export async function runProcess(
     Deno.removeSignalListener("SIGTERM", onSignal);
     log.info("stopping");
     await manager.stopAll();
+    log.info("TMP stopAll done");
     await bus.close();
+    log.info("TMP bus closed");
     // Ends the live streams, which the server's shutdown would otherwise wait for.
     await metrics.close();
     await server.shutdown();

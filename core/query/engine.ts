@@ -111,6 +111,7 @@ export class QueryEngine {
         return await fn(topics, new Session(connection));
       } catch (e) {
         const message = (e as Error).message ?? "";
+        console.error("DBG attempt", attempt, message.slice(0, 160), (e as Error).stack?.split("\n").slice(1,4).join("|"));
         if (/interrupt/i.test(message)) {
           throw new QueryTimeoutError(
             `The query ran past ${this.options.timeoutMs} ms and was stopped; narrow it (fewer ` +
