@@ -69,6 +69,8 @@ export class AlertIndex {
       .filter((t) => t.files.length > 0);
     if (gone.length === 0 && added.length === 0) return;
     const connection = await this.instance.connect();
+    let rows = this.#rows;
+    let unsorted = this.#unsorted;
     try {
       await connection.run("begin transaction");
       try {
@@ -95,22 +97,25 @@ export class AlertIndex {
         const [count] = (await connection.runAndReadAll(
           `select count(*)::INTEGER as n from ${INDEX_TABLE}`,
         )).getRowObjectsJS();
-        const rows = Number(count.n);
-        this.#unsorted += Math.max(0, rows - this.#rows);
-        this.#rows = rows;
-        if (this.#unsorted > Math.max(RESORT_MIN_ROWS, rows / 5)) {
+        rows = Number(count.n);
+        unsorted = this.#unsorted + Math.max(0, rows - this.#rows);
+        if (unsorted > Math.max(RESORT_MIN_ROWS, rows / 5)) {
           // Rows in pixel order let the scan skip every row group outside a cone's ranges.
           await connection.run(
             `create or replace table ${INDEX_TABLE} as select * from ${INDEX_TABLE} order by healpix`,
           );
           await connection.run(OBJECT_INDEX);
-          this.#unsorted = 0;
+          unsorted = 0;
         }
         await connection.run("commit");
       } catch (e) {
-        await connection.run("rollback");
+        // A failed rollback must not hide why the sync failed (usually a file compaction removed).
+        await connection.run("rollback").catch(() => {});
         throw e;
       }
+      // Counted only once committed, so a rolled-back sync leaves the resort schedule as it was.
+      this.#rows = rows;
+      this.#unsorted = unsorted;
       for (const p of gone) this.#indexed.delete(p);
       for (const t of added) for (const f of t.files) this.#indexed.add(f.path);
     } finally {

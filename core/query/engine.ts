@@ -7,13 +7,15 @@
  *
  * Each query runs over a snapshot of the committed files (see
  * `snapshot.ts`); when compaction deletes a file between the listing and the
- * read, the query is run again over a fresh listing, so it never fails and
- * never sees an alert twice or not at all. Listings are reused for about a
- * second (a new one is made in the background meanwhile), so an answer may
- * lag the archive by that much.
+ * read, the query is run again over a fresh listing (as often as compaction
+ * keeps deleting files under it, within the query's time limit), so it never
+ * sees an alert twice or not at all. Listings are reused for about a second (a
+ * new one is made in the background meanwhile), so an answer may lag the
+ * archive by that much.
  */
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
 import { join, resolve } from "node:path";
+import { logger } from "../log.ts";
 import { LocalStorage } from "../storage/mod.ts";
 import { archiveSnapshot, type TopicFiles } from "./snapshot.ts";
 import { type Survey, surveyOf } from "./surveys.ts";
@@ -47,9 +49,14 @@ export class QueryTimeoutError extends Error {}
 
 /** Errors DuckDB raises when a listed file vanished before it was read (compaction). */
 const VANISHED = /No files found|No such file|does not exist|Could not open|cannot open file/i;
+/**
+ * Tries a query makes at least when files vanish under it. Past these it keeps trying only within
+ * its time limit: each failure means compaction deleted a file, and compaction's work is finite.
+ */
 const ATTEMPTS = 5;
 /** Age after which a query starts listing the archive again. */
 const SNAPSHOT_MAX_AGE_MS = 1_000;
+const log = logger("query");
 
 /** DuckDB over one archive; see the module comment. */
 export class QueryEngine {
@@ -100,6 +107,7 @@ export class QueryEngine {
    * fresh listing when a file vanished under it (compaction).
    */
   async withTopics<T>(fn: (topics: TopicView[], db: Session) => Promise<T>): Promise<T> {
+    const started = Date.now();
     for (let attempt = 1;; attempt++) {
       const connection = await this.#instance.connect();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -111,15 +119,18 @@ export class QueryEngine {
         return await fn(topics, new Session(connection));
       } catch (e) {
         const message = (e as Error).message ?? "";
-        console.error("DBG attempt", attempt, message.slice(0, 160), (e as Error).stack?.split("\n").slice(1,4).join("|"));
         if (/interrupt/i.test(message)) {
           throw new QueryTimeoutError(
             `The query ran past ${this.options.timeoutMs} ms and was stopped; narrow it (fewer ` +
               "objects, a smaller radius or a date range)",
           );
         }
-        if (attempt < ATTEMPTS && VANISHED.test(message)) continue;
-        throw e;
+        if (!VANISHED.test(message)) throw e;
+        if (attempt < ATTEMPTS || Date.now() - started < this.options.timeoutMs) continue;
+        throw new Error(
+          `The archive's files changed under the query ${attempt} times (compaction); run it ` +
+            `again once compaction is done (${message.split("\n")[0]})`,
+        );
       } finally {
         clearTimeout(timer);
         connection.closeSync();
@@ -148,7 +159,10 @@ export class QueryEngine {
 
   /** Starts building the index of what the archive holds, so the first query need not wait. */
   warm(): void {
-    this.#warming ??= this.withTopics(() => Promise.resolve()).catch(() => {});
+    this.#warming ??= this.withTopics(() => Promise.resolve()).catch((error) => {
+      // Not fatal: the first query builds the index itself.
+      log.warn("warming the query index failed; the first query will build it", { error });
+    });
   }
 
   /** Closes DuckDB. */
@@ -167,7 +181,8 @@ export class QueryEngine {
       const next = this.#list();
       this.#refresh = next.files
         .then(() => {
-          this.#snapshot = next;
+          // A retry may have listed afresh meanwhile: never put an older listing back.
+          if (this.#snapshot === null || this.#snapshot.at <= next.at) this.#snapshot = next;
         }, () => {})
         .finally(() => this.#refresh = null);
     }

@@ -26,6 +26,8 @@ Deno.test("queries looping during compaction see every alert exactly once", asyn
     assert.ok(inCone > 10);
     let done = false;
     let reads = 0;
+    // Handled from the start: a failed read stops compaction and fails this test, not the module.
+    let failure: { error: unknown } | null = null;
     const reader = (async () => {
       while (!done || reads < 5) {
         const stats = await statistics(engine, day);
@@ -34,18 +36,22 @@ Deno.test("queries looping during compaction see every alert exactly once", asyn
         assert.equal((await conesearch(engine, cone)).length, inCone);
         reads++;
       }
-    })();
+    })().catch((error) => {
+      failure = { error };
+    });
     const compactor = new Compactor(storage, {
       targetBytes: 64 * 1024 * 1024,
       committed: (tp) => ledger.committed(tp),
     });
     let merged = 0;
     for (const { dir: hourDir } of await listArchivedHours(storage, "sky")) {
+      if (failure !== null) break;
       merged += (await compactor.compactHour("sky", hourDir)).merged;
       await new Promise((r) => setTimeout(r, 0));
     }
     done = true;
     await reader;
+    if (failure !== null) throw (failure as { error: unknown }).error;
     assert.ok(merged >= 50, `compaction merged ${merged} files`);
     assert.ok(reads >= 5);
   } finally {
