@@ -69,10 +69,15 @@ export class Distributor {
   /** Archived offsets not yet distributed, per `topic+partition`. */
   readonly lag = new Map<string, bigint>();
 
-  /** One pass: publishes every complete round available; returns the alerts read. */
-  async round(): Promise<number> {
+  /**
+   * One pass: publishes every complete round available; returns the alerts read. Once
+   * `signal` aborts, it returns after the transaction in progress (a stop waits for one, not
+   * for the whole backlog).
+   */
+  async round(signal?: AbortSignal): Promise<number> {
     let read = 0;
     for (const committed of await readCommittedOffsets(this.options.archive)) {
+      if (signal?.aborted) return read;
       const key = `${committed.topic}+${committed.partition}`;
       let next: bigint = this.#next.get(key) ??
         await this.options.sink.progress(committed.topic, committed.partition) ?? 0n;
@@ -86,7 +91,7 @@ export class Distributor {
           a,
           b,
         ) => (a.startOffset < b.startOffset ? -1 : a.startOffset > b.startOffset ? 1 : 0));
-      while (files.length > 0) {
+      while (files.length > 0 && !signal?.aborted) {
         const first = files[0].startOffset > next ? files[0].startOffset : next;
         const later = files.find((f) => f.startOffset > first);
         const end = later === undefined ? committed.offset + 1n : later.startOffset;

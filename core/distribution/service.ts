@@ -70,6 +70,7 @@ export function createDistributionService(config: Config): DistributionService {
   let distributor: Distributor | null = null;
   let loop: Promise<void> | null = null;
   let running = false;
+  let stopping: AbortController | null = null;
   let wake: (() => void) | null = null;
   let lastError: string | null = null;
   const recent = new Map<string, Record<string, unknown>[]>();
@@ -100,10 +101,10 @@ export function createDistributionService(config: Config): DistributionService {
     return [`${host}:${port}`];
   }
 
-  async function run(): Promise<void> {
+  async function run(signal: AbortSignal): Promise<void> {
     while (running) {
       try {
-        await distributor!.round();
+        await distributor!.round(signal);
         lastError = null;
       } catch (error) {
         lastError = (error as Error).message;
@@ -153,11 +154,13 @@ export function createDistributionService(config: Config): DistributionService {
         log: (message, fields) => log.warn(message, fields),
       });
       running = true;
-      loop = run();
+      stopping = new AbortController();
+      loop = run(stopping.signal);
       log.info("distribution started", { filters: filters.list().map((f) => f.name) });
     },
     async stop() {
       running = false;
+      stopping?.abort();
       wake?.();
       await loop;
       loop = null;

@@ -44,6 +44,12 @@ export interface StreamFeedOptions {
   log(message: string, fields: Record<string, unknown>): void;
 }
 
+/** Options of {@link StreamFeed.drain}. */
+export interface DrainOptions {
+  /** Checked at each poll: the wait gives up once it returns false (the plugin failed). */
+  while?(): boolean;
+}
+
 /** What the feed shows of one plugin. */
 export interface FeedStatus {
   /** "live", or "catching up" while it reads the archive. */
@@ -248,13 +254,15 @@ export class StreamFeed {
 
   /**
    * Waits until the running stream plugins (or the one named) have durable
-   * results for everything archived, or `timeoutMs` passed; resolves whether they got there.
+   * results for everything archived, or `timeoutMs` passed, or `options.while`
+   * turned false; resolves whether they got there.
    */
-  async drain(timeoutMs: number, name?: string): Promise<boolean> {
+  async drain(timeoutMs: number, name?: string, options: DrainOptions = {}): Promise<boolean> {
     await this.#initial;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.caughtUp(name)) return true;
+      if (options.while?.() === false) return false;
       // A bounded poll: being level depends on queued batches, writes and catch-up loops alike.
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

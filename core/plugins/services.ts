@@ -31,6 +31,11 @@ export interface PluginBus {
   runHours(name: string, range: HourRange): Promise<HourJobStatus>;
   /** The plugin's current or last run over hours, if any. */
   hoursStatus(name: string): HourJobStatus | undefined;
+  /**
+   * The process is stopping: the stream plugins stopped from now on share one wait of
+   * `plugins.stop_wait_s` (from the first of them) instead of one each.
+   */
+  shutdown(): void;
   close(): Promise<void>;
 }
 
@@ -66,7 +71,7 @@ export async function registerPluginServices(
     // A file named like a built-in (archive.ts) is refused; it must not take the name either,
     // even before the built-in service is registered.
     if (bus === null || manager.has(name) || BUILT_IN_NAMES.includes(name)) return;
-    manager.register(pluginService(bus, name, config));
+    manager.register(pluginService(bus, name));
     ours.add(name);
   };
   const reservedNames = () => [
@@ -86,6 +91,10 @@ export async function registerPluginServices(
 interface Internals {
   feed: StreamFeed;
   hours: HourRuns;
+  /** Whether stopping the plugin should wait for it: it runs and has not failed since its last batch. */
+  progressing(name: string): boolean;
+  /** Until when stopping a stream plugin may wait for it to catch up (epoch ms). */
+  stopDeadline(): number;
 }
 
 /**
@@ -104,11 +113,15 @@ export async function startPluginBus(
   let feed: StreamFeed | null = null;
   let hours: HourRuns | null = null;
   const early: PluginEvent[] = [];
+  // Plugins whose last outcome was a failure: a stop never waits for them to catch up.
+  const failing = new Set<string>();
   const handle = (event: PluginEvent) => {
     if (feed === null || hours === null) {
       early.push(event);
       return;
     }
+    if (event.event === "error" || event.event === "failed") failing.add(event.plugin);
+    if (["batch", "loaded", "removed"].includes(event.event)) failing.delete(event.plugin);
     feed.onEvent(event);
     hours.onEvent(event);
     onEvent(event);
@@ -147,8 +160,23 @@ export async function startPluginBus(
   });
   for (const event of early.splice(0)) handle(event);
   const ready = { host, feed, hours };
+  const stopWaitMs = config.number("plugins.stop_wait_s") * 1000;
+  let shutdownDeadline: number | null = null;
+  let shuttingDown = false;
   return {
     ...ready,
+    progressing(name) {
+      const state = host.list().find((p) => p.name === name)?.state;
+      return (state === "running" || state === "starting") && !failing.has(name);
+    },
+    stopDeadline() {
+      if (!shuttingDown) return Date.now() + stopWaitMs;
+      shutdownDeadline ??= Date.now() + stopWaitMs;
+      return shutdownDeadline;
+    },
+    shutdown() {
+      shuttingDown = true;
+    },
     onArchived: (batch) => ready.feed.onArchived(batch),
     runHours: (name, range) => runHours(ready, name, range),
     hoursStatus: (name) => ready.hours.status(name),
@@ -221,7 +249,7 @@ export async function runBatchPlugin(
   }
 }
 
-function pluginService(bus: PluginBus & Internals, name: string, config: Config): Service {
+function pluginService(bus: PluginBus & Internals, name: string): Service {
   const { host } = bus;
   const status = () => host.list().find((p) => p.name === name);
   return {
@@ -234,17 +262,13 @@ function pluginService(bus: PluginBus & Internals, name: string, config: Config)
     async stop() {
       // A stream plugin finishes what the archive committed, within a bound; one still
       // loading its process (a short job can end before it is up) is waited for as well.
-      const state = status()?.state;
-      const t0 = Date.now();
-      log.info("TMP stop begin", { plugin: name, state, kind: status()?.kind });
-      if (
-        status()?.kind === "stream" &&
-        (state === "running" || state === "starting" || state === "restarting")
-      ) {
-        await bus.feed.drain(config.number("plugins.stop_wait_s") * 1000, name);
+      // One that is failing (restarting, refused, or failed since its last batch) may never
+      // catch up: it is not waited for, and its progress says where the next run resumes.
+      if (status()?.kind === "stream" && bus.progressing(name)) {
+        const waitMs = Math.max(0, bus.stopDeadline() - Date.now());
+        await bus.feed.drain(waitMs, name, { while: () => bus.progressing(name) });
       }
       host.stop(name);
-      log.info("TMP stop end", { plugin: name, ms: Date.now() - t0 });
     },
     state() {
       const s = status();

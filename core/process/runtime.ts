@@ -119,10 +119,9 @@ export async function runProcess(
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
     log.info("stopping");
+    bus.shutdown();
     await manager.stopAll();
-    log.info("TMP stopAll done");
     await bus.close();
-    log.info("TMP bus closed");
     // Ends the live streams, which the server's shutdown would otherwise wait for.
     await metrics.close();
     await server.shutdown();

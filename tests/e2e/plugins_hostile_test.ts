@@ -290,7 +290,6 @@ allow = ["read:/"]
     polling = false;
     if (!exited) await stopProcess(child, stateDir);
     await drained;
-    await Deno.writeTextFile("/tmp/hostile_full.log", log.join(""));
     await Deno.remove(dir, { recursive: true });
   }
 });
