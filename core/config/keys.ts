@@ -212,7 +212,8 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
   "plugins.stop_wait_s": {
     type: int(0),
     default: 10,
-    doc: "How long stopping a stream plugin waits for it to finish what is archived",
+    doc:
+      "How long stopping a stream plugin waits for it to finish what is archived (not for a failing one; at process stop all plugins share it)",
   },
   "distribution.brokers": {
     type: list,
