@@ -40,7 +40,12 @@ Deno.test("the dashboard on the real process replaying real ZTF alerts", async (
       async () => {
         await page.goto(`${url}/live.html`);
         await ratesRise(page, 20_000);
-        assert.equal(await page.textContent("#live-state"), "live");
+        // The rates may rise from the backfilled history before the event stream opens.
+        await page.waitForFunction(
+          `document.getElementById("live-state")?.textContent === "live"`,
+          undefined,
+          { timeout: 20_000, polling: 100 },
+        );
         const lag = await lagSeries(page);
         assert.equal(lag[0], "total");
         assert.ok(lag.some((l) => /^ztf-sim\[\d\]$/.test(l)), `lag series ${lag}`);
