@@ -4,11 +4,13 @@
  * commit the batch's end offset. Parquet files go to
  * `<topic>/<hour>/<topic>+<partition>+<start>+<end>.parquet`; alerts that
  * could not be decoded go, raw, with their reason, to
- * `_quarantine/<topic>/<topic>+<partition>+<offset>.avro` (+ `.json`).
+ * `_quarantine/<topic>/<topic>+<partition>+<offset>.avro` (+ `.json`); the
+ * names are file_names.ts's.
  */
 import type { TopicPartition } from "../source/source.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { EncodedFile, QuarantinedMessage } from "./encoder.ts";
+import { archiveFilePath, quarantineBase } from "./file_names.ts";
 import { type Ledger, type LedgerEntry, TMP_SUFFIX } from "./ledger.ts";
 
 /** A Parquet file of one hour, ready to write (what the encoder made). */
@@ -40,11 +42,6 @@ export interface WrittenFile {
   size: number;
 }
 
-/** The file name that says what a Parquet file holds. */
-export function parquetName(tp: TopicPartition, start: bigint, end: bigint): string {
-  return `${tp.topic}+${tp.partition}+${start}+${end}.parquet`;
-}
-
 /** Writes a batch exactly once; returns the Parquet files written. */
 export async function writeBatch(
   batch: BatchWrite,
@@ -55,12 +52,12 @@ export async function writeBatch(
   const writes: { path: string; bytes: Uint8Array }[] = [];
   const written: WrittenFile[] = [];
   for (const f of batch.files) {
-    const path = `${tp.topic}/${f.hour}/${parquetName(tp, f.startOffset, f.endOffset)}`;
+    const path = archiveFilePath(f.hour, { tp, start: f.startOffset, end: f.endOffset });
     writes.push({ path, bytes: f.bytes });
     written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength });
   }
   for (const q of batch.quarantined) {
-    const base = `_quarantine/${tp.topic}/${tp.topic}+${tp.partition}+${q.offset}`;
+    const base = quarantineBase(tp, q.offset);
     const reason = {
       topic: tp.topic,
       partition: tp.partition,

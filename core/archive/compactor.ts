@@ -15,7 +15,12 @@ import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import type { Storage } from "../storage/storage.ts";
 import { parseJson, TMP_SUFFIX } from "./ledger.ts";
-import { parquetName } from "./batch_writer.ts";
+import {
+  COMPACTION_JOURNALS,
+  compactionJournalPath,
+  parquetName,
+  parseParquetName,
+} from "./file_names.ts";
 import { AVRO_SCHEMA_KEY, parquetProperties, SCHEMA_KEY_KEY } from "./parquet_writer.ts";
 
 /** Options of {@link Compactor}. */
@@ -42,17 +47,6 @@ interface FileRef {
   size: number;
 }
 
-const NAME = /^(.+)\+(\d+)\+(\d+)\+(\d+)\.parquet$/;
-
-/** Parses `<topic>+<partition>+<start>+<end>.parquet`; null for other names. */
-export function parseParquetName(
-  name: string,
-): { topic: string; partition: number; start: bigint; end: bigint } | null {
-  const m = NAME.exec(name);
-  if (m === null) return null;
-  return { topic: m[1], partition: Number(m[2]), start: BigInt(m[3]), end: BigInt(m[4]) };
-}
-
 /** Merges small files of closed hours. */
 export class Compactor {
   constructor(readonly storage: Storage, readonly options: CompactorOptions) {}
@@ -60,7 +54,7 @@ export class Compactor {
   /** Finishes or rolls back merges a crash interrupted. */
   async recover(): Promise<number> {
     let n = 0;
-    for (const entry of await this.storage.list("_wal/compact")) {
+    for (const entry of await this.storage.list(COMPACTION_JOURNALS)) {
       if (!entry.name.endsWith(".json")) {
         await this.storage.remove(entry.path);
         continue;
@@ -158,7 +152,7 @@ export class Compactor {
       const end = files[files.length - 1].end;
       const output = `${hourDir}/${parquetName(tp, start, end)}`;
       const job = { output, inputs: files.map((f) => f.path) };
-      const journal = `_wal/compact/${tp.topic}+${tp.partition}+${start}-${end}.json`;
+      const journal = compactionJournalPath(tp, start, end);
       await this.storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(job)));
       const properties = parquetProperties(schema, {
         avroSchema: schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",

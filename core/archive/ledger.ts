@@ -12,6 +12,7 @@
  */
 import type { Storage } from "../storage/storage.ts";
 import type { TopicPartition } from "../source/source.ts";
+import { offsetsPath, topicPartitionName, walPath } from "./file_names.ts";
 
 /** One batch's planned writes. */
 export interface LedgerEntry {
@@ -32,13 +33,7 @@ export interface Recovery {
 /** Suffix of a file being written; never read as part of the archive. */
 export const TMP_SUFFIX = ".tmp";
 
-function key(tp: TopicPartition): string {
-  return `${tp.topic}+${tp.partition}`;
-}
-
-function offsetsPath(tp: TopicPartition): string {
-  return `_offsets/${key(tp)}.json`;
-}
+const key = topicPartitionName;
 
 /**
  * The committed offset of a partition as the ledger stored it under
@@ -55,10 +50,6 @@ export async function readCommittedOffset(storage: Storage, tp: TopicPartition):
     if (typeof parsed?.offset === "string") return BigInt(parsed.offset);
   }
   return -1n;
-}
-
-function pad(n: bigint): string {
-  return n.toString().padStart(20, "0");
 }
 
 /** Write-ahead log and committed offsets of one archive root. */
@@ -137,7 +128,7 @@ export class Ledger {
   }
 
   #walPath(tp: TopicPartition, entry: LedgerEntry): string {
-    return `_wal/${key(tp)}/${pad(entry.start)}-${pad(entry.end)}.json`;
+    return walPath(tp, entry.start, entry.end);
   }
 }
 

@@ -12,7 +12,12 @@
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import type { Storage } from "../storage/storage.ts";
-import { parseParquetName } from "./compactor.ts";
+import {
+  OFFSETS_FOLDER,
+  parseOffsetsName,
+  parseParquetName,
+  topicPartitionName,
+} from "./file_names.ts";
 import { readCommittedOffset, TMP_SUFFIX } from "./ledger.ts";
 import { hourPathStart } from "./partitioner.ts";
 
@@ -157,11 +162,9 @@ export async function listHourFiles(
 /** Committed offsets of every topic-partition, from the archive's `_offsets/`. */
 export async function readCommittedOffsets(storage: Storage): Promise<CommittedOffset[]> {
   const tps = new Map<string, { topic: string; partition: number }>();
-  for (const entry of await storage.list("_offsets")) {
-    const m = /^(.+)\+(\d+)\.json(\.tmp)?$/.exec(entry.name);
-    if (!entry.isDirectory && m !== null) {
-      tps.set(`${m[1]}+${m[2]}`, { topic: m[1], partition: Number(m[2]) });
-    }
+  for (const entry of await storage.list(OFFSETS_FOLDER)) {
+    const tp = entry.isDirectory ? null : parseOffsetsName(entry.name);
+    if (tp !== null) tps.set(topicPartitionName(tp), tp);
   }
   const found: CommittedOffset[] = [];
   for (const tp of tps.values()) {

@@ -135,7 +135,8 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
   "archive.layout": {
     type: oneOf("plain", "hive"),
     default: "plain",
-    doc: "Hour folders as YYYY/MM/dd/hh (plain) or year=YYYY/month=MM/day=dd/hour=hh (hive)",
+    doc: "Hour folders as YYYY/MM/dd/hh (plain) or year=YYYY/month=MM/day=dd/hour=hh (hive), " +
+      "for the archive and the science results alike",
   },
   "archive.event_time": {
     type: str,

@@ -2,10 +2,11 @@
  * The science results that belong to one archived file: for every plugin
  * folder under the science root, the result files of the same event hour,
  * topic and partition whose offset range overlaps the file's. Results are
- * read back as the plugins wrote them (`science/<plugin>/YYYY/MM/dd/hh/
- * <topic>+<partition>+<start>+<end>.parquet`, keyed by `id`).
+ * read back as the plugins wrote them (`science/<plugin>/<hour folder>/
+ * <topic>+<partition>+<start>+<end>.parquet`, keyed by `id`, the hour folder
+ * in the archive's layout).
  */
-import { parseParquetName } from "../archive/compactor.ts";
+import { hourFolderOf, parseParquetName } from "../archive/file_names.ts";
 import type { ArchivedFile } from "../archive/reader.ts";
 import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Entry, Storage } from "../storage/storage.ts";
@@ -16,8 +17,6 @@ export interface ScienceFiles {
   /** Paths relative to the science root. */
   paths: string[];
 }
-
-const HOUR_MS = 3_600_000;
 
 /** The plugins that have a results folder under the science root (`_progress` and the like excluded). */
 export async function sciencePlugins(science: Storage): Promise<string[]> {
@@ -32,11 +31,8 @@ export async function scienceFilesFor(
   plugins: readonly string[],
   file: ArchivedFile,
 ): Promise<ScienceFiles[]> {
-  const date = new Date(file.hour * HOUR_MS);
-  const two = (n: number) => String(n).padStart(2, "0");
-  const hourDir = `${date.getUTCFullYear()}/${two(date.getUTCMonth() + 1)}/${
-    two(date.getUTCDate())
-  }/${two(date.getUTCHours())}`;
+  // Results go into the hour folder of the archive files their rows came from.
+  const hourDir = hourFolderOf(file.topic, file.hourDir);
   const found: ScienceFiles[] = [];
   for (const plugin of plugins) {
     const entries = await listOrEmpty(science, `${plugin}/${hourDir}`);

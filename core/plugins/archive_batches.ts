@@ -14,7 +14,7 @@ import {
   parquetToTable,
   readArchivedFile,
 } from "../archive/reader.ts";
-import { parseParquetName } from "../archive/compactor.ts";
+import { parseParquetName } from "../archive/file_names.ts";
 import { hourPathStart } from "../archive/partitioner.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { PluginBatch } from "./host.ts";

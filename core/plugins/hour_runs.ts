@@ -17,6 +17,7 @@
  */
 import { listArchivedHours, listHourFiles, listTopics } from "../archive/reader.ts";
 import type { ArchivedFile } from "../archive/reader.ts";
+import { hourFolderOf } from "../archive/file_names.ts";
 import type { Storage } from "../storage/storage.ts";
 import { formatHourRange, type HourRange, HourRangeError } from "./hour_range.ts";
 import type { PluginHost } from "./host.ts";
@@ -244,7 +245,7 @@ export class HourRuns {
       for (const { hour, dir } of await listArchivedHours(this.#options.archive, topic)) {
         if ((hour + 1) * HOUR_MS > closedBefore) continue;
         const files = await listHourFiles(this.#options.archive, { topic, hour, dir });
-        if (files.length > 0 && !covered(files, done.get(hourKey(topic, dir)) ?? [])) {
+        if (files.length > 0 && !covered(files, done.get(hourFolderOf(topic, dir)) ?? [])) {
           due.push({ topic, hour, dir });
         }
       }
@@ -383,18 +384,13 @@ export class HourRuns {
       await this.#options.progress.saveHour(
         name,
         task.topic,
-        hourKey(task.topic, task.dir),
+        hourFolderOf(task.topic, task.dir),
         ranges,
       );
     } finally {
       runs.hour = undefined;
     }
   }
-}
-
-/** The hour folder relative to its topic folder. */
-function hourKey(topic: string, dir: string): string {
-  return dir.slice(topic.length + 1);
 }
 
 /** Whether every file's range lies inside a processed range of its partition. */

@@ -9,6 +9,7 @@
  * - batch plugins: `_progress/<plugin>/hours/<topic>.json` lists, per hour
  *   folder, the `partition+start+end` ranges of the archive files processed.
  */
+import { topicPartitionName } from "../archive/file_names.ts";
 import type { Storage } from "../storage/storage.ts";
 
 /** A topic-partition. */
@@ -53,7 +54,7 @@ export class ProgressStore {
 
   /** Records that results are durable up to (excluding) `next`. */
   async saveStream(plugin: string, tp: TopicPartition, next: bigint): Promise<void> {
-    await this.#write(`_progress/${plugin}/${tp.topic}+${tp.partition}.json`, {
+    await this.#write(`_progress/${plugin}/${topicPartitionName(tp)}.json`, {
       next: next.toString(),
       at: new Date().toISOString(),
     });

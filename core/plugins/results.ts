@@ -11,6 +11,13 @@
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import { dirname, join } from "node:path";
+import {
+  legacyParquetName,
+  parquetName,
+  parseParquetName,
+  resultFolder,
+} from "../archive/file_names.ts";
+import type { PartitionLayout } from "../archive/partitioner.ts";
 import type { OutputType, PluginRow } from "./define.ts";
 
 /** Identifies the source batch and describes the rows handed to a {@link ResultSink}. */
@@ -98,20 +105,33 @@ export interface ParquetSinkOptions {
   scienceRoot: string;
   /** Defaults to {@link diskStorage}. */
   storage?: ResultStorage;
+  /** Hour folders as the archive lays them out (`archive.layout`). Default `plain`. */
+  layout?: PartitionLayout;
 }
 
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
-const NAME = /^(.+)\+(\d+)\+(\d+)\+(\d+)\.parquet$/;
 const HOUR_MS = 3_600_000;
 
-/** Path of the result file of one plugin, one event hour and one source batch. */
-export function resultFilePath(
-  scienceRoot: string,
-  plugin: string,
-  meta: Pick<ResultBatchMeta, "topic" | "partition" | "startOffset" | "endOffset"> & {
+/** Which result file: the source batch's offsets, the rows' event hour and the hour layout. */
+export type ResultFileMeta =
+  & Pick<ResultBatchMeta, "topic" | "partition" | "startOffset" | "endOffset">
+  & {
     eventHour: number;
-  },
-): string {
+    /** Default `plain`. */
+    layout?: PartitionLayout;
+  };
+
+/**
+ * Path of the result file of one plugin, one event hour and one source batch;
+ * its name is the archive's (file_names.ts), offsets zero-padded.
+ */
+export function resultFilePath(scienceRoot: string, plugin: string, meta: ResultFileMeta): string {
+  checkFileMeta(meta);
+  const name = parquetName(meta, BigInt(meta.startOffset), BigInt(meta.endOffset));
+  return join(scienceRoot, resultFolder(plugin, meta.eventHour, meta.layout), name);
+}
+
+function checkFileMeta(meta: ResultFileMeta): void {
   if (!TOPIC.test(meta.topic)) {
     throw new Error(
       `Topic must be a Kafka topic name ([A-Za-z0-9._-]), found ${JSON.stringify(meta.topic)}`,
@@ -121,16 +141,6 @@ export function resultFilePath(
   if (Number.isNaN(date.getTime())) {
     throw new Error(`Event hour must be whole hours since the Unix epoch, found ${meta.eventHour}`);
   }
-  const two = (n: number) => String(n).padStart(2, "0");
-  return join(
-    scienceRoot,
-    plugin,
-    String(date.getUTCFullYear()),
-    two(date.getUTCMonth() + 1),
-    two(date.getUTCDate()),
-    two(date.getUTCHours()),
-    `${meta.topic}+${meta.partition}+${meta.startOffset}+${meta.endOffset}.parquet`,
-  );
 }
 
 const ARROW_TYPES: Record<OutputType, () => arrow.DataType> = {
@@ -168,13 +178,18 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
   const storage = options.storage ?? diskStorage();
   const properties = () =>
     new pq.WriterPropertiesBuilder().setCompression(pq.Compression.SNAPPY).build();
-  // Folders known to exist, so a steady stream does not pay one mkdirs per file.
-  const folders = new Set<string>();
+  // Folders known to exist, so a steady stream does not pay one mkdirs per file, each with
+  // whether it holds files named as before offsets were padded (see `write`).
+  const folders = new Map<string, boolean>();
   async function ensureFolder(path: string): Promise<void> {
     if (folders.has(path)) return;
     await storage.mkdirs(path);
+    const legacy = (await storage.list(path)).some((e) => {
+      const parsed = e.isDirectory ? null : parseParquetName(e.name);
+      return parsed !== null && e.name !== parquetName(parsed, parsed.start, parsed.end);
+    });
     if (folders.size >= 10_000) folders.clear();
-    folders.add(path);
+    folders.set(path, legacy);
   }
   return {
     async write(plugin, rows, meta) {
@@ -196,11 +211,13 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         let end = start + 1;
         while (end < hours.length && hours[end] === hours[start]) end++;
         const source = meta.sources?.filter((s) => s.hour === hours[start]) ?? [];
-        const path = resultFilePath(options.scienceRoot, plugin, {
+        const file = {
           ...meta,
           ...(source.length > 0 ? spanOf(source) : {}),
           eventHour: hours[start],
-        });
+          layout: options.layout,
+        };
+        const path = resultFilePath(options.scienceRoot, plugin, file);
         written.add(path);
         const ipc = arrow.tableToIPC(table.slice(start, end), "stream");
         const bytes = pq.writeParquet(pq.Table.fromIPCStream(ipc), properties());
@@ -216,6 +233,15 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
             await storage.writeFile(temporary, bytes);
           }
           await storage.rename(temporary, path);
+          if (folders.get(dirname(path)) === true) {
+            // A replay of a batch whose results an earlier version wrote: that file goes.
+            const start = BigInt(file.startOffset);
+            const legacy = join(
+              dirname(path),
+              legacyParquetName(file, start, BigInt(file.endOffset)),
+            );
+            if (legacy !== path) await storage.remove(legacy);
+          }
         })());
         start = end;
       }
@@ -224,7 +250,13 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         const hoursOfSources = new Set((meta.sources ?? []).map((s) => s.hour));
         for (const hour of hoursOfSources) {
           await removeReplaced(storage, {
-            dir: dirname(resultFilePath(options.scienceRoot, plugin, { ...meta, eventHour: hour })),
+            dir: dirname(
+              resultFilePath(options.scienceRoot, plugin, {
+                ...meta,
+                eventHour: hour,
+                layout: options.layout,
+              }),
+            ),
             topic: meta.topic,
             partition: meta.partition,
             replaces: meta.replaces,
@@ -261,11 +293,11 @@ async function removeReplaced(
   const { dir, replaces } = target;
   const keep = new Set(replaces.keep);
   for (const entry of await storage.list(dir)) {
-    const m = NAME.exec(entry.name);
-    if (entry.isDirectory || m === null) continue;
-    if (m[1] !== target.topic || Number(m[2]) !== target.partition) continue;
-    const start = BigInt(m[3]);
-    const end = BigInt(m[4]);
+    const name = entry.isDirectory ? null : parseParquetName(entry.name);
+    if (name === null || name.topic !== target.topic || name.partition !== target.partition) {
+      continue;
+    }
+    const { start, end } = name;
     const path = join(dir, entry.name);
     if (target.written.has(path) || keep.has(`${start}+${end}`)) continue;
     if (start >= replaces.startOffset && end <= replaces.endOffset) await storage.remove(path);

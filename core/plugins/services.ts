@@ -143,7 +143,12 @@ export async function startPluginBus(
     queueLimit: config.number("plugins.queue_limit"),
     autoStart: options.live !== false,
     watch: options.live !== false,
-    sink: createParquetSink({ scienceRoot: "", storage: science }),
+    sink: createParquetSink({
+      scienceRoot: "",
+      storage: science,
+      // Results sit in the same hour folders as the archive files their rows come from.
+      layout: config.string("archive.layout") as "plain" | "hive",
+    }),
     onEvent: handle,
   });
   const chunkRows = config.number("plugins.chunk_alerts");

@@ -4,6 +4,7 @@
  * finds nothing new to archive but merges them, keeping every alert once.
  */
 import assert from "node:assert/strict";
+import { parquetName } from "../../core/archive/file_names.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
 import { fink, isolatedSettings } from "../support/fink_process.ts";
@@ -39,7 +40,7 @@ Deno.test("a start compacts the closed hours archived before it, exactly once", 
     const second = await job();
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stderr, /hour compacted/);
-    assert.deepEqual(await files(), ["files+0+0+49.parquet"]);
+    assert.deepEqual(await files(), [parquetName({ topic: "files", partition: 0 }, 0n, 49n)]);
     assert.deepEqual(await rows(), [{ n: 50, ids: 50 }]);
   } finally {
     await Deno.remove(dir, { recursive: true });

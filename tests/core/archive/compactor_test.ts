@@ -4,7 +4,12 @@ import type { Storage } from "../../../core/storage/storage.ts";
 import { Ledger, TMP_SUFFIX } from "../../../core/archive/ledger.ts";
 import { writeBatch } from "../../../core/archive/batch_writer.ts";
 import { encodeBatch, type RawMessage } from "../../../core/archive/encoder.ts";
-import { Compactor, parseParquetName, readParquet } from "../../../core/archive/compactor.ts";
+import { Compactor, readParquet } from "../../../core/archive/compactor.ts";
+import {
+  compactionJournalPath,
+  parquetName,
+  parseParquetName,
+} from "../../../core/archive/file_names.ts";
 import {
   AVRO_SCHEMA_KEY,
   SCHEMA_KEY_KEY,
@@ -92,7 +97,7 @@ Deno.test("a closed hour's small files merge into one named by its offset range"
     const result = await compactor(storage, ledger).compactHour("ztf", hour);
     assert.deepEqual(result, { merged: 5, written: 1 });
     const after = await rows(storage, hour);
-    assert.deepEqual(after.names, ["ztf+0+0+49.parquet"]);
+    assert.deepEqual(after.names, [parquetName(TP, 0n, 49n)]);
     assert.deepEqual(after.candids, before.candids, "the same 50 alerts, once each");
     const merged = readParquet(await storage.readFile(`${hour}/${after.names[0]}`));
     assert.ok(merged.schema.metadata.get(AVRO_SCHEMA_KEY)!.includes('"candidate"'));
@@ -114,10 +119,10 @@ Deno.test("files past the committed offset are left alone", async () => {
     const partial = new Compactor(storage, { ...c.options, ...stale });
     await partial.compactHour("ztf", hour);
     assert.deepEqual((await rows(storage, hour)).names.sort(), [
-      "ztf+0+0+19.parquet",
-      "ztf+0+20+29.parquet",
-      "ztf+0+30+39.parquet",
-      "ztf+0+40+49.parquet",
+      parquetName(TP, 0n, 19n),
+      parquetName(TP, 20n, 29n),
+      parquetName(TP, 30n, 39n),
+      parquetName(TP, 40n, 49n),
     ]);
   });
 });
@@ -126,9 +131,9 @@ Deno.test("a merge interrupted after its rename is finished on recovery", async 
   await withArchive(async (storage, ledger, hour) => {
     const inputs = (await storage.list(hour)).map((e) => e.path);
     const merged = readParquet(await storage.readFile(inputs[0]));
-    const output = `${hour}/ztf+0+0+49.parquet`;
+    const output = `${hour}/${parquetName(TP, 0n, 49n)}`;
     await storage.writeFile(
-      "_wal/compact/ztf+0+0-49.json",
+      compactionJournalPath(TP, 0n, 49n),
       new TextEncoder().encode(JSON.stringify({ output, inputs })),
     );
     await storage.writeFile(
@@ -139,16 +144,16 @@ Deno.test("a merge interrupted after its rename is finished on recovery", async 
       }),
     );
     assert.equal(await compactor(storage, ledger).recover(), 1);
-    assert.deepEqual((await storage.list(hour)).map((e) => e.name), ["ztf+0+0+49.parquet"]);
+    assert.deepEqual((await storage.list(hour)).map((e) => e.name), [parquetName(TP, 0n, 49n)]);
   });
 });
 
 Deno.test("a merge interrupted before its rename is rolled back on recovery", async () => {
   await withArchive(async (storage, ledger, hour) => {
     const inputs = (await storage.list(hour)).map((e) => e.path);
-    const output = `${hour}/ztf+0+0+49.parquet`;
+    const output = `${hour}/${parquetName(TP, 0n, 49n)}`;
     await storage.writeFile(
-      "_wal/compact/ztf+0+0-49.json",
+      compactionJournalPath(TP, 0n, 49n),
       new TextEncoder().encode(JSON.stringify({ output, inputs })),
     );
     await storage.writeFile(output + TMP_SUFFIX, new Uint8Array([1, 2, 3]));

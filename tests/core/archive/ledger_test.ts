@@ -3,9 +3,15 @@ import { LocalStorage } from "../../../core/storage/mod.ts";
 import type { Storage } from "../../../core/storage/storage.ts";
 import { Ledger, TMP_SUFFIX } from "../../../core/archive/ledger.ts";
 import { type BatchWrite, writeBatch } from "../../../core/archive/batch_writer.ts";
+import { archiveFilePath, quarantineBase } from "../../../core/archive/file_names.ts";
 import { sharedData } from "../../shared_data.ts";
 
 const TP = { topic: "ztf", partition: 3 };
+
+/** The archive path of the partition's file for `start..end` in one hour folder. */
+function fileOf(hour: string, start: bigint, end: bigint): string {
+  return archiveFilePath(hour, { tp: TP, start, end });
+}
 
 async function withStorage(fn: (storage: Storage, dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -57,18 +63,18 @@ Deno.test("a committed batch leaves its files, the offset and no WAL entry", asy
     const bytes = await realAlert();
     const written = await writeBatch(batch(0n, 3n, bytes), { storage, ledger });
     assert.deepEqual(written.map((f) => f.path), [
-      "ztf/2018/06/24/07/ztf+3+0+2.parquet",
-      "ztf/2018/06/25/01/ztf+3+3+3.parquet",
+      fileOf("2018/06/24/07", 0n, 2n),
+      fileOf("2018/06/25/01", 3n, 3n),
     ]);
     assert.deepEqual(await storage.readFile(written[0].path), bytes);
     assert.equal(await ledger.committed(TP), 3n);
     assert.equal(await new Ledger(storage).committed(TP), 3n, "read back from storage");
     assert.deepEqual(await storage.list("_wal/ztf+3"), []);
     const reason = JSON.parse(
-      new TextDecoder().decode(await storage.readFile("_quarantine/ztf/ztf+3+1.json")),
+      new TextDecoder().decode(await storage.readFile(`${quarantineBase(TP, 1n)}.json`)),
     );
     assert.equal(reason.reason, "Truncated Avro container");
-    assert.deepEqual(await storage.readFile("_quarantine/ztf/ztf+3+1.avro"), bytes.slice(0, 10));
+    assert.deepEqual(await storage.readFile(`${quarantineBase(TP, 1n)}.avro`), bytes.slice(0, 10));
     const recovery = await new Ledger(storage).recover();
     assert.equal(recovery.rolledBack, 0);
   });
@@ -92,13 +98,13 @@ Deno.test("a batch that crashed before its commit is rolled back on recovery", a
       writeBatch(batch(4n, 9n, bytes), { storage: failing, ledger: new Ledger(failing) }),
     );
     assert.equal(renames, 4, "both parquet files and the quarantine pair were in place");
-    assert.ok(await storage.stat("ztf/2018/06/24/07/ztf+3+4+8.parquet"));
+    assert.ok(await storage.stat(fileOf("2018/06/24/07", 4n, 8n)));
     const recovery = await new Ledger(storage).recover();
     assert.equal(recovery.rolledBack, 1);
-    assert.equal(await storage.stat("ztf/2018/06/24/07/ztf+3+4+8.parquet"), null);
-    assert.equal(await storage.stat("ztf/2018/06/25/01/ztf+3+9+9.parquet"), null);
-    assert.equal(await storage.stat("_quarantine/ztf/ztf+3+5.avro"), null);
-    assert.ok(await storage.stat("ztf/2018/06/24/07/ztf+3+0+2.parquet"), "committed batch kept");
+    assert.equal(await storage.stat(fileOf("2018/06/24/07", 4n, 8n)), null);
+    assert.equal(await storage.stat(fileOf("2018/06/25/01", 9n, 9n)), null);
+    assert.equal(await storage.stat(`${quarantineBase(TP, 5n)}.avro`), null);
+    assert.ok(await storage.stat(fileOf("2018/06/24/07", 0n, 2n)), "committed batch kept");
     assert.equal(await new Ledger(storage).committed(TP), 3n);
   });
 });

@@ -10,6 +10,7 @@ import {
   readArchivedFile,
   readCommittedOffsets,
 } from "../../../core/archive/reader.ts";
+import { parquetName } from "../../../core/archive/file_names.ts";
 import { LocalStorage } from "../../../core/storage/mod.ts";
 import { sharedData } from "../../shared_data.ts";
 import { query } from "../../support/duckdb.ts";
@@ -73,7 +74,7 @@ Deno.test("the reader lists topics, hours and files and reads them back projecte
     assert.deepEqual(files.map((f) => f.path).sort(), onDisk.sort());
     for (const f of files) {
       assert.ok(f.startOffset <= f.endOffset);
-      assert.equal(f.path, `${f.hourDir}/files+0+${f.startOffset}+${f.endOffset}.parquet`);
+      assert.equal(f.path, `${f.hourDir}/${parquetName(f, f.startOffset, f.endOffset)}`);
     }
 
     const [committed] = await readCommittedOffsets(storage);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import { join } from "node:path";
+import { parquetName } from "../../../core/archive/file_names.ts";
 import { createPluginHost } from "../../../core/plugins/host.ts";
 import { createParquetSink, resultFilePath } from "../../../core/plugins/results.ts";
 import { EventLog, installPlugin, tempRoot } from "../../fixtures/plugins/install.ts";
@@ -100,7 +101,7 @@ Deno.test("a replayed batch replaces its result file instead of duplicating it",
     await host.idle();
     const hourDir = join(science, "good", "2020", "01", "01", "13");
     const names = [...Deno.readDirSync(hourDir)].map((e) => e.name);
-    assert.deepEqual(names, ["ztf-alerts+0+500+509.parquet"]);
+    assert.deepEqual(names, [parquetName({ topic: "ztf-alerts", partition: 0 }, 500n, 509n)]);
     assert.deepEqual(readParquet(await Deno.readFile(join(hourDir, names[0]))).numRows, 10);
     assert.deepEqual(host.list()[0].batches, 2);
   } finally {

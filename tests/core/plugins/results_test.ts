@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import {
   createParquetSink,
   diskStorage,
   resultFilePath,
   type ResultStorage,
 } from "../../../core/plugins/results.ts";
+import { legacyParquetName, parquetName } from "../../../core/archive/file_names.ts";
 import { eventHour, readZtfAlerts } from "../../fixtures/plugins/ztf_batch.ts";
 import { sharedData } from "../../shared_data.ts";
 
@@ -16,6 +17,8 @@ const alerts = [
   ...(await readZtfAlerts(undefined, 5)),
   ...(await readZtfAlerts(sharedData("ztf", "alerts", "fink-broker-all-distribute-20231018"), 40)),
 ];
+/** The result file name of the batch at offsets 1000..1044 (padded, see file_names.ts). */
+const NAME_1000 = parquetName({ topic: "ztf_2023", partition: 3 }, 1000n, 1044n);
 const OUTPUTS = { cls: "string", score: "float64", n: "int32", big: "int64", ok: "bool" } as const;
 
 function rowsOf() {
@@ -70,7 +73,8 @@ Deno.test("rows are written per event hour through a temporary name, typed as de
     assert.ok(hours.length > 2);
     assert.equal(calls.filter((c) => c.startsWith("rename")).length, hours.length);
     for (const call of calls.filter((c) => c.startsWith("write"))) {
-      assert.match(call, /\+1000\+1044\.parquet\.[0-9a-f]{8}\.tmp$/);
+      assert.ok(call.includes(`/${NAME_1000}.`), call);
+      assert.match(call, /\.parquet\.[0-9a-f]{8}\.tmp$/);
     }
 
     let total = 0;
@@ -101,10 +105,9 @@ Deno.test("rows are written per event hour through a temporary name, typed as de
       total += table.numRows;
     }
     assert.equal(total, alerts.length);
-    assert.match(
-      resultFilePath(science, "xm", { ...meta(1000), eventHour: eventHour(alerts[10]) }),
-      /\/xm\/2023\/10\/1[89]\/\d\d\/ztf_2023\+3\+1000\+1044\.parquet$/,
-    );
+    const path = resultFilePath(science, "xm", { ...meta(1000), eventHour: eventHour(alerts[10]) });
+    assert.match(path, /\/xm\/2023\/10\/1[89]\/\d\d\//);
+    assert.ok(path.endsWith(`/${NAME_1000}`), path);
   } finally {
     await Deno.remove(science, { recursive: true });
   }
@@ -122,7 +125,8 @@ Deno.test("writing the same batch again replaces its files and leaves no tempora
     });
     const files: string[] = [];
     await walk(science, files);
-    assert.ok(files.every((name) => name === "ztf_2023+3+0+44.parquet"), files.join());
+    const name = parquetName({ topic: "ztf_2023", partition: 3 }, 0n, 44n);
+    assert.ok(files.every((file) => file === name), files.join());
     const first = resultFilePath(science, "xm", { ...meta(0), eventHour: eventHour(alerts[0]) });
     const table = arrow.tableFromIPC(pq.readParquet(await Deno.readFile(first)).intoIPCStream());
     assert.equal(table.numRows, 5);
@@ -142,3 +146,48 @@ Deno.test("bad batch metadata is refused with a clear message", async () => {
     /Topic must be a Kafka topic name/,
   );
 });
+
+Deno.test("a replay replaces the result file an earlier version named without padding", async () => {
+  const science = await Deno.makeTempDir();
+  try {
+    const sink = createParquetSink({ scienceRoot: science });
+    const hour = eventHour(alerts[0]);
+    const padded = resultFilePath(science, "xm", { ...meta(0), eventHour: hour });
+    const legacy = join(dirname(padded), legacyParquetName(meta(0), 0n, 44n));
+    await Deno.mkdir(dirname(padded), { recursive: true });
+    await Deno.writeFile(legacy, new Uint8Array([1]));
+    const other = join(dirname(padded), legacyParquetName(meta(0), 45n, 60n));
+    await Deno.writeFile(other, new Uint8Array([1]));
+    await sink.write("xm", rowsOf().slice(0, 5), {
+      ...meta(0),
+      eventHours: meta(0).eventHours.slice(0, 5),
+    });
+    const names = [...Deno.readDirSync(dirname(padded))].map((e) => e.name).sort();
+    assert.deepEqual(names, [basename(padded), basename(other)].sort());
+  } finally {
+    await Deno.remove(science, { recursive: true });
+  }
+});
+
+Deno.test("results go into hour folders of the archive's layout", async () => {
+  const science = await Deno.makeTempDir();
+  try {
+    const sink = createParquetSink({ scienceRoot: science, layout: "hive" });
+    await sink.write("xm", rowsOf(), meta(0));
+    const files: string[] = [];
+    await walkPaths(science, files);
+    assert.ok(files.length > 2);
+    for (const file of files) {
+      assert.match(file, /\/xm\/year=\d{4}\/month=\d\d\/day=\d\d\/hour=\d\d\/[^/]+\.parquet$/);
+    }
+  } finally {
+    await Deno.remove(science, { recursive: true });
+  }
+});
+
+async function walkPaths(dir: string, files: string[]): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isDirectory) await walkPaths(join(dir, entry.name), files);
+    else files.push(join(dir, entry.name));
+  }
+}
