@@ -11,7 +11,8 @@ import type { TopicPartition } from "../source/source.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { EncodedFile, QuarantinedMessage } from "./encoder.ts";
 import { archiveFilePath, quarantineBase } from "./file_names.ts";
-import { type Ledger, type LedgerEntry, TMP_SUFFIX } from "./ledger.ts";
+import { replaceFiles } from "../storage/atomic_replace.ts";
+import type { Ledger, LedgerEntry } from "./ledger.ts";
 
 /** A Parquet file of one hour, ready to write (what the encoder made). */
 export type FileToWrite = Pick<
@@ -49,11 +50,11 @@ export async function writeBatch(
 ): Promise<WrittenFile[]> {
   const { storage, ledger } = target;
   const { tp } = batch;
-  const writes: { path: string; bytes: Uint8Array }[] = [];
+  const writes: { path: string; data: Uint8Array }[] = [];
   const written: WrittenFile[] = [];
   for (const f of batch.files) {
     const path = archiveFilePath(f.hour, { tp, start: f.startOffset, end: f.endOffset });
-    writes.push({ path, bytes: f.bytes });
+    writes.push({ path, data: f.bytes });
     written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength });
   }
   for (const q of batch.quarantined) {
@@ -66,8 +67,8 @@ export async function writeBatch(
       reason: q.reason,
       bytes: q.value.byteLength,
     };
-    writes.push({ path: `${base}.avro`, bytes: q.value });
-    writes.push({ path: `${base}.json`, bytes: new TextEncoder().encode(JSON.stringify(reason)) });
+    writes.push({ path: `${base}.avro`, data: q.value });
+    writes.push({ path: `${base}.json`, data: new TextEncoder().encode(JSON.stringify(reason)) });
   }
   const entry: LedgerEntry = {
     start: batch.start,
@@ -75,8 +76,7 @@ export async function writeBatch(
     files: writes.map((w) => w.path),
   };
   await ledger.begin(tp, entry);
-  await Promise.all(writes.map((w) => storage.writeFile(w.path + TMP_SUFFIX, w.bytes)));
-  for (const w of writes) await storage.rename(w.path + TMP_SUFFIX, w.path);
+  await replaceFiles(storage, writes);
   await ledger.commit(tp, entry);
   return written;
 }

@@ -14,7 +14,7 @@
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import type { Storage } from "../storage/storage.ts";
-import { parseJson, TMP_SUFFIX } from "./ledger.ts";
+import { parseJsonFile, replaceFile, temporaryOf } from "../storage/atomic_replace.ts";
 import {
   COMPACTION_JOURNALS,
   compactionJournalPath,
@@ -59,16 +59,16 @@ export class Compactor {
         await this.storage.remove(entry.path);
         continue;
       }
-      const job = parseJson(await this.storage.readFile(entry.path));
+      const job = parseJournal(await this.storage.readFile(entry.path));
       if (job === null) {
         // Torn while written: the merge had not begun writing its output.
         await this.storage.remove(entry.path);
         continue;
       }
       if (await this.storage.stat(job.output) !== null) {
-        for (const input of job.inputs as string[]) await this.storage.remove(input);
+        for (const input of job.inputs) await this.storage.remove(input);
       } else {
-        await this.storage.remove(job.output + TMP_SUFFIX);
+        await this.storage.remove(temporaryOf(job.output));
       }
       await this.storage.remove(entry.path);
       n++;
@@ -151,7 +151,7 @@ export class Compactor {
       const start = files[0].start;
       const end = files[files.length - 1].end;
       const output = `${hourDir}/${parquetName(tp, start, end)}`;
-      const job = { output, inputs: files.map((f) => f.path) };
+      const job: Journal = { output, inputs: files.map((f) => f.path) };
       const journal = compactionJournalPath(tp, start, end);
       await this.storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(job)));
       const properties = parquetProperties(schema, {
@@ -159,8 +159,7 @@ export class Compactor {
         schemaKey: schema.metadata.get(SCHEMA_KEY_KEY) ?? "",
       }, { rowGroupRows: MERGED_ROW_GROUP_ROWS });
       const bytes = await pq.transformParquetStream(this.#rowGroups(job.inputs), properties);
-      await this.storage.writeFile(output + TMP_SUFFIX, bytes);
-      await this.storage.rename(output + TMP_SUFFIX, output);
+      await replaceFile(this.storage, output, bytes);
       for (const input of job.inputs) await this.storage.remove(input);
       await this.storage.remove(journal);
       written++;
@@ -185,6 +184,19 @@ export class Compactor {
       },
     });
   }
+}
+
+/** What a compaction journal records: the merged file and the files it replaces. */
+interface Journal {
+  output: string;
+  inputs: string[];
+}
+
+/** A compaction journal; null when a crash tore it while it was written. */
+function parseJournal(bytes: Uint8Array): Journal | null {
+  const parsed = parseJsonFile(bytes) as Partial<Journal> | null;
+  if (typeof parsed?.output !== "string" || !Array.isArray(parsed.inputs)) return null;
+  return parsed as Journal;
 }
 
 /** The Arrow schema (with its metadata) of Parquet bytes, without decoding rows. */

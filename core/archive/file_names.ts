@@ -16,6 +16,7 @@
  * names earlier versions wrote.
  */
 import type { TopicPartition } from "../source/source.ts";
+import { TMP_SUFFIX } from "../storage/atomic_replace.ts";
 import { hourPath, type PartitionLayout } from "./partitioner.ts";
 
 /** Digits of a zero-padded offset: enough for any 64-bit offset. */
@@ -108,8 +109,8 @@ export function offsetsPath(tp: TopicPartition): string {
  * replace); null for other names.
  */
 export function parseOffsetsName(name: string): TopicPartition | null {
-  const m = /^(.+)\.json(?:\.tmp)?$/.exec(name);
-  return m === null ? null : parseTopicPartitionName(m[1]);
+  const final = name.endsWith(TMP_SUFFIX) ? name.slice(0, -TMP_SUFFIX.length) : name;
+  return final.endsWith(".json") ? parseTopicPartitionName(final.slice(0, -".json".length)) : null;
 }
 
 /** The write-ahead log entry of one batch of a partition. */

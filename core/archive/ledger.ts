@@ -10,6 +10,12 @@
  *   end is past the committed offset (a batch that never committed), so a
  *   replay writes them again exactly once.
  */
+import {
+  parseJsonFile,
+  readReplaced,
+  removeWithTemporary,
+  replaceJson,
+} from "../storage/atomic_replace.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { TopicPartition } from "../source/source.ts";
 import { offsetsPath, topicPartitionName, walPath } from "./file_names.ts";
@@ -30,9 +36,6 @@ export interface Recovery {
   removedFiles: string[];
 }
 
-/** Suffix of a file being written; never read as part of the archive. */
-export const TMP_SUFFIX = ".tmp";
-
 const key = topicPartitionName;
 
 /**
@@ -40,16 +43,32 @@ const key = topicPartitionName;
  * `_offsets/`, -1 when it has none; for readers of the archive as well.
  */
 export async function readCommittedOffset(storage: Storage, tp: TopicPartition): Promise<bigint> {
-  const path = offsetsPath(tp);
-  // On HDFS a rename deletes the old file first: when a crash fell between the two,
-  // only the temporary copy is left, and it is complete (written before the rename).
-  // A temporary copy torn by a crash while it was written is ignored: the final one holds.
-  for (const candidate of [path, path + TMP_SUFFIX]) {
-    if (await storage.stat(candidate) === null) continue;
-    const parsed = parseJson(await storage.readFile(candidate));
-    if (typeof parsed?.offset === "string") return BigInt(parsed.offset);
+  return await readReplaced(storage, offsetsPath(tp), parseOffsetFile) ?? -1n;
+}
+
+/** The offset of an `_offsets/` file; null when it is not whole. */
+function parseOffsetFile(bytes: Uint8Array): bigint | null {
+  const parsed = parseJsonFile(bytes) as { offset?: unknown } | null;
+  return typeof parsed?.offset === "string" ? BigInt(parsed.offset) : null;
+}
+
+/** What a WAL entry file holds. */
+interface WalFile extends TopicPartition {
+  start: string;
+  end: string;
+  files: string[];
+}
+
+/** A WAL entry; null when a crash tore it while it was written. */
+function parseWalFile(bytes: Uint8Array): WalFile | null {
+  const parsed = parseJsonFile(bytes) as Partial<WalFile> | null;
+  if (
+    typeof parsed?.topic !== "string" || typeof parsed.partition !== "number" ||
+    typeof parsed.end !== "string" || !Array.isArray(parsed.files)
+  ) {
+    return null;
   }
-  return -1n;
+  return parsed as WalFile;
 }
 
 /** Write-ahead log and committed offsets of one archive root. */
@@ -74,22 +93,25 @@ export class Ledger {
 
   /** Records a batch's planned files before any is written. */
   async begin(tp: TopicPartition, entry: LedgerEntry): Promise<void> {
-    const body = JSON.stringify({
+    const body: WalFile = {
       topic: tp.topic,
       partition: tp.partition,
       start: entry.start.toString(),
       end: entry.end.toString(),
       files: entry.files,
-    });
-    await this.storage.writeFile(this.#walPath(tp, entry), new TextEncoder().encode(body));
+    };
+    await this.storage.writeFile(
+      this.#walPath(tp, entry),
+      new TextEncoder().encode(JSON.stringify(body)),
+    );
   }
 
   /** Marks a batch durable: advances the committed offset, then drops the WAL entry. */
   async commit(tp: TopicPartition, entry: LedgerEntry): Promise<void> {
-    const path = offsetsPath(tp);
-    const body = JSON.stringify({ offset: entry.end.toString(), at: new Date().toISOString() });
-    await this.storage.writeFile(path + TMP_SUFFIX, new TextEncoder().encode(body));
-    await this.storage.rename(path + TMP_SUFFIX, path);
+    await replaceJson(this.storage, offsetsPath(tp), {
+      offset: entry.end.toString(),
+      at: new Date().toISOString(),
+    });
     this.#committed.set(key(tp), entry.end);
     await this.storage.remove(this.#walPath(tp, entry));
   }
@@ -104,7 +126,7 @@ export class Ledger {
           await this.storage.remove(file.path);
           continue;
         }
-        const entry = parseJson(await this.storage.readFile(file.path));
+        const entry = parseWalFile(await this.storage.readFile(file.path));
         if (entry === null) {
           // Torn by a crash while it was written: no file of that batch was written yet.
           await this.storage.remove(file.path);
@@ -113,9 +135,8 @@ export class Ledger {
         const tp = { topic: entry.topic, partition: entry.partition };
         const committed = await readCommittedOffset(this.storage, tp);
         if (BigInt(entry.end) > committed) {
-          for (const path of entry.files as string[]) {
-            await this.storage.remove(path);
-            await this.storage.remove(path + TMP_SUFFIX);
+          for (const path of entry.files) {
+            await removeWithTemporary(this.storage, path);
             result.removedFiles.push(path);
           }
           result.rolledBack++;
@@ -129,14 +150,5 @@ export class Ledger {
 
   #walPath(tp: TopicPartition, entry: LedgerEntry): string {
     return walPath(tp, entry.start, entry.end);
-  }
-}
-
-/** Parses a JSON file of the ledger; null when a crash left it incomplete. */
-export function parseJson(bytes: Uint8Array): Record<string, any> | null {
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return null;
   }
 }

@@ -18,7 +18,8 @@ import {
   parseParquetName,
   topicPartitionName,
 } from "./file_names.ts";
-import { readCommittedOffset, TMP_SUFFIX } from "./ledger.ts";
+import { TMP_SUFFIX } from "../storage/atomic_replace.ts";
+import { readCommittedOffset } from "./ledger.ts";
 import { hourPathStart } from "./partitioner.ts";
 
 /** One archived Parquet file. */

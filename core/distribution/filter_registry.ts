@@ -6,6 +6,9 @@
  * checked against the columns of the most recent archived file when defined;
  * one that fails later (a schema change) is reported by name and skipped.
  */
+import { basename, dirname } from "node:path";
+import { replaceFile } from "../storage/atomic_replace.ts";
+import { LocalStorage } from "../storage/local.ts";
 import { DEFAULT_FILTERS } from "./default_filters.ts";
 import { type FilterDefinition, parseDefinition } from "./sql_filter.ts";
 
@@ -74,8 +77,7 @@ export class FilterRegistry {
         { where: f.where, description: f.description },
       ]),
     );
-    const tmp = `${this.file}.tmp`;
-    await Deno.writeTextFile(tmp, JSON.stringify(posted, null, 2));
-    await Deno.rename(tmp, this.file);
+    const bytes = new TextEncoder().encode(JSON.stringify(posted, null, 2));
+    await replaceFile(new LocalStorage(dirname(this.file)), basename(this.file), bytes);
   }
 }

@@ -1,10 +1,12 @@
 /**
  * An append-only file of JSON lines with a size bound: when it grows past
- * `maxBytes` it is rewritten (temporary file + rename, so a crash leaves
+ * `maxBytes` it is rewritten (atomic replace, core/storage/atomic_replace.ts: a crash leaves
  * either version) keeping the newest lines, about half the bound. A torn or
  * corrupt line (crash mid-append, hand edit) is skipped on reading.
  */
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
+import { replaceFile } from "../storage/atomic_replace.ts";
+import { LocalStorage } from "../storage/local.ts";
 
 /** Options of {@link JsonLinesFile.open}. */
 export interface JsonLinesOptions {
@@ -113,9 +115,11 @@ function parseLines(text: string): { records: unknown[]; lines: string[] } {
 }
 
 async function replace(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
+  await replaceFile(
+    new LocalStorage(dirname(path)),
+    basename(path),
+    new TextEncoder().encode(text),
+  );
 }
 
 function byteLength(text: string): number {

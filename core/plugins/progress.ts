@@ -10,6 +10,7 @@
  *   folder, the `partition+start+end` ranges of the archive files processed.
  */
 import { topicPartitionName } from "../archive/file_names.ts";
+import { parseJsonFile, readReplaced, replaceJson } from "../storage/atomic_replace.ts";
 import type { Storage } from "../storage/storage.ts";
 
 /** A topic-partition. */
@@ -17,8 +18,6 @@ export interface TopicPartition {
   topic: string;
   partition: number;
 }
-
-const TMP = ".tmp";
 
 /** Progress files of every plugin under one science root. */
 export class ProgressStore {
@@ -41,20 +40,22 @@ export class ProgressStore {
     for (const entry of entries) {
       const m = /^(.+\+\d+)\.json$/.exec(entry.name);
       if (entry.isDirectory || m === null) continue;
-      const parsed = await this.#readJson(entry.path);
-      if (typeof parsed?.next === "string") found.set(m[1], BigInt(parsed.next));
+      const next = await readReplaced(this.#storage, entry.path, parseNext);
+      if (next !== null) found.set(m[1], next);
     }
     return found;
   }
 
   /** Marks a stream plugin as having run (see the module documentation). */
   async markStarted(plugin: string): Promise<void> {
-    await this.#write(`_progress/${plugin}/started.json`, { at: new Date().toISOString() });
+    await replaceJson(this.#storage, `_progress/${plugin}/started.json`, {
+      at: new Date().toISOString(),
+    });
   }
 
   /** Records that results are durable up to (excluding) `next`. */
   async saveStream(plugin: string, tp: TopicPartition, next: bigint): Promise<void> {
-    await this.#write(`_progress/${plugin}/${topicPartitionName(tp)}.json`, {
+    await replaceJson(this.#storage, `_progress/${plugin}/${topicPartitionName(tp)}.json`, {
       next: next.toString(),
       at: new Date().toISOString(),
     });
@@ -65,8 +66,12 @@ export class ProgressStore {
     const key = `${plugin}/${topic}`;
     const cached = this.#hours.get(key);
     if (cached !== undefined) return cached;
-    const parsed = await this.#readJson(`_progress/${plugin}/hours/${topic}.json`);
-    const hours = new Map<string, string[]>(Object.entries(parsed?.hours ?? {}));
+    const parsed = await readReplaced(
+      this.#storage,
+      `_progress/${plugin}/hours/${topic}.json`,
+      parseHours,
+    );
+    const hours = new Map<string, string[]>(Object.entries(parsed ?? {}));
     this.#hours.set(key, hours);
     return hours;
   }
@@ -75,26 +80,21 @@ export class ProgressStore {
   async saveHour(plugin: string, topic: string, hour: string, ranges: string[]): Promise<void> {
     const hours = await this.hours(plugin, topic);
     hours.set(hour, ranges);
-    await this.#write(`_progress/${plugin}/hours/${topic}.json`, {
+    await replaceJson(this.#storage, `_progress/${plugin}/hours/${topic}.json`, {
       hours: Object.fromEntries(hours),
     });
   }
+}
 
-  async #write(path: string, body: Record<string, unknown>): Promise<void> {
-    await this.#storage.writeFile(path + TMP, new TextEncoder().encode(JSON.stringify(body)));
-    await this.#storage.rename(path + TMP, path);
-  }
+/** The next offset of a stream plugin's progress file; null when it is not whole. */
+function parseNext(bytes: Uint8Array): bigint | null {
+  const parsed = parseJsonFile(bytes) as { next?: unknown } | null;
+  return typeof parsed?.next === "string" ? BigInt(parsed.next) : null;
+}
 
-  async #readJson(path: string): Promise<Record<string, any> | null> {
-    // On HDFS a crash between the delete and the rename of a replace leaves only the copy.
-    for (const candidate of [path, path + TMP]) {
-      if (await this.#storage.stat(candidate) === null) continue;
-      try {
-        return JSON.parse(new TextDecoder().decode(await this.#storage.readFile(candidate)));
-      } catch {
-        // Torn by a crash while written: the other copy (or none) holds.
-      }
-    }
-    return null;
-  }
+/** The ranges per hour folder of a batch plugin's progress file; null when it is not whole. */
+function parseHours(bytes: Uint8Array): Record<string, string[]> | null {
+  const parsed = parseJsonFile(bytes) as { hours?: unknown } | null;
+  const hours = parsed?.hours;
+  return hours !== null && typeof hours === "object" ? hours as Record<string, string[]> : null;
 }

@@ -2,15 +2,15 @@
  * Where plugin results go. {@link createParquetSink} writes each plugin batch
  * as Parquet under `<scienceRoot>/<plugin>/YYYY/MM/dd/hh/` (the hour of each
  * row's event), one file per source batch and hour, named from the Kafka
- * offset range of the archive file(s) the rows came from. Files are written
- * under a temporary name and renamed, so a replayed batch replaces its earlier
- * file instead of adding a duplicate; a batch read from a compacted archive
- * file also removes the results of the smaller files it merged (see
- * {@link ResultBatchMeta.replaces}). The raw archive is never touched.
+ * offset range of the archive file(s) the rows came from. Files go through
+ * the science root's Storage by atomic replace, so a replayed batch replaces
+ * its earlier file instead of adding a duplicate; a batch read from a
+ * compacted archive file also removes the results of the smaller files it
+ * merged (see {@link ResultBatchMeta.replaces}). The raw archive is never touched.
  */
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import {
   legacyParquetName,
   parquetName,
@@ -18,6 +18,9 @@ import {
   resultFolder,
 } from "../archive/file_names.ts";
 import type { PartitionLayout } from "../archive/partitioner.ts";
+import { replaceFile } from "../storage/atomic_replace.ts";
+import { LocalStorage } from "../storage/local.ts";
+import type { Storage } from "../storage/storage.ts";
 import type { OutputType, PluginRow } from "./define.ts";
 
 /** Identifies the source batch and describes the rows handed to a {@link ResultSink}. */
@@ -64,47 +67,12 @@ export interface ResultSink {
   write(plugin: string, rows: PluginRow[], meta: ResultBatchMeta): Promise<void>;
 }
 
-/** The little a sink needs from storage; `core/storage`'s Storage fits. */
-export interface ResultStorage {
-  writeFile(path: string, bytes: Uint8Array): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  mkdirs(path: string): Promise<void>;
-  /** Entries of a folder; a missing folder gives `[]`. */
-  list(dir: string): Promise<{ name: string; isDirectory: boolean }[]>;
-  /** Removes a file; a missing one is not an error. */
-  remove(path: string): Promise<void>;
-}
-
-/** Storage on the local disk through Deno's file APIs. */
-export function diskStorage(): ResultStorage {
-  return {
-    writeFile: (path, bytes) => Deno.writeFile(path, bytes),
-    rename: (from, to) => Deno.rename(from, to),
-    mkdirs: (path) => Deno.mkdir(path, { recursive: true }),
-    async list(dir) {
-      const entries: { name: string; isDirectory: boolean }[] = [];
-      try {
-        for await (const e of Deno.readDir(dir)) {
-          entries.push({ name: e.name, isDirectory: e.isDirectory });
-        }
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-      return entries;
-    },
-    remove: (path) =>
-      Deno.remove(path).catch((e) => {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }),
-  };
-}
-
 /** Options of {@link createParquetSink}. */
 export interface ParquetSinkOptions {
-  /** Folder under which `<plugin>/YYYY/MM/dd/hh/` is created, e.g. `science`. */
-  scienceRoot: string;
-  /** Defaults to {@link diskStorage}. */
-  storage?: ResultStorage;
+  /** The science root's storage, under which `<plugin>/YYYY/MM/dd/hh/` is created. */
+  storage?: Storage;
+  /** A local science root (e.g. `science`), when no `storage` is given: local storage there. */
+  scienceRoot?: string;
   /** Hour folders as the archive lays them out (`archive.layout`). Default `plain`. */
   layout?: PartitionLayout;
 }
@@ -126,9 +94,17 @@ export type ResultFileMeta =
  * its name is the archive's (file_names.ts), offsets zero-padded.
  */
 export function resultFilePath(scienceRoot: string, plugin: string, meta: ResultFileMeta): string {
+  const { folder, name } = resultFile(plugin, meta);
+  return join(scienceRoot, folder, name);
+}
+
+/** The result file's folder and name, relative to the science root. */
+function resultFile(plugin: string, meta: ResultFileMeta): { folder: string; name: string } {
   checkFileMeta(meta);
-  const name = parquetName(meta, BigInt(meta.startOffset), BigInt(meta.endOffset));
-  return join(scienceRoot, resultFolder(plugin, meta.eventHour, meta.layout), name);
+  return {
+    folder: resultFolder(plugin, meta.eventHour, meta.layout),
+    name: parquetName(meta, BigInt(meta.startOffset), BigInt(meta.endOffset)),
+  };
 }
 
 function checkFileMeta(meta: ResultFileMeta): void {
@@ -175,21 +151,22 @@ export function resultTable(
 
 /** A {@link ResultSink} writing one Parquet file per plugin, event hour and source batch. */
 export function createParquetSink(options: ParquetSinkOptions): ResultSink {
-  const storage = options.storage ?? diskStorage();
+  const storage = options.storage ?? localScience(options.scienceRoot);
   const properties = () =>
     new pq.WriterPropertiesBuilder().setCompression(pq.Compression.SNAPPY).build();
-  // Folders known to exist, so a steady stream does not pay one mkdirs per file, each with
-  // whether it holds files named as before offsets were padded (see `write`).
-  const folders = new Map<string, boolean>();
-  async function ensureFolder(path: string): Promise<void> {
-    if (folders.has(path)) return;
-    await storage.mkdirs(path);
-    const legacy = (await storage.list(path)).some((e) => {
+  // Whether each folder written to holds files named as before offsets were padded (see
+  // `write`), listed once per folder so that a steady stream does not pay a listing per file.
+  const legacyFolders = new Map<string, boolean>();
+  async function holdsLegacyNames(folder: string): Promise<boolean> {
+    let legacy = legacyFolders.get(folder);
+    if (legacy !== undefined) return legacy;
+    legacy = (await storage.list(folder)).some((e) => {
       const parsed = e.isDirectory ? null : parseParquetName(e.name);
       return parsed !== null && e.name !== parquetName(parsed, parsed.start, parsed.end);
     });
-    if (folders.size >= 10_000) folders.clear();
-    folders.set(path, legacy);
+    if (legacyFolders.size >= 10_000) legacyFolders.clear();
+    legacyFolders.set(folder, legacy);
+    return legacy;
   }
   return {
     async write(plugin, rows, meta) {
@@ -217,30 +194,20 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
           eventHour: hours[start],
           layout: options.layout,
         };
-        const path = resultFilePath(options.scienceRoot, plugin, file);
+        const { folder, name } = resultFile(plugin, file);
+        const path = `${folder}/${name}`;
         written.add(path);
         const ipc = arrow.tableToIPC(table.slice(start, end), "stream");
         const bytes = pq.writeParquet(pq.Table.fromIPCStream(ipc), properties());
         writes.push((async () => {
-          const temporary = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-          await ensureFolder(dirname(path));
-          try {
-            await storage.writeFile(temporary, bytes);
-          } catch {
-            // The folder may have been removed since it was cached: create it and retry once.
-            folders.delete(dirname(path));
-            await ensureFolder(dirname(path));
-            await storage.writeFile(temporary, bytes);
-          }
-          await storage.rename(temporary, path);
-          if (folders.get(dirname(path)) === true) {
+          const legacy = await holdsLegacyNames(folder);
+          // Two writers may replace the same file at once (a replay beside the live flow).
+          await replaceFile(storage, path, bytes, { unique: true });
+          if (legacy) {
             // A replay of a batch whose results an earlier version wrote: that file goes.
             const start = BigInt(file.startOffset);
-            const legacy = join(
-              dirname(path),
-              legacyParquetName(file, start, BigInt(file.endOffset)),
-            );
-            if (legacy !== path) await storage.remove(legacy);
+            const old = `${folder}/${legacyParquetName(file, start, BigInt(file.endOffset))}`;
+            if (old !== path) await storage.remove(old);
           }
         })());
         start = end;
@@ -250,13 +217,7 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         const hoursOfSources = new Set((meta.sources ?? []).map((s) => s.hour));
         for (const hour of hoursOfSources) {
           await removeReplaced(storage, {
-            dir: dirname(
-              resultFilePath(options.scienceRoot, plugin, {
-                ...meta,
-                eventHour: hour,
-                layout: options.layout,
-              }),
-            ),
+            dir: resultFolder(plugin, hour, options.layout),
             topic: meta.topic,
             partition: meta.partition,
             replaces: meta.replaces,
@@ -266,6 +227,14 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
       }
     },
   };
+}
+
+/** Local storage at the science root of a sink given no storage. */
+function localScience(scienceRoot: string | undefined): Storage {
+  if (scienceRoot === undefined) {
+    throw new Error("A result sink needs the science root's storage or a local scienceRoot");
+  }
+  return new LocalStorage(scienceRoot);
 }
 
 /** The range covering every source of one hour. */
@@ -281,7 +250,7 @@ function spanOf(sources: ResultSource[]): { startOffset: bigint; endOffset: bigi
 
 /** Removes the result files of one hour folder that the batch just written supersedes. */
 async function removeReplaced(
-  storage: ResultStorage,
+  storage: Storage,
   target: {
     dir: string;
     topic: string;
@@ -298,7 +267,7 @@ async function removeReplaced(
       continue;
     }
     const { start, end } = name;
-    const path = join(dir, entry.name);
+    const path = entry.path;
     if (target.written.has(path) || keep.has(`${start}+${end}`)) continue;
     if (start >= replaces.startOffset && end <= replaces.endOffset) await storage.remove(path);
   }

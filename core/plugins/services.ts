@@ -144,7 +144,6 @@ export async function startPluginBus(
     autoStart: options.live !== false,
     watch: options.live !== false,
     sink: createParquetSink({
-      scienceRoot: "",
       storage: science,
       // Results sit in the same hour folders as the archive files their rows come from.
       layout: config.string("archive.layout") as "plain" | "hive",

@@ -4,6 +4,8 @@
  * starting a second process.
  */
 import { join } from "node:path";
+import { replaceFile } from "../storage/atomic_replace.ts";
+import { LocalStorage } from "../storage/local.ts";
 
 /** What the state file holds. */
 export interface ProcessState {
@@ -17,13 +19,10 @@ export interface ProcessState {
 
 const FILE = "process.json";
 
-/** Writes the state file, readable by the owner only. */
+/** Writes the state file (atomic replace), readable by the owner only. */
 export async function writeProcessState(dir: string, state: ProcessState): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
-  const path = join(dir, FILE);
-  const tmp = path + ".tmp";
-  await Deno.writeTextFile(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
-  await Deno.rename(tmp, path);
+  const storage = new LocalStorage(dir, { fileMode: 0o600 });
+  await replaceFile(storage, FILE, new TextEncoder().encode(JSON.stringify(state, null, 2)));
 }
 
 /** Reads the state file; null when there is none or it is unreadable. */

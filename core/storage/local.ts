@@ -110,14 +110,22 @@ function toEntry(path: string, info: Deno.FileInfo): Entry {
   };
 }
 
+/** Options of {@link LocalStorage}. */
+export interface LocalStorageOptions {
+  /** Permission bits of the files it creates (`0o600`: the owner's only). Default: the umask's. */
+  fileMode?: number;
+}
+
 /** Storage rooted at a local directory; the directory is created on first write. */
 export class LocalStorage implements Storage {
   /** Absolute path of the root directory. */
   readonly location: string;
+  readonly #fileMode: number | undefined;
 
   /** Roots the storage at `root`, resolved against the current directory when relative. */
-  constructor(root: string) {
+  constructor(root: string, options: LocalStorageOptions = {}) {
     this.location = resolve(root);
+    this.#fileMode = options.fileMode;
   }
 
   #abs(rel: string): string {
@@ -159,7 +167,7 @@ export class LocalStorage implements Storage {
       let created = true;
       let file: Deno.FsFile;
       try {
-        file = Deno.openSync(abs, { write: true, createNew: true });
+        file = Deno.openSync(abs, { write: true, createNew: true, mode: this.#fileMode });
       } catch (error) {
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
         created = false;

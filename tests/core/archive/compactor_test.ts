@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { LocalStorage } from "../../../core/storage/mod.ts";
 import type { Storage } from "../../../core/storage/storage.ts";
-import { Ledger, TMP_SUFFIX } from "../../../core/archive/ledger.ts";
+import { Ledger } from "../../../core/archive/ledger.ts";
+import { TMP_SUFFIX } from "../../../core/storage/atomic_replace.ts";
 import { writeBatch } from "../../../core/archive/batch_writer.ts";
 import { encodeBatch, type RawMessage } from "../../../core/archive/encoder.ts";
 import { Compactor, readParquet } from "../../../core/archive/compactor.ts";

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { LocalStorage } from "../../../core/storage/mod.ts";
 import type { Storage } from "../../../core/storage/storage.ts";
-import { Ledger, TMP_SUFFIX } from "../../../core/archive/ledger.ts";
+import { Ledger } from "../../../core/archive/ledger.ts";
+import { TMP_SUFFIX } from "../../../core/storage/atomic_replace.ts";
 import { type BatchWrite, writeBatch } from "../../../core/archive/batch_writer.ts";
 import { archiveFilePath, quarantineBase } from "../../../core/archive/file_names.ts";
 import { sharedData } from "../../shared_data.ts";

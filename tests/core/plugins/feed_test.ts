@@ -60,7 +60,7 @@ async function feedOf(dir: string, chunkRows: number) {
   const host = await createPluginHost({
     root: dir,
     restartBackoff: { initialMs: 20, maxMs: 40 },
-    sink: createParquetSink({ scienceRoot: "", storage: science }),
+    sink: createParquetSink({ storage: science }),
     onEvent: (event) => {
       log.record(event);
       feeds[0]?.onEvent(event);

@@ -2,12 +2,9 @@ import assert from "node:assert/strict";
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import { basename, dirname, join } from "node:path";
-import {
-  createParquetSink,
-  diskStorage,
-  resultFilePath,
-  type ResultStorage,
-} from "../../../core/plugins/results.ts";
+import { createParquetSink, resultFilePath } from "../../../core/plugins/results.ts";
+import { LocalStorage } from "../../../core/storage/local.ts";
+import type { Storage } from "../../../core/storage/storage.ts";
 import { legacyParquetName, parquetName } from "../../../core/archive/file_names.ts";
 import { eventHour, readZtfAlerts } from "../../fixtures/plugins/ztf_batch.ts";
 import { sharedData } from "../../shared_data.ts";
@@ -43,16 +40,19 @@ function meta(startOffset: number) {
   };
 }
 
-/** Disk storage that records the calls it gets. */
-function recording(calls: string[]): ResultStorage {
-  const disk = diskStorage();
-  return {
-    writeFile: (path, bytes) => (calls.push(`write ${path}`), disk.writeFile(path, bytes)),
-    rename: (from, to) => (calls.push(`rename ${from} ${to}`), disk.rename(from, to)),
-    mkdirs: (path) => (calls.push(`mkdirs ${path}`), disk.mkdirs(path)),
-    list: (dir) => (calls.push(`list ${dir}`), disk.list(dir)),
-    remove: (path) => (calls.push(`remove ${path}`), disk.remove(path)),
-  };
+/** Local storage at `root` that records the calls it gets. */
+function recording(root: string, calls: string[]): Storage {
+  const disk = new LocalStorage(root);
+  return new Proxy(disk, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.push(`${String(prop)} ${args.filter((a) => typeof a === "string").join(" ")}`);
+        return value.apply(target, args);
+      };
+    },
+  });
 }
 
 async function walk(dir: string, files: string[]): Promise<void> {
@@ -66,13 +66,13 @@ Deno.test("rows are written per event hour through a temporary name, typed as de
   const science = await Deno.makeTempDir();
   try {
     const calls: string[] = [];
-    const sink = createParquetSink({ scienceRoot: science, storage: recording(calls) });
+    const sink = createParquetSink({ storage: recording(science, calls) });
     const rows = rowsOf();
     await sink.write("xm", rows, meta(1000));
     const hours = [...new Set(alerts.map(eventHour))];
     assert.ok(hours.length > 2);
     assert.equal(calls.filter((c) => c.startsWith("rename")).length, hours.length);
-    for (const call of calls.filter((c) => c.startsWith("write"))) {
+    for (const call of calls.filter((c) => c.startsWith("writeFile"))) {
       assert.ok(call.includes(`/${NAME_1000}.`), call);
       assert.match(call, /\.parquet\.[0-9a-f]{8}\.tmp$/);
     }
