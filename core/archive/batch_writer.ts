@@ -7,7 +7,7 @@
  * `_quarantine/<topic>/<topic>+<partition>+<offset>.avro` (+ `.json`); the
  * names are file_names.ts's.
  */
-import type { TopicPartition } from "../source/source.ts";
+import type { TopicPartition } from "../source/topic_partition.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { EncodedFile, QuarantinedMessage } from "./encoder.ts";
 import { archiveFilePath, quarantineBase } from "./file_names.ts";

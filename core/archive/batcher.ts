@@ -8,7 +8,8 @@
  * past it the fullest batch is cut early and `add` waits for a flush to
  * finish, which pauses the source, so a burst cannot exhaust memory.
  */
-import type { SourceMessage, TopicPartition } from "../source/source.ts";
+import type { SourceMessage } from "../source/source.ts";
+import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
 
 /** Limits and the callbacks of a {@link Batcher}; `P` is what `prepare` makes of a batch. */
 export interface BatcherOptions<P> {
@@ -49,7 +50,7 @@ interface Pending {
 
 /** Per-partition batching with size, byte and time bounds, prepared ahead and flushed in order. */
 export class Batcher<P = unknown> {
-  #pending = new Map<string, Pending>();
+  #pending = new TopicPartitionMap<Pending>();
   /** Bytes of cut batches (preparing or flushing) whose flush has not finished. */
   #flushingBytes = 0;
   /** Bytes of the batches filling, over every partition (the sum of their `bytes`). */
@@ -122,7 +123,7 @@ export class Batcher<P = unknown> {
   /** Drops the buffers of partitions this process no longer owns. */
   forget(tps: TopicPartition[]): void {
     for (const tp of tps) {
-      const p = this.#pending.get(`${tp.topic}\0${tp.partition}`);
+      const p = this.#pending.get(tp);
       if (p === undefined) continue;
       if (p.timer !== null) clearTimeout(p.timer);
       p.timer = null;
@@ -144,20 +145,14 @@ export class Batcher<P = unknown> {
   }
 
   #partition(m: SourceMessage): Pending {
-    const k = `${m.topic}\0${m.partition}`;
-    let p = this.#pending.get(k);
-    if (p === undefined) {
-      p = {
-        tp: { topic: m.topic, partition: m.partition },
-        messages: [],
-        bytes: 0,
-        last: -1n,
-        timer: null,
-        flushing: Promise.resolve(),
-      };
-      this.#pending.set(k, p);
-    }
-    return p;
+    return this.#pending.getOrCreate(m, (tp) => ({
+      tp,
+      messages: [],
+      bytes: 0,
+      last: -1n,
+      timer: null,
+      flushing: Promise.resolve(),
+    }));
   }
 
   #overBound(): boolean {

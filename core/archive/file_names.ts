@@ -15,7 +15,11 @@
  * folder's names sort in offset order; the parsers also read the unpadded
  * names earlier versions wrote.
  */
-import type { TopicPartition } from "../source/source.ts";
+import {
+  formatTopicPartition,
+  parseTopicPartition,
+  type TopicPartition,
+} from "../source/topic_partition.ts";
 import { TMP_SUFFIX } from "../storage/atomic_replace.ts";
 import { hourPath, type PartitionLayout } from "./partitioner.ts";
 
@@ -30,32 +34,20 @@ export interface ParquetFileName extends TopicPartition {
 }
 
 const PARQUET = /^(.+)\+(\d+)\+(\d+)\+(\d+)\.parquet$/;
-const TOPIC_PARTITION = /^(.+)\+(\d+)$/;
 
 /** An offset zero-padded to {@link OFFSET_DIGITS} digits. */
 export function padOffset(offset: bigint): string {
   return offset.toString().padStart(OFFSET_DIGITS, "0");
 }
 
-/** `<topic>+<partition>`, the part of a name that says which topic-partition it is about. */
-export function topicPartitionName(tp: TopicPartition): string {
-  return `${tp.topic}+${tp.partition}`;
-}
-
-/** Parses `<topic>+<partition>`; null for other text. */
-export function parseTopicPartitionName(text: string): TopicPartition | null {
-  const m = TOPIC_PARTITION.exec(text);
-  return m === null ? null : { topic: m[1], partition: Number(m[2]) };
-}
-
 /** The file name that says what a Parquet file holds (offsets zero-padded). */
 export function parquetName(tp: TopicPartition, start: bigint, end: bigint): string {
-  return `${topicPartitionName(tp)}+${padOffset(start)}+${padOffset(end)}.parquet`;
+  return `${formatTopicPartition(tp)}+${padOffset(start)}+${padOffset(end)}.parquet`;
 }
 
 /** The name earlier versions gave the same file (offsets not padded). */
 export function legacyParquetName(tp: TopicPartition, start: bigint, end: bigint): string {
-  return `${topicPartitionName(tp)}+${start}+${end}.parquet`;
+  return `${formatTopicPartition(tp)}+${start}+${end}.parquet`;
 }
 
 /** Parses `<topic>+<partition>+<start>+<end>.parquet`, padded or not; null for other names. */
@@ -92,7 +84,7 @@ export function resultFolder(
 
 /** Path (without extension) of a quarantined alert: `.avro` holds it, `.json` the reason. */
 export function quarantineBase(tp: TopicPartition, offset: bigint): string {
-  return `_quarantine/${tp.topic}/${topicPartitionName(tp)}+${padOffset(offset)}`;
+  return `_quarantine/${tp.topic}/${formatTopicPartition(tp)}+${padOffset(offset)}`;
 }
 
 /** Folder of the committed offsets. */
@@ -100,7 +92,7 @@ export const OFFSETS_FOLDER = "_offsets";
 
 /** The file of a partition's committed offset. */
 export function offsetsPath(tp: TopicPartition): string {
-  return `${OFFSETS_FOLDER}/${topicPartitionName(tp)}.json`;
+  return `${OFFSETS_FOLDER}/${formatTopicPartition(tp)}.json`;
 }
 
 /**
@@ -110,12 +102,12 @@ export function offsetsPath(tp: TopicPartition): string {
  */
 export function parseOffsetsName(name: string): TopicPartition | null {
   const final = name.endsWith(TMP_SUFFIX) ? name.slice(0, -TMP_SUFFIX.length) : name;
-  return final.endsWith(".json") ? parseTopicPartitionName(final.slice(0, -".json".length)) : null;
+  return final.endsWith(".json") ? parseTopicPartition(final.slice(0, -".json".length)) : null;
 }
 
 /** The write-ahead log entry of one batch of a partition. */
 export function walPath(tp: TopicPartition, start: bigint, end: bigint): string {
-  return `_wal/${topicPartitionName(tp)}/${padOffset(start)}-${padOffset(end)}.json`;
+  return `_wal/${formatTopicPartition(tp)}/${padOffset(start)}-${padOffset(end)}.json`;
 }
 
 /** Folder of the compaction journals. */
@@ -123,7 +115,7 @@ export const COMPACTION_JOURNALS = "_wal/compact";
 
 /** The journal of one merge of a partition's files covering `start..end`. */
 export function compactionJournalPath(tp: TopicPartition, start: bigint, end: bigint): string {
-  return `${COMPACTION_JOURNALS}/${topicPartitionName(tp)}+${padOffset(start)}-${
+  return `${COMPACTION_JOURNALS}/${formatTopicPartition(tp)}+${padOffset(start)}-${
     padOffset(end)
   }.json`;
 }

@@ -17,8 +17,8 @@ import {
   replaceJson,
 } from "../storage/atomic_replace.ts";
 import type { Storage } from "../storage/storage.ts";
-import type { TopicPartition } from "../source/source.ts";
-import { offsetsPath, topicPartitionName, walPath } from "./file_names.ts";
+import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
+import { offsetsPath, walPath } from "./file_names.ts";
 
 /** One batch's planned writes. */
 export interface LedgerEntry {
@@ -35,8 +35,6 @@ export interface Recovery {
   /** Files of those batches that were deleted. */
   removedFiles: string[];
 }
-
-const key = topicPartitionName;
 
 /**
  * The committed offset of a partition as the ledger stored it under
@@ -73,22 +71,22 @@ function parseWalFile(bytes: Uint8Array): WalFile | null {
 
 /** Write-ahead log and committed offsets of one archive root. */
 export class Ledger {
-  #committed = new Map<string, bigint>();
+  #committed = new TopicPartitionMap<bigint>();
 
   constructor(readonly storage: Storage) {}
 
   /** Last durably archived offset of a partition, -1 when none. */
   async committed(tp: TopicPartition): Promise<bigint> {
-    const cached = this.#committed.get(key(tp));
+    const cached = this.#committed.get(tp);
     if (cached !== undefined) return cached;
     const offset = await readCommittedOffset(this.storage, tp);
-    this.#committed.set(key(tp), offset);
+    this.#committed.set(tp, offset);
     return offset;
   }
 
   /** Forgets cached offsets so the next read comes from storage (after a rebalance). */
   forget(tps: TopicPartition[]): void {
-    for (const tp of tps) this.#committed.delete(key(tp));
+    for (const tp of tps) this.#committed.delete(tp);
   }
 
   /** Records a batch's planned files before any is written. */
@@ -112,7 +110,7 @@ export class Ledger {
       offset: entry.end.toString(),
       at: new Date().toISOString(),
     });
-    this.#committed.set(key(tp), entry.end);
+    this.#committed.set(tp, entry.end);
     await this.storage.remove(this.#walPath(tp, entry));
   }
 

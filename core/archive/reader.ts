@@ -12,12 +12,8 @@
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import type { Storage } from "../storage/storage.ts";
-import {
-  OFFSETS_FOLDER,
-  parseOffsetsName,
-  parseParquetName,
-  topicPartitionName,
-} from "./file_names.ts";
+import { TopicPartitionMap } from "../source/topic_partition.ts";
+import { OFFSETS_FOLDER, parseOffsetsName, parseParquetName } from "./file_names.ts";
 import { TMP_SUFFIX } from "../storage/atomic_replace.ts";
 import { readCommittedOffset } from "./ledger.ts";
 import { hourPathStart } from "./partitioner.ts";
@@ -162,13 +158,13 @@ export async function listHourFiles(
 
 /** Committed offsets of every topic-partition, from the archive's `_offsets/`. */
 export async function readCommittedOffsets(storage: Storage): Promise<CommittedOffset[]> {
-  const tps = new Map<string, { topic: string; partition: number }>();
+  const tps = new TopicPartitionMap<true>();
   for (const entry of await storage.list(OFFSETS_FOLDER)) {
     const tp = entry.isDirectory ? null : parseOffsetsName(entry.name);
-    if (tp !== null) tps.set(topicPartitionName(tp), tp);
+    if (tp !== null) tps.set(tp, true);
   }
   const found: CommittedOffset[] = [];
-  for (const tp of tps.values()) {
+  for (const tp of tps.keys()) {
     const offset = await readCommittedOffset(storage, tp);
     if (offset >= 0n) found.push({ ...tp, offset });
   }

@@ -6,7 +6,7 @@
  * whether it is filling a batch, being encoded or waiting for storage.
  */
 import { DELIVERY_SECONDS, Histogram } from "../histogram.ts";
-import type { TopicPartition } from "../source/source.ts";
+import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
 
 /** Counters of one topic-partition. */
 export interface PartitionCounts {
@@ -48,7 +48,7 @@ const MAX_HOURS = 200;
 
 /** Mutable counters of the archive service. */
 export class ArchiveStats {
-  readonly partitions = new Map<string, PartitionCounts>();
+  readonly partitions = new TopicPartitionMap<PartitionCounts>();
   readonly hours = new Map<string, HourCounts>();
   readonly errors: RecentError[] = [];
   lastCommit: { at: string; topic: string; partition: number; offset: string } | null = null;
@@ -79,24 +79,18 @@ export class ArchiveStats {
 
   /** The counters of a partition, created at zero. */
   partition(tp: TopicPartition): PartitionCounts {
-    const k = `${tp.topic}\0${tp.partition}`;
-    let c = this.partitions.get(k);
-    if (c === undefined) {
-      c = {
-        topic: tp.topic,
-        partition: tp.partition,
-        received: 0,
-        decoded: 0,
-        archived: 0,
-        quarantined: 0,
-        inFlight: 0,
-        bytesIn: 0,
-        committedOffset: null,
-        lag: null,
-      };
-      this.partitions.set(k, c);
-    }
-    return c;
+    return this.partitions.getOrCreate(tp, ({ topic, partition }) => ({
+      topic,
+      partition,
+      received: 0,
+      decoded: 0,
+      archived: 0,
+      quarantined: 0,
+      inFlight: 0,
+      bytesIn: 0,
+      committedOffset: null,
+      lag: null,
+    }));
   }
 
   /** Records a file written into an hour folder. */

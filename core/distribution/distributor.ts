@@ -14,6 +14,11 @@ import {
   parquetToTable,
   readCommittedOffsets,
 } from "../archive/reader.ts";
+import {
+  formatTopicPartition,
+  type TopicPartition,
+  TopicPartitionMap,
+} from "../source/topic_partition.ts";
 import type { Storage } from "../storage/storage.ts";
 import {
   avroName,
@@ -52,22 +57,22 @@ export interface DistributorOptions {
   /** How long a round waits for a science plugin that is behind (ms). */
   scienceWaitMs: number;
   /** Next offset of each science plugin per `topic+partition` (null: the plugin never ran). */
-  scienceProgress(plugin: string): Promise<Map<string, bigint> | null>;
+  scienceProgress(plugin: string): Promise<TopicPartitionMap<bigint> | null>;
   log(message: string, fields: Record<string, unknown>): void;
 }
 
 /** Distributes what the archive holds; `round()` does one pass over every source partition. */
 export class Distributor {
-  readonly #next = new Map<string, bigint>();
-  readonly #waitingSince = new Map<string, number>();
+  readonly #next = new TopicPartitionMap<bigint>();
+  readonly #waitingSince = new TopicPartitionMap<number>();
   readonly #writer = new AvroWriter();
   /** Struct type of each plugin's results seen so far, for files it has no results for. */
   readonly #learned = new Map<string, string>();
 
   constructor(private readonly options: DistributorOptions) {}
 
-  /** Archived offsets not yet distributed, per `topic+partition`. */
-  readonly lag = new Map<string, bigint>();
+  /** Archived offsets not yet distributed, per topic-partition. */
+  readonly lag = new TopicPartitionMap<bigint>();
 
   /**
    * One pass: publishes every complete round available; returns the alerts read. Once
@@ -78,7 +83,7 @@ export class Distributor {
     let read = 0;
     for (const committed of await readCommittedOffsets(this.options.archive)) {
       if (signal?.aborted) return read;
-      const key = `${committed.topic}+${committed.partition}`;
+      const key = { topic: committed.topic, partition: committed.partition };
       let next: bigint = this.#next.get(key) ??
         await this.options.sink.progress(committed.topic, committed.partition) ?? 0n;
       this.#next.set(key, next);
@@ -114,7 +119,7 @@ export class Distributor {
   }
 
   /** True once every science plugin that follows this partition has results below `end`, or the wait ran out. */
-  async #scienceReady(key: string, end: bigint): Promise<boolean> {
+  async #scienceReady(key: TopicPartition, end: bigint): Promise<boolean> {
     for (const plugin of await sciencePlugins(this.options.science)) {
       const progress = await this.options.scienceProgress(plugin);
       const at = progress?.get(key);
@@ -122,7 +127,10 @@ export class Distributor {
       const since = this.#waitingSince.get(key) ?? Date.now();
       this.#waitingSince.set(key, since);
       if (Date.now() - since < this.options.scienceWaitMs) return false;
-      this.options.log("science results late: distributing without them", { plugin, source: key });
+      this.options.log("science results late: distributing without them", {
+        plugin,
+        source: formatTopicPartition(key),
+      });
     }
     this.#waitingSince.delete(key);
     return true;

@@ -18,6 +18,7 @@ import { parseParquetName } from "../archive/file_names.ts";
 import { hourPathStart } from "../archive/partitioner.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { PluginBatch } from "./host.ts";
+import type { OffsetRange } from "./results.ts";
 
 /** A batch the archive has just made durable, as handed to the plugins. */
 export interface ArchivedBatch {
@@ -37,10 +38,10 @@ export interface FileBatchOptions {
   /** Rows per batch at most; a bigger file is cut into several batches. */
   chunkRows: number;
   /**
-   * `start+end` ranges of the partition's other archive files in the hour: their
+   * Offset ranges of the partition's other archive files in the hour: their
    * results stay when this file's results replace what its range covers.
    */
-  keep?: string[];
+  keep?: OffsetRange[];
 }
 
 const HOUR_MS = 3_600_000;
@@ -131,7 +132,7 @@ export async function fileBatches(
   // Sibling slices of the same file must not remove each other's results.
   const keep = [
     ...(options.keep ?? []),
-    ...(single ? [] : chunks.map((c) => `${c.start}+${c.end}`)),
+    ...(single ? [] : chunks.map((c) => ({ startOffset: c.start, endOffset: c.end }))),
   ];
   return chunks.map((chunk) => {
     const startOffset = single ? file.startOffset : chunk.start;
@@ -181,13 +182,13 @@ function chunkRanges(
 }
 
 /**
- * `start+end` of the other files of `file`'s partition and hour that lie inside
+ * Offset ranges of the other files of `file`'s partition and hour that lie inside
  * its range (a compaction that merged around a file of another schema): their
  * results stay when `file`'s results replace what its range covers.
  */
-export function siblings(files: ArchivedFile[], file: ArchivedFile): string[] {
+export function siblings(files: ArchivedFile[], file: ArchivedFile): OffsetRange[] {
   return files.filter((f) =>
     f !== file && f.partition === file.partition && f.hourDir === file.hourDir &&
     f.startOffset >= file.startOffset && f.endOffset <= file.endOffset
-  ).map((f) => `${f.startOffset}+${f.endOffset}`);
+  ).map((f) => ({ startOffset: f.startOffset, endOffset: f.endOffset }));
 }

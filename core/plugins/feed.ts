@@ -24,7 +24,12 @@ import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import { type ArchivedBatch, liveBatches } from "./archive_batches.ts";
 import type { PluginBatch, PluginHost } from "./host.ts";
-import type { ProgressStore, TopicPartition } from "./progress.ts";
+import type { ProgressStore } from "./progress.ts";
+import {
+  formatTopicPartition,
+  type TopicPartition,
+  TopicPartitionMap,
+} from "../source/topic_partition.ts";
 import { pumpFiles } from "./pump.ts";
 import type { BatchTicket, PluginEvent } from "./runner.ts";
 
@@ -54,8 +59,8 @@ export interface DrainOptions {
 export interface FeedStatus {
   /** "live", or "catching up" while it reads the archive. */
   mode: "live" | "catching up";
-  /** Archived offsets whose results are not yet durable, per `topic+partition`. */
-  behind: Record<string, number>;
+  /** Archived offsets whose results are not yet durable, per topic-partition. */
+  behind: TopicPartitionMap<number>;
   /** Times it fell behind and caught up from the archive. */
   catchUps: number;
   /** Batches skipped after repeated failures. */
@@ -75,15 +80,15 @@ interface PluginFeed {
   name: string;
   epoch: number;
   ready: boolean;
-  cursors: Map<string, Cursor>;
+  cursors: TopicPartitionMap<Cursor>;
   loop: Promise<void> | null;
   wake: boolean;
-  /** Failures in a row of the batch that failed last (its key); other batches do not reset it. */
+  /** Failures in a row of the batch that failed last (its {@link batchKey}); other batches do not reset it. */
   failures: { key: string; count: number };
   catchUps: number;
   skipped: number;
   /**
-   * Batches queued and not yet written, by `topic+partition+start+end`: the
+   * Batches queued and not yet written, by {@link batchKey}: the
    * progress once written, and where to resume when the batch is skipped.
    */
   tickets: Map<string, { tp: TopicPartition; after: bigint; skipTo: bigint }>;
@@ -94,7 +99,8 @@ interface PluginFeed {
 /** Feeds the stream plugins of a host from the archive; see the module documentation. */
 export class StreamFeed {
   #options: StreamFeedOptions;
-  #archived = new Map<string, { tp: TopicPartition; committed: bigint }>();
+  /** The archive's last committed offset per topic-partition. */
+  #archived = new TopicPartitionMap<bigint>();
   #plugins = new Map<string, PluginFeed>();
   #initial: Promise<void>;
   #work = new Set<Promise<unknown>>();
@@ -144,12 +150,9 @@ export class StreamFeed {
   async onArchived(batch: ArchivedBatch): Promise<void> {
     await this.#initial;
     if (this.#closed) return;
-    const key = `${batch.topic}+${batch.partition}`;
     const tp = { topic: batch.topic, partition: batch.partition };
-    const known = this.#archived.get(key);
-    if (known === undefined || known.committed < batch.endOffset) {
-      this.#archived.set(key, { tp, committed: batch.endOffset });
-    }
+    const known = this.#archived.get(tp);
+    if (known === undefined || known < batch.endOffset) this.#archived.set(tp, batch.endOffset);
     const eligible: { feed: PluginFeed; cursor: Cursor; epoch: number }[] = [];
     for (const feed of this.#plugins.values()) {
       if (!feed.ready) {
@@ -225,8 +228,8 @@ export class StreamFeed {
       if (name !== undefined && plugin.name !== name) continue;
       const feed = this.#plugins.get(plugin.name);
       if (feed === undefined || !feed.ready || feed.loop !== null) return false;
-      for (const [key, { committed }] of this.#archived) {
-        const cursor = feed.cursors.get(key);
+      for (const [tp, committed] of this.#archived) {
+        const cursor = feed.cursors.get(tp);
         if (cursor === undefined || !cursor.live || cursor.durable <= committed) return false;
       }
     }
@@ -237,11 +240,11 @@ export class StreamFeed {
   status(name: string): FeedStatus | undefined {
     const feed = this.#plugins.get(name);
     if (feed === undefined) return undefined;
-    const behind: Record<string, number> = {};
+    const behind = new TopicPartitionMap<number>();
     let live = feed.ready && feed.loop === null;
-    for (const [key, { committed }] of this.#archived) {
-      const cursor = feed.cursors.get(key);
-      behind[key] = Number(committed + 1n - (cursor?.durable ?? 0n));
+    for (const [tp, committed] of this.#archived) {
+      const cursor = feed.cursors.get(tp);
+      behind.set(tp, Number(committed + 1n - (cursor?.durable ?? 0n)));
       if (cursor?.live !== true) live = false;
     }
     return {
@@ -280,8 +283,7 @@ export class StreamFeed {
 
   async #readCommitted(): Promise<void> {
     for (const c of await readCommittedOffsets(this.#options.archive)) {
-      const tp = { topic: c.topic, partition: c.partition };
-      this.#archived.set(`${c.topic}+${c.partition}`, { tp, committed: c.offset });
+      this.#archived.set(c, c.offset);
     }
   }
 
@@ -306,7 +308,7 @@ export class StreamFeed {
       name,
       epoch: (old?.epoch ?? 0) + 1,
       ready: false,
-      cursors: new Map(),
+      cursors: new TopicPartitionMap(),
       loop: null,
       wake: false,
       failures: old?.failures ?? { key: "", count: 0 },
@@ -320,9 +322,9 @@ export class StreamFeed {
     if (this.#plugins.get(name) !== feed) return;
     if (saved === null) {
       // Never ran here: it starts where the archive is now.
-      for (const [key, { tp, committed }] of this.#archived) {
+      for (const [tp, committed] of this.#archived) {
         const next = committed + 1n;
-        feed.cursors.set(key, { tp, next, durable: next, live: true });
+        feed.cursors.set(tp, { tp, next, durable: next, live: true });
       }
       for (const cursor of feed.cursors.values()) {
         await this.#options.progress.saveStream(name, cursor.tp, cursor.next);
@@ -330,10 +332,8 @@ export class StreamFeed {
       await this.#options.progress.markStarted(name);
       this.#options.log("plugin starts at the archive's end", { plugin: name });
     } else {
-      for (const [key, next] of saved) {
-        const [topic, partition] = [key.slice(0, key.lastIndexOf("+")), key.split("+").pop()!];
-        const tp = { topic, partition: Number(partition) };
-        feed.cursors.set(key, { tp, next, durable: next, live: false });
+      for (const [tp, next] of saved) {
+        feed.cursors.set(tp, { tp, next, durable: next, live: false });
       }
     }
     if (this.#plugins.get(name) !== feed) return;
@@ -342,19 +342,16 @@ export class StreamFeed {
   }
 
   #cursor(feed: PluginFeed, tp: TopicPartition): Cursor {
-    const key = `${tp.topic}+${tp.partition}`;
-    let cursor = feed.cursors.get(key);
-    if (cursor === undefined) {
-      // New to a plugin that has run before: read from its first offset.
-      cursor = { tp, next: 0n, durable: 0n, live: false };
-      feed.cursors.set(key, cursor);
-    }
-    return cursor;
+    // New to a plugin that has run before: read from its first offset.
+    return feed.cursors.getOrCreate(tp, (own) => ({ tp: own, next: 0n, durable: 0n, live: false }));
   }
 
   #failed(feed: PluginFeed, event: PluginEvent): void {
     this.#invalidate(feed);
-    const key = `${event.topic}+${event.partition}+${event.startOffset}+${event.endOffset}`;
+    const { topic, partition, startOffset, endOffset } = event;
+    const key = topic === undefined || partition === undefined
+      ? "(no batch)"
+      : batchKey({ topic, partition, startOffset: startOffset ?? "", endOffset: endOffset ?? "" });
     feed.failures = { key, count: feed.failures.key === key ? feed.failures.count + 1 : 1 };
     const ticket = feed.tickets.get(key);
     if (feed.failures.count < (this.#options.maxAttempts ?? 3) || ticket === undefined) return;
@@ -407,28 +404,27 @@ export class StreamFeed {
     const stale = () => this.#closed || feed.epoch !== epoch;
     while (feed.wake) {
       feed.wake = false;
-      for (const [key, { tp, committed }] of this.#archived) {
+      for (const [tp, committed] of this.#archived) {
         const cursor = this.#cursor(feed, tp);
         // Live but short of the archive: batches were committed while the plugin was not ready.
         if (cursor.live && cursor.next > committed) continue;
         cursor.live = false;
-        while (!stale() && cursor.next <= this.#archived.get(key)!.committed) {
+        while (!stale() && cursor.next <= this.#archived.get(tp)!) {
           await this.#catchUpRound(feed, cursor, stale);
         }
         if (stale()) return;
       }
       if (stale()) return;
     }
-    for (const [key, { committed }] of this.#archived) {
-      const cursor = feed.cursors.get(key);
+    for (const [tp, committed] of this.#archived) {
+      const cursor = feed.cursors.get(tp);
       if (cursor !== undefined && cursor.next > committed) cursor.live = true;
     }
   }
 
   /** Queues every archived file of a partition with offsets at or past the cursor. */
   async #catchUpRound(feed: PluginFeed, cursor: Cursor, stale: () => boolean): Promise<void> {
-    const key = `${cursor.tp.topic}+${cursor.tp.partition}`;
-    const committed = this.#archived.get(key)!.committed;
+    const committed = this.#archived.get(cursor.tp)!;
     const from = cursor.next;
     const all = await listArchivedFiles(this.#options.archive, cursor.tp.topic, {
       partition: cursor.tp.partition,
@@ -509,7 +505,7 @@ export class StreamFeed {
   ): BatchTicket {
     const epoch = feed.epoch;
     const tp = { topic: batch.topic, partition: batch.partition };
-    const key = `${tp.topic}+${tp.partition}+${batch.startOffset}+${batch.endOffset}`;
+    const key = batchKey(batch);
     feed.tickets.set(key, { tp, ...progress });
     const current = () => !this.#closed && feed.epoch === epoch;
     return {
@@ -523,7 +519,7 @@ export class StreamFeed {
         if (feed.failures.key === key) feed.failures = { key: "", count: 0 };
         await this.#options.progress.saveStream(feed.name, tp, progress.after);
         feed.tickets.delete(key);
-        const cursor = feed.cursors.get(`${tp.topic}+${tp.partition}`);
+        const cursor = feed.cursors.get(tp);
         if (cursor === undefined) return;
         if (cursor.durable < progress.after) cursor.durable = progress.after;
         this.#saveIfIdle(feed, cursor);
@@ -550,4 +546,15 @@ export class StreamFeed {
     work.finally(() => this.#work.delete(work)).catch(() => {});
     return work;
   }
+}
+
+/** The offsets of one batch of one topic-partition. */
+interface BatchRange extends TopicPartition {
+  startOffset: number | bigint | string;
+  endOffset: number | bigint | string;
+}
+
+/** Names a batch among a plugin's queued ones: `<topic>+<partition>+<start>+<end>`. */
+function batchKey(batch: BatchRange): string {
+  return `${formatTopicPartition(batch)}+${batch.startOffset}+${batch.endOffset}`;
 }

@@ -21,7 +21,7 @@ import { hourFolderOf } from "../archive/file_names.ts";
 import type { Storage } from "../storage/storage.ts";
 import { formatHourRange, type HourRange, HourRangeError } from "./hour_range.ts";
 import type { PluginHost } from "./host.ts";
-import type { ProgressStore } from "./progress.ts";
+import type { ProcessedRange, ProgressStore } from "./progress.ts";
 import { pumpFiles } from "./pump.ts";
 import type { PluginEvent } from "./runner.ts";
 
@@ -380,13 +380,14 @@ export class HourRuns {
       queuedAll = true;
       settle();
       await promise;
-      const ranges = files.map((f) => `${f.partition}+${f.startOffset}+${f.endOffset}`);
-      await this.#options.progress.saveHour(
-        name,
-        task.topic,
-        hourFolderOf(task.topic, task.dir),
-        ranges,
-      );
+      await this.#options.progress.saveHour(name, task.topic, {
+        folder: hourFolderOf(task.topic, task.dir),
+        ranges: files.map((f) => ({
+          partition: f.partition,
+          start: f.startOffset,
+          end: f.endOffset,
+        })),
+      });
     } finally {
       runs.hour = undefined;
     }
@@ -394,9 +395,10 @@ export class HourRuns {
 }
 
 /** Whether every file's range lies inside a processed range of its partition. */
-function covered(files: ArchivedFile[], done: string[]): boolean {
-  const ranges = done.map((r) => r.split("+").map(BigInt));
+function covered(files: ArchivedFile[], done: ProcessedRange[]): boolean {
   return files.every((f) =>
-    ranges.some(([p, s, e]) => p === BigInt(f.partition) && s <= f.startOffset && f.endOffset <= e)
+    done.some((r) =>
+      r.partition === f.partition && r.start <= f.startOffset && f.endOffset <= r.end
+    )
   );
 }

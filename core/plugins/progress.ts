@@ -9,20 +9,26 @@
  * - batch plugins: `_progress/<plugin>/hours/<topic>.json` lists, per hour
  *   folder, the `partition+start+end` ranges of the archive files processed.
  */
-import { topicPartitionName } from "../archive/file_names.ts";
+import {
+  formatTopicPartition,
+  parseTopicPartition,
+  type TopicPartition,
+  TopicPartitionMap,
+} from "../source/topic_partition.ts";
 import { parseJsonFile, readReplaced, replaceJson } from "../storage/atomic_replace.ts";
 import type { Storage } from "../storage/storage.ts";
 
-/** A topic-partition. */
-export interface TopicPartition {
-  topic: string;
+/** The offset range of one archive file a batch plugin processed (its partition's). */
+export interface ProcessedRange {
   partition: number;
+  start: bigint;
+  end: bigint;
 }
 
 /** Progress files of every plugin under one science root. */
 export class ProgressStore {
   #storage: Storage;
-  #hours = new Map<string, Map<string, string[]>>();
+  #hours = new Map<string, Map<string, ProcessedRange[]>>();
 
   /** A store over the science root's storage. */
   constructor(storage: Storage) {
@@ -30,18 +36,20 @@ export class ProgressStore {
   }
 
   /**
-   * The next offset to process per `topic+partition` of a stream plugin, or
+   * The next offset to process per topic-partition of a stream plugin, or
    * null when the plugin never ran here.
    */
-  async streamProgress(plugin: string): Promise<Map<string, bigint> | null> {
+  async streamProgress(plugin: string): Promise<TopicPartitionMap<bigint> | null> {
     const entries = await this.#storage.list(`_progress/${plugin}`);
     if (!entries.some((e) => e.name === "started.json")) return null;
-    const found = new Map<string, bigint>();
+    const found = new TopicPartitionMap<bigint>();
     for (const entry of entries) {
-      const m = /^(.+\+\d+)\.json$/.exec(entry.name);
-      if (entry.isDirectory || m === null) continue;
+      const tp = entry.isDirectory || !entry.name.endsWith(".json")
+        ? null
+        : parseTopicPartition(entry.name.slice(0, -".json".length));
+      if (tp === null) continue;
       const next = await readReplaced(this.#storage, entry.path, parseNext);
-      if (next !== null) found.set(m[1], next);
+      if (next !== null) found.set(tp, next);
     }
     return found;
   }
@@ -55,14 +63,14 @@ export class ProgressStore {
 
   /** Records that results are durable up to (excluding) `next`. */
   async saveStream(plugin: string, tp: TopicPartition, next: bigint): Promise<void> {
-    await replaceJson(this.#storage, `_progress/${plugin}/${topicPartitionName(tp)}.json`, {
+    await replaceJson(this.#storage, `_progress/${plugin}/${formatTopicPartition(tp)}.json`, {
       next: next.toString(),
       at: new Date().toISOString(),
     });
   }
 
-  /** The archive ranges (`partition+start+end`) processed per hour folder of a topic. */
-  async hours(plugin: string, topic: string): Promise<Map<string, string[]>> {
+  /** The archive ranges processed per hour folder (below the topic folder) of a topic. */
+  async hours(plugin: string, topic: string): Promise<Map<string, ProcessedRange[]>> {
     const key = `${plugin}/${topic}`;
     const cached = this.#hours.get(key);
     if (cached !== undefined) return cached;
@@ -71,17 +79,24 @@ export class ProgressStore {
       `_progress/${plugin}/hours/${topic}.json`,
       parseHours,
     );
-    const hours = new Map<string, string[]>(Object.entries(parsed ?? {}));
+    const hours = new Map<string, ProcessedRange[]>(
+      Object.entries(parsed ?? {}).map(([hour, ranges]) => [hour, ranges.flatMap(parseRange)]),
+    );
     this.#hours.set(key, hours);
     return hours;
   }
 
   /** Records the archive ranges of one hour folder as processed. */
-  async saveHour(plugin: string, topic: string, hour: string, ranges: string[]): Promise<void> {
+  async saveHour(
+    plugin: string,
+    topic: string,
+    hour: { folder: string; ranges: ProcessedRange[] },
+  ): Promise<void> {
     const hours = await this.hours(plugin, topic);
-    hours.set(hour, ranges);
+    hours.set(hour.folder, hour.ranges);
+    const written = [...hours].map(([folder, ranges]) => [folder, ranges.map(formatRange)]);
     await replaceJson(this.#storage, `_progress/${plugin}/hours/${topic}.json`, {
-      hours: Object.fromEntries(hours),
+      hours: Object.fromEntries(written),
     });
   }
 }
@@ -97,4 +112,15 @@ function parseHours(bytes: Uint8Array): Record<string, string[]> | null {
   const parsed = parseJsonFile(bytes) as { hours?: unknown } | null;
   const hours = parsed?.hours;
   return hours !== null && typeof hours === "object" ? hours as Record<string, string[]> : null;
+}
+
+/** A processed range as the progress file keeps it: `partition+start+end`. */
+function formatRange(range: ProcessedRange): string {
+  return `${range.partition}+${range.start}+${range.end}`;
+}
+
+/** A range of the progress file; none for text of another form. */
+function parseRange(text: string): ProcessedRange[] {
+  const m = /^(\d+)\+(\d+)\+(\d+)$/.exec(text);
+  return m === null ? [] : [{ partition: Number(m[1]), start: BigInt(m[2]), end: BigInt(m[3]) }];
 }

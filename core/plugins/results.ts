@@ -53,12 +53,16 @@ export interface ResultSource {
   endOffset: bigint;
 }
 
-/** Which earlier result files a batch supersedes; see {@link ResultBatchMeta.replaces}. */
-export interface ResultReplace {
+/** An inclusive range of Kafka offsets. */
+export interface OffsetRange {
   startOffset: bigint;
   endOffset: bigint;
-  /** `start+end` ranges to leave in place (other archive files, sibling chunks). */
-  keep: string[];
+}
+
+/** Which earlier result files a batch supersedes; see {@link ResultBatchMeta.replaces}. */
+export interface ResultReplace extends OffsetRange {
+  /** Ranges whose result files stay in place (other archive files, sibling chunks). */
+  keep: OffsetRange[];
 }
 
 /** Receives the checked rows of one plugin for one batch. */
@@ -260,7 +264,7 @@ async function removeReplaced(
   },
 ): Promise<void> {
   const { dir, replaces } = target;
-  const keep = new Set(replaces.keep);
+
   for (const entry of await storage.list(dir)) {
     const name = entry.isDirectory ? null : parseParquetName(entry.name);
     if (name === null || name.topic !== target.topic || name.partition !== target.partition) {
@@ -268,7 +272,8 @@ async function removeReplaced(
     }
     const { start, end } = name;
     const path = entry.path;
-    if (target.written.has(path) || keep.has(`${start}+${end}`)) continue;
+    const kept = replaces.keep.some((k) => k.startOffset === start && k.endOffset === end);
+    if (target.written.has(path) || kept) continue;
     if (start >= replaces.startOffset && end <= replaces.endOffset) await storage.remove(path);
   }
 }

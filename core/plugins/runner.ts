@@ -49,6 +49,11 @@ export interface PluginEvent {
   plugin: string;
   file: string;
   message?: string;
+  /** The batch an `error` event failed on, when the plugin was processing one. */
+  topic?: string;
+  partition?: number;
+  startOffset?: string;
+  endOffset?: string;
   [field: string]: unknown;
 }
 

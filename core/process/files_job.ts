@@ -6,7 +6,9 @@
  * not depend on how the plugin host runs the plugins.
  */
 import type { ArchiveStats } from "../archive/stats.ts";
+import type { FeedStatus } from "../plugins/feed.ts";
 import type { ProgressStore } from "../plugins/progress.ts";
+import { TopicPartitionMap } from "../source/topic_partition.ts";
 import type { ServiceStatus } from "../services/service.ts";
 
 /** One stream plugin at the end of a files job. */
@@ -132,15 +134,15 @@ function streamPlugins(services: ServiceStatus[]): ServiceStatus[] {
  * one (a plugin new to an archive starts at its end), else its progress file.
  */
 async function behindBy(inputs: FilesJobInputs, plugin: ServiceStatus): Promise<number> {
-  const feed = plugin.details?.feed as { behind?: Record<string, number> } | undefined;
-  const progress = await inputs.progress.streamProgress(plugin.name) ?? new Map<string, bigint>();
+  const feed = plugin.details?.feed as FeedStatus | undefined;
+  const progress = await inputs.progress.streamProgress(plugin.name) ??
+    new TopicPartitionMap<bigint>();
   let behind = 0;
   for (const p of inputs.stats.partitions.values()) {
     if (p.committedOffset === null) continue;
-    const key = `${p.topic}+${p.partition}`;
-    const reported = feed?.behind?.[key];
+    const reported = feed?.behind.get(p);
     const end = BigInt(p.committedOffset) + 1n;
-    const next = progress.get(key) ?? 0n;
+    const next = progress.get(p) ?? 0n;
     behind += typeof reported === "number"
       ? Math.max(0, reported)
       : next < end

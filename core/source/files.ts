@@ -5,13 +5,8 @@
  */
 import { gunzipSync } from "node:zlib";
 import { join, relative } from "node:path";
-import type {
-  PartitionPosition,
-  Source,
-  SourceHandler,
-  SourceMessage,
-  TopicPartition,
-} from "./source.ts";
+import type { PartitionPosition, Source, SourceHandler, SourceMessage } from "./source.ts";
+import type { TopicPartition } from "./topic_partition.ts";
 
 /** Options of {@link createFilesSource}. */
 export interface FilesSourceOptions {

@@ -24,8 +24,8 @@ import type {
   SourceHandler,
   SourceHealth,
   SourceMessage,
-  TopicPartition,
 } from "./source.ts";
+import { type TopicPartition, TopicPartitionMap } from "./topic_partition.ts";
 
 /** Options of {@link createKafkaSource}. */
 export interface KafkaSourceOptions {
@@ -84,10 +84,6 @@ async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function tpKey(topic: string, partition: number): string {
-  return `${topic}\0${partition}`;
-}
-
 /** Turns `"/^ztf_.*$/"` into a RegExp and leaves plain names alone. */
 export function parseTopic(topic: string): string | RegExp {
   const m = /^\/(.+)\/([a-z]*)$/.exec(topic);
@@ -105,7 +101,7 @@ export function matchTopics(configured: (string | RegExp)[], available: string[]
 /** A source consuming Kafka with a consumer group. */
 export function createKafkaSource(options: KafkaSourceOptions): Source {
   const health: SourceHealth = { connected: false, error: null };
-  const positions = new Map<string, PartitionPosition>();
+  const positions = new TopicPartitionMap<PartitionPosition>();
   const configured = options.topics.map(parseTopic);
   const hasPatterns = configured.some((t) => t instanceof RegExp);
   /** Topics handed to kafkajs so far. */
@@ -116,7 +112,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
    * and those only follow what the archive made durable: this keeps a message that the
    * handler already holds from being delivered twice.
    */
-  const delivered = new Map<string, bigint>();
+  const delivered = new TopicPartitionMap<bigint>();
   const inFlight = new Set<Promise<void>>();
   const retry = { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10 };
   const kafka = new Kafka({
@@ -195,7 +191,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const { topic, partition } = batch;
-    const key = tpKey(topic, partition);
+    const key = { topic, partition };
     positions.set(key, { topic, partition, highWatermark: BigInt(batch.highWatermark) });
     const from = delivered.get(key) ?? -1n;
     const messages: SourceMessage[] = [];
@@ -247,19 +243,19 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     memberAssignment: Record<string, number[]>,
   ): void {
     const assigned: TopicPartition[] = [];
-    const owned = new Set<string>();
+    const owned = new TopicPartitionMap<true>();
     for (const [topic, partitions] of Object.entries(memberAssignment)) {
       for (const partition of partitions) {
         assigned.push({ topic, partition });
-        owned.add(tpKey(topic, partition));
+        owned.set({ topic, partition }, true);
       }
     }
-    for (const key of delivered.keys()) if (!owned.has(key)) delivered.delete(key);
+    for (const tp of delivered.keys()) if (!owned.has(tp)) delivered.delete(tp);
     // Resume where the handler is rather than at Kafka's committed offset, which lags by
     // what the archive still buffers; with kafka.start=latest, a partition without a
     // commit would otherwise skip what arrived while the consumer was stopped.
     for (const { topic, partition } of assigned) {
-      const next = delivered.get(tpKey(topic, partition));
+      const next = delivered.get({ topic, partition });
       if (next !== undefined) consumer.seek({ topic, partition, offset: next.toString() });
     }
     log.info("partitions assigned", { group: options.group, partitions: assigned.length });
@@ -276,7 +272,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
       await offsetsAdmin.connect();
       for (const topic of new Set(assigned.map((tp) => tp.topic))) {
         for (const p of await offsetsAdmin.fetchTopicOffsets(topic)) {
-          const key = tpKey(topic, p.partition);
+          const key = { topic, partition: p.partition };
           if (!assigned.some((tp) => tp.topic === topic && tp.partition === p.partition)) continue;
           if (positions.has(key)) continue;
           positions.set(key, { topic, partition: p.partition, highWatermark: BigInt(p.high) });

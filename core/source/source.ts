@@ -4,6 +4,7 @@
  * Batching, decoding and archiving happen downstream; a source only delivers
  * raw messages in offset order per topic-partition and records commits.
  */
+import type { TopicPartition } from "./topic_partition.ts";
 
 /** One raw message as it came from the source. */
 export interface SourceMessage {
@@ -24,12 +25,6 @@ export interface SourceHandler {
   onMessages(messages: SourceMessage[]): Promise<void>;
   /** The partitions this process now owns (after a rebalance). */
   onAssigned?(partitions: TopicPartition[]): Promise<void> | void;
-}
-
-/** A topic and partition pair. */
-export interface TopicPartition {
-  topic: string;
-  partition: number;
 }
 
 /** Position of one partition, for lag. */

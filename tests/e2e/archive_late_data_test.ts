@@ -54,7 +54,7 @@ async function waitFor(what: string, ms: number, condition: () => boolean): Prom
 }
 
 function committed(service: ArchiveService, topic: string, partition: number): bigint {
-  const c = service.stats.partitions.get(`${topic}\0${partition}`)?.committedOffset;
+  const c = service.stats.partitions.get({ topic, partition })?.committedOffset;
   return c === null || c === undefined ? -1n : BigInt(c);
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Batcher } from "../../../core/archive/batcher.ts";
-import type { SourceMessage, TopicPartition } from "../../../core/source/source.ts";
+import type { SourceMessage } from "../../../core/source/source.ts";
+import type { TopicPartition } from "../../../core/source/topic_partition.ts";
 import { sharedData } from "../../shared_data.ts";
 
 const ALERT = await Deno.readFile(

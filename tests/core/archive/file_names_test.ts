@@ -8,10 +8,8 @@ import {
   parquetName,
   parseOffsetsName,
   parseParquetName,
-  parseTopicPartitionName,
   quarantineBase,
   resultFolder,
-  topicPartitionName,
   walPath,
 } from "../../../core/archive/file_names.ts";
 import { listHourFiles } from "../../../core/archive/reader.ts";
@@ -62,9 +60,6 @@ Deno.test("the unpadded names earlier versions wrote are still read", async () =
 });
 
 Deno.test("bookkeeping names of a topic-partition", () => {
-  assert.equal(topicPartitionName(TP), "ztf_20200101+3");
-  assert.deepEqual(parseTopicPartitionName("ztf_20200101+3"), TP);
-  assert.equal(parseTopicPartitionName("ztf_20200101"), null);
   assert.equal(offsetsPath(TP), "_offsets/ztf_20200101+3.json");
   assert.deepEqual(parseOffsetsName("ztf_20200101+3.json"), TP);
   assert.deepEqual(parseOffsetsName("ztf_20200101+3.json.tmp"), TP, "a replace's only copy");
