@@ -18,9 +18,9 @@ export interface Logger {
 }
 
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-let threshold: Level = (Deno.env.get("FINK_LOG_LEVEL") as Level | undefined) ?? "info";
+let threshold: Level = "info";
 
-/** Sets the lowest level printed (default info, or FINK_LOG_LEVEL). */
+/** Sets the lowest level printed: `log.level` of the configuration (`FINK_LOG_LEVEL`). */
 export function setLogLevel(level: Level): void {
   threshold = level;
 }

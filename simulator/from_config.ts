@@ -47,7 +47,7 @@ export async function startSimulatorFromConfig(config: Config): Promise<Simulato
       rate: config.number("simulator.rate"),
       burst: config.number("simulator.burst"),
       lateDays: config.number("simulator.late_days"),
-      encoding: config.string("simulator.encoding") as "container" | "confluent" | "schemaless",
+      encoding: config.choice("simulator.encoding"),
       seed: config.number("simulator.seed"),
       onProgress: progressPrinter(),
       progressIntervalMs: 5000,

@@ -175,12 +175,12 @@ async function startArchive(
   const pool = new EncoderPool();
   const encodeOptions: EncodeOptions = {
     partition: {
-      layout: config.string("archive.layout") as "plain" | "hive",
+      layout: config.choice("archive.layout"),
       field: config.string("archive.event_time"),
-      unit: config.string("archive.event_time_unit") as "auto",
+      unit: config.choice("archive.event_time_unit"),
     },
     decoder: {
-      mode: config.string("decode.mode") as "auto",
+      mode: config.choice("decode.mode"),
       schemaPath: config.string("decode.schema") || undefined,
       registryUrl: config.string("decode.registry") || undefined,
     },
@@ -190,7 +190,7 @@ async function startArchive(
     topics: config.list("kafka.topics"),
     group: config.string("kafka.group"),
     clientId: config.string("kafka.client_id"),
-    fromBeginning: config.string("kafka.start") === "earliest",
+    fromBeginning: config.choice("kafka.start") === "earliest",
     sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
     topicRefreshMs: config.number("kafka.topic_refresh_ms"),
   });

@@ -3,6 +3,7 @@
  * process through its API when there is one, else starting it.
  */
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
+import { setLogLevel } from "../log.ts";
 import { findRunningProcess, type ProcessState } from "../process/state_file.ts";
 import { availableServices, simulatorOverrides } from "../process/services.ts";
 import type { HourJobStatus } from "../plugins/hour_runs.ts";
@@ -21,6 +22,7 @@ export async function runCli(args: string[]): Promise<number> {
     }
     config = await loadConfig({ file: cmd.config, sets: cmd.sets });
     if (cmd.simulator) config = config.with(simulatorOverrides(config), "simulator");
+    setLogLevel(config.choice("log.level"));
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError) return usageFailure(e.message);
     throw e;

@@ -5,14 +5,14 @@
  */
 
 /** The kinds of value a key can hold. */
-export type KeyType =
+export type KeyType<V extends string = string> =
   /** Empty only when `emptyOk` (an unset optional path, URL or token). */
   | { kind: "string"; emptyOk?: boolean }
   | { kind: "int"; min?: number; max?: number }
   | { kind: "number"; min?: number }
   | { kind: "bool" }
   | { kind: "list" }
-  | { kind: "enum"; values: readonly string[] };
+  | { kind: "enum"; values: readonly V[] };
 
 /** One documented configuration key. */
 export interface KeySpec {
@@ -33,7 +33,8 @@ const list = { kind: "list" } as const;
 function int(min?: number, max?: number): KeyType {
   return { kind: "int", min, max };
 }
-function oneOf(...values: string[]): KeyType {
+/** An enum key's type; its values stay a union type (see {@link EnumValue}). */
+function oneOf<const V extends string>(...values: V[]): { kind: "enum"; values: readonly V[] } {
   return { kind: "enum", values };
 }
 
@@ -75,8 +76,8 @@ function urlOrEmpty(value: ConfigValue): string | null {
   return URL.canParse(value as string) ? null : `an http(s) URL or "", found "${value}"`;
 }
 
-/** All keys, by dotted name. */
-export const KEYS: Readonly<Record<string, KeySpec>> = {
+/** Every key, typed as written (enum values as their unions). */
+const SPECS = {
   "kafka.brokers": {
     type: list,
     default: ["127.0.0.1:9092"],
@@ -288,6 +289,11 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     default: ".fink",
     doc: "Where the running process leaves its address and control token",
   },
+  "log.level": {
+    type: oneOf("debug", "info", "warn", "error"),
+    default: "info",
+    doc: "Lowest level of the log lines printed on stderr",
+  },
   "simulator.host": { type: str, default: "127.0.0.1", doc: "Embedded broker address" },
   "simulator.port": { type: int(0, 65535), default: 9092, doc: "Embedded broker port" },
   "simulator.data_dir": { type: str, default: "data/broker", doc: "Embedded broker log folder" },
@@ -365,7 +371,34 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     doc: "Schema registry port (confluent encoding)",
   },
   "simulator.seed": { type: int(0), default: 42, doc: "Seed of the synthetic alerts" },
-};
+} satisfies Record<string, KeySpec>;
+
+/** All keys, by dotted name. */
+export const KEYS: Readonly<Record<string, KeySpec>> = SPECS;
+
+type Specs = typeof SPECS;
+
+/** The keys whose value is one of a fixed set. */
+export type EnumKey = {
+  [K in keyof Specs]: Specs[K]["type"] extends { kind: "enum" } ? K : never;
+}[keyof Specs];
+
+/** The values an enum key takes, as a union (`"plain" | "hive"` for `archive.layout`). */
+export type EnumValue<K extends EnumKey> = Specs[K]["type"] extends {
+  values: readonly (infer V)[];
+} ? V
+  : never;
+
+/** A configuration key's name. */
+export type KeyName = keyof Specs;
+
+/**
+ * A key's default, for modules whose options fall back on the configuration's
+ * when a caller (a test, a benchmark) leaves them out: the value has one home.
+ */
+export function keyDefault<K extends KeyName>(key: K): Specs[K]["default"] {
+  return SPECS[key].default;
+}
 
 /** The environment variable that overrides a key: FINK_ + key in capitals, dots as `_`. */
 export function envName(key: string): string {

@@ -5,9 +5,25 @@
  * the key, the value and what is expected.
  */
 import { parse as parseToml } from "smol-toml";
-import { type ConfigValue, envName, KEYS, type KeySpec } from "./keys.ts";
+import {
+  type ConfigValue,
+  type EnumKey,
+  type EnumValue,
+  envName,
+  KEYS,
+  type KeySpec,
+} from "./keys.ts";
 
-export { type ConfigValue, envName, KEYS, type KeySpec } from "./keys.ts";
+export {
+  type ConfigValue,
+  type EnumKey,
+  type EnumValue,
+  envName,
+  keyDefault,
+  type KeyName,
+  KEYS,
+  type KeySpec,
+} from "./keys.ts";
 
 /**
  * Where a value came from, lowest precedence first: `simulator` is what
@@ -50,6 +66,15 @@ export class Config {
   /** A list key's value. */
   list(key: string): string[] {
     return [...(this.#get(key, "list", Array.isArray) as string[])];
+  }
+  /** An enum key's value, typed as the key's union of values (`"plain" | "hive"`). */
+  choice<K extends EnumKey>(key: K): EnumValue<K> {
+    const type = KEYS[key].type;
+    const value = this.string(key);
+    if (type.kind !== "enum" || !type.values.includes(value)) {
+      throw new ConfigError(`Configuration key "${key}" holds "${value}", not one of its values`);
+    }
+    return value as EnumValue<K>;
   }
 
   /**

@@ -13,6 +13,7 @@
 import * as arrow from "apache-arrow";
 import { basename, dirname, resolve } from "node:path";
 import { alertObjectIds } from "../archive/reader.ts";
+import { keyDefault } from "../config/keys.ts";
 import { BUILT_IN_NAMES } from "./consent.ts";
 import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
 import {
@@ -67,21 +68,21 @@ export interface PluginHostOptions {
   root?: string;
   /** Configuration section of each plugin, by plugin name. */
   configs?: Record<string, Record<string, unknown>>;
-  /** CPU time one batch may take in a plugin before its process is killed. Default 5,000 ms. */
+  /** CPU time one batch may take in a plugin before its process is killed. Default `plugins.budget_ms`'s. */
   budgetMs?: number;
-  /** Heap cap of each plugin process in MB (a section's `memory_mb` overrides it). Default 2,048. */
+  /** Heap cap of each plugin process in MB (a section's `memory_mb` overrides it). Default `plugins.memory_mb`'s. */
   memoryMb?: number;
-  /** Largest result of one batch, in MB. Default 64. */
+  /** Largest result of one batch, in MB. Default `plugins.max_result_mb`'s. */
   maxResultMb?: number;
   /** Names no plugin may take. Default the built-in services (consent.ts). */
   reservedNames?(): readonly string[];
-  /** Paths no plugin may ever read or write. Default `<root>/.fink` (the control token). */
+  /** Paths no plugin may ever read or write. Default `<root>/<process.state_dir's default>` (the control token). */
   deny?: string[];
   /** Time a plugin may take to load or run `setup`. Default 60,000 ms. */
   setupTimeoutMs?: number;
   /** Delay before restarting a failed plugin, doubled after each failure. Default 500 ms to 30 s. */
   restartBackoff?: { initialMs: number; maxMs: number };
-  /** Batches queued per plugin before new ones are skipped. Default 4. */
+  /** Batches queued per plugin before new ones are skipped. Default `plugins.queue_limit`'s. */
   queueLimit?: number;
   /** Recent rows kept per plugin for `summary`. Default 20. */
   recentRows?: number;
@@ -131,7 +132,7 @@ export interface PluginHost {
  */
 export async function createPluginHost(options: PluginHostOptions): Promise<PluginHost> {
   const root = resolve(options.root ?? Deno.cwd());
-  const dir = resolve(root, options.dir ?? "plugins");
+  const dir = resolve(root, options.dir ?? keyDefault("plugins.dir"));
   const info = await Deno.stat(dir).catch(() => undefined);
   if (!info?.isDirectory) {
     throw new Error(`Plugin folder ${dir} does not exist; create it or set the host's dir option`);
@@ -168,14 +169,14 @@ export async function createPluginHost(options: PluginHostOptions): Promise<Plug
       }
       return undefined;
     },
-    budgetMs: options.budgetMs ?? 5_000,
-    memoryMb: options.memoryMb ?? 2_048,
-    maxResultBytes: (options.maxResultMb ?? 64) * 1_048_576,
+    budgetMs: options.budgetMs ?? keyDefault("plugins.budget_ms"),
+    memoryMb: options.memoryMb ?? keyDefault("plugins.memory_mb"),
+    maxResultBytes: (options.maxResultMb ?? keyDefault("plugins.max_result_mb")) * 1_048_576,
     reservedNames: options.reservedNames ?? (() => BUILT_IN_NAMES),
-    deny: options.deny ?? [resolve(root, ".fink")],
+    deny: options.deny ?? [resolve(root, keyDefault("process.state_dir"))],
     setupTimeoutMs: options.setupTimeoutMs ?? 60_000,
     restartBackoff: options.restartBackoff ?? { initialMs: 500, maxMs: 30_000 },
-    queueLimit: options.queueLimit ?? 4,
+    queueLimit: options.queueLimit ?? keyDefault("plugins.queue_limit"),
     recentRows: options.recentRows ?? 20,
     sink: options.sink,
     emit,

@@ -146,7 +146,7 @@ export async function startPluginBus(
     sink: createParquetSink({
       storage: science,
       // Results sit in the same hour folders as the archive files their rows come from.
-      layout: config.string("archive.layout") as "plain" | "hive",
+      layout: config.choice("archive.layout"),
     }),
     onEvent: handle,
   });

@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import { loadConfig } from "../config/mod.ts";
+import { setLogLevel } from "../log.ts";
 import { ApiError } from "../api/errors.ts";
 import { registerQueryRoutes } from "../api/query_routes.ts";
 import { QueryEngine } from "./engine.ts";
@@ -49,6 +50,7 @@ export async function runQueryCli(args: string[]): Promise<number> {
     }
   }
   const config = await loadConfig({ file, sets });
+  setLogLevel(config.choice("log.level"));
   const root = config.string("archive.root");
   if (root.includes("://")) {
     console.error(`error: archive.root ${root} is not local; query it through the running API`);

@@ -17,6 +17,7 @@ import {
   logLevel,
 } from "kafkajs";
 import "./kafkajs_timer_fix.ts";
+import { keyDefault } from "../config/keys.ts";
 import { logger } from "../log.ts";
 import type {
   PartitionPosition,
@@ -36,7 +37,7 @@ export interface KafkaSourceOptions {
   clientId: string;
   /** Where a group without committed offsets starts, for topics that exist at start. */
   fromBeginning: boolean;
-  /** Session timeout of the group member, ms (default 30 s). */
+  /** Session timeout of the group member, ms (default `kafka.session_timeout_ms`'s). */
   sessionTimeoutMs?: number;
   /** Partitions processed at the same time (default 4). */
   concurrency?: number;
@@ -46,7 +47,7 @@ export interface KafkaSourceOptions {
    * this still comes whole.
    */
   maxBytesPerPartition?: number;
-  /** How often the topic list is read for new topics matching a pattern, ms (default 30 s). */
+  /** How often the topic list is read for new topics matching a pattern, ms (default `kafka.topic_refresh_ms`'s). */
   topicRefreshMs?: number;
 }
 
@@ -132,7 +133,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     groupId: options.group,
     maxBytesPerPartition,
     maxBytes: maxBytesPerPartition * PARTITIONS_PER_FETCH,
-    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    sessionTimeout: options.sessionTimeoutMs ?? keyDefault("kafka.session_timeout_ms"),
     rebalanceTimeout: 60_000,
     heartbeatInterval: 3_000,
     retry: { ...retry, restartOnFailure: () => Promise.resolve(true) },
@@ -311,7 +312,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
   }
 
   async function watchTopics(handler: SourceHandler): Promise<void> {
-    const every = options.topicRefreshMs ?? 30_000;
+    const every = options.topicRefreshMs ?? keyDefault("kafka.topic_refresh_ms");
     while (!stopped) {
       await abortableDelay(every, stopping.signal);
       if (stopped) return;

@@ -217,3 +217,21 @@ Deno.test("a string key that needs a value refuses an empty one; optional ones a
   const ok = await loadConfig({ file: null, env: { FINK_UI_TOKEN: "" }, sets: ["decode.schema="] });
   assert.equal(ok.string("decode.schema"), "");
 });
+
+Deno.test("enum keys read as their union of values; the log level comes from FINK_LOG_LEVEL", async () => {
+  const config = await loadConfig({
+    file: null,
+    env: { FINK_LOG_LEVEL: "warn" },
+    sets: ["archive.layout=hive"],
+  });
+  const layout: "plain" | "hive" = config.choice("archive.layout");
+  assert.equal(layout, "hive");
+  assert.equal(config.choice("log.level"), "warn");
+  assert.equal(config.sources["log.level"], "env");
+  // @ts-expect-error archive.root is not an enum key
+  assert.throws(() => config.choice("archive.root"));
+  await assert.rejects(
+    loadConfig({ file: null, env: { FINK_LOG_LEVEL: "loud" } }),
+    /Bad value for log\.level \(from environment variable FINK_LOG_LEVEL\): "loud"; expected one of debug, info, warn, error/,
+  );
+});
