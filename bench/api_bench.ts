@@ -6,7 +6,10 @@
  * `--load`) requests it from several connections for ~10 s and reports the
  * latencies. Goal: p99 < 50 ms. Run directly to print the result as JSON.
  */
+import type { ArchiveSnapshot } from "../core/archive/service.ts";
 import { ArchiveStats } from "../core/archive/stats.ts";
+import { Histogram, SHORT_SECONDS } from "../core/histogram.ts";
+import { figureSourcesOf, type PluginFigureSource } from "../core/metrics/figures.ts";
 import { createApiApp } from "../core/api/app.ts";
 import { loadConfig } from "../core/config/mod.ts";
 import { MetricsRecorder } from "../core/metrics/recorder.ts";
@@ -91,7 +94,7 @@ function loadedArchive(
   options: Required<ApiBenchOptions>,
   alerts: RealAlert[],
   plugins: PluginFeed[],
-): Service {
+): Service<ArchiveSnapshot> {
   const stats = new ArchiveStats();
   const firstHour = (alerts[0].jd - 2440587.5) * 86_400_000;
   for (let h = 0; h < options.hours; h++) {
@@ -138,13 +141,14 @@ function loadedArchive(
       source: "benchmark",
       storage: "/bench/archive",
       connected: true,
+      storageProblem: null,
       problems: [],
       ...stats.figures(0),
     }),
   };
 }
 
-interface PluginFeed extends Service {
+interface PluginFeed extends Service<PluginFigureSource> {
   add(alerts: RealAlert[]): void;
 }
 
@@ -165,6 +169,7 @@ function loadedPlugin(name: string): PluginFeed {
       rows += alerts.length;
     },
     details: () => ({
+      name,
       state: "running",
       permissions: { read: ["../shared/data/catalogs"] },
       batches,
@@ -172,6 +177,7 @@ function loadedPlugin(name: string): PluginFeed {
       errors: 0,
       lastError: null,
       avgMsPerBatch: 1.2,
+      batchSeconds: new Histogram(SHORT_SECONDS).snapshot(),
       restarts: 0,
       summary: summary.snapshot(name),
     }),
@@ -197,11 +203,15 @@ export async function runApiBench(options: ApiBenchOptions = {}): Promise<ApiBen
     (_, i) => loadedPlugin(i === 0 ? "classify" : `plugin${i}`),
   );
   const manager = new ServiceManager();
-  manager.register(loadedArchive(o, alerts, plugins));
+  const archive = loadedArchive(o, alerts, plugins);
+  manager.register(archive);
   for (const p of plugins) manager.register(p);
   for (const name of manager.names()) await manager.start(name);
   const config = await loadConfig({ file: null, env: {}, sets: [`process.state_dir=${dir}`] });
-  const metrics = await MetricsRecorder.open({ dir, read: () => manager.list() });
+  const metrics = await MetricsRecorder.open({
+    dir,
+    read: () => figureSourcesOf(manager.statuses(), { archive, plugins }),
+  });
   metrics.start();
   const app = createApiApp({
     config,

@@ -90,14 +90,3 @@ export class Histogram {
     };
   }
 }
-
-/** Reads a snapshot back from a status document, or null when it does not have the shape. */
-export function histogramOf(value: unknown): HistogramSnapshot | null {
-  if (value === null || typeof value !== "object") return null;
-  const { bounds, counts, sum, count } = value as Record<string, unknown>;
-  const numbers = (a: unknown): a is number[] =>
-    Array.isArray(a) && a.every((x) => typeof x === "number" && Number.isFinite(x));
-  if (!numbers(bounds) || !numbers(counts) || counts.length !== bounds.length + 1) return null;
-  if (typeof sum !== "number" || typeof count !== "number") return null;
-  return { bounds, counts, sum, count };
-}

@@ -6,7 +6,7 @@
 /** Severity of a log line. */
 export type Level = "debug" | "info" | "warn" | "error";
 
-/** Fields attached to a log line. */
+/** Fields attached to a log line: any names and values, printed as `key=value`. */
 export type Fields = Record<string, unknown>;
 
 /** A logger bound to one service. */

@@ -25,6 +25,7 @@ import { isAbsolute, resolve } from "node:path";
 import {
   definePlugin,
   type OutputType,
+  type PluginConfig,
   type PluginContext,
   type PluginRow,
 } from "../core/plugins/define.ts";
@@ -64,7 +65,7 @@ interface ModelSpec {
 }
 
 /** The models the configuration asks for, the default first. */
-export function modelSpecs(config: Record<string, unknown>): ModelSpec[] {
+export function modelSpecs(config: PluginConfig): ModelSpec[] {
   const main = config.model ?? DEFAULT_MODEL;
   if (typeof main !== "string" || main === "") {
     throw new Error(
@@ -104,7 +105,7 @@ export function modelSpecs(config: Record<string, unknown>): ModelSpec[] {
   return specs;
 }
 
-function outputsFor(config: Record<string, unknown>): Record<string, OutputType> {
+function outputsFor(config: PluginConfig): Record<string, OutputType> {
   const out: Record<string, OutputType> = { ...OUTPUTS };
   for (const spec of modelSpecs(config)) out[spec.column] = "float64";
   return out;

@@ -6,12 +6,25 @@
 import type { Config } from "../core/config/mod.ts";
 import { logger } from "../core/log.ts";
 import { startSimulator } from "./mod.ts";
-import { progressPrinter } from "./replayer/progress.ts";
+import { progressPrinter, type ReplayStats } from "./replayer/progress.ts";
+
+/** What the simulator service shows of itself. */
+export interface SimulatorDetails {
+  /** The embedded broker's address. */
+  broker: string;
+  /** Whether this process started the broker (false: one already answered there). */
+  brokerStarted: boolean;
+  /** The schema registry's URL (confluent encoding), else null. */
+  registry: string | null;
+  /** Where the schema of schemaless alerts is written, else null. */
+  schemaPath: string | null;
+  replay: ReplayStats;
+}
 
 /** A running simulator service. */
 export interface SimulatorService {
   stop(): Promise<void>;
-  details(): Record<string, unknown>;
+  details(): SimulatorDetails;
 }
 
 const log = logger("simulator");

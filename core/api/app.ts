@@ -7,13 +7,15 @@
 import { logger } from "../log.ts";
 import { Hono } from "hono";
 import type { Config } from "../config/mod.ts";
-import { type Figures, figuresOf } from "../metrics/figures.ts";
+
 import type { MetricsRecorder } from "../metrics/recorder.ts";
 import {
   type ServiceManager,
   ServiceRefusedError,
   UnknownServiceError,
 } from "../services/manager.ts";
+import type { ServiceStatus } from "../services/service.ts";
+import type { HourJobStatus } from "../plugins/hour_runs.ts";
 import { VERSION } from "../version.ts";
 import { archiveDocument, type IndexResult } from "./archive.ts";
 import type { ArchiveIndex, ArchiveIndexer } from "./archive_index.ts";
@@ -68,8 +70,7 @@ export function createApiApp(ctx: ApiContext): Hono {
   const control = requireToken(ctx.token);
   let lastIndex: ArchiveIndex | null = null;
   // Counts are read now; the rates are the recorder's, so every document shows the same ones.
-  const figures = (services = ctx.manager.list()): Figures =>
-    figuresOf(services, { classifier: ctx.metrics.classifier, rates: ctx.metrics.currentRates() });
+  const figures = () => ctx.metrics.figures();
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json({ error: err.message }, err.status);
@@ -86,12 +87,12 @@ export function createApiApp(ctx: ApiContext): Hono {
   app.notFound((c) => c.json({ error: `No such endpoint: ${c.req.method} ${c.req.path}` }, 404));
 
   app.get("/api/status", (c) => {
-    const services = ctx.manager.list();
+    const sources = ctx.metrics.sources();
     const doc = statusDocument({
       config: ctx.config,
       startedAt: ctx.startedAt,
-      services,
-      figures: figures(services),
+      services: sources.services,
+      figures: ctx.metrics.figures(sources),
       index: lastIndex,
     });
     return jsonResponse(c, doc);
@@ -104,11 +105,7 @@ export function createApiApp(ctx: ApiContext): Hono {
       requests: durations.snapshot(),
     });
     if (ctx.distribution !== undefined) {
-      const lag = ctx.distribution.details?.().lag;
-      text += distributionPrometheus(
-        ctx.distribution.figures(),
-        typeof lag === "number" ? lag : null,
-      );
+      text += distributionPrometheus(ctx.distribution.figures(), ctx.distribution.details().lag);
     }
     return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
   });
@@ -223,7 +220,7 @@ async function runHours(
   ctx: ApiContext,
   name: string,
   hours: string,
-): Promise<Record<string, unknown>> {
+): Promise<ServiceStatus & { job: HourJobStatus }> {
   const { manager, plugins: control } = ctx;
   manager.status(name); // unknown names answer 404 with the list of services
   if (control === undefined) throw new ApiError(409, "This process runs no plugins");

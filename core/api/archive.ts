@@ -12,8 +12,22 @@ export interface IndexResult {
   error: string | null;
 }
 
+/** The `/api/archive` document. */
+export interface ArchiveDocument {
+  /** When the figures were read, ISO time. */
+  at: string;
+  storage: string | null;
+  totals: Figures["totals"];
+  lastCommit: Figures["lastCommit"];
+  partitions: Figures["partitions"];
+  /** Hour folders written since the archive started, by topic then hour. */
+  hours: Figures["hours"];
+  index: ArchiveIndex | null;
+  indexError: string | null;
+}
+
 /** Builds the `/api/archive` document. */
-export function archiveDocument(figures: Figures, listing: IndexResult): Record<string, unknown> {
+export function archiveDocument(figures: Figures, listing: IndexResult): ArchiveDocument {
   const hours = [...figures.hours].sort((a, b) =>
     a.topic.localeCompare(b.topic) || a.hour.localeCompare(b.hour)
   );

@@ -14,8 +14,27 @@ export interface ClassificationInputs {
   range: TimeRange;
 }
 
+/** The `/api/classification` document. */
+export interface ClassificationDocument {
+  /** The classifier plugin and its state, or null when no such plugin is known. */
+  plugin: { name: string; state: string } | null;
+  /** Its output column holding the class. */
+  column: string;
+  from: string;
+  to: string;
+  step: number;
+  /** Every class seen, most frequent first. */
+  classes: string[];
+  /** Alerts per class over the range. */
+  totals: Record<string, number>;
+  points: { t: number; at: string; counts: Record<string, number> }[];
+  /** Alerts per class since the plugin started, or null without a classifier. */
+  current: Record<string, number> | null;
+  recent: NonNullable<Figures["classes"]>["recent"];
+}
+
 /** Builds the `/api/classification` document for a range. */
-export function classificationDocument(inputs: ClassificationInputs): Record<string, unknown> {
+export function classificationDocument(inputs: ClassificationInputs): ClassificationDocument {
   const { recorder, figures, range } = inputs;
   const points = recorder.classes.query(range);
   const totals: Record<string, number> = {};

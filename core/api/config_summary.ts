@@ -3,14 +3,18 @@
  * source, with secrets replaced by "(set)": the control token, passwords in
  * URLs and any plugin setting whose name says it is a secret.
  */
-import type { Config } from "../config/mod.ts";
+import type { Config, ConfigJson } from "../config/mod.ts";
+
+/** The configuration as the API shows it: {@link ConfigJson} with secrets redacted. */
+export type ConfigSummary = ConfigJson;
 
 const SECRET_NAME = /token|secret|password|passwd|credential|api[_-]?key|private/i;
 const REDACTED = "(set)";
 
 /** The configuration without secrets. */
-export function configSummary(config: Config): Record<string, unknown> {
-  return redact(config.toJSON(), "") as Record<string, unknown>;
+export function configSummary(config: Config): ConfigSummary {
+  // Redacting replaces values, never the shape.
+  return redact(config.toJSON(), "") as ConfigSummary;
 }
 
 function redact(value: unknown, name: string): unknown {

@@ -44,11 +44,11 @@ export function registerDistributionRoutes(
     return jsonResponse(c, { removed: name });
   });
   app.get("/api/streams", (c) => {
-    const details = distribution.details?.() ?? {};
+    const details = distribution.details();
     const recent = distribution.recent();
     return jsonResponse(c, {
-      lag: details.lag ?? null,
-      error: details.error ?? null,
+      lag: details.lag,
+      error: details.error,
       streams: distribution.figures().map((f) => ({ ...f, recent: recent[f.name] ?? [] })),
     });
   });

@@ -9,7 +9,40 @@ import type { Figures } from "../metrics/figures.ts";
 import type { ServiceStatus } from "../services/service.ts";
 import { VERSION } from "../version.ts";
 import type { ArchiveIndex } from "./archive_index.ts";
-import { configSummary } from "./config_summary.ts";
+import { type ConfigSummary, configSummary } from "./config_summary.ts";
+
+/** The `/api/status` document. */
+export interface StatusDocument {
+  process: { pid: number; version: string; startedAt: string; uptimeSeconds: number };
+  /** When the figures were read, ISO time. */
+  at: string;
+  rates: Figures["rates"];
+  totals: Figures["totals"];
+  lag: {
+    total: number | null;
+    partitions: {
+      topic: string;
+      partition: number;
+      lag: number | null;
+      committedOffset: string | null;
+    }[];
+  };
+  partitions: Figures["partitions"];
+  lastCommit: Figures["lastCommit"];
+  connected: boolean;
+  problems: string[];
+  storage: {
+    location: string | null;
+    problem: Figures["storageProblem"];
+    filesWritten: number;
+    bytesWritten: number;
+    used: (ArchiveIndex["used"] & { listedAt: string }) | null;
+  };
+  errors: Figures["errors"];
+  plugins: Figures["plugins"];
+  services: ServiceStatus[];
+  config: ConfigSummary;
+}
 
 /** What the status is built from. */
 export interface StatusInputs {
@@ -22,7 +55,7 @@ export interface StatusInputs {
 }
 
 /** Builds the `/api/status` document. */
-export function statusDocument(inputs: StatusInputs): Record<string, unknown> {
+export function statusDocument(inputs: StatusInputs): StatusDocument {
   const { figures, startedAt, index } = inputs;
   return {
     process: {

@@ -3,6 +3,7 @@
  * CSV (RFC 4180, header row, nested values as JSON text) and Parquet (through
  * Arrow; nested values as JSON text, bytes as binary).
  */
+import type { Row } from "../query/engine.ts";
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import { toJson } from "./json.ts";
@@ -19,7 +20,7 @@ const TYPES: Record<RowFormat, string> = {
 };
 
 /** A response holding `rows` in `format`. */
-export function rowsResponse(rows: Record<string, unknown>[], format: RowFormat): Response {
+export function rowsResponse(rows: Row[], format: RowFormat): Response {
   const body = format === "json"
     ? toJson(rows.map(jsonSafe))
     : format === "csv"
@@ -30,14 +31,14 @@ export function rowsResponse(rows: Record<string, unknown>[], format: RowFormat)
   });
 }
 
-function columnsOf(rows: Record<string, unknown>[]): string[] {
+function columnsOf(rows: Row[]): string[] {
   const seen = new Set<string>();
   for (const row of rows) for (const key of Object.keys(row)) seen.add(key);
   return [...seen];
 }
 
-function jsonSafe(row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function jsonSafe(row: Row): Row {
+  const out: Row = {};
   for (const [k, v] of Object.entries(row)) out[k] = v instanceof Uint8Array ? base64(v) : v;
   return out;
 }
@@ -58,7 +59,7 @@ function cellText(value: unknown): string {
 }
 
 /** Rows as CSV with a header of every column met. */
-export function toCsv(rows: Record<string, unknown>[]): string {
+export function toCsv(rows: Row[]): string {
   const columns = columnsOf(rows);
   const quote = (text: string) => /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   const lines = [columns.map(quote).join(",")];
@@ -67,7 +68,7 @@ export function toCsv(rows: Record<string, unknown>[]): string {
 }
 
 /** Rows as a Parquet file: numbers as float64, booleans, bytes as binary, the rest as text. */
-export function toParquet(rows: Record<string, unknown>[]): Uint8Array {
+export function toParquet(rows: Row[]): Uint8Array {
   const vectors: Record<string, arrow.Vector> = {};
   for (const column of columnsOf(rows)) {
     const values = rows.map((r) => r[column] ?? null);

@@ -4,6 +4,7 @@
  * since 2017. An alert lands in the hour of its event time, as `YYYY/MM/dd/hh`
  * or hive style `year=YYYY/month=MM/day=dd/hour=hh`.
  */
+import type { AvroRecord } from "../avro/decoder.ts";
 import { DecodeError } from "../avro/errors.ts";
 import type { AvroType } from "../avro/schema.ts";
 
@@ -122,7 +123,7 @@ export function hourPath(hour: number, layout: PartitionLayout = "plain"): strin
 }
 
 /** The event-time value of a decoded record (see `core/avro`), or null when absent. */
-export function eventValue(record: Record<string, unknown>, field: EventTimeField): number | null {
+export function eventValue(record: AvroRecord, field: EventTimeField): number | null {
   let node: unknown = record;
   for (const name of field.path) {
     if (node === null || typeof node !== "object") return null;

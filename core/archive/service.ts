@@ -20,7 +20,7 @@ import { Compactor } from "./compactor.ts";
 import { Ledger } from "./ledger.ts";
 import { hourPathStart } from "./partitioner.ts";
 import { listArchivedHours, listTopics } from "./reader.ts";
-import { ArchiveStats } from "./stats.ts";
+import { type ArchiveFigures, ArchiveStats } from "./stats.ts";
 
 /** Options of {@link createArchiveService}. */
 export interface ArchiveServiceOptions {
@@ -39,8 +39,33 @@ export interface ArchiveServiceOptions {
   onFailed?: (reason: string) => void;
 }
 
+/** What storage is failing on while the archive retries it. */
+export interface StorageProblem {
+  /** The backend's error, on one line. */
+  message: string;
+  /** When it started failing. */
+  since: string;
+  /** Retries so far. */
+  retries: number;
+}
+
+/** The archive's details: where it reads and writes, its problems and its figures. */
+export interface ArchiveSnapshot extends ArchiveFigures {
+  /** The source's description, or null when the archive is not running. */
+  source: string | null;
+  /** Where it writes, or null when it is not running. */
+  storage: string | null;
+  /** Whether the source (Kafka) is connected; storage has its own field. */
+  connected: boolean;
+  /** What storage is failing on now, or null when it works. */
+  storageProblem: StorageProblem | null;
+  /** Current problems, one line each (source down, storage failing, a fatal error). */
+  problems: string[];
+}
+
 /** The archive as a service, plus its live figures. */
-export interface ArchiveService extends Service {
+export interface ArchiveService extends Service<ArchiveSnapshot> {
+  details(): ArchiveSnapshot;
   readonly stats: ArchiveStats;
   /** Resolves when a finite source (files) has been archived completely. */
   idle(): Promise<void>;
@@ -58,7 +83,7 @@ export function createArchiveService(
 ): ArchiveService {
   let stats = new ArchiveStats();
   let running: Running | null = null;
-  const storageProblem: StorageProblem = { current: null };
+  const storageProblem: StorageProblemHolder = { current: null };
   /** Ends the storage retries of the current run: a stop while storage still refuses us. */
   let shutdown = new AbortController();
 
@@ -108,8 +133,8 @@ interface PreparedBatch extends Omit<BatchWrite, "tp"> {
 }
 
 /** What storage is failing on now, while the archive retries it; null when it works. */
-interface StorageProblem {
-  current: { message: string; since: string; retries: number } | null;
+interface StorageProblemHolder {
+  current: StorageProblem | null;
 }
 
 interface Running {
@@ -123,7 +148,7 @@ async function startArchive(
   config: Config,
   ctx: ArchiveServiceOptions & {
     stats: ArchiveStats;
-    storageProblem: StorageProblem;
+    storageProblem: StorageProblemHolder;
     shutdown: AbortController;
   },
 ): Promise<Running> {
@@ -394,8 +419,8 @@ function logFigures(stats: ArchiveStats, batcher: Batcher): void {
 function archiveDetails(
   stats: ArchiveStats,
   running: Running | null,
-  storageProblem: StorageProblem["current"],
-): Record<string, unknown> {
+  storageProblem: StorageProblem | null,
+): ArchiveSnapshot {
   const health = running?.source.health() ?? { connected: false, error: null };
   const failed = running?.batcher.failed;
   return {
@@ -408,7 +433,7 @@ function archiveDetails(
       health.error,
       storageProblem && `storage: ${storageProblem.message}`,
       failed && oneLine(failed.message),
-    ].filter((p) => p),
+    ].filter((p): p is string => typeof p === "string" && p !== ""),
     ...stats.figures(running?.batcher.buffered.messages ?? 0),
   };
 }

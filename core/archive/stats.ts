@@ -5,7 +5,7 @@
  * flight from the moment the batcher takes it until its batch is committed,
  * whether it is filling a batch, being encoded or waiting for storage.
  */
-import { DELIVERY_SECONDS, Histogram } from "../histogram.ts";
+import { DELIVERY_SECONDS, Histogram, type HistogramSnapshot } from "../histogram.ts";
 import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
 
 /** Counters of one topic-partition. */
@@ -40,6 +40,48 @@ export interface RecentError {
   message: string;
 }
 
+/** The archive's last durable commit. */
+export interface LastCommit {
+  at: string;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** Alerts/s in and out, and MB/s in, over the last seconds. */
+export interface ArchiveRates {
+  inPerSecond: number;
+  outPerSecond: number;
+  mbInPerSecond: number;
+}
+
+/** Archive counts summed over every topic-partition. */
+export interface ArchiveTotals {
+  received: number;
+  decoded: number;
+  archived: number;
+  quarantined: number;
+  /** Received and not yet archived or quarantined: received = archived + quarantined + inFlight. */
+  inFlight: number;
+  /** Of those in flight, the alerts still filling a batch. */
+  buffered: number;
+  files: number;
+  bytes: number;
+}
+
+/** The figures part of the archive's status (see {@link ArchiveStats.figures}). */
+export interface ArchiveFigures {
+  rates: ArchiveRates;
+  /** p50 and p99 of the last alerts' broker-to-durable latency, ms. */
+  latencyMs: { p50: number | null; p99: number | null };
+  deliverySeconds: HistogramSnapshot;
+  totals: ArchiveTotals;
+  partitions: PartitionCounts[];
+  hours: HourCounts[];
+  lastCommit: LastCommit | null;
+  errors: RecentError[];
+}
+
 const RATE_WINDOW_S = 10;
 /** Latencies kept for percentiles: the last this many alerts. */
 const LATENCY_SAMPLES = 8192;
@@ -51,7 +93,7 @@ export class ArchiveStats {
   readonly partitions = new TopicPartitionMap<PartitionCounts>();
   readonly hours = new Map<string, HourCounts>();
   readonly errors: RecentError[] = [];
-  lastCommit: { at: string; topic: string; partition: number; offset: string } | null = null;
+  lastCommit: LastCommit | null = null;
   filesWritten = 0;
   bytesWritten = 0;
   /** Seconds from each alert's broker timestamp to its durable commit. */
@@ -139,7 +181,7 @@ export class ArchiveStats {
    * (with the `buffered` alerts the caller holds), partitions, hours, last
    * commit and recent errors.
    */
-  figures(buffered: number): Record<string, unknown> {
+  figures(buffered: number): ArchiveFigures {
     return {
       rates: this.rates(),
       latencyMs: this.latency(),
@@ -162,7 +204,7 @@ export class ArchiveStats {
   }
 
   /** Alerts/s in and out, and MB/s in, over the last seconds (by the last two ticks when few). */
-  rates(): { inPerSecond: number; outPerSecond: number; mbInPerSecond: number } {
+  rates(): ArchiveRates {
     if (this.#ticks.length < 2) return { inPerSecond: 0, outPerSecond: 0, mbInPerSecond: 0 };
     const a = this.#ticks[Math.max(0, this.#ticks.length - 6)];
     const b = this.#ticks[this.#ticks.length - 1];

@@ -27,10 +27,16 @@ export interface FramedMessage {
   blocks: RecordBlock[];
 }
 
+/**
+ * A record decoded against its writer schema: its fields are the schema's,
+ * known only at run time (ZTF, Rubin and every later schema version).
+ */
+export type AvroRecord = Record<string, unknown>;
+
 /** A fully decoded message. */
 export interface DecodeResult {
   /** The records, in message order (a container may hold several). */
-  records: Record<string, unknown>[];
+  records: AvroRecord[];
   /** Stable schema key, equal to `schema.key`; group rows by it. */
   schemaKey: string;
   /** The parsed writer schema. */
@@ -58,10 +64,10 @@ export interface Decoder {
 /** Decodes the records of a framed message, checking each block is consumed exactly. */
 export function decodeFramed(framed: FramedMessage): DecodeResult {
   const read = compileReader(framed.schema.type);
-  const records: Record<string, unknown>[] = [];
+  const records: AvroRecord[] = [];
   for (const block of framed.blocks) {
     const tap = new Tap(block.bytes, block.start, block.end);
-    for (let i = 0; i < block.count; i++) records.push(read(tap) as Record<string, unknown>);
+    for (let i = 0; i < block.count; i++) records.push(read(tap) as AvroRecord);
     checkConsumed(tap, block.count);
   }
   return { records, schemaKey: framed.schema.key, schema: framed.schema };

@@ -4,6 +4,7 @@
  */
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
 import { setLogLevel } from "../log.ts";
+import type { StatusDocument } from "../api/status.ts";
 import { findRunningProcess, type ProcessState } from "../process/state_file.ts";
 import { availableServices, simulatorOverrides } from "../process/services.ts";
 import type { HourJobStatus } from "../plugins/hour_runs.ts";
@@ -170,22 +171,23 @@ async function stop(cmd: Command, running: ProcessState | null): Promise<number>
 }
 
 async function status(cmd: Command, config: Config, running: ProcessState | null): Promise<number> {
-  const doc = running === null
-    ? { running: false, config: config.toJSON(), services: [] }
-    : { running: true, ...(await (await fetch(`${running.url}/api/status`)).json()) };
+  const doc = running === null ? { running: false, config: config.toJSON(), services: [] } : {
+    running: true,
+    ...(await (await fetch(`${running.url}/api/status`)).json() as StatusDocument),
+  };
   if (cmd.json) {
     console.log(JSON.stringify(doc, null, 2));
     return 0;
   }
-  if (running === null) {
+  if (running === null || !("process" in doc)) {
     console.log("No Fink process is running. `deno task start archive --simulator` starts one.");
     return 0;
   }
-  const proc = doc.process as Record<string, unknown>;
+  const proc = doc.process;
   console.log(
     `Fink ${proc.version} pid ${proc.pid}, up ${proc.uptimeSeconds} s, API ${running.url}/api/status`,
   );
-  for (const s of doc.services as { name: string; kind: string; state: string; error?: string }[]) {
+  for (const s of doc.services) {
     console.log(
       `  ${s.name.padEnd(12)} ${s.kind.padEnd(8)} ${s.state}${s.error ? `  (${s.error})` : ""}`,
     );

@@ -38,7 +38,7 @@ export function differingSettings(
   running: RunningConfig,
   options: DifferingSettingsOptions,
 ): DifferingSetting[] {
-  const local = configSummary(config) as unknown as RunningConfig;
+  const local = configSummary(config);
   const out: DifferingSetting[] = [];
   for (const [key, { value, source }] of Object.entries(local.keys)) {
     const asked = ASKED.includes(source as ValueSource) || (options.fileGiven && source === "file");

@@ -284,6 +284,16 @@ const SPECS = {
     doc:
       "Start the distribution with the archive when filters exist and a broker is set (--simulator or distribution.brokers)",
   },
+  "classification.plugin": {
+    type: str,
+    default: "classify",
+    doc: "Plugin whose results feed the classification views (dashboard, API, Prometheus)",
+  },
+  "classification.column": {
+    type: str,
+    default: "class",
+    doc: "Output column of classification.plugin that holds the class",
+  },
   "process.state_dir": {
     type: str,
     default: ".fink",

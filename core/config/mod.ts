@@ -31,6 +31,22 @@ export {
  */
 export type ValueSource = "default" | "file" | "env" | "simulator" | "flag";
 
+/**
+ * A table of the config file as the operator wrote it: a plugin's own section
+ * (`[plugins.<name>]`) or a filter (`[distribution.filters.<name>]`). Its keys
+ * are not the core's: whoever it is for (the plugin, the filter parser) checks them.
+ */
+export type ConfigTable = Record<string, unknown>;
+
+/** The configuration as `status --json` and `/api/status` show it. */
+export interface ConfigJson {
+  /** The file read, or null when none. */
+  file: string | null;
+  /** Every key with its value and where it came from. */
+  keys: Record<string, { value: ConfigValue; source: ValueSource }>;
+  plugins: Readonly<Record<string, ConfigTable>>;
+}
+
 /** Thrown for any configuration problem; the message says what to fix. */
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -44,11 +60,11 @@ export class Config {
     readonly values: Readonly<Record<string, ConfigValue>>,
     readonly sources: Readonly<Record<string, ValueSource>>,
     /** Per-plugin sections: `[plugins.<name>]` tables of the config file. */
-    readonly plugins: Readonly<Record<string, Record<string, unknown>>>,
+    readonly plugins: Readonly<Record<string, ConfigTable>>,
     /** The file read, or null when none. */
     readonly file: string | null,
     /** Declarative filters: `[distribution.filters.<name>]` tables of the config file. */
-    readonly filters: Readonly<Record<string, Record<string, unknown>>> = {},
+    readonly filters: Readonly<Record<string, ConfigTable>> = {},
   ) {}
 
   /** A string key's value. */
@@ -93,8 +109,8 @@ export class Config {
   }
 
   /** Plain object for `status --json`: every key with its value and source; no secrets. */
-  toJSON(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
+  toJSON(): ConfigJson {
+    const out: ConfigJson["keys"] = {};
     for (const key of Object.keys(KEYS)) {
       const secret = key === "ui.token" && this.values[key] !== "";
       out[key] = { value: secret ? "(set)" : this.values[key], source: this.sources[key] };

@@ -19,6 +19,8 @@ import {
   type TopicPartition,
   TopicPartitionMap,
 } from "../source/topic_partition.ts";
+import type { AvroRecord } from "../avro/decoder.ts";
+import type { Fields } from "../log.ts";
 import type { Storage } from "../storage/storage.ts";
 import {
   avroName,
@@ -53,12 +55,12 @@ export interface DistributorOptions {
   /** Declared science columns of plugins without results: plugin → DuckDB struct type. */
   absent: Record<string, string>;
   /** Called after a commit with summaries of the alerts each filter published, newest first. */
-  onPublished(filter: string, alerts: Record<string, unknown>[]): void;
+  onPublished(filter: string, alerts: PublishedAlert[]): void;
   /** How long a round waits for a science plugin that is behind (ms). */
   scienceWaitMs: number;
   /** Next offset of each science plugin per `topic+partition` (null: the plugin never ran). */
   scienceProgress(plugin: string): Promise<TopicPartitionMap<bigint> | null>;
-  log(message: string, fields: Record<string, unknown>): void;
+  log(message: string, fields: Fields): void;
 }
 
 /** Distributes what the archive holds; `round()` does one pass over every source partition. */
@@ -146,7 +148,7 @@ export class Distributor {
     let read = 0;
     const plugins = await sciencePlugins(this.options.science);
     const passed = new Map<string, number>();
-    const summaries = new Map<string, Record<string, unknown>[]>();
+    const summaries = new Map<string, PublishedAlert[]>();
     for (const file of files) {
       const alerts = await parquetToTable(await this.options.archive.readFile(file.path));
       const results = await scienceFilesFor(this.options.science, plugins, file);
@@ -218,7 +220,7 @@ export class Distributor {
     {
       key: string;
       values: Map<number, Uint8Array>;
-      summaries: Map<number, Record<string, unknown>>;
+      summaries: Map<number, PublishedAlert>;
     }
   > {
     const science = plugins.filter((p) => !alerts.schema.fields.some((f) => f.name === p));
@@ -242,10 +244,10 @@ export class Distributor {
       })),
     ]);
     const values = new Map<number, Uint8Array>();
-    const summaries = new Map<number, Record<string, unknown>>();
+    const summaries = new Map<number, PublishedAlert>();
     for (const row of reader.getRowObjectsJS()) {
       const index = Number(row[ROW_COLUMN]);
-      const value = alerts.get(index)!.toJSON() as Record<string, unknown>;
+      const value = alerts.get(index)!.toJSON() as AvroRecord;
       for (const p of science) value[p] = row[p];
       values.set(index, this.#writer.encode(record, value));
       summaries.set(index, summary(value));
@@ -260,17 +262,41 @@ function withoutId<T>(node: T): T {
   return node;
 }
 
-/** What the streams page shows of an alert: ids, position, magnitude and class when known. */
-function summary(value: Record<string, unknown>): Record<string, unknown> {
-  const candidate = (value.candidate ?? {}) as Record<string, unknown>;
-  const classify = (value.classify ?? {}) as Record<string, unknown> | null;
+/** What the streams page shows of a published alert: ids, position, magnitude and class when known. */
+export interface PublishedAlert {
+  objectId: string | null;
+  /** The alert id (`candid`, `diaSourceId` or `alertId`) as text: it is 64-bit. */
+  id: string | null;
+  ra: number | null;
+  dec: number | null;
+  magpsf: number | null;
+  /** The `classify` plugin's class, when it has a result for the alert. */
+  class: string | null;
+}
+
+/** The summary of an alert record as it is published (a ZTF or Rubin alert, its science). */
+function summary(value: AvroRecord): PublishedAlert {
+  const candidate = recordAt(value, "candidate");
   const id = value.candid ?? value.diaSourceId ?? value.alertId;
   return {
-    objectId: value.objectId ?? null,
+    objectId: textOrNull(value.objectId),
     id: id === undefined || id === null ? null : String(id),
-    ra: candidate.ra ?? null,
-    dec: candidate.dec ?? null,
-    magpsf: candidate.magpsf ?? null,
-    class: classify?.class ?? null,
+    ra: numberOrNull(candidate.ra),
+    dec: numberOrNull(candidate.dec),
+    magpsf: numberOrNull(candidate.magpsf),
+    class: textOrNull(recordAt(value, "classify").class),
   };
+}
+
+function recordAt(value: AvroRecord, field: string): AvroRecord {
+  const inner = value[field];
+  return inner !== null && typeof inner === "object" ? inner as AvroRecord : {};
+}
+
+function textOrNull(value: unknown): string | null {
+  return typeof value === "string" ? value : null;
+}
+
+function numberOrNull(value: unknown): number | null {
+  return typeof value === "number" ? value : null;
 }

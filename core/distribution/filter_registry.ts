@@ -9,6 +9,7 @@
 import { basename, dirname } from "node:path";
 import { replaceFile } from "../storage/atomic_replace.ts";
 import { LocalStorage } from "../storage/local.ts";
+import type { ConfigTable } from "../config/mod.ts";
 import { DEFAULT_FILTERS } from "./default_filters.ts";
 import { type FilterDefinition, parseDefinition } from "./sql_filter.ts";
 
@@ -16,7 +17,7 @@ import { type FilterDefinition, parseDefinition } from "./sql_filter.ts";
 export interface FilterSources {
   defaults: boolean;
   /** `[distribution.filters.<name>]` sections. */
-  configured: Readonly<Record<string, Record<string, unknown>>>;
+  configured: Readonly<Record<string, ConfigTable>>;
   /** JSON file of the posted filters. */
   file: string;
 }

@@ -14,7 +14,7 @@ import type { Service } from "../services/service.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
 import { openBatchTable } from "./batch_table.ts";
-import { Distributor } from "./distributor.ts";
+import { Distributor, type PublishedAlert } from "./distributor.ts";
 import { FilterRegistry } from "./filter_registry.ts";
 import { TransactionalPublisher } from "./publisher.ts";
 import { scienceFilesFor, sciencePlugins } from "./science_files.ts";
@@ -23,8 +23,18 @@ import { FilterCounters, type FilterFigures } from "./status.ts";
 
 const log = logger("distribution");
 
+/** The distribution's details. */
+export interface DistributionDetails {
+  /** Archived alerts not yet distributed, over every topic-partition; null when it is not running. */
+  lag: number | null;
+  /** The last round's error, null when it went through. */
+  error: string | null;
+  filters: FilterFigures[];
+}
+
 /** The distribution service, with what the API needs of it. */
-export interface DistributionService extends Service {
+export interface DistributionService extends Service<DistributionDetails> {
+  details(): DistributionDetails;
   /** Figures of every filter (empty before the first start). */
   figures(): FilterFigures[];
   /** Checks and adds (or replaces) a filter; throws FilterError naming it and the reason. */
@@ -32,7 +42,7 @@ export interface DistributionService extends Service {
   /** Removes a filter; false when unknown. */
   remove(name: string): Promise<boolean>;
   /** Last alerts published per filter. */
-  recent(): Record<string, Record<string, unknown>[]>;
+  recent(): Record<string, PublishedAlert[]>;
   /** Wakes the loop: the archive committed a batch. */
   wake(): void;
 }
@@ -73,7 +83,7 @@ export function createDistributionService(config: Config): DistributionService {
   let stopping: AbortController | null = null;
   let wake: (() => void) | null = null;
   let lastError: string | null = null;
-  const recent = new Map<string, Record<string, unknown>[]>();
+  const recent = new Map<string, PublishedAlert[]>();
 
   const openRegistry = async () =>
     registry ??= await FilterRegistry.open({

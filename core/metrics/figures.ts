@@ -1,12 +1,19 @@
 /**
- * The figures of the running process, read from the services' statuses: the
- * archive's counts, rates and lag, every plugin's counters and the class
- * counts of the classifier plugin. Details are read defensively, so a service
- * reporting an unexpected shape shows zeros instead of breaking the API.
+ * The figures of the running process, read from the services' typed
+ * snapshots: the archive's counts, rates and lag, every plugin's counters and
+ * the class counts of the classifier plugin (which plugin and column:
+ * `classification.plugin` and `classification.column`).
  */
-import type { PartitionCounts } from "../archive/stats.ts";
-import { histogramOf, type HistogramSnapshot } from "../histogram.ts";
-import type { ServiceStatus } from "../services/service.ts";
+import type { ArchiveSnapshot, StorageProblem } from "../archive/service.ts";
+import type { ArchiveTotals, HourCounts, LastCommit, PartitionCounts } from "../archive/stats.ts";
+import type { Config } from "../config/mod.ts";
+import { keyDefault } from "../config/keys.ts";
+import type { HistogramSnapshot } from "../histogram.ts";
+import type { PluginPermissions } from "../plugins/define.ts";
+import type { PluginDetails } from "../plugins/services.ts";
+import type { RecentRow } from "../plugins/summary.ts";
+import type { ServiceStatuses } from "../services/manager.ts";
+import type { Service, ServiceStatus } from "../services/service.ts";
 
 /** Alerts/s in and out of the archive, and MB/s in, over the same window (see rates.ts). */
 export interface Rates {
@@ -18,54 +25,25 @@ export interface Rates {
 }
 
 /** Archive counts summed over every topic-partition. */
-export interface Totals {
-  received: number;
-  decoded: number;
-  archived: number;
-  quarantined: number;
-  /** Received and not yet archived or quarantined: received = archived + quarantined + inFlight. */
-  inFlight: number;
-  /** Of those in flight, the alerts still filling a batch. */
-  buffered: number;
-  files: number;
-  bytes: number;
-}
+export type Totals = ArchiveTotals;
 
 /** Counts of one topic-partition, as the archive reports them. */
 export type PartitionFigures = PartitionCounts;
 
 /** Files written into one hour folder of one topic. */
-export interface HourFigures {
-  topic: string;
-  hour: string;
-  files: number;
-  alerts: number;
-  bytes: number;
-}
+export type HourFigures = HourCounts;
 
 /** A storage failure the archive keeps retrying. */
-export interface StorageProblemFigures {
-  /** The backend's error, on one line. */
-  message: string;
-  /** When it started failing. */
-  since: string | null;
-  /** Retries so far. */
-  retries: number;
-}
+export type StorageProblemFigures = StorageProblem;
 
 /** The archive's last durable commit. */
-export interface CommitFigures {
-  at: string;
-  topic: string;
-  partition: number;
-  offset: string;
-}
+export type CommitFigures = LastCommit;
 
 /** One plugin's counters. */
 export interface PluginFigures {
   name: string;
   state: string;
-  permissions: Record<string, unknown>;
+  permissions: PluginPermissions;
   batches: number;
   rows: number;
   errors: number;
@@ -96,7 +74,7 @@ export interface ClassFigures {
   /** Alerts per class since the plugin started. */
   counts: Record<string, number>;
   /** Most recent result rows, newest first. */
-  recent: Record<string, unknown>[];
+  recent: RecentRow[];
 }
 
 /** Everything the API shows, at one instant. */
@@ -126,8 +104,60 @@ export interface Figures {
   classes: ClassFigures | null;
 }
 
-/** The classifier used when none is named: the `classify` plugin's `class` column. */
-export const DEFAULT_CLASSIFIER: Classifier = { plugin: "classify", column: "class" };
+/** The classifier of the configuration's `classification.plugin` and `classification.column`. */
+export function classifierOf(config: Config): Classifier {
+  return {
+    plugin: config.string("classification.plugin"),
+    column: config.string("classification.column"),
+  };
+}
+
+/** The classifier used when none is named: the configuration keys' defaults. */
+export const DEFAULT_CLASSIFIER: Classifier = {
+  plugin: keyDefault("classification.plugin"),
+  column: keyDefault("classification.column"),
+};
+
+/** What a plugin's figures are read from: its service's details. */
+export type PluginFigureSource = Pick<
+  PluginDetails,
+  | "name"
+  | "state"
+  | "permissions"
+  | "batches"
+  | "rows"
+  | "errors"
+  | "lastError"
+  | "avgMsPerBatch"
+  | "batchSeconds"
+  | "restarts"
+  | "summary"
+>;
+
+/** What the figures are read from, at one instant. */
+export interface FigureSources {
+  /** Every service's status; only names, kinds, states and errors are read. */
+  services: ServiceStatus[];
+  /** The archive's details, when it is not stopped. */
+  archive?: ArchiveSnapshot;
+  /** The details of the plugin services that are not stopped. */
+  plugins: PluginFigureSource[];
+}
+
+/**
+ * The figure sources of one pass over the services (`manager.statuses()`): the
+ * archive's and the plugins' details, typed by their services.
+ */
+export function figureSourcesOf(
+  statuses: ServiceStatuses,
+  of: { archive?: Service<ArchiveSnapshot>; plugins: Service<PluginFigureSource>[] },
+): FigureSources {
+  return {
+    services: statuses.list,
+    archive: of.archive === undefined ? undefined : statuses.of(of.archive)?.details,
+    plugins: of.plugins.flatMap((service) => statuses.of(service)?.details ?? []),
+  };
+}
 
 /** Options of {@link figuresOf}. */
 export interface FiguresOptions {
@@ -140,164 +170,103 @@ export interface FiguresOptions {
   rates?: Rates;
 }
 
-/** Reads the figures out of the services' statuses. */
-export function figuresOf(services: ServiceStatus[], options: FiguresOptions = {}): Figures {
+const NO_TOTALS: Totals = {
+  received: 0,
+  decoded: 0,
+  archived: 0,
+  quarantined: 0,
+  inFlight: 0,
+  buffered: 0,
+  files: 0,
+  bytes: 0,
+};
+
+/** Reads the figures out of the services' snapshots. */
+export function figuresOf(sources: FigureSources, options: FiguresOptions = {}): Figures {
+  const { services, archive } = sources;
   const archiveName = options.archive ?? "archive";
   const classifier = options.classifier ?? DEFAULT_CLASSIFIER;
-  const archive = services.find((s) => s.name === archiveName);
-  const d = record(archive?.details);
-  const partitions = array(d.partitions).map(partitionOf);
+  const details = new Map(sources.plugins.map((p) => [p.name, p]));
+  // Copies: the archive's counters go on changing after this instant.
+  const partitions = (archive?.partitions ?? []).map((p) => ({ ...p }));
   const lags = partitions.map((p) => p.lag).filter((l): l is number => l !== null);
-  const plugins = services.filter((s) => s.kind === "plugin").map(pluginOf);
-  const totals = record(d.totals);
+  const plugins = services.filter((s) => s.kind === "plugin").map((s) =>
+    pluginOf(s, details.get(s.name))
+  );
+  const classifierStatus = services.find((s) => s.name === classifier.plugin);
   return {
     t: options.now ?? Date.now(),
     rates: options.rates ?? { inPerSecond: 0, outPerSecond: 0, mbInPerSecond: 0, windowSeconds: 0 },
-    totals: {
-      received: num(totals.received),
-      decoded: num(totals.decoded),
-      archived: num(totals.archived),
-      quarantined: num(totals.quarantined),
-      inFlight: num(totals.inFlight),
-      buffered: num(totals.buffered),
-      files: num(totals.files),
-      bytes: num(totals.bytes),
-    },
+    totals: { ...(archive?.totals ?? NO_TOTALS) },
     lag: lags.length === 0 ? null : lags.reduce((a, b) => a + b, 0),
     partitions,
-    hours: array(d.hours).map(hourOf),
-    lastCommit: commitOf(d.lastCommit),
-    deliverySeconds: histogramOf(d.deliverySeconds),
-    connected: d.connected === true,
-    storageProblem: storageProblemOf(d.storageProblem),
-    problems: array(d.problems).filter((p): p is string => typeof p === "string"),
-    storage: typeof d.storage === "string" ? d.storage : null,
-    errors: errorsOf(services, archiveName),
+    hours: (archive?.hours ?? []).map((h) => ({ ...h })),
+    lastCommit: archive?.lastCommit ?? null,
+    deliverySeconds: archive?.deliverySeconds ?? null,
+    connected: archive?.connected ?? false,
+    storageProblem: archive?.storageProblem ?? null,
+    problems: [...(archive?.problems ?? [])],
+    storage: archive?.storage ?? null,
+    errors: errorsOf(sources, { archiveName, details }),
     services: services.map((s) => {
       const brief: Figures["services"][number] = { name: s.name, kind: s.kind, state: s.state };
       if (s.error !== undefined) brief.error = s.error;
       return brief;
     }),
     plugins,
-    classes: classesOf(services.find((s) => s.name === classifier.plugin), classifier.column),
+    classes: classifierStatus === undefined ? null : classesOf(
+      classifierStatus,
+      details.get(classifier.plugin),
+      classifier.column,
+    ),
   };
 }
 
-function storageProblemOf(value: unknown): StorageProblemFigures | null {
-  if (value === null || typeof value !== "object") return null;
-  const p = record(value);
-  return {
-    message: String(p.message ?? ""),
-    since: typeof p.since === "string" ? p.since : null,
-    retries: num(p.retries),
-  };
-}
-
-function partitionOf(value: unknown): PartitionFigures {
-  const p = record(value);
-  return {
-    topic: String(p.topic ?? ""),
-    partition: num(p.partition),
-    received: num(p.received),
-    decoded: num(p.decoded),
-    archived: num(p.archived),
-    quarantined: num(p.quarantined),
-    inFlight: num(p.inFlight),
-    bytesIn: num(p.bytesIn),
-    committedOffset: p.committedOffset === null || p.committedOffset === undefined
-      ? null
-      : String(p.committedOffset),
-    lag: typeof p.lag === "number" && Number.isFinite(p.lag) ? p.lag : null,
-  };
-}
-
-function hourOf(value: unknown): HourFigures {
-  const h = record(value);
-  return {
-    topic: String(h.topic ?? ""),
-    hour: String(h.hour ?? ""),
-    files: num(h.files),
-    alerts: num(h.alerts),
-    bytes: num(h.bytes),
-  };
-}
-
-function commitOf(value: unknown): CommitFigures | null {
-  if (value === null || typeof value !== "object") return null;
-  const c = record(value);
-  return {
-    at: String(c.at ?? ""),
-    topic: String(c.topic ?? ""),
-    partition: num(c.partition),
-    offset: String(c.offset ?? ""),
-  };
-}
-
-function pluginOf(service: ServiceStatus): PluginFigures {
-  const d = record(service.details);
+function pluginOf(service: ServiceStatus, d: PluginFigureSource | undefined): PluginFigures {
   return {
     name: service.name,
-    state: typeof d.state === "string" && service.state === "running" ? d.state : service.state,
-    permissions: record(d.permissions),
-    batches: num(d.batches),
-    rows: num(d.rows),
-    errors: num(d.errors),
-    lastError: typeof d.lastError === "string" ? d.lastError : service.error ?? null,
-    avgMsPerBatch: typeof d.avgMsPerBatch === "number" ? d.avgMsPerBatch : null,
-    batchSeconds: histogramOf(d.batchSeconds),
-    restarts: num(d.restarts),
+    state: d !== undefined && service.state === "running" ? d.state : service.state,
+    permissions: d?.permissions ?? {},
+    batches: d?.batches ?? 0,
+    rows: d?.rows ?? 0,
+    errors: d?.errors ?? 0,
+    lastError: d?.lastError ?? service.error ?? null,
+    avgMsPerBatch: d?.avgMsPerBatch ?? null,
+    batchSeconds: d?.batchSeconds ?? null,
+    restarts: d?.restarts ?? 0,
   };
 }
 
-function errorsOf(services: ServiceStatus[], archiveName: string): ServiceError[] {
+function errorsOf(
+  sources: FigureSources,
+  of: { archiveName: string; details: Map<string, PluginFigureSource> },
+): ServiceError[] {
   const errors: ServiceError[] = [];
-  for (const s of services) {
+  for (const s of sources.services) {
     if (s.error !== undefined) errors.push({ service: s.name, at: null, message: s.error });
-    const d = record(s.details);
-    if (s.name === archiveName) {
-      for (const e of array(d.errors)) {
-        const r = record(e);
-        if (typeof r.message === "string") {
-          errors.push({
-            service: s.name,
-            at: typeof r.at === "string" ? r.at : null,
-            message: r.message,
-          });
-        }
+    if (s.name === of.archiveName) {
+      for (const e of sources.archive?.errors ?? []) {
+        errors.push({ service: s.name, at: e.at, message: e.message });
       }
-    } else if (typeof d.lastError === "string" && d.lastError !== s.error) {
-      errors.push({ service: s.name, at: null, message: d.lastError });
+      continue;
+    }
+    const lastError = of.details.get(s.name)?.lastError;
+    if (typeof lastError === "string" && lastError !== s.error) {
+      errors.push({ service: s.name, at: null, message: lastError });
     }
   }
   return errors;
 }
 
-function classesOf(service: ServiceStatus | undefined, column: string): ClassFigures | null {
-  if (service === undefined) return null;
-  const summary = record(record(service.details).summary);
-  const counts: Record<string, number> = {};
-  for (const [value, n] of Object.entries(record(record(summary.counts)[column]))) {
-    counts[value] = num(n);
-  }
+function classesOf(
+  service: ServiceStatus,
+  details: PluginFigureSource | undefined,
+  column: string,
+): ClassFigures {
   return {
     plugin: service.name,
     state: service.state,
-    counts,
-    recent: array(summary.recent).map(record).reverse(),
+    counts: { ...details?.summary.counts[column] },
+    recent: [...(details?.summary.recent ?? [])].reverse(),
   };
-}
-
-function record(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : {};
-}
-
-function array(value: unknown): unknown[] {
-  return Array.isArray(value) ? value : [];
-}
-
-function num(value: unknown): number {
-  if (typeof value === "bigint") return Number(value);
-  return typeof value === "number" && Number.isFinite(value) ? value : 0;
 }

@@ -5,9 +5,14 @@
  * subscribers.
  */
 import { logger } from "../log.ts";
-import type { ServiceStatus } from "../services/service.ts";
 import { ClassHistory } from "./class_history.ts";
-import { type Classifier, DEFAULT_CLASSIFIER, type Figures, figuresOf } from "./figures.ts";
+import {
+  type Classifier,
+  DEFAULT_CLASSIFIER,
+  type Figures,
+  figuresOf,
+  type FigureSources,
+} from "./figures.ts";
 import { RateHistory } from "./history.ts";
 import { counterSample, RateWindow } from "./rates.ts";
 
@@ -15,11 +20,11 @@ import { counterSample, RateWindow } from "./rates.ts";
 export interface RecorderOptions {
   /** Process state folder (`process.state_dir`) where the histories persist. */
   dir: string;
-  /** Reads the services' statuses (`manager.list()`). */
-  read(): ServiceStatus[];
+  /** Reads the services' statuses and the typed snapshots the figures come from. */
+  read(): FigureSources;
   /** Milliseconds between samples. Default 1000. */
   intervalMs?: number;
-  /** The plugin and column whose values are counted as classes. Default `classify` / `class`. */
+  /** The plugin and column whose values are counted as classes. Default the configuration keys' defaults. */
   classifier?: Classifier;
   /** Persisted history older than this is dropped. Default 7 days. */
   retainMs?: number;
@@ -99,6 +104,16 @@ export class MetricsRecorder {
       }
     }
     return figures;
+  }
+
+  /** What the figures are read from, now (the services' statuses and snapshots). */
+  sources(): FigureSources {
+    return this.#options.read();
+  }
+
+  /** The figures now, with the rates of the last sample (see {@link currentRates}). */
+  figures(sources = this.sources()): Figures {
+    return figuresOf(sources, { classifier: this.classifier, rates: this.currentRates() });
   }
 
   /** The last sample, or null before the first. */

@@ -46,14 +46,23 @@ export interface SummaryRanking {
   top?: number;
 }
 
+/**
+ * The plugin's own configuration section (`[plugins.<name>]` in the config
+ * file), as the operator wrote it: its keys are the plugin's, which checks them.
+ */
+export type PluginConfig = Record<string, unknown>;
+
+/** Fields of a plugin's log line: any names and values. */
+export type PluginLogFields = Record<string, unknown>;
+
 /** What the host gives a plugin at setup and with every batch. */
 export interface PluginContext {
   /** The plugin's name. */
   name: string;
   /** The plugin's own configuration section (`plugins.<name>` in the config file). */
-  config: Record<string, unknown>;
+  config: PluginConfig;
   /** Structured log line attributed to the plugin. */
-  log(message: string, fields?: Record<string, unknown>): void;
+  log(message: string, fields?: PluginLogFields): void;
 }
 
 /** What a plugin file default-exports (as returned by {@link definePlugin}). */
@@ -79,7 +88,7 @@ export interface PluginManifest {
    * configured model): called in the plugin process after `setup`, it returns `outputs` plus the
    * configured columns. Without it the outputs are `outputs`.
    */
-  outputsFor?(config: Record<string, unknown>): Record<string, OutputType>;
+  outputsFor?(config: PluginConfig): Record<string, OutputType>;
   /** Runs once in the plugin process before the first batch (load catalogs, build indexes). */
   setup?(ctx: PluginContext): Promise<void> | void;
   /** Called with each batch of decoded alerts; returns rows keyed by alert id. */

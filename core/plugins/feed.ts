@@ -19,6 +19,7 @@
  * current end: history is for batch plugins. A topic-partition that appears
  * later is read from its first offset. The archive never waits for a plugin.
  */
+import type { Fields } from "../log.ts";
 import { listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
 import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -46,7 +47,7 @@ export interface StreamFeedOptions {
   /** Delay before catching up again after results could not be written. Default 1,000 ms. */
   retryMs?: number;
   /** Structured log of what the feed does. */
-  log(message: string, fields: Record<string, unknown>): void;
+  log(message: string, fields: Fields): void;
 }
 
 /** Options of {@link StreamFeed.drain}. */

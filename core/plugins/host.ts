@@ -14,6 +14,7 @@ import * as arrow from "apache-arrow";
 import { basename, dirname, resolve } from "node:path";
 import { alertObjectIds } from "../archive/reader.ts";
 import { keyDefault } from "../config/keys.ts";
+import type { ConfigTable } from "../config/mod.ts";
 import { BUILT_IN_NAMES } from "./consent.ts";
 import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
 import {
@@ -67,7 +68,7 @@ export interface PluginHostOptions {
   /** Project root, against which manifest paths are resolved. Default the working directory. */
   root?: string;
   /** Configuration section of each plugin, by plugin name. */
-  configs?: Record<string, Record<string, unknown>>;
+  configs?: Readonly<Record<string, ConfigTable>>;
   /** CPU time one batch may take in a plugin before its process is killed. Default `plugins.budget_ms`'s. */
   budgetMs?: number;
   /** Heap cap of each plugin process in MB (a section's `memory_mb` overrides it). Default `plugins.memory_mb`'s. */

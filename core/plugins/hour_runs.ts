@@ -15,6 +15,7 @@
  * A plugin that fails on an hour is restarted by the host and the hour tried
  * again, up to `maxAttempts` times; then the hour is reported as failed.
  */
+import type { Fields } from "../log.ts";
 import { listArchivedHours, listHourFiles, listTopics } from "../archive/reader.ts";
 import type { ArchivedFile } from "../archive/reader.ts";
 import { hourFolderOf } from "../archive/file_names.ts";
@@ -42,7 +43,7 @@ export interface HourRunsOptions {
   /** Follow the schedule while a batch plugin runs. Default true (false for one-off runs). */
   schedule?: boolean;
   /** Structured log of what the runs do. */
-  log(message: string, fields: Record<string, unknown>): void;
+  log(message: string, fields: Fields): void;
 }
 
 /** Progress of a batch plugin's run, shown in its status. */

@@ -2,7 +2,14 @@
  * Messages exchanged between the plugin host and a plugin process (`child.ts`),
  * as JSON frames (frames.ts): no functions, bigints travel as strings.
  */
-import type { OutputType, PluginKind, PluginPermissions, SummaryRanking } from "./define.ts";
+import type {
+  OutputType,
+  PluginConfig,
+  PluginKind,
+  PluginLogFields,
+  PluginPermissions,
+  SummaryRanking,
+} from "./define.ts";
 
 /** The serialisable part of a plugin manifest, as reported by the plugin process. */
 export interface PluginDescription {
@@ -23,7 +30,7 @@ export interface PluginDescription {
  * and each `batch` frame carries the batch as Arrow IPC stream bytes in its payload.
  */
 export type HostMessage =
-  | { type: "setup"; config: Record<string, unknown>; maxResultBytes: number }
+  | { type: "setup"; config: PluginConfig; maxResultBytes: number }
   | { type: "batch"; seq: number };
 
 /** Phases in which a plugin process can fail, so the host can word its report. */
@@ -45,7 +52,7 @@ export type WorkerMessage =
   | { type: "ready"; outputs?: Record<string, OutputType> }
   | { type: "rows"; seq: number; processMs: number; failures: AlertFailure[] }
   | { type: "failed"; phase: FailurePhase; seq?: number; errorName: string; message: string }
-  | { type: "log"; message: string; fields?: Record<string, unknown> };
+  | { type: "log"; message: string; fields?: PluginLogFields };
 
 /** The description of a validated manifest, dropping its functions. */
 export function describeManifest(manifest: PluginDescription): PluginDescription {

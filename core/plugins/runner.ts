@@ -8,7 +8,7 @@
 import { basename } from "node:path";
 import { tableFromIPC } from "apache-arrow";
 import { Histogram, type HistogramSnapshot, SHORT_SECONDS } from "../histogram.ts";
-import { definePlugin, type OutputType, type PluginRow } from "./define.ts";
+import { definePlugin, type OutputType, type PluginConfig, type PluginRow } from "./define.ts";
 import { checkConsent, checkName } from "./consent.ts";
 import { megabytes } from "./frames.ts";
 import { PluginProcess, type ProcessEnd } from "./process.ts";
@@ -121,7 +121,7 @@ export interface QueuedBatch {
 /** Settings a runner gets from its host. */
 export interface RunnerOptions {
   root: string;
-  configFor(name: string): Record<string, unknown>;
+  configFor(name: string): PluginConfig;
   /** Returns an error message when another plugin file already uses `name`. */
   nameConflict(name: string, file: string): string | undefined;
   /** CPU time one batch may take, unless the manifest says otherwise. */

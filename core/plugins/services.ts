@@ -8,23 +8,35 @@
  */
 import { resolve } from "node:path";
 import type { Config } from "../config/mod.ts";
-import { logger } from "../log.ts";
+import { type Fields, logger } from "../log.ts";
 import type { ServiceManager } from "../services/manager.ts";
 import type { Service, ServiceState } from "../services/service.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { ArchivedBatch } from "./archive_batches.ts";
 import { BUILT_IN_NAMES } from "./consent.ts";
-import { StreamFeed } from "./feed.ts";
+import { type FeedStatus, StreamFeed } from "./feed.ts";
 import { createPluginHost, type PluginHost } from "./host.ts";
 import type { HourRange } from "./hour_range.ts";
 import { type HourJobStatus, HourRuns } from "./hour_runs.ts";
 import { ProgressStore } from "./progress.ts";
 import { createParquetSink } from "./results.ts";
-import type { PluginEvent, PluginState } from "./runner.ts";
+import type { PluginEvent, PluginState, PluginStatus } from "./runner.ts";
+import type { PluginSummary } from "./summary.ts";
+
+/** A plugin service's details: the host's status of the plugin, its results' summary, its runs. */
+export interface PluginDetails extends PluginStatus {
+  summary: PluginSummary;
+  /** How the archive feeds it (stream plugins, while fed). */
+  feed?: FeedStatus;
+  /** Its current or last run over hours (batch plugins). */
+  hours?: HourJobStatus;
+}
 
 /** The archive's way into the plugins. */
 export interface PluginBus {
   host: PluginHost;
+  /** The plugin services registered with the manager, for their typed details. */
+  services(): Service<PluginDetails>[];
   /** Hands a batch the archive has just committed to the stream plugins; never waits for them. */
   onArchived(batch: ArchivedBatch): Promise<void>;
   /** Runs a batch plugin over archived hours, starting it for the run when it is stopped. */
@@ -45,6 +57,8 @@ export interface PluginBusOptions {
   live?: boolean;
   /** Names no plugin may take; default the built-in services of consent.ts. */
   reservedNames?(): readonly string[];
+  /** The plugin services registered for the bus (see {@link registerPluginServices}); default none. */
+  services?(): Service<PluginDetails>[];
 }
 
 const log = logger("plugins");
@@ -66,19 +80,21 @@ export async function registerPluginServices(
   let bus: (PluginBus & Internals) | null = null;
   // Only services registered here are ever unregistered here: removing a plugin file can
   // stop that plugin and nothing else, whatever name it claims.
-  const ours = new Set<string>();
+  const ours = new Map<string, Service<PluginDetails>>();
   const register = (name: string) => {
     // A file named like a built-in (archive.ts) is refused; it must not take the name either,
     // even before the built-in service is registered.
     if (bus === null || manager.has(name) || BUILT_IN_NAMES.includes(name)) return;
-    manager.register(pluginService(bus, name));
-    ours.add(name);
+    const service = pluginService(bus, name);
+    manager.register(service);
+    ours.set(name, service);
   };
   const reservedNames = () => [
     ...BUILT_IN_NAMES,
     ...manager.names().filter((name) => !ours.has(name)),
   ];
-  bus = await startPluginBus(config, { reservedNames }, (event) => {
+  const services = () => [...ours.values()];
+  bus = await startPluginBus(config, { reservedNames, services }, (event) => {
     if (event.event === "loaded" || event.event === "failed") register(event.plugin);
     if (event.event === "removed" && ours.delete(event.plugin)) {
       manager.unregister(event.plugin).catch(() => {});
@@ -109,7 +125,7 @@ export async function startPluginBus(
   const archive = openStorage(config.string("archive.root"));
   const science = openStorage(config.string("science.root"));
   const progress = new ProgressStore(science);
-  const feedLog = (message: string, fields: Record<string, unknown>) => log.info(message, fields);
+  const feedLog = (message: string, fields: Fields) => log.info(message, fields);
   let feed: StreamFeed | null = null;
   let hours: HourRuns | null = null;
   const early: PluginEvent[] = [];
@@ -181,6 +197,7 @@ export async function startPluginBus(
     shutdown() {
       shuttingDown = true;
     },
+    services: () => options.services?.() ?? [],
     onArchived: (batch) => ready.feed.onArchived(batch),
     runHours: (name, range) => runHours(ready, name, range),
     hoursStatus: (name) => ready.hours.status(name),
@@ -253,7 +270,7 @@ export async function runBatchPlugin(
   }
 }
 
-function pluginService(bus: PluginBus & Internals, name: string): Service {
+function pluginService(bus: PluginBus & Internals, name: string): Service<PluginDetails> {
   const { host } = bus;
   const status = () => host.list().find((p) => p.name === name);
   return {
@@ -279,9 +296,9 @@ function pluginService(bus: PluginBus & Internals, name: string): Service {
       if (s === undefined) return { state: "stopped" };
       return { state: STATES[s.state], error: s.lastError ?? undefined };
     },
-    details() {
+    details(): PluginDetails | undefined {
       const s = status();
-      if (s === undefined) return {};
+      if (s === undefined) return undefined;
       const feed = bus.feed.status(name);
       const hours = bus.hours.status(name);
       return {

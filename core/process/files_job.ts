@@ -6,8 +6,8 @@
  * not depend on how the plugin host runs the plugins.
  */
 import type { ArchiveStats } from "../archive/stats.ts";
-import type { FeedStatus } from "../plugins/feed.ts";
 import type { ProgressStore } from "../plugins/progress.ts";
+import type { PluginDetails } from "../plugins/services.ts";
 import { TopicPartitionMap } from "../source/topic_partition.ts";
 import type { ServiceStatus } from "../services/service.ts";
 
@@ -30,12 +30,18 @@ export interface FilesJobSummary {
   plugins: PluginOutcome[];
 }
 
+/** What the job reads of a plugin service's details. */
+export type PluginJobDetails = Pick<
+  PluginDetails,
+  "kind" | "rows" | "errors" | "lastError" | "feed"
+>;
+
 /** Where {@link waitForStreamPlugins} reads the figures it needs. */
 export interface FilesJobInputs {
   stats: ArchiveStats;
   progress: ProgressStore;
-  /** The process's services, as `/api/services` lists them. */
-  services: () => ServiceStatus[];
+  /** The plugin services' statuses, as `/api/services` lists them. */
+  plugins: () => ServiceStatus<PluginJobDetails>[];
 }
 
 /** Options of {@link waitForStreamPlugins}. */
@@ -63,7 +69,7 @@ export async function waitForStreamPlugins(
   let lastReport = Date.now();
   while (!signal?.aborted) {
     const behind: string[] = [];
-    for (const plugin of streamPlugins(inputs.services())) {
+    for (const plugin of streamPlugins(inputs.plugins())) {
       if (!RUNNING.has(plugin.state)) continue;
       const missing = await behindBy(inputs, plugin);
       if (missing > 0) {
@@ -94,10 +100,9 @@ export async function filesJobSummary(
     quarantined += p.quarantined;
   }
   const plugins: PluginOutcome[] = [];
-  for (const plugin of streamPlugins(inputs.services())) {
-    const details = plugin.details ?? {};
-    const errors = Number(details.errors ?? 0);
-    const lastError = plugin.error ?? (details.lastError as string | null | undefined) ?? null;
+  for (const plugin of streamPlugins(inputs.plugins())) {
+    const errors = plugin.details?.errors ?? 0;
+    const lastError = plugin.error ?? plugin.details?.lastError ?? null;
     const caughtUp = (await behindBy(inputs, plugin)) === 0;
     const failure = plugin.state === "failed"
       ? `failed: ${lastError ?? "see the log"}`
@@ -106,7 +111,7 @@ export async function filesJobSummary(
       : !caughtUp
       ? `stopped before catching up (${plugin.state})`
       : null;
-    plugins.push({ name: plugin.name, results: Number(details.rows ?? 0), caughtUp, failure });
+    plugins.push({ name: plugin.name, results: plugin.details?.rows ?? 0, caughtUp, failure });
   }
   return { source, archived, quarantined, plugins };
 }
@@ -124,8 +129,10 @@ export function formatSummary(summary: FilesJobSummary): string[] {
   return lines;
 }
 
-function streamPlugins(services: ServiceStatus[]): ServiceStatus[] {
-  return services.filter((s) => s.kind === "plugin" && s.details?.kind === "stream");
+function streamPlugins(
+  plugins: ServiceStatus<PluginJobDetails>[],
+): ServiceStatus<PluginJobDetails>[] {
+  return plugins.filter((s) => s.details?.kind === "stream");
 }
 
 /**
@@ -133,8 +140,11 @@ function streamPlugins(services: ServiceStatus[]): ServiceStatus[] {
  * per partition the plugin service's own `feed.behind` figure when it reports
  * one (a plugin new to an archive starts at its end), else its progress file.
  */
-async function behindBy(inputs: FilesJobInputs, plugin: ServiceStatus): Promise<number> {
-  const feed = plugin.details?.feed as FeedStatus | undefined;
+async function behindBy(
+  inputs: FilesJobInputs,
+  plugin: ServiceStatus<PluginJobDetails>,
+): Promise<number> {
+  const feed = plugin.details?.feed;
   const progress = await inputs.progress.streamProgress(plugin.name) ??
     new TopicPartitionMap<bigint>();
   let behind = 0;

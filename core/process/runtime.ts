@@ -7,10 +7,13 @@ import { type Config, ConfigError } from "../config/mod.ts";
 import { createApiApp } from "../api/app.ts";
 import { QueryEngine } from "../query/engine.ts";
 import { createArchiveIndexer } from "../api/archive_index.ts";
+import { classifierOf, figureSourcesOf } from "../metrics/figures.ts";
 import { MetricsRecorder } from "../metrics/recorder.ts";
+import type { PluginBus, PluginDetails } from "../plugins/services.ts";
+import type { ServiceStatus } from "../services/service.ts";
 import { openStorage } from "../storage/mod.ts";
 import { logger } from "../log.ts";
-import { ServiceManager } from "../services/manager.ts";
+import { ServiceManager, type ServiceStatuses } from "../services/manager.ts";
 import { ProgressStore } from "../plugins/progress.ts";
 import { type FilesJobSummary, filesJobSummary, waitForStreamPlugins } from "./files_job.ts";
 import { registerServices } from "./services.ts";
@@ -54,7 +57,11 @@ export async function runProcess(
     config,
     source: options.source,
   });
-  const metrics = await MetricsRecorder.open({ dir: stateDir, read: () => manager.list() });
+  const metrics = await MetricsRecorder.open({
+    dir: stateDir,
+    read: () => figureSourcesOf(manager.statuses(), { archive, plugins: bus.services() }),
+    classifier: classifierOf(config),
+  });
   metrics.start();
   const archiveIndex = createArchiveIndexer(openStorage(config.string("archive.root")));
   const app = createApiApp({
@@ -97,7 +104,7 @@ export async function runProcess(
       const inputs = {
         stats: archive.stats,
         progress: new ProgressStore(openStorage(config.string("science.root"))),
-        services: () => manager.list(),
+        plugins: () => pluginStatuses(manager.statuses(), bus),
       };
       const aborted = new AbortController();
       stopping.promise.then(() => aborted.abort());
@@ -130,6 +137,11 @@ export async function runProcess(
   }
   if (jobError !== null) throw jobError;
   return summary;
+}
+
+/** The statuses of the plugin services, with their details typed. */
+function pluginStatuses(statuses: ServiceStatuses, bus: PluginBus): ServiceStatus<PluginDetails>[] {
+  return bus.services().flatMap((service) => statuses.of(service) ?? []);
 }
 
 function serve(

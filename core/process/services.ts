@@ -10,6 +10,7 @@ import type { Service } from "../services/service.ts";
 import type { PluginBus } from "../plugins/services.ts";
 import type { ArchiveService } from "../archive/service.ts";
 import type { DistributionService } from "../distribution/service.ts";
+import type { SimulatorDetails, SimulatorService } from "../../simulator/from_config.ts";
 
 /** Built-in service names, in the order they start. */
 export const BUILTIN_SERVICES = ["simulator", "archive", "distribute", "ui"] as const;
@@ -117,8 +118,8 @@ function uiService(): Service {
   };
 }
 
-function simulatorService(config: Config): Service {
-  let sim: { stop(): Promise<void>; details(): Record<string, unknown> } | null = null;
+function simulatorService(config: Config): Service<SimulatorDetails> {
+  let sim: SimulatorService | null = null;
   return {
     name: "simulator",
     kind: "builtin",
@@ -131,6 +132,6 @@ function simulatorService(config: Config): Service {
       await sim?.stop();
       sim = null;
     },
-    details: () => sim?.details() ?? {},
+    details: () => sim?.details(),
   };
 }

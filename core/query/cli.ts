@@ -3,6 +3,7 @@
  * the answers of `/api/v1/<endpoint>` on the terminal, read straight from the
  * configured archive (no running process needed), as a table or as JSON.
  */
+import type { Row } from "./engine.ts";
 import { Hono } from "hono";
 import { loadConfig } from "../config/mod.ts";
 import { setLogLevel } from "../log.ts";
@@ -86,7 +87,7 @@ export async function runQueryCli(args: string[]): Promise<number> {
 }
 
 /** Rows as an aligned text table of their scalar columns. */
-function printTable(rows: Record<string, unknown>[]): void {
+function printTable(rows: Row[]): void {
   if (rows.length === 0) {
     console.log("(no rows)");
     return;

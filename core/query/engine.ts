@@ -225,20 +225,23 @@ export class QueryEngine {
   }
 }
 
+/** A result row of a SQL query: its columns are the query's, named at run time. */
+export type Row = Record<string, unknown>;
+
 /** One connection of a query, with the helpers the queries share. */
 export class Session {
   constructor(readonly connection: DuckDBConnection) {}
 
   /** Rows as JSON-ready objects (64-bit integers as strings). */
-  async rows(sql: string, params: Params = {}): Promise<Record<string, unknown>[]> {
+  async rows(sql: string, params: Params = {}): Promise<Row[]> {
     const reader = await this.connection.runAndReadAll(sql, params);
-    return reader.getRowObjectsJson() as Record<string, unknown>[];
+    return reader.getRowObjectsJson() as Row[];
   }
 
   /** Rows with JS values (bigint, Uint8Array for blobs). */
-  async values(sql: string, params: Params = {}): Promise<Record<string, unknown>[]> {
+  async values(sql: string, params: Params = {}): Promise<Row[]> {
     const reader = await this.connection.runAndReadAll(sql, params);
-    return reader.getRowObjectsJS() as Record<string, unknown>[];
+    return reader.getRowObjectsJS() as Row[];
   }
 
   /** Runs a statement. */

@@ -12,13 +12,13 @@ import {
   type Params,
   parquetScan,
   type QueryEngine,
+  type Row,
   type Session,
   type TopicView,
 } from "./engine.ts";
 import { type CutoutKind, lightCurveSelect } from "./surveys.ts";
 
-/** An answer row. */
-export type Row = Record<string, unknown>;
+export type { Row };
 
 /** An inclusive range of Julian Dates. */
 export interface JdRange {

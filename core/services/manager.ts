@@ -20,12 +20,31 @@ interface Entry {
   error?: string;
 }
 
+/**
+ * The statuses of every service taken at one instant: the list the API shows,
+ * and each one typed by the service it belongs to.
+ */
+export class ServiceStatuses {
+  readonly #byService: Map<Service, ServiceStatus>;
+
+  /** The statuses in registration order, and by service. */
+  constructor(readonly list: ServiceStatus[], byService: Map<Service, ServiceStatus>) {
+    this.#byService = byService;
+  }
+
+  /** The status of `service` with its details as the service types them; undefined when unknown. */
+  of<D>(service: Service<D>): ServiceStatus<D> | undefined {
+    // Made from this very service's `details()`, whose type is `D`.
+    return this.#byService.get(service as Service) as ServiceStatus<D> | undefined;
+  }
+}
+
 /** Registry and life-cycle of the process's services. */
 export class ServiceManager {
   #entries = new Map<string, Entry>();
 
   /** Adds (or replaces) a service, initially stopped. */
-  register(service: Service): void {
+  register<D>(service: Service<D>): void {
     this.#entries.set(service.name, { service, state: "stopped" });
   }
 
@@ -110,6 +129,17 @@ export class ServiceManager {
     return [...this.#entries.values()].map((e) => this.#status(e));
   }
 
+  /** Status of every service at once, each readable typed by its service (see {@link ServiceStatuses}). */
+  statuses(): ServiceStatuses {
+    const byService = new Map<Service, ServiceStatus>();
+    const list = [...this.#entries.values()].map((e) => {
+      const status = this.#status(e);
+      byService.set(e.service, status);
+      return status;
+    });
+    return new ServiceStatuses(list, byService);
+  }
+
   #entry(name: string): Entry {
     const entry = this.#entries.get(name);
     if (entry === undefined) {
@@ -132,7 +162,8 @@ export class ServiceManager {
     const error = own !== undefined ? own.error : entry.error;
     if (error !== undefined) status.error = error;
     if (service.details !== undefined && status.state !== "stopped") {
-      status.details = service.details();
+      const details = service.details();
+      if (details !== undefined) status.details = details;
     }
     return status;
   }

@@ -9,6 +9,8 @@ import { ArchiveStats } from "../../../core/archive/stats.ts";
 import { loadConfig } from "../../../core/config/mod.ts";
 import { createApiApp } from "../../../core/api/app.ts";
 import type { ArchiveIndexer } from "../../../core/api/archive_index.ts";
+import type { ArchiveSnapshot } from "../../../core/archive/service.ts";
+import { figureSourcesOf, type PluginFigureSource } from "../../../core/metrics/figures.ts";
 import { MetricsRecorder } from "../../../core/metrics/recorder.ts";
 import { SummaryAccumulator } from "../../../core/plugins/summary.ts";
 import { ServiceManager } from "../../../core/services/manager.ts";
@@ -62,7 +64,7 @@ function newSummary(): SummaryAccumulator {
 }
 
 /** A classifier plugin service counting the real classes with the host's SummaryAccumulator. */
-export class TestClassifier implements Service {
+export class TestClassifier implements Service<PluginFigureSource> {
   readonly name = "classify";
   readonly kind = "plugin" as const;
   readonly description = "Test classifier: Fink's recorded cdsxmatch class";
@@ -97,8 +99,9 @@ export class TestClassifier implements Service {
     this.rows += alerts.length;
   }
 
-  details(): Record<string, unknown> {
+  details(): PluginFigureSource {
     return {
+      name: this.name,
       state: "running",
       permissions: { read: ["../shared/data/catalogs"] },
       batches: this.batches,
@@ -125,7 +128,7 @@ export interface TestArchiveOptions {
 }
 
 /** An archive service that "archives" the real alerts round after round on two partitions. */
-export class TestArchive implements Service {
+export class TestArchive implements Service<ArchiveSnapshot> {
   readonly name = "archive";
   readonly kind = "builtin" as const;
   readonly description = "Test archive over Fink's science test alerts";
@@ -228,11 +231,12 @@ export class TestArchive implements Service {
     this.#startTimers();
   }
 
-  details(): Record<string, unknown> {
+  details(): ArchiveSnapshot {
     return {
       source: "test feed",
       storage: this.#options.storage,
       connected: true,
+      storageProblem: null,
       problems: [],
       ...this.stats.figures(this.#buffered.length),
     };
@@ -288,6 +292,8 @@ export interface TestApi {
   classifier: TestClassifier;
   recorder: MetricsRecorder;
   shutdowns: number;
+  /** Registers another plugin service, whose details feed the figures like the classifier's. */
+  registerPlugin(service: Service<PluginFigureSource>): void;
   /** Stops the services, the recorder and the server (the state folder stays). */
   close(): Promise<void>;
 }
@@ -306,9 +312,10 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   manager.register(idleService("simulator"));
   manager.register(archive);
   manager.register(classifier);
+  const plugins: Service<PluginFigureSource>[] = [classifier];
   const recorder = await MetricsRecorder.open({
     dir,
-    read: () => manager.list(),
+    read: () => figureSourcesOf(manager.statuses(), { archive, plugins }),
     intervalMs: options.sampleMs,
   });
   if (options.sampleMs !== undefined) recorder.start();
@@ -322,6 +329,10 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     classifier,
     recorder,
     shutdowns: 0,
+    registerPlugin(service: Service<PluginFigureSource>) {
+      manager.register(service);
+      plugins.push(service);
+    },
     close: async () => {},
   };
   const app = createApiApp({

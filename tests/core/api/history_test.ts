@@ -182,7 +182,7 @@ Deno.test("a torn history line is skipped and the file stays bounded", async () 
 
     const start = 1_700_000_000_000;
     for (let i = 0; i < 600; i++) {
-      reopened.add(figuresOf([], { now: start + i * 1000 }));
+      reopened.add(figuresOf({ services: [], plugins: [] }, { now: start + i * 1000 }));
     }
     await reopened.flush();
     const size = (await Deno.stat(path)).size;

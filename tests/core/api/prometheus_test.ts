@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Histogram, SHORT_SECONDS } from "../../../core/histogram.ts";
 import { startTestApi } from "./fleet.ts";
 
 interface Sample {
@@ -167,13 +168,26 @@ Deno.test("metrics are valid Prometheus text carrying the archive's and plugins'
 Deno.test("label values with quotes, backslashes and newlines are escaped", async () => {
   const api = await startTestApi();
   try {
-    api.manager.register({
-      name: 'odd"name\\with\nnewline',
+    const name = 'odd"name\\with\nnewline';
+    api.registerPlugin({
+      name,
       kind: "plugin",
       description: "hostile name",
       start: () => Promise.resolve(),
       stop: () => Promise.resolve(),
-      details: () => ({ batches: 3, rows: 7, errors: 0, restarts: 0 }),
+      details: () => ({
+        name,
+        state: "running",
+        permissions: {},
+        batches: 3,
+        rows: 7,
+        errors: 0,
+        lastError: null,
+        avgMsPerBatch: null,
+        batchSeconds: new Histogram(SHORT_SECONDS).snapshot(),
+        restarts: 0,
+        summary: { name, counts: {}, recent: [] },
+      }),
     });
     await api.manager.start('odd"name\\with\nnewline');
     const { samples } = parseExposition(await (await fetch(`${api.url}/api/metrics`)).text());

@@ -4,18 +4,23 @@ import { ProgressStore } from "../../../core/plugins/progress.ts";
 import {
   filesJobSummary,
   formatSummary,
+  type PluginJobDetails,
   waitForStreamPlugins,
 } from "../../../core/process/files_job.ts";
 import type { ServiceStatus } from "../../../core/services/service.ts";
 import { openStorage } from "../../../core/storage/mod.ts";
 
-function plugin(name: string, state: ServiceStatus["state"], details = {}): ServiceStatus {
+function plugin(
+  name: string,
+  state: ServiceStatus["state"],
+  details: Partial<PluginJobDetails> = {},
+): ServiceStatus<PluginJobDetails> {
   return {
     name,
     kind: "plugin",
     description: name,
     state,
-    details: { kind: "stream", rows: 0, errors: 0, ...details },
+    details: { kind: "stream", rows: 0, errors: 0, lastError: null, ...details },
   };
 }
 
@@ -36,7 +41,7 @@ Deno.test("a files job waits for running stream plugins' progress, then names fa
       plugin("batchy", "running", { kind: "batch" }),
     ];
     services[1].error = "plugin broken: boom";
-    const inputs = { stats, progress, services: () => services };
+    const inputs = { stats, progress, plugins: () => services };
 
     const reports: string[] = [];
     let done = false;
