@@ -25,7 +25,7 @@ import type { DistributionService } from "../distribution/service.ts";
 import { classificationDocument } from "./classification.ts";
 import { ApiError } from "./errors.ts";
 import type { PluginControl } from "../plugins/control.ts";
-import { HourRangeError, parseHourRange } from "../plugins/hour_range.ts";
+import { HourRangeError, parseHourRange } from "../archive/hour_range.ts";
 import { jsonResponse } from "./json.ts";
 import { liveStream } from "./live.ts";
 import { parseFlag, parseTimeRange } from "./params.ts";

@@ -3,9 +3,9 @@
  * CSV (RFC 4180, header row, nested values as JSON text) and Parquet (through
  * Arrow; nested values as JSON text, bytes as binary).
  */
+import { writeParquet } from "../arrow/parquet.ts";
 import type { Row } from "../query/engine.ts";
 import * as arrow from "apache-arrow";
-import * as pq from "parquet-wasm";
 import { toJson } from "./json.ts";
 
 /** The output formats of row answers. */
@@ -86,7 +86,5 @@ export function toParquet(rows: Row[]): Uint8Array {
       );
     }
   }
-  const table = new arrow.Table(vectors);
-  const wasm = pq.Table.fromIPCStream(arrow.tableToIPC(table, "stream"));
-  return pq.writeParquet(wasm);
+  return writeParquet(new arrow.Table(vectors));
 }

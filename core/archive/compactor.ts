@@ -8,11 +8,11 @@
  * the few milliseconds between the rename and the deletes sees both.
  *
  * Merging streams: inputs are read one at a time and their row groups go
- * through parquet-wasm's streaming writer straight to storage, so memory holds
- * about one input file and one row group, never the ~128 MB output.
+ * through a streaming writer (core/arrow/parquet.ts) straight to storage, so
+ * memory holds about one input file and one row group, never the ~128 MB output.
  */
-import * as arrow from "apache-arrow";
-import * as pq from "parquet-wasm";
+import type * as arrow from "apache-arrow";
+import { concatParquet, readParquetSchema } from "../arrow/parquet.ts";
 import type { Storage } from "../storage/storage.ts";
 import { parseJsonFile, replaceFile, temporaryOf } from "../storage/atomic_replace.ts";
 import {
@@ -139,7 +139,7 @@ export class Compactor {
   ): Promise<number> {
     const groups = new Map<string, { files: FileRef[]; schema: arrow.Schema }>();
     for (const f of run) {
-      const schema = readArrowSchema(await this.storage.readFile(f.path));
+      const schema = readParquetSchema(await this.storage.readFile(f.path));
       const key = JSON.stringify(schema.fields.map((field) => field.toString()));
       const g = groups.get(key) ?? { files: [], schema };
       g.files.push(f);
@@ -154,35 +154,21 @@ export class Compactor {
       const job: Journal = { output, inputs: files.map((f) => f.path) };
       const journal = compactionJournalPath(tp, start, end);
       await this.storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(job)));
-      const properties = parquetProperties(schema, {
+      const settings = parquetProperties(schema, {
         avroSchema: schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",
         schemaKey: schema.metadata.get(SCHEMA_KEY_KEY) ?? "",
       }, { rowGroupRows: MERGED_ROW_GROUP_ROWS });
-      const bytes = await pq.transformParquetStream(this.#rowGroups(job.inputs), properties);
+      // Batches come without the schema's metadata; the schema key must stay in the file.
+      const bytes = await concatParquet(
+        job.inputs.map((path) => () => this.storage.readFile(path)),
+        { settings, keepMetadata: [SCHEMA_KEY_KEY] },
+      );
       await replaceFile(this.storage, output, bytes);
       for (const input of job.inputs) await this.storage.remove(input);
       await this.storage.remove(journal);
       written++;
     }
     return written;
-  }
-
-  /** The record batches of the files, read one file at a time as the writer asks. */
-  #rowGroups(paths: string[]): ReadableStream<pq.RecordBatch> {
-    let next = 0;
-    return new ReadableStream<pq.RecordBatch>({
-      pull: async (controller) => {
-        if (next === paths.length) return controller.close();
-        using table = pq.readParquet(await this.storage.readFile(paths[next++]));
-        using schema = table.schema;
-        // Batches come without the schema's metadata; the schema key must stay in the file.
-        const key = new Map([[SCHEMA_KEY_KEY, schema.metadata().get(SCHEMA_KEY_KEY) ?? ""]]);
-        for (const batch of table.recordBatches()) {
-          using untagged = batch;
-          controller.enqueue(untagged.withSchema(schema.withMetadata(key)));
-        }
-      },
-    });
   }
 }
 
@@ -197,14 +183,4 @@ function parseJournal(bytes: Uint8Array): Journal | null {
   const parsed = parseJsonFile(bytes) as Partial<Journal> | null;
   if (typeof parsed?.output !== "string" || !Array.isArray(parsed.inputs)) return null;
   return parsed as Journal;
-}
-
-/** The Arrow schema (with its metadata) of Parquet bytes, without decoding rows. */
-function readArrowSchema(bytes: Uint8Array): arrow.Schema {
-  return arrow.tableFromIPC(pq.readSchema(bytes).intoIPCStream()).schema;
-}
-
-/** Reads Parquet bytes into an Arrow table. */
-export function readParquet(bytes: Uint8Array): arrow.Table {
-  return arrow.tableFromIPC(pq.readParquet(bytes).intoIPCStream());
 }

@@ -1,5 +1,5 @@
 /**
- * Arrow table → Parquet bytes (parquet-wasm). One fast codec (LZ4 raw by
+ * The archive's Parquet files (written by core/arrow/parquet.ts). One fast codec (LZ4 raw by
  * default), no dictionaries; then per top-level column: binary (cutouts,
  * already gzipped) uncompressed without statistics, integers delta-encoded,
  * strings with a dictionary, chunk statistics on scalars. Statistics of nested
@@ -18,12 +18,17 @@
  * alerts the difference is a few percent of write time, and sizes are equal.
  */
 import * as arrow from "apache-arrow";
-import * as pq from "parquet-wasm";
+import {
+  type ParquetColumnSettings,
+  type ParquetCompression,
+  type ParquetSettings,
+  writeParquet as writeParquetFile,
+} from "../arrow/parquet.ts";
 
 /** Parquet writing options. */
 export interface ParquetOptions {
   /** Codec for non-binary columns (default `lz4`). */
-  compression?: "lz4" | "snappy" | "zstd" | "none";
+  compression?: ParquetCompression;
   /** Rows per row group (default 1,024: about 60 MB of ZTF alerts with cutouts). */
   rowGroupRows?: number;
   /** Also write statistics for nested columns (`candidate.jd`, ...); default false. */
@@ -43,76 +48,58 @@ export const AVRO_SCHEMA_KEY = "avro.schema";
 /** Arrow schema metadata key holding the schema key. */
 export const SCHEMA_KEY_KEY = "fink.schema_key";
 
-const CODECS = {
-  lz4: pq.Compression.LZ4_RAW,
-  snappy: pq.Compression.SNAPPY,
-  zstd: pq.Compression.ZSTD,
-  none: pq.Compression.UNCOMPRESSED,
-} as const;
-
-/** Writes `table` as one Parquet file. */
+/** Writes `table` as one Parquet file of the archive. */
 export function writeParquet(
   table: arrow.Table,
   info: ParquetSchemaInfo,
   options: ParquetOptions = {},
 ): Uint8Array {
-  const properties = parquetProperties(table.schema, info, options);
+  const settings = parquetProperties(table.schema, info, options);
   const schema = new arrow.Schema(
     table.schema.fields,
     new Map([[SCHEMA_KEY_KEY, info.schemaKey]]),
   );
   const tagged = new arrow.Table(table.batches.map((b) => new arrow.RecordBatch(schema, b.data)));
-  const wasmTable = pq.Table.fromIPCStream(arrow.tableToIPC(tagged, "stream"));
-  return pq.writeParquet(wasmTable, properties);
+  return writeParquetFile(tagged, settings);
 }
 
 /**
- * The archive's Parquet writer properties for rows of `schema` (see the module
- * comment), for `pq.writeParquet` or a streaming `pq.transformParquetStream`.
+ * The archive's Parquet writer settings for rows of `schema` (see the module
+ * comment), for a whole file or a compaction's streamed merge.
  */
 export function parquetProperties(
   schema: arrow.Schema,
   info: ParquetSchemaInfo,
   options: ParquetOptions = {},
-): pq.WriterProperties {
-  const codec = CODECS[options.compression ?? "lz4"];
-  if (codec === undefined) {
-    throw new Error(
-      `Parquet compression must be lz4, snappy, zstd or none, found ${options.compression}`,
-    );
-  }
-  let builder = new pq.WriterPropertiesBuilder()
-    .setCompression(codec)
-    .setDictionaryEnabled(false)
-    .setStatisticsEnabled(
-      options.nestedStatistics ? pq.EnabledStatistics.Chunk : pq.EnabledStatistics.None,
-    )
-    .setMaxRowGroupSize(options.rowGroupRows ?? 1024)
-    .setCreatedBy("fink-deno archive")
-    .setKeyValueMetadata(new Map([[AVRO_SCHEMA_KEY, info.avroSchema]]));
+): ParquetSettings {
+  const columns = new Map<string, ParquetColumnSettings>();
   for (const field of schema.fields) {
-    builder = configureColumn(builder, field.name, field.type);
+    const column = columnSettings(field.type);
+    if (column !== null) columns.set(field.name, column);
   }
-  return builder.build();
+  return {
+    compression: options.compression ?? "lz4",
+    dictionary: false,
+    statistics: options.nestedStatistics === true,
+    rowGroupRows: options.rowGroupRows ?? 1024,
+    createdBy: "fink-deno archive",
+    keyValueMetadata: new Map([[AVRO_SCHEMA_KEY, info.avroSchema]]),
+    columns,
+  };
 }
 
-function configureColumn(
-  builder: pq.WriterPropertiesBuilder,
-  path: string,
-  type: arrow.DataType,
-): pq.WriterPropertiesBuilder {
+function columnSettings(type: arrow.DataType): ParquetColumnSettings | null {
   if (arrow.DataType.isBinary(type) || arrow.DataType.isFixedSizeBinary(type)) {
-    return builder
-      .setColumnCompression(path, pq.Compression.UNCOMPRESSED)
-      .setColumnStatisticsEnabled(path, pq.EnabledStatistics.None);
+    return { compression: "none", statistics: false };
   }
   if (arrow.DataType.isStruct(type) || arrow.DataType.isList(type) || arrow.DataType.isMap(type)) {
-    return builder;
+    return null;
   }
-  builder = builder.setColumnStatisticsEnabled(path, pq.EnabledStatistics.Chunk);
-  if (arrow.DataType.isUtf8(type)) return builder.setColumnDictionaryEnabled(path, true);
-  if (arrow.DataType.isInt(type) || arrow.DataType.isTimestamp(type)) {
-    return builder.setColumnEncoding(path, pq.Encoding.DELTA_BINARY_PACKED);
-  }
-  return builder;
+  return {
+    statistics: true,
+    ...(arrow.DataType.isUtf8(type) ? { dictionary: true } : {}),
+    ...(arrow.DataType.isInt(type) || arrow.DataType.isTimestamp(type)
+      ? { deltaEncoded: true }
+      : {}),
+  };
 }

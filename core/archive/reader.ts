@@ -10,11 +10,12 @@
  * written (`.tmp`) are never listed.
  */
 import * as arrow from "apache-arrow";
-import * as pq from "parquet-wasm";
+import { readParquet, readParquetColumns } from "../arrow/parquet.ts";
 import type { Storage } from "../storage/storage.ts";
 import { TopicPartitionMap } from "../source/topic_partition.ts";
 import { OFFSETS_FOLDER, parseOffsetsName, parseParquetName } from "./file_names.ts";
 import { TMP_SUFFIX } from "../storage/atomic_replace.ts";
+import type { HourRange } from "./hour_range.ts";
 import { readCommittedOffset } from "./ledger.ts";
 import { hourPathStart } from "./partitioner.ts";
 
@@ -32,12 +33,6 @@ export interface ArchivedFile {
   /** Its hour folder relative to the archive root (`<topic>/YYYY/MM/dd/hh`). */
   hourDir: string;
   size: number;
-}
-
-/** An inclusive range of event hours, in whole hours since the Unix epoch. */
-export interface HourRange {
-  from: number;
-  to: number;
 }
 
 /** Options of {@link listArchivedFiles}. */
@@ -183,18 +178,7 @@ export async function readArchivedFile(
 
 /** Decodes Parquet bytes, reading only `columns` (those the file has) when given. */
 export async function parquetToTable(bytes: Uint8Array, columns?: string[]): Promise<arrow.Table> {
-  if (columns === undefined) return arrow.tableFromIPC(pq.readParquet(bytes).intoIPCStream());
-  const present = new Set(
-    arrow.tableFromIPC(pq.readSchema(bytes).intoIPCStream()).schema.fields.map((f) => f.name),
-  );
-  const wanted = [...new Set(columns)].filter((c) => present.has(c));
-  // The synchronous reader of parquet-wasm 0.8 ignores `columns`; the file reader honours it.
-  const file = await pq.ParquetFile.fromFile(new Blob([bytes as Uint8Array<ArrayBuffer>]));
-  try {
-    return arrow.tableFromIPC((await file.read({ columns: wanted })).intoIPCStream());
-  } finally {
-    file.free();
-  }
+  return columns === undefined ? readParquet(bytes) : await readParquetColumns(bytes, columns);
 }
 
 /**

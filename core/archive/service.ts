@@ -8,12 +8,12 @@ import { logger } from "../log.ts";
 import type { Service } from "../services/service.ts";
 import { createFilesSource } from "../source/files.ts";
 import { createKafkaSource } from "../source/kafka.ts";
-import type { ArchivedBatch } from "../plugins/archive_batches.ts";
 import type { Source } from "../source/source.ts";
 import { isClearableStorageError, oneLine, openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Batcher } from "./batcher.ts";
 import { type BatchWrite, writeBatch } from "./batch_writer.ts";
+import type { ArchiveConsumer, ArchivedBatch } from "./consumers.ts";
 import { EncoderPool } from "./encoder_pool.ts";
 import type { EncodeOptions } from "./encoder.ts";
 import { Compactor } from "./compactor.ts";
@@ -27,11 +27,10 @@ export interface ArchiveServiceOptions {
   /** Archive this folder of .avro files instead of consuming Kafka. */
   source?: string;
   /**
-   * Called after each batch is committed, with its offset range and the Parquet
-   * files it wrote (paths relative to `archive.root`): the plugin bus reads them
-   * back. Awaited, so it must return quickly (the bus never waits for plugins).
+   * Who takes each committed batch, in this order (see consumers.ts): its offset
+   * range and the Parquet files it wrote. Default none.
    */
-  onBatch?: (batch: ArchivedBatch) => Promise<void>;
+  consumers?: ArchiveConsumer[];
   /**
    * Called once when the archive stops by itself on an error it cannot retry, with that
    * error on one line; the service manager then shows the service `failed`.
@@ -220,6 +219,23 @@ async function startArchive(
     topicRefreshMs: config.number("kafka.topic_refresh_ms"),
   });
 
+  /** Gives a committed batch to every consumer; the batch is archived whatever they do with it. */
+  const handOn = async (batch: ArchivedBatch) => {
+    for (const consumer of ctx.consumers ?? []) {
+      try {
+        await consumer.onArchived(batch);
+      } catch (e) {
+        stats.addError(`${consumer.name}: ${(e as Error).message}`);
+        log.warn("an archive consumer failed on a committed batch", {
+          consumer: consumer.name,
+          topic: batch.topic,
+          partition: batch.partition,
+          error: e,
+        });
+      }
+    }
+  };
+
   /** Hour folders written since their last compaction, with their topic. */
   const dirtyHours = new Map<string, string>();
   const batcher = new Batcher({
@@ -280,13 +296,7 @@ async function startArchive(
       const durable = Date.now();
       for (const t of timestamps) stats.recordLatency(durable - t);
       await source.commit(tp, end + 1n);
-      try {
-        await ctx.onBatch?.({ ...tp, startOffset: start, endOffset: end, files: written });
-      } catch (e) {
-        // The batch is archived; a plugin-side failure must not stop the archive.
-        stats.addError(`plugins: ${(e as Error).message}`);
-        log.warn("plugin dispatch failed", { ...tp, error: e });
-      }
+      await handOn({ ...tp, startOffset: start, endOffset: end, files: written });
     },
   });
 
@@ -312,7 +322,11 @@ async function startArchive(
       }
     },
   });
-  log.info("archive started", { source: source.description, root: storage.location });
+  log.info("archive started", {
+    source: source.description,
+    root: storage.location,
+    consumers: (ctx.consumers ?? []).map((c) => c.name),
+  });
 
   const ticker = setInterval(() => {
     stats.tick();

@@ -6,7 +6,7 @@ import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
 import { setLogLevel } from "../log.ts";
 import type { StatusDocument } from "../api/status.ts";
 import { findRunningProcess, type ProcessState } from "../process/state_file.ts";
-import { availableServices, simulatorOverrides } from "../process/services.ts";
+import { availableServices, simulatorOverrides } from "../process/service_catalog.ts";
 import type { HourJobStatus } from "../plugins/hour_runs.ts";
 import { type Command, parseCommand, USAGE, UsageError } from "./args.ts";
 import { differingSettings, type RunningConfig } from "./settings_conflict.ts";
@@ -213,7 +213,7 @@ async function runHours(
   running: ProcessState | null,
 ): Promise<number> {
   const name = cmd.service!;
-  const { HourRangeError, parseHourRange } = await import("../plugins/hour_range.ts");
+  const { HourRangeError, parseHourRange } = await import("../archive/hour_range.ts");
   let range;
   try {
     range = parseHourRange(cmd.hours!);
@@ -236,7 +236,7 @@ async function runHours(
     console.log(`${name} runs over ${cmd.hours} in the running process (pid ${running.pid})`);
     job = await followJob(running, name, print);
   } else {
-    const { runBatchPlugin } = await import("../plugins/services.ts");
+    const { runBatchPlugin } = await import("../plugins/bus.ts");
     try {
       job = await runBatchPlugin(config, name, range, print);
     } catch (e) {

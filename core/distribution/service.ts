@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import type { Config } from "../config/mod.ts";
 import { logger } from "../log.ts";
+import type { ArchiveConsumer } from "../archive/consumers.ts";
 import { listArchivedFiles, listTopics } from "../archive/reader.ts";
 import { ProgressStore } from "../plugins/progress.ts";
 import type { Service } from "../services/service.ts";
@@ -32,8 +33,12 @@ export interface DistributionDetails {
   filters: FilterFigures[];
 }
 
-/** The distribution service, with what the API needs of it. */
-export interface DistributionService extends Service<DistributionDetails> {
+/**
+ * The distribution service, with what the API needs of it; one of the archive's
+ * consumers (each committed batch wakes its loop).
+ */
+export interface DistributionService extends Service<DistributionDetails>, ArchiveConsumer {
+  readonly name: "distribute";
   details(): DistributionDetails;
   /** Figures of every filter (empty before the first start). */
   figures(): FilterFigures[];
@@ -43,7 +48,7 @@ export interface DistributionService extends Service<DistributionDetails> {
   remove(name: string): Promise<boolean>;
   /** Last alerts published per filter. */
   recent(): Record<string, PublishedAlert[]>;
-  /** Wakes the loop: the archive committed a batch. */
+  /** Wakes the loop: the archive committed a batch (see {@link ArchiveConsumer.onArchived}). */
   wake(): void;
 }
 
@@ -201,6 +206,7 @@ export function createDistributionService(config: Config): DistributionService {
     },
     recent: () => Object.fromEntries(recent),
     wake: () => wake?.(),
+    onArchived: () => wake?.(),
   };
 }
 

@@ -10,7 +10,7 @@ import type { Config } from "../config/mod.ts";
 import { keyDefault } from "../config/keys.ts";
 import type { HistogramSnapshot } from "../histogram.ts";
 import type { PluginPermissions } from "../plugins/define.ts";
-import type { PluginDetails } from "../plugins/services.ts";
+import type { PluginDetails } from "../plugins/bus.ts";
 import type { RecentRow } from "../plugins/summary.ts";
 import type { ServiceStatuses } from "../services/manager.ts";
 import type { Service, ServiceStatus } from "../services/service.ts";

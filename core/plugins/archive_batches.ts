@@ -6,6 +6,7 @@
  */
 import * as arrow from "apache-arrow";
 import type { WrittenFile } from "../archive/batch_writer.ts";
+import type { ArchivedBatch } from "../archive/consumers.ts";
 import {
   ALERT_ID_COLUMNS,
   alertIds,
@@ -19,17 +20,6 @@ import { hourPathStart } from "../archive/partitioner.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { PluginBatch } from "./host.ts";
 import type { OffsetRange } from "./results.ts";
-
-/** A batch the archive has just made durable, as handed to the plugins. */
-export interface ArchivedBatch {
-  topic: string;
-  partition: number;
-  /** First and last offset of the batch (quarantined messages included). */
-  startOffset: bigint;
-  endOffset: bigint;
-  /** Its Parquet files, paths relative to `archive.root`. */
-  files: WrittenFile[];
-}
 
 /** Options of {@link fileBatches}. */
 export interface FileBatchOptions {

@@ -3,7 +3,7 @@
  * plugin over archived hours. The plugin bus implements it; the process hands
  * it to the API, which so never loads the plugin host itself.
  */
-import type { HourRange } from "./hour_range.ts";
+import type { HourRange } from "../archive/hour_range.ts";
 import type { HourJobStatus } from "./hour_runs.ts";
 
 /** Control of the plugins of one process. */

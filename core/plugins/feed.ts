@@ -23,7 +23,8 @@ import type { Fields } from "../log.ts";
 import { listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
 import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Storage } from "../storage/storage.ts";
-import { type ArchivedBatch, liveBatches } from "./archive_batches.ts";
+import type { ArchivedBatch } from "../archive/consumers.ts";
+import { liveBatches } from "./archive_batches.ts";
 import type { PluginBatch, PluginHost } from "./host.ts";
 import type { ProgressStore } from "./progress.ts";
 import {

@@ -20,7 +20,7 @@ import { listArchivedHours, listHourFiles, listTopics } from "../archive/reader.
 import type { ArchivedFile } from "../archive/reader.ts";
 import { hourFolderOf } from "../archive/file_names.ts";
 import type { Storage } from "../storage/storage.ts";
-import { formatHourRange, type HourRange, HourRangeError } from "./hour_range.ts";
+import { formatHourRange, type HourRange, HourRangeError } from "../archive/hour_range.ts";
 import type { PluginHost } from "./host.ts";
 import type { ProcessedRange, ProgressStore } from "./progress.ts";
 import { pumpFiles } from "./pump.ts";

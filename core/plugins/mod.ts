@@ -11,7 +11,8 @@ export type { ParquetSinkOptions, ResultBatchMeta, ResultSink } from "./results.
 export type { BatchTicket } from "./runner.ts";
 export type { DispatchOptions } from "./host.ts";
 export type { ResultReplace, ResultSource } from "./results.ts";
-export { type ArchivedBatch, fileBatches, liveBatches } from "./archive_batches.ts";
+export type { ArchivedBatch } from "../archive/consumers.ts";
+export { fileBatches, liveBatches } from "./archive_batches.ts";
 export { type FeedStatus, StreamFeed, type StreamFeedOptions } from "./feed.ts";
 export { type HourJobStatus, HourRuns, type HourRunsOptions } from "./hour_runs.ts";
 export {
@@ -20,5 +21,5 @@ export {
   HourRangeError,
   parseHour,
   parseHourRange,
-} from "./hour_range.ts";
+} from "../archive/hour_range.ts";
 export { ProgressStore } from "./progress.ts";

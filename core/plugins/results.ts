@@ -9,7 +9,6 @@
  * merged (see {@link ResultBatchMeta.replaces}). The raw archive is never touched.
  */
 import * as arrow from "apache-arrow";
-import * as pq from "parquet-wasm";
 import { join } from "node:path";
 import {
   legacyParquetName,
@@ -18,6 +17,7 @@ import {
   resultFolder,
 } from "../archive/file_names.ts";
 import type { PartitionLayout } from "../archive/partitioner.ts";
+import { writeParquet } from "../arrow/parquet.ts";
 import { replaceFile } from "../storage/atomic_replace.ts";
 import { LocalStorage } from "../storage/local.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -156,8 +156,6 @@ export function resultTable(
 /** A {@link ResultSink} writing one Parquet file per plugin, event hour and source batch. */
 export function createParquetSink(options: ParquetSinkOptions): ResultSink {
   const storage = options.storage ?? localScience(options.scienceRoot);
-  const properties = () =>
-    new pq.WriterPropertiesBuilder().setCompression(pq.Compression.SNAPPY).build();
   // Whether each folder written to holds files named as before offsets were padded (see
   // `write`), listed once per folder so that a steady stream does not pay a listing per file.
   const legacyFolders = new Map<string, boolean>();
@@ -201,8 +199,7 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         const { folder, name } = resultFile(plugin, file);
         const path = `${folder}/${name}`;
         written.add(path);
-        const ipc = arrow.tableToIPC(table.slice(start, end), "stream");
-        const bytes = pq.writeParquet(pq.Table.fromIPCStream(ipc), properties());
+        const bytes = writeParquet(table.slice(start, end), { compression: "snappy" });
         writes.push((async () => {
           const legacy = await holdsLegacyNames(folder);
           // Two writers may replace the same file at once (a replay beside the live flow).

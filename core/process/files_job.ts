@@ -7,7 +7,7 @@
  */
 import type { ArchiveStats } from "../archive/stats.ts";
 import type { ProgressStore } from "../plugins/progress.ts";
-import type { PluginDetails } from "../plugins/services.ts";
+import type { PluginDetails } from "../plugins/bus.ts";
 import { TopicPartitionMap } from "../source/topic_partition.ts";
 import type { ServiceStatus } from "../services/service.ts";
 

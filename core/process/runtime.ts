@@ -9,14 +9,14 @@ import { QueryEngine } from "../query/engine.ts";
 import { createArchiveIndexer } from "../api/archive_index.ts";
 import { classifierOf, figureSourcesOf } from "../metrics/figures.ts";
 import { MetricsRecorder } from "../metrics/recorder.ts";
-import type { PluginBus, PluginDetails } from "../plugins/services.ts";
+import type { PluginBus, PluginDetails } from "../plugins/bus.ts";
 import type { ServiceStatus } from "../services/service.ts";
 import { openStorage } from "../storage/mod.ts";
 import { logger } from "../log.ts";
 import { ServiceManager, type ServiceStatuses } from "../services/manager.ts";
 import { ProgressStore } from "../plugins/progress.ts";
 import { type FilesJobSummary, filesJobSummary, waitForStreamPlugins } from "./files_job.ts";
-import { registerServices } from "./services.ts";
+import { registerServices } from "./service_catalog.ts";
 import { clearProcessState, writeProcessState } from "./state_file.ts";
 
 /** Options of {@link runProcess}. */

@@ -5,7 +5,8 @@ import { Ledger } from "../../../core/archive/ledger.ts";
 import { TMP_SUFFIX } from "../../../core/storage/atomic_replace.ts";
 import { writeBatch } from "../../../core/archive/batch_writer.ts";
 import { encodeBatch, type RawMessage } from "../../../core/archive/encoder.ts";
-import { Compactor, readParquet } from "../../../core/archive/compactor.ts";
+import { Compactor } from "../../../core/archive/compactor.ts";
+import { readParquet } from "../../../core/arrow/parquet.ts";
 import {
   compactionJournalPath,
   parquetName,

@@ -3,13 +3,13 @@
  * the answers of `/api/v1/<endpoint>` on the terminal, read straight from the
  * configured archive (no running process needed), as a table or as JSON.
  */
-import type { Row } from "./engine.ts";
+import type { Row } from "../query/engine.ts";
 import { Hono } from "hono";
 import { loadConfig } from "../config/mod.ts";
 import { setLogLevel } from "../log.ts";
 import { ApiError } from "../api/errors.ts";
 import { registerQueryRoutes } from "../api/query_routes.ts";
-import { QueryEngine } from "./engine.ts";
+import { QueryEngine } from "../query/engine.ts";
 
 const ENDPOINTS = [
   "objects",

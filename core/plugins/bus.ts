@@ -12,11 +12,11 @@ import { type Fields, logger } from "../log.ts";
 import type { ServiceManager } from "../services/manager.ts";
 import type { Service, ServiceState } from "../services/service.ts";
 import { openStorage } from "../storage/mod.ts";
-import type { ArchivedBatch } from "./archive_batches.ts";
+import type { ArchiveConsumer, ArchivedBatch } from "../archive/consumers.ts";
 import { BUILT_IN_NAMES } from "./consent.ts";
 import { type FeedStatus, StreamFeed } from "./feed.ts";
 import { createPluginHost, type PluginHost } from "./host.ts";
-import type { HourRange } from "./hour_range.ts";
+import type { HourRange } from "../archive/hour_range.ts";
 import { type HourJobStatus, HourRuns } from "./hour_runs.ts";
 import { ProgressStore } from "./progress.ts";
 import { createParquetSink } from "./results.ts";
@@ -32,8 +32,9 @@ export interface PluginDetails extends PluginStatus {
   hours?: HourJobStatus;
 }
 
-/** The archive's way into the plugins. */
-export interface PluginBus {
+/** The archive's way into the plugins: one of the archive's consumers. */
+export interface PluginBus extends ArchiveConsumer {
+  readonly name: "plugins";
   host: PluginHost;
   /** The plugin services registered with the manager, for their typed details. */
   services(): Service<PluginDetails>[];
@@ -197,6 +198,7 @@ export async function startPluginBus(
     shutdown() {
       shuttingDown = true;
     },
+    name: "plugins",
     services: () => options.services?.() ?? [],
     onArchived: (batch) => ready.feed.onArchived(batch),
     runHours: (name, range) => runHours(ready, name, range),

@@ -2,10 +2,13 @@
  * Hour ranges as users write them: `YYYY/MM/dd/hh..YYYY/MM/dd/hh` (both ends
  * included, UTC, the archive's own folder names) or one hour `YYYY/MM/dd/hh`.
  */
-import { hourPath, hourPathStart } from "../archive/partitioner.ts";
-import type { HourRange } from "../archive/reader.ts";
+import { hourPath, hourPathStart } from "./partitioner.ts";
 
-export type { HourRange };
+/** An inclusive range of event hours, in whole hours since the Unix epoch. */
+export interface HourRange {
+  from: number;
+  to: number;
+}
 
 /** A range that cannot be run: malformed, or nothing archived in it. */
 export class HourRangeError extends Error {

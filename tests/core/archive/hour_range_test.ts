@@ -4,7 +4,7 @@ import {
   HourRangeError,
   parseHour,
   parseHourRange,
-} from "../../../core/plugins/hour_range.ts";
+} from "../../../core/archive/hour_range.ts";
 
 const HOUR_MS = 3_600_000;
 

@@ -7,7 +7,7 @@ import { basename, join } from "node:path";
 import { type Config, ConfigError, type ConfigValue } from "../config/mod.ts";
 import type { ServiceManager } from "../services/manager.ts";
 import type { Service } from "../services/service.ts";
-import type { PluginBus } from "../plugins/services.ts";
+import type { PluginBus } from "../plugins/bus.ts";
 import type { ArchiveService } from "../archive/service.ts";
 import type { DistributionService } from "../distribution/service.ts";
 import type { SimulatorDetails, SimulatorService } from "../../simulator/from_config.ts";
@@ -88,17 +88,15 @@ export async function registerServices(
 ): Promise<ProcessServices> {
   manager.register(uiService());
   manager.register(simulatorService(ctx.config));
-  const { registerPluginServices } = await import("../plugins/services.ts");
+  const { registerPluginServices } = await import("../plugins/bus.ts");
   const bus = await registerPluginServices(manager, ctx.config);
   const { createArchiveService } = await import("../archive/service.ts");
   const { createDistributionService } = await import("../distribution/service.ts");
   const distribution = createDistributionService(ctx.config);
   const archive = createArchiveService(ctx.config, {
     source: ctx.source,
-    onBatch: (batch) => {
-      distribution.wake();
-      return bus.onArchived(batch);
-    },
+    // The distribution is only woken: it reads what it publishes from the archive itself.
+    consumers: [distribution, bus],
     onFailed: (reason) => manager.fail("archive", reason),
   });
   manager.register(archive);
