@@ -17,6 +17,7 @@ import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
 import { WebHdfsTestServer } from "../support/webhdfs_server.ts";
 import { readAlertIndex } from "./alert_index.ts";
+import { waitFor } from "../support/wait.ts";
 
 /** Real ZTF alert folders and their reference index. */
 const BEFORE: [string, string] = [
@@ -72,15 +73,6 @@ async function createTopic(brokerAddress: string, topic: string, partitions: num
 
 /** Only guards against a hang: a loaded machine is slow, and the test proves counts, not speed. */
 const HANG_MS = 300_000;
-
-/** Bounded poll of an observable condition. */
-async function waitFor(what: string, ms: number, condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function accounted(service: ArchiveService): number {
   return service.stats.total("archived") + service.stats.total("quarantined");
@@ -169,15 +161,17 @@ Deno.test({
     try {
       await service.start();
       const before = await produceFolder(broker.address, "ztf", BEFORE);
-      await waitFor("the first alerts", HANG_MS, () => accounted(service) === before.length);
+      await waitFor("the first alerts", () => accounted(service) === before.length, {
+        timeoutMs: HANG_MS,
+      });
       assert.equal(status(service).connected, true);
       assert.deepEqual(status(service).problems, []);
 
       await broker.close();
       await waitFor(
         "the status to show Kafka unreachable",
-        HANG_MS,
         () => status(service).connected === false && status(service).problems.length > 0,
+        { timeoutMs: HANG_MS },
       );
       const down = status(service).problems.join("; ");
       assert.match(down, /kafka|broker|connect/i, down);
@@ -186,14 +180,14 @@ Deno.test({
       broker = await startBroker({ port, dataDir });
       await waitFor(
         "the archive to reconnect",
-        HANG_MS,
         () => status(service).connected === true && status(service).problems.length === 0,
+        { timeoutMs: HANG_MS },
       );
       const after = await produceFolder(broker.address, "ztf", AFTER);
       await waitFor(
         "the alerts produced after the outage",
-        HANG_MS,
         () => accounted(service) === before.length + after.length,
+        { timeoutMs: HANG_MS },
       );
       await service.stop();
       assert.equal(service.stats.total("quarantined"), 0, JSON.stringify(service.stats.errors));
@@ -233,8 +227,8 @@ Deno.test({
       const first = await produceFolder(broker.address, "ztf", BEFORE);
       await waitFor(
         "the alerts written despite the 500s",
-        HANG_MS,
         () => accounted(service) === first.length,
+        { timeoutMs: HANG_MS },
       );
       // The current problem may already be gone; the status's recent errors keep every failure.
       const failures = (service.details!().errors as { message: string }[])
@@ -265,8 +259,8 @@ Deno.test({
       const producing = produceFolder(broker.address, "ztf", LARGE);
       await waitFor(
         "four refused attempts of one write",
-        HANG_MS,
         () => refusedFourTimes() !== undefined,
+        { timeoutMs: HANG_MS },
       );
       assert.match(storageProblem() ?? "", /quota/i);
       const refused = refusedFourTimes()!.slice(0, 4);
@@ -296,8 +290,8 @@ Deno.test({
       hdfs.setSpaceQuota(null);
       await waitFor(
         "the alerts written once space is back",
-        HANG_MS,
         () => accounted(service) === first.length + second.length,
+        { timeoutMs: HANG_MS },
       );
       assert.equal(storageProblem(), undefined, "the problem clears once space is back");
       await service.stop();

@@ -14,6 +14,7 @@ import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
 import { type IndexRow, jdHour, readAlertIndex, ZTF_FOLDERS } from "./alert_index.ts";
+import { waitFor } from "../support/wait.ts";
 
 /** Only guards against a hang: a loaded machine is slow, and the test proves counts, not speed. */
 const HANG_MS = 300_000;
@@ -54,15 +55,11 @@ async function produceFolders(
 
 /** Waits (bounded) until the archive has accounted for `rows` alerts. */
 async function archived(service: ArchiveService, rows: number): Promise<void> {
-  const deadline = Date.now() + HANG_MS;
-  while (service.stats.total("archived") + service.stats.total("quarantined") < rows) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        `Archive reached ${service.stats.total("archived")} of ${rows} rows in ${HANG_MS} ms`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const accounted = () => service.stats.total("archived") + service.stats.total("quarantined");
+  await waitFor(`${rows} rows archived`, () => accounted() >= rows, { timeoutMs: HANG_MS })
+    .catch((e) => {
+      throw new Error(`${e.message}: the archive reached ${accounted()}`);
+    });
 }
 
 function sortedCounts(values: string[]): [string, number][] {
@@ -164,14 +161,13 @@ Deno.test({
         }),
       );
       await replay.start();
-      const deadline = Date.now() + HANG_MS;
-      while (
-        replay.stats.partitions.size < 6 ||
-        [...replay.stats.partitions.values()].some((p) => p.lag === null || p.lag > 0)
-      ) {
-        if (Date.now() > deadline) throw new Error(`The replay did not catch up in ${HANG_MS} ms`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor(
+        "the replay to catch up",
+        () =>
+          replay.stats.partitions.size >= 6 &&
+          [...replay.stats.partitions.values()].every((p) => p.lag !== null && p.lag <= 0),
+        { timeoutMs: HANG_MS },
+      );
       await replay.stop();
       assert.equal(replay.stats.total("archived"), 0, "nothing archived twice");
       const again = await query(

@@ -18,6 +18,7 @@ import { replay } from "../../simulator/replayer/mod.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
 import { jdHour, readAlertIndex } from "./alert_index.ts";
+import { waitFor } from "../support/wait.ts";
 
 const DAY_MS = 86_400_000;
 const JD_UNIX_EPOCH = 2440587.5;
@@ -42,15 +43,6 @@ function nightTopic(daysAgo: number): string {
 
 function nowJd(): number {
   return Date.now() / DAY_MS + JD_UNIX_EPOCH;
-}
-
-/** Bounded poll of an observable condition. */
-async function waitFor(what: string, ms: number, condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function committed(service: ArchiveService, topic: string, partition: number): bigint {
@@ -145,8 +137,8 @@ Deno.test({
       const startedAt = Date.now();
       await waitFor(
         "the archive to receive the backlog",
-        HANG_MS,
         () => service.stats.total("received") > 0,
+        { timeoutMs: HANG_MS },
       );
 
       const generator = new AlertGenerator({ seed: 7 });
@@ -204,16 +196,16 @@ Deno.test({
       // archived only after the last backlog alert, however fast or slow the machine is.
       while (!backlogDone()) {
         const sent = await sendLive();
-        await waitFor("a live alert archived, or the backlog", HANG_MS, () => {
+        await waitFor("a live alert archived, or the backlog", () => {
           watch();
           return sent.archivedAt !== null || backlogDone();
-        });
+        }, { timeoutMs: HANG_MS });
       }
       backlogDrainedAt ??= Date.now();
-      await waitFor("tonight's last alert", HANG_MS, () => {
+      await waitFor("tonight's last alert", () => {
         watch();
         return live.every((a) => a.archivedAt !== null);
-      });
+      }, { timeoutMs: HANG_MS });
       await service.stop();
 
       const latencies = live.map((a) => a.archivedAt! - a.sentAt).sort((a, b) => a - b);

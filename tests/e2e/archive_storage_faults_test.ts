@@ -15,8 +15,9 @@ import { ServiceManager } from "../../core/services/manager.ts";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { startBroker } from "../../simulator/broker/mod.ts";
 import { sharedData } from "../shared_data.ts";
-import { until } from "../support/fink_process.ts";
+
 import { WebHdfsTestServer } from "../support/webhdfs_server.ts";
+import { waitFor } from "../support/wait.ts";
 
 const LOCAL = "ztf/alerts/fink-broker-local-20200101";
 
@@ -134,7 +135,7 @@ Deno.test({
     try {
       await service.start();
       const first = await produce(broker.address, "ztf", 20);
-      await until(
+      await waitFor(
         "the first alerts",
         () => Promise.resolve(totals(service).archived === first ? true : undefined),
       );
@@ -142,12 +143,12 @@ Deno.test({
 
       await remount(root, "ro");
       const second = (await produce(broker.address, "ztf")) - 0;
-      await until(
+      await waitFor(
         "the read-only storage named in the status",
         () => Promise.resolve(storageProblem(service) ?? undefined),
       );
       // While storage refuses writes, the alerts are received and in flight, never unaccounted.
-      await until(
+      await waitFor(
         "every produced alert received",
         () => Promise.resolve(totals(service).received === first + second ? true : undefined),
       );
@@ -158,16 +159,16 @@ Deno.test({
       assert.ok(!problem.message.includes("\n"), "one line");
       assert.equal(service.details!().connected, true, "Kafka is still connected");
       const retries = problem.retries;
-      await until(
+      await waitFor(
         "more retries while it lasts",
         () => Promise.resolve((storageProblem(service)?.retries ?? 0) > retries ? true : undefined),
       );
 
       await remount(root, "rw");
-      await until(
+      await waitFor(
         "every alert archived once storage is writable",
         () => Promise.resolve(totals(service).archived === first + second ? true : undefined),
-        60_000,
+        { timeoutMs: 60_000 },
       );
       assertBalanced(service, "after the remount");
       assert.equal(totals(service).inFlight, 0);
@@ -212,7 +213,7 @@ Deno.test({
         ops: ["CREATE"],
       });
       const sent = await produce(broker.address, "ztf");
-      const problem = await until(
+      const problem = await waitFor(
         "the 403 in the status",
         () => Promise.resolve(storageProblem(service) ?? undefined),
       );
@@ -223,7 +224,7 @@ Deno.test({
       );
       assert.ok(problem.message.length < 500, `${problem.message.length} characters`);
       assert.equal(service.details!().connected, true, "connected means Kafka");
-      await until(
+      await waitFor(
         "every alert archived once the 403s stop",
         () => Promise.resolve(totals(service).archived === sent ? true : undefined),
       );
@@ -260,7 +261,7 @@ Deno.test({
         ops: ["CREATE"],
       });
       const sent = await produce(broker.address, "ztf");
-      const failed = await until(
+      const failed = await waitFor(
         "the archive to show failed",
         () =>
           Promise.resolve(
@@ -272,7 +273,7 @@ Deno.test({
 
       await manager.start("archive");
       assert.equal(manager.status("archive").state, "running");
-      await until(
+      await waitFor(
         "the alerts archived after the restart",
         () => Promise.resolve(totals(service).archived === sent ? true : undefined),
       );
@@ -297,7 +298,7 @@ Deno.test({
     try {
       await service.start();
       const sent = await produce(broker.address, "ztf", 30);
-      await until(
+      await waitFor(
         "the alerts archived",
         () => Promise.resolve(totals(service).archived === sent ? true : undefined),
       );
@@ -305,7 +306,7 @@ Deno.test({
 
       service = createArchiveService(settings);
       await service.start();
-      const lags = await until("a lag for each of the 3 partitions", () => {
+      const lags = await waitFor("a lag for each of the 3 partitions", () => {
         const partitions = service.details!().partitions as { partition: number; lag: number }[];
         const known = partitions.filter((p) => p.lag !== null);
         return Promise.resolve(known.length === 3 ? known : undefined);

@@ -10,7 +10,8 @@ import { Kafka, logLevel } from "kafkajs";
 import { startBroker } from "../../simulator/broker/mod.ts";
 import { archiveFixture } from "../core/distribution/archive_fixture.ts";
 import { kcatCount, readTopic } from "../core/distribution/subscriber.ts";
-import { drain, spawnFink, until } from "../support/fink_process.ts";
+import { drain, spawnFink } from "../support/fink_process.ts";
+import { waitFor } from "../support/wait.ts";
 
 const KILLS = 20;
 
@@ -53,10 +54,10 @@ Deno.test("SIGKILL of the distribution 20 times: a read_committed consumer sees 
       // Killed at a random moment of its work: reading, encoding, sending or committing a round
       // (the first round of a run takes seconds on a loaded machine, later ones about one).
       const started = i + 1;
-      await until("the distribution to start", () =>
+      await waitFor("the distribution to start", () =>
         Promise.resolve(
           (logs.join("").match(/distribution started/g)?.length ?? 0) >= started ? true : undefined,
-        ), 120_000);
+        ), { timeoutMs: 120_000 });
       await new Promise((r) => setTimeout(r, random() * 8000));
       child.kill("SIGKILL");
       await child.status;
@@ -66,14 +67,14 @@ Deno.test("SIGKILL of the distribution 20 times: a read_committed consumer sees 
     const child = spawnFink(args);
     const draining = drain(child.stderr, logs);
     try {
-      await until(
+      await waitFor(
         "every alert published",
         async () => await kcatCount(broker.address, "fink_all_ztf") >= 50 ? true : undefined,
-        120_000,
+        { timeoutMs: 120_000 },
       );
       const admin = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING }).admin();
       await admin.connect();
-      await until("the progress at the archive's end", async () => {
+      await waitFor("the progress at the archive's end", async () => {
         const [found] = await admin.fetchOffsets({
           groupId: "fink-distribution.files.0",
           topics: ["fink_distribution_progress"],

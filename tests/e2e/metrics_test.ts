@@ -6,7 +6,8 @@
  * shows agree.
  */
 import assert from "node:assert/strict";
-import { getJson, startFink, until } from "../support/fink_process.ts";
+import { getJson, startFink } from "../support/fink_process.ts";
+import { waitFor } from "../support/wait.ts";
 
 /** Runs `promtool check metrics` over `text`; returns its exit code and what it printed. */
 async function promtool(text: string): Promise<{ code: number; output: string }> {
@@ -40,14 +41,14 @@ Deno.test("promtool finds nothing to fix in a live process's metrics", async () 
   try {
     const url = fp.state.url;
     // Histograms carry observations once the archive committed and a plugin returned a batch.
-    const text = await until("archived alerts and a plugin's batch in the metrics", async () => {
+    const text = await waitFor("archived alerts and a plugin's batch in the metrics", async () => {
       const t = await (await fetch(`${url}/api/metrics`)).text();
       return /^fink_archive_latency_seconds_count [1-9]/m.test(t) &&
           /^fink_plugin_batch_duration_seconds_count\{[^}]*\} [1-9]/m.test(t) &&
           /^fink_http_request_duration_seconds_count\{[^}]*route="\/api\/metrics"/m.test(t)
         ? t
         : undefined;
-    }, 60_000).catch((e) => {
+    }, { timeoutMs: 60_000 }).catch((e) => {
       throw new Error(`${e.message}\n${fp.log().slice(-3000)}`);
     });
     const checked = await promtool(text);
@@ -56,10 +57,10 @@ Deno.test("promtool finds nothing to fix in a live process's metrics", async () 
 
     // In and out over the same window from the same two counter samples: they differ only by
     // the alerts buffered at the window's ends, a small part of a 45 s window's alerts.
-    const status = await until("a 45 s rate window of a steady stream", async () => {
+    const status = await waitFor("a 45 s rate window of a steady stream", async () => {
       const s = await getJson(`${url}/api/status`);
       return s.rates.windowSeconds >= 45 && s.totals.archived > 0 ? s : undefined;
-    }, 120_000);
+    }, { timeoutMs: 120_000 });
     const { inPerSecond, outPerSecond } = status.rates;
     assert.ok(inPerSecond > 5, `in ${inPerSecond} /s`);
     assert.ok(

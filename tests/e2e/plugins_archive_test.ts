@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
-import { drain, isolatedSettings, spawnFink, until } from "../support/fink_process.ts";
+import { drain, isolatedSettings, spawnFink } from "../support/fink_process.ts";
+import { waitFor } from "../support/wait.ts";
 
 const ALERTS = sharedData("ztf", "alerts", "fink-broker-local-20200101");
 const DEFINE = new URL("../../core/plugins/define.ts", import.meta.url).href;
@@ -87,7 +88,7 @@ Deno.test("SIGKILL between the archive's commit and the results: after a restart
     const drained = drain(first.stderr, log);
     // The gate stays shut in the first run: the plugin writes nothing, so once the archive
     // has committed, every committed alert's result is certainly pending at the kill.
-    await until("archived alerts whose results are pending", async () => {
+    await waitFor("archived alerts whose results are pending", async () => {
       const offset = await readOffset(`${dir}/archive/_offsets/files+0.json`, "offset");
       return offset !== null && offset >= 20n ? offset : undefined;
     });
@@ -127,7 +128,7 @@ Deno.test("a plugin whose queue is too small catches up instead of dropping batc
     const drained = drain(child.stderr, log);
     // The plugin is held on its first batch while the archive commits every alert:
     // 25 batches of 2 against a queue of 1.
-    await until(
+    await waitFor(
       "every alert archived",
       () => Promise.resolve(/every file of the source is archived/.test(log.join("")) || undefined),
     );

@@ -8,14 +8,8 @@ import { join } from "node:path";
 import { readProcessState } from "../../core/process/state_file.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
-import {
-  drain,
-  fink,
-  isolatedSettings,
-  spawnFink,
-  stopProcess,
-  until,
-} from "../support/fink_process.ts";
+import { drain, fink, isolatedSettings, spawnFink, stopProcess } from "../support/fink_process.ts";
+import { waitFor } from "../support/wait.ts";
 
 const NIGHT = sharedData("ztf", "alerts", "fink-broker-all-distribute-20231018");
 const DEFINE = new URL("../../core/plugins/define.ts", import.meta.url).href;
@@ -114,12 +108,12 @@ Deno.test("a started batch plugin processes every closed hour by itself, and run
   const log: string[] = [];
   const drained = drain(child.stderr, log);
   try {
-    const state = await until("the process to answer", async () => {
+    const state = await waitFor("the process to answer", async () => {
       const s = await readProcessState(`${dir}/state`);
       return s?.pid === child.pid ? s : undefined;
     });
     // Every hour of both dates is long closed: the schedule processes all 18 of them.
-    const done = await until("the schedule to process every hour", async () => {
+    const done = await waitFor("the schedule to process every hour", async () => {
       const text = await Deno.readTextFile(`${dir}/science/_progress/mags/hours/files.json`)
         .catch(() => null);
       const hours = text === null ? {} : JSON.parse(text).hours;

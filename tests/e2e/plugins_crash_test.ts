@@ -12,7 +12,8 @@ import { dirname, join, relative } from "node:path";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
-import { drain, isolatedSettings, spawnFink, until } from "../support/fink_process.ts";
+import { drain, isolatedSettings, spawnFink } from "../support/fink_process.ts";
+import { waitFor } from "../support/wait.ts";
 
 /** Kills of the plugin's process and of the whole process (at least 20 in all). */
 const PLUGIN_KILLS = 10;
@@ -117,11 +118,11 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
       let exited = false;
       child.status.then(() => (exited = true));
       if (firstOffset === undefined) {
-        await until("the plugin's first start", async () => {
+        await waitFor("the plugin's first start", async () => {
           const started = await Deno.stat(`${dir}/science/_progress/tagger/started.json`)
             .then(() => true, () => exited || undefined);
           return started;
-        }, 300_000);
+        }, { timeoutMs: 300_000 });
         firstOffset = Math.max(0, await progress(dir));
       }
       // Between process kills, a few kills of the plugin's process while it works.
@@ -130,11 +131,11 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
         : PLUGIN_KILLS - kills.plugin;
       for (let k = 0; k < pluginKills && kills.plugin < PLUGIN_KILLS && !exited; k++) {
         const before = await progress(dir);
-        const pid = await until("the plugin to make progress", async () => {
+        const pid = await waitFor("the plugin to make progress", async () => {
           if (exited) return null;
           const pid = pluginPid(child.pid);
           return pid !== undefined && await progress(dir) > before ? pid : undefined;
-        }, 120_000);
+        }, { timeoutMs: 120_000 });
         if (pid === null) break;
         await new Promise((r) => setTimeout(r, random() * 200));
         try {
@@ -146,9 +147,9 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
       }
       if (kills.process < PROCESS_KILLS && !exited) {
         const before = await progress(dir);
-        await until("the plugin to make progress", async () => {
+        await waitFor("the plugin to make progress", async () => {
           return exited || await progress(dir) > before ? true : undefined;
-        }, 120_000);
+        }, { timeoutMs: 120_000 });
         await new Promise((r) => setTimeout(r, random() * 300));
         try {
           child.kill("SIGKILL");

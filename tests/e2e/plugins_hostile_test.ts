@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readProcessState } from "../../core/process/state_file.ts";
 import { query } from "../support/duckdb.ts";
-import { drain, freePort, ROOT, stopProcess, until } from "../support/fink_process.ts";
+import { drain, freePort, ROOT, stopProcess } from "../support/fink_process.ts";
+import { waitFor } from "../support/wait.ts";
 
 const DEFINE = new URL("../../core/plugins/define.ts", import.meta.url).href;
 
@@ -190,14 +191,14 @@ allow = ["read:/"]
   const requests = { ok: 0, failed: [] as string[] };
   let polling = true;
   try {
-    const state = await until("the API to answer", async () => {
+    const state = await waitFor("the API to answer", async () => {
       if (exited) throw new Error(`The process exited at start:\n${log.join("")}`);
       const s = await readProcessState(stateDir);
       if (s?.pid !== child.pid) return undefined;
       const res = await fetch(`${s.url}/api/status`).catch(() => null);
       await res?.body?.cancel();
       return res?.ok ? s : undefined;
-    }, 60_000);
+    }, { timeoutMs: 60_000 });
     // Requests all through the attacks: every one must be answered.
     const poller = (async () => {
       while (polling) {
@@ -217,13 +218,13 @@ allow = ["read:/"]
       );
     // A restarted offender may report a later failure differently: each must have been seen once.
     const seen = new Set<string>();
-    const reported = await until("every offender reported with its cause", async () => {
+    const reported = await waitFor("every offender reported with its cause", async () => {
       const found = await services();
       for (const [file, attack] of Object.entries(all)) {
         if (attack.reported.test(String(found.get(file)?.error ?? ""))) seen.add(file);
       }
       return seen.size === Object.keys(all).length ? found : undefined;
-    }, 300_000).catch(async (error) => {
+    }, { timeoutMs: 300_000 }).catch(async (error) => {
       const found = await services();
       const errors = Object.keys(all).filter((f) => !seen.has(f))
         .map((f) => `${f}: ${found.get(f)?.error}`).join("\n");
@@ -242,25 +243,25 @@ allow = ["read:/"]
     assert.ok(archivedBefore > 0, JSON.stringify((await services()).get("archive").details));
     await Deno.remove(join(plugins, "archive.ts"));
     await Deno.remove(join(plugins, "claims_archive.ts"));
-    await until("claims_archive to leave the services", async () => {
+    await waitFor("claims_archive to leave the services", async () => {
       return (await services()).has("claims_archive") ? undefined : true;
     });
     let archive: any;
-    await until("the archive to go on archiving", async () => {
+    await waitFor("the archive to go on archiving", async () => {
       archive = (await services()).get("archive");
       return archive?.state === "running" && (await archivedCount()) > archivedBefore
         ? true
         : undefined;
-    }, 60_000).catch((error) => {
+    }, { timeoutMs: 60_000 }).catch((error) => {
       throw new Error(`${error.message}: ${JSON.stringify(archive)}\n${log.join("").slice(-2000)}`);
     });
 
     // The well-behaved plugin keeps producing results after every attack was reported.
     const goodBatches = (await services()).get("good").details.batches;
-    await until("the good plugin to go on", async () => {
+    await waitFor("the good plugin to go on", async () => {
       const good = (await services()).get("good");
       return good.state === "running" && good.details.batches > goodBatches ? true : undefined;
-    }, 60_000);
+    }, { timeoutMs: 60_000 });
 
     const apiText = await (await fetch(`${state.url}/api/services`)).text();
     const passwd = (await Deno.readTextFile("/etc/passwd")).split("\n")[0];

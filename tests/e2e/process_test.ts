@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { readProcessState } from "../../core/process/state_file.ts";
 import { sharedData } from "../shared_data.ts";
-import { fink, type FinkProcess, getJson, startFink, until } from "../support/fink_process.ts";
+import { fink, type FinkProcess, getJson, startFink } from "../support/fink_process.ts";
+import { waitFor } from "../support/wait.ts";
 
 const REAL_ALERTS = sharedData("ztf/alerts/fink-broker-all-distribute-20231018");
 const TOPIC = "ztf-sim";
@@ -26,7 +27,7 @@ function servicesIn(
   fp: FinkProcess,
   wanted: Record<string, string>,
 ): Promise<Record<string, string>> {
-  return until(`services ${JSON.stringify(wanted)}`, async () => {
+  return waitFor(`services ${JSON.stringify(wanted)}`, async () => {
     const states = serviceStates(await getJson(`${fp.state.url}/api/status`));
     return Object.entries(wanted).every(([name, state]) => states[name] === state)
       ? states
@@ -188,7 +189,7 @@ function samples(text: string, family: string): Map<string, number> {
 async function checkFiguresAgainstDisk(settings: Record<string, string | number>, sent: number) {
   const fp = await startFink(settings);
   try {
-    const status = await until(`${sent} alerts archived`, async () => {
+    const status = await waitFor(`${sent} alerts archived`, async () => {
       const doc = await getJson(`${fp.state.url}/api/status`);
       const replay = doc.services.find((s: { name: string }) => s.name === "simulator")?.details
         ?.replay;
@@ -196,7 +197,7 @@ async function checkFiguresAgainstDisk(settings: Record<string, string | number>
       const settled = doc.totals.archived === sent && doc.totals.inFlight === 0 &&
         doc.lag.total === 0;
       return replay?.finished && settled ? doc : undefined;
-    }, 60_000).catch((e) => {
+    }, { timeoutMs: 60_000 }).catch((e) => {
       throw new Error(`${e.message}\n${fp.log().slice(-3000)}`);
     });
     const replay = status.services.find((s: { name: string }) =>

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fink, startFink, until } from "../support/fink_process.ts";
+import { fink, startFink } from "../support/fink_process.ts";
+import { waitFor } from "../support/wait.ts";
 
 async function hasParquet(dir: string): Promise<boolean> {
   try {
@@ -47,7 +48,7 @@ Deno.test("start with settings the running process lacks is refused naming them;
     assert.equal(same.code, 0, same.stderr);
     assert.match(same.stdout, /classify started in the running process/);
 
-    await until(
+    await waitFor(
       "classify results",
       async () => await hasParquet(join(fp.dir, "science", "classify")) || undefined,
     );

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { type ProcessState, readProcessState } from "../../core/process/state_file.ts";
+import { waitFor } from "./wait.ts";
 
 /** The project root, where `main.ts` is. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -103,25 +104,6 @@ export async function drain(stream: ReadableStream<Uint8Array>, sink: string[]):
   for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
 }
 
-/**
- * Waits until `check` returns a value other than undefined. The bound only guards against a
- * hang: a loaded machine (CI beside other work) may take minutes, and a test proves order and
- * counts, never speed.
- */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  ms = 180_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** A `main.ts start` child process and its isolated folders. */
 export interface FinkProcess {
   child: Deno.ChildProcess;
@@ -171,7 +153,7 @@ export async function startFink(settings: Record<string, string | number>): Prom
     await Deno.remove(dir, { recursive: true });
   };
   try {
-    const state = await until("the process to answer on its API", async () => {
+    const state = await waitFor("the process to answer on its API", async () => {
       if (exited) throw new Error(`The process exited at start:\n${log()}`);
       const s = await readProcessState(env.FINK_PROCESS_STATE_DIR);
       if (s === null || s.pid !== child.pid) return undefined;

@@ -5,12 +5,10 @@
  * and services stop and start through the buttons.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { startTestApi, type TestApi } from "../core/api/fleet.ts";
 import { type Browser, launch, watchErrors } from "../support/chromium.ts";
+import { screenshotFile } from "../support/screenshots.ts";
 import { lagSeries, overflowingElements, PAGES, ratesRise, READY } from "./pages.ts";
-
-const SCREENSHOT = fileURLToPath(new URL("../../docs/live.png", import.meta.url));
 
 /** A long archive location, as a node's real folders are, which cards must wrap. */
 const LONG_STORAGE = "/srv/fink_node/ztf_public_alert_stream_archive/parquet_by_event_hour";
@@ -145,10 +143,11 @@ Deno.test("a screenshot of live.html for the README", async () => {
         polling: 100,
       },
     );
-    await Deno.mkdir(new URL("../../docs/", import.meta.url), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    const shot = screenshotFile("live.png");
+    await page.screenshot({ path: shot.path, fullPage: true });
     await page.close();
-    const png = await Deno.readFile(SCREENSHOT);
+    const png = await Deno.readFile(shot.path);
+    await shot.discard();
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG file");
   });
 });

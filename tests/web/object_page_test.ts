@@ -5,7 +5,6 @@
  * phone widths; a cone search typed in the search box lands on the results.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
 import { ApiError } from "../../core/api/errors.ts";
 import { registerQueryRoutes } from "../../core/api/query_routes.ts";
@@ -14,9 +13,9 @@ import { QueryEngine } from "../../core/query/engine.ts";
 import { sharedData } from "../shared_data.ts";
 import { query as duck } from "../support/duckdb.ts";
 import { launch, watchErrors } from "../support/chromium.ts";
+import { screenshotFile } from "../support/screenshots.ts";
 import { archiveAlertFolder } from "../support/sky_archive.ts";
 
-const SCREENSHOT = fileURLToPath(new URL("../../docs/object.png", import.meta.url));
 const OBJECT = "ZTF18acqucmw";
 
 Deno.test("the object page and the search box", async () => {
@@ -78,7 +77,11 @@ Deno.test("the object page and the search box", async () => {
         "document.documentElement.scrollWidth - innerWidth",
       );
       assert.ok(overflow <= 0, `object.html at ${viewport.width}px overflows by ${overflow}px`);
-      if (viewport.width === 1280) await page.screenshot({ path: SCREENSHOT, fullPage: false });
+      if (viewport.width === 1280) {
+        const shot = screenshotFile("object.png");
+        await page.screenshot({ path: shot.path, fullPage: false });
+        await shot.discard();
+      }
     }
 
     await page.setViewportSize({ width: 1280, height: 860 });

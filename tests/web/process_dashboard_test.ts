@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { sharedData } from "../shared_data.ts";
 import { type Browser, launch, watchErrors } from "../support/chromium.ts";
 import { lagSeries, overflowingElements, PAGES, ratesRise, READY } from "./pages.ts";
-import { type FinkProcess, getJson, startFink, until } from "../support/fink_process.ts";
+import { type FinkProcess, getJson, startFink } from "../support/fink_process.ts";
+import { waitFor } from "../support/wait.ts";
 
 const REAL_ALERTS = sharedData("ztf/alerts/fink-broker-all-distribute-20231018");
 /** Classes the plugin gives from an alert's own fields; every other class comes from a catalog match. */
@@ -57,13 +58,13 @@ Deno.test("the dashboard on the real process replaying real ZTF alerts", async (
       "classification.html shows the classes the plugin gave the real alerts",
       async () => {
         // Known asteroids and at least one catalog match (GCVS, SPICY, TNS, 3HSP or 4LAC) among them.
-        const doc = await until("catalog classes from the real alerts", async () => {
+        const doc = await waitFor("catalog classes from the real alerts", async () => {
           const d = await getJson(`${url}/api/classification`);
           const classes: string[] = d.classes;
           return classes.includes("Solar System MPC") && classes.some((c) => !NON_CATALOG.has(c))
             ? d
             : undefined;
-        }, 45_000).catch((e) => {
+        }, { timeoutMs: 45_000 }).catch((e) => {
           throw new Error(`${e.message}\n${fp.log().slice(-3000)}`);
         });
         await page.goto(`${url}/classification.html`);
@@ -119,7 +120,7 @@ Deno.test("the dashboard on the real process replaying real ZTF alerts", async (
       await page.waitForSelector('button[data-service="classify"][data-action="stop"]', {
         timeout: 15_000,
       });
-      await until(
+      await waitFor(
         "classify to run again",
         async () => await serviceState(fp, "classify") === "running" ? true : undefined,
       );

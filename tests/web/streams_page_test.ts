@@ -15,7 +15,7 @@ import { registerWebRoutes } from "../../core/api/web.ts";
 import { createDistributionService } from "../../core/distribution/service.ts";
 import { archiveFixture } from "../core/distribution/archive_fixture.ts";
 import { launch, watchErrors } from "../support/chromium.ts";
-import { until } from "../support/fink_process.ts";
+import { waitFor } from "../support/wait.ts";
 
 Deno.test("streams.html shows each filter's topic, figures and last alerts", async () => {
   const fixture = await archiveFixture();
@@ -45,7 +45,7 @@ Deno.test("streams.html shows each filter's topic, figures and last alerts", asy
   const browser = await launch();
   try {
     await distribution.start();
-    await until(
+    await waitFor(
       "every archived alert distributed",
       // "in" counts alerts once evaluated; the lag reaches 0 once the last round is committed.
       () => {
@@ -53,7 +53,7 @@ Deno.test("streams.html shows each filter's topic, figures and last alerts", asy
         const lag = distribution.details?.().lag;
         return Promise.resolve(evaluated >= 50 && lag === 0 ? true : undefined);
       },
-      120_000,
+      { timeoutMs: 120_000 },
     );
     const bright = distribution.figures().find((f) => f.name === "bright")!;
     assert.ok(bright.published > 0 && bright.published < 50, `${bright.published} bright alerts`);

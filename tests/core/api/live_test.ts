@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { LiveSnapshot } from "../../../core/api/live.ts";
 import { startTestApi } from "./fleet.ts";
+import { waitFor } from "../../support/wait.ts";
 
 /** Reads server-sent events from a response body. */
 function eventReader(body: ReadableStream<Uint8Array>) {
@@ -28,15 +29,6 @@ function eventReader(body: ReadableStream<Uint8Array>) {
     },
     cancel: () => reader.cancel(),
   };
-}
-
-/** Polls a condition with a deadline (there is no event for "the server noticed the client left"). */
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 Deno.test("live sends a snapshot per sample with rising counts and stops when the client leaves", async () => {
@@ -73,7 +65,7 @@ Deno.test("live sends a snapshot per sample with rising counts and stops when th
     assert.equal(last.services.find((s) => s.name === "archive")?.state, "running");
 
     await events.cancel();
-    await until(() => api.recorder.subscribers === 0, "the server unsubscribed the gone client");
+    await waitFor("the server unsubscribed the gone client", () => api.recorder.subscribers === 0);
   } finally {
     stopFeeding();
     await api.close();

@@ -3,6 +3,7 @@ import { Batcher } from "../../../core/archive/batcher.ts";
 import type { SourceMessage } from "../../../core/source/source.ts";
 import type { TopicPartition } from "../../../core/source/topic_partition.ts";
 import { sharedData } from "../../shared_data.ts";
+import { waitFor } from "../../support/wait.ts";
 
 const ALERT = await Deno.readFile(
   sharedData("ztf/alerts/ztf-avro-alert/472263571115115000_v3.3.avro"),
@@ -95,7 +96,7 @@ Deno.test("a partition's batches are prepared side by side and flushed in offset
   });
   await b.add(messages(0, 0, 6), -1n);
   const closing = b.close();
-  while (prepared.length < 3) await new Promise((r) => setTimeout(r, 1));
+  await waitFor("three batches prepared", () => prepared.length >= 3, { everyMs: 1 });
   assert.equal(r.flushed.length, 0, "nothing is flushed before the first batch is prepared");
   release.resolve();
   await closing;
@@ -162,7 +163,7 @@ Deno.test("over many partitions the bytes held stay under the global bound", asy
     { length: 8 },
     (_, p) => b.add(messages(p, p * 100, 3), -1n).then(() => added++),
   );
-  while (releases.length === 0) await new Promise((r) => setTimeout(r, 1));
+  await waitFor("a flush waiting for storage", () => releases.length > 0, { everyMs: 1 });
   assert.ok(added < 8, "adds past the bound must wait");
   while (added < 8) await pump();
   const closing = b.close();

@@ -7,7 +7,7 @@
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel } from "kafkajs";
 import { avroType } from "../../../simulator/alerts/avro_type.ts";
-import { waitFor } from "../../simulator/broker/group_interop.ts";
+import { waitFor } from "../../support/wait.ts";
 
 /** Every record of `topic` decoded, once `count` arrived. */
 export async function readTopic(

@@ -9,6 +9,7 @@ import {
 } from "../../../core/process/files_job.ts";
 import type { ServiceStatus } from "../../../core/services/service.ts";
 import { openStorage } from "../../../core/storage/mod.ts";
+import { waitFor } from "../../support/wait.ts";
 
 function plugin(
   name: string,
@@ -51,7 +52,7 @@ Deno.test("a files job waits for running stream plugins' progress, then names fa
       report: (line) => reports.push(line),
     }).then(() => done = true);
     // The first report comes after a full round over the plugins that found one behind.
-    while (reports.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await waitFor("the first report", () => reports.length > 0, { everyMs: 5 });
     assert.equal(done, false, "classify is 31 alerts behind");
     assert.match(reports[0], /classify 31 alerts behind/);
     await progress.saveStream("classify", { topic: "files", partition: 0 }, 71n);

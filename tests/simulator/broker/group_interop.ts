@@ -40,18 +40,3 @@ export interface WaitOptions {
   /** How long to wait before failing (default 30 s). */
   timeoutMs?: number;
 }
-
-/** Resolves when `condition()` holds, checking every 50 ms; rejects after the timeout naming `what`. */
-export async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  { timeoutMs = 30_000 }: WaitOptions = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { type Admin, type Consumer, Kafka, logLevel } from "kafkajs";
 import { type Broker, startBroker } from "../../../simulator/broker/mod.ts";
-import { type Alert, readAlerts, waitFor } from "./group_interop.ts";
+import { type Alert, readAlerts } from "./group_interop.ts";
+import { waitFor } from "../../support/wait.ts";
 
 Deno.env.set("KAFKAJS_NO_PARTITIONER_WARNING", "1");
 

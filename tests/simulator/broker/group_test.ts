@@ -18,6 +18,7 @@ import {
   stableGroup,
   syncGroup,
 } from "./group_wire.ts";
+import { waitFor } from "../../support/wait.ts";
 
 const E = {
   NONE: 0,
@@ -297,12 +298,10 @@ Deno.test("a member whose session expires is removed and the others are asked to
     ]);
     assert.deepEqual(synced.map((r) => r.errorCode), [E.NONE, E.NONE]);
     // Only the leader heartbeats; poll its heartbeat until the coordinator reports the rebalance.
-    const deadline = Date.now() + 10_000;
-    let code = E.NONE;
-    while (code === E.NONE && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      code = await heartbeat(h, 3, { generationId, memberId: leaderId });
-    }
+    const code = await waitFor("the coordinator to report the rebalance", async () => {
+      const answer = await heartbeat(h, 3, { generationId, memberId: leaderId });
+      return answer === E.NONE ? undefined : answer;
+    });
     assert.deepEqual(code, E.REBALANCE_IN_PROGRESS);
     assert.deepEqual(h.gc.describe("g")?.members.map((m) => m.memberId), [leaderId]);
     const rejoined = await joinGroup(h, 5, { memberId: leaderId, sessionTimeoutMs: 10_000 });

@@ -10,17 +10,9 @@ import { Writer } from "../../../simulator/broker/protocol/writer.ts";
 import { ErrorCode } from "../../../simulator/broker/protocol/api.ts";
 import { encodeBatch, produceBody, RawClient, readProduceResponse } from "./raw_client.ts";
 import { readAlerts } from "./ztf_alerts.ts";
+import { waitFor } from "../../support/wait.ts";
 
 const alert = readAlerts("fink-broker-local-20200101", 1)[0].bytes;
-
-/** Polls an observable condition until it holds, failing after 5 s. */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("Condition not met within 5 s");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function frame(apiKey: number, version: number, correlationId: number, body: Writer): Uint8Array {
   const w = new Writer().int16(apiKey).int16(version).int32(correlationId).nullableString("order");
@@ -59,7 +51,10 @@ Deno.test("a waiting Fetch is answered by an append, and pipelined answers keep 
     await consumer.send(frame(1, 4, 100, longPoll("poll", 0, 30_000)));
     await consumer.send(frame(18, 0, 101, new Writer()));
     const first = consumer.readFrame();
-    await until(() => broker.stats().requests >= 2);
+    await waitFor("the broker to count the requests", () => broker.stats().requests >= 2, {
+      timeoutMs: 5000,
+      everyMs: 5,
+    });
     const produced = readProduceResponse(
       await producer.request(0, 3, produceBody("poll", 0, encodeBatch([alert]))),
     );
@@ -85,7 +80,10 @@ Deno.test("closing the broker answers a waiting Fetch and ends its connection", 
   const client = await RawClient.connect(broker.port);
   try {
     await client.send(frame(1, 4, 7, longPoll("idle", 0, 60_000)));
-    await until(() => broker.stats().requests >= 1);
+    await waitFor("the broker to count the requests", () => broker.stats().requests >= 1, {
+      timeoutMs: 5000,
+      everyMs: 5,
+    });
     await broker.close();
     const answer = await client.readFrame();
     assert.ok(answer !== null);

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import { type Broker, startBroker } from "../../../simulator/broker/mod.ts";
-import { waitFor } from "./group_interop.ts";
+import { waitFor } from "../../support/wait.ts";
 
 Deno.env.set("KAFKAJS_NO_PARTITIONER_WARNING", "1");
 

@@ -9,6 +9,7 @@ import { Buffer } from "node:buffer";
 import { gzipSync } from "node:zlib";
 import { openFileSource } from "../../../simulator/replayer/sources.ts";
 import { sharedData } from "../../shared_data.ts";
+import { waitFor } from "../../support/wait.ts";
 
 const LOCAL = sharedData("ztf", "alerts", "fink-broker-local-20200101");
 const LOCAL_FILES = [...Deno.readDirSync(LOCAL)].map((e) => e.name).sort();
@@ -78,11 +79,34 @@ for (const format of ["gnu", "pax", "ustar"]) {
   });
 }
 
+/** Whether this process holds `path` open (Linux: its descriptors under /proc/self/fd). */
+function holdsOpen(path: string): boolean {
+  return [...Deno.readDirSync("/proc/self/fd")].some((fd) => {
+    try {
+      return Deno.readLinkSync(`/proc/self/fd/${fd.name}`) === path;
+    } catch {
+      return false; // closed while listed
+    }
+  });
+}
+
 Deno.test("stopping early closes the archive", async () => {
   await withTempDir(async (dir) => {
-    await tar(["-czf", join(dir, "a.tgz"), "-C", LOCAL, "."], dir);
-    const source = await openFileSource(join(dir, "a.tgz"));
-    for await (const _ of source.files()) break;
+    const archive = join(await Deno.realPath(dir), "a.tgz");
+    await tar(["-czf", archive, "-C", LOCAL, "."], dir);
+    const source = await openFileSource(archive);
+    // Cancelling the stream closes the file a few ticks later: there is no event for it.
+    const closed = (when: string) =>
+      waitFor(`the archive closed ${when}`, () => !holdsOpen(archive), { timeoutMs: 30_000 });
+    await closed("after counting its files");
+    let read = 0;
+    for await (const _ of source.files()) {
+      read++;
+      assert.equal(holdsOpen(archive), true, "read as a stream while files are taken");
+      break;
+    }
+    assert.equal(read, 1);
+    await closed("after breaking out of the loop");
   });
 });
 

@@ -13,6 +13,7 @@ import { readConfluentFrame, replay, type ReplayStats } from "../../../simulator
 import { decodeContainer } from "../../../simulator/replayer/records.ts";
 import { sharedData } from "../../shared_data.ts";
 import { readTopic, topicSize } from "./kafka_reader.ts";
+import { waitFor } from "../../support/wait.ts";
 
 const LOCAL = sharedData("ztf", "alerts", "fink-broker-local-20200101");
 const FILES = [...Deno.readDirSync(LOCAL)].map((e) => join(LOCAL, e.name)).sort();
@@ -247,10 +248,7 @@ Deno.test("stop() ends a long replay cleanly, interrupting the pause between obs
       intervalSeconds: 3600,
     });
     await running.ready;
-    const deadline = Date.now() + 20_000;
-    while (running.stats().sent < 10 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor("the first observation sent", () => running.stats().sent >= 10);
     await running.stop();
     const stats = await running.done;
     assert.ok(stats.stopped);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { figuresOf } from "../../../core/metrics/figures.ts";
 import { HISTORY_FILE, RateHistory } from "../../../core/metrics/history.ts";
 import { CLASS_HISTORY_FILE } from "../../../core/metrics/class_history.ts";
-import { startTestApi, type TestApi } from "./fleet.ts";
+import { startTestApi, type TestApi } from "../api/fleet.ts";
 
 /** Feeds the archive and samples the recorder once per simulated second. */
 function run(api: TestApi, from: number, seconds: number, perSecond: number): void {

@@ -13,7 +13,7 @@ import {
   registerDistributionRoutes,
 } from "../../../core/api/distribution.ts";
 import { createDistributionService } from "../../../core/distribution/service.ts";
-import { archiveFixture } from "./archive_fixture.ts";
+import { archiveFixture } from "../distribution/archive_fixture.ts";
 
 Deno.test("POST /api/filters: token required, bad definitions refused with the reason, good ones listed", async () => {
   const fixture = await archiveFixture();
