@@ -29,7 +29,6 @@ import { fileURLToPath } from "node:url";
 import {
   definePlugin,
   type OutputType,
-  type PluginConfig,
   type PluginContext,
   type PluginRow,
 } from "../core/plugins/define.ts";
@@ -112,7 +111,7 @@ let matchers: CatalogMatcher[] = [];
 /** Catalogs that are disabled: their columns are always null. */
 let disabled: Name[] = [];
 
-function catalogSpecs(config: PluginConfig): { specs: CatalogSpec[]; off: Name[] } {
+function catalogSpecs(config: PluginContext["config"]): { specs: CatalogSpec[]; off: Name[] } {
   const section = config.catalogs ?? {};
   if (typeof section !== "object" || section === null || Array.isArray(section)) {
     throw new Error(

@@ -26,6 +26,18 @@ export interface LiveSnapshot {
   classes: Record<string, number> | null;
 }
 
+/** The lag of a sample: in total and per topic-partition. */
+export function lagOf(figures: Figures): LiveSnapshot["lag"] {
+  return {
+    total: figures.lag,
+    partitions: figures.partitions.map((p) => ({
+      topic: p.topic,
+      partition: p.partition,
+      lag: p.lag,
+    })),
+  };
+}
+
 /** The compact live form of a sample. */
 export function liveSnapshot(figures: Figures): LiveSnapshot {
   return {
@@ -33,14 +45,7 @@ export function liveSnapshot(figures: Figures): LiveSnapshot {
     at: new Date(figures.t).toISOString(),
     rates: figures.rates,
     totals: figures.totals,
-    lag: {
-      total: figures.lag,
-      partitions: figures.partitions.map((p) => ({
-        topic: p.topic,
-        partition: p.partition,
-        lag: p.lag,
-      })),
-    },
+    lag: lagOf(figures),
     services: figures.services,
     plugins: figures.plugins.map((p) => ({
       name: p.name,

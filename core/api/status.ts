@@ -9,6 +9,7 @@ import type { Figures } from "../metrics/figures.ts";
 import type { ServiceStatus } from "../services/service.ts";
 import { VERSION } from "../version.ts";
 import type { ArchiveIndex } from "./archive_index.ts";
+import { lagOf } from "./live.ts";
 import { type ConfigSummary, configSummary } from "./config_summary.ts";
 
 /** The `/api/status` document. */
@@ -69,11 +70,9 @@ export function statusDocument(inputs: StatusInputs): StatusDocument {
     totals: figures.totals,
     lag: {
       total: figures.lag,
-      partitions: figures.partitions.map((p) => ({
-        topic: p.topic,
-        partition: p.partition,
-        lag: p.lag,
-        committedOffset: p.committedOffset,
+      partitions: lagOf(figures).partitions.map((p, i) => ({
+        ...p,
+        committedOffset: figures.partitions[i].committedOffset,
       })),
     },
     partitions: figures.partitions,

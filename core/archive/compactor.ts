@@ -15,6 +15,7 @@ import type * as arrow from "apache-arrow";
 import { concatParquet, readParquetSchema } from "../arrow/parquet.ts";
 import type { Storage } from "../storage/storage.ts";
 import { parseJsonFile, replaceFile, temporaryOf } from "../storage/atomic_replace.ts";
+import { journalEntries } from "./ledger.ts";
 import {
   COMPACTION_JOURNALS,
   compactionJournalPath,
@@ -54,23 +55,16 @@ export class Compactor {
   /** Finishes or rolls back merges a crash interrupted. */
   async recover(): Promise<number> {
     let n = 0;
-    for (const entry of await this.storage.list(COMPACTION_JOURNALS)) {
-      if (!entry.name.endsWith(".json")) {
-        await this.storage.remove(entry.path);
-        continue;
-      }
-      const job = parseJournal(await this.storage.readFile(entry.path));
-      if (job === null) {
-        // Torn while written: the merge had not begun writing its output.
-        await this.storage.remove(entry.path);
-        continue;
-      }
+    // A torn journal is dropped: the merge had not begun writing its output.
+    for await (
+      const { path, entry: job } of journalEntries(this.storage, COMPACTION_JOURNALS, parseJournal)
+    ) {
       if (await this.storage.stat(job.output) !== null) {
         for (const input of job.inputs) await this.storage.remove(input);
       } else {
         await this.storage.remove(temporaryOf(job.output));
       }
-      await this.storage.remove(entry.path);
+      await this.storage.remove(path);
       n++;
     }
     return n;

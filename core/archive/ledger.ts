@@ -44,6 +44,24 @@ export async function readCommittedOffset(storage: Storage, tp: TopicPartition):
   return await readReplaced(storage, offsetsPath(tp), parseOffsetFile) ?? -1n;
 }
 
+/**
+ * The whole entries of a folder of journal files (JSON written before the work
+ * they describe), for a recovery to act on and then remove. Files that are no
+ * `.json` and entries a crash tore while they were written (so their work had
+ * not begun) are removed on the way.
+ */
+export async function* journalEntries<T>(
+  storage: Storage,
+  dir: string,
+  parse: (bytes: Uint8Array) => T | null,
+): AsyncGenerator<{ path: string; entry: T }> {
+  for (const file of await storage.list(dir)) {
+    const entry = file.name.endsWith(".json") ? parse(await storage.readFile(file.path)) : null;
+    if (entry === null) await storage.remove(file.path);
+    else yield { path: file.path, entry };
+  }
+}
+
 /** The offset of an `_offsets/` file; null when it is not whole. */
 function parseOffsetFile(bytes: Uint8Array): bigint | null {
   const parsed = parseJsonFile(bytes) as { offset?: unknown } | null;
@@ -119,17 +137,9 @@ export class Ledger {
     const result: Recovery = { rolledBack: 0, removedFiles: [] };
     for (const dir of await this.storage.list("_wal")) {
       if (!dir.isDirectory) continue;
-      for (const file of await this.storage.list(dir.path)) {
-        if (!file.name.endsWith(".json")) {
-          await this.storage.remove(file.path);
-          continue;
-        }
-        const entry = parseWalFile(await this.storage.readFile(file.path));
-        if (entry === null) {
-          // Torn by a crash while it was written: no file of that batch was written yet.
-          await this.storage.remove(file.path);
-          continue;
-        }
+      for await (
+        const { path: file, entry } of journalEntries(this.storage, dir.path, parseWalFile)
+      ) {
         const tp = { topic: entry.topic, partition: entry.partition };
         const committed = await readCommittedOffset(this.storage, tp);
         if (BigInt(entry.end) > committed) {
@@ -139,7 +149,7 @@ export class Ledger {
           }
           result.rolledBack++;
         }
-        await this.storage.remove(file.path);
+        await this.storage.remove(file);
       }
     }
     this.#committed.clear();

@@ -51,16 +51,9 @@ export interface RateHistoryOptions {
 /** The file name of the rate history inside the state folder. */
 export const HISTORY_FILE = "history.jsonl";
 
-interface Bucket {
-  t: number;
+/** Points averaged over an interval: `n` samples. */
+interface Bucket extends HistoryPoint {
   n: number;
-  in: number;
-  out: number;
-  mb: number;
-  received: number;
-  archived: number;
-  quarantined: number;
-  lag: number | null;
 }
 
 /** Rate history: one-second ring in memory plus persisted 10-second lines. */

@@ -15,6 +15,14 @@ const ARROW_TYPES: Record<OutputType, () => arrow.DataType> = {
 
 /** Checked rows (see rows.ts) as a table with `id` first, then the outputs in declared order. */
 export function rowsToTable(rows: PluginRow[], outputs: Record<string, OutputType>): arrow.Table {
+  return new arrow.Table(rowColumns(rows, outputs));
+}
+
+/** The columns of checked rows: `id` (Int64), then each declared output, typed as declared. */
+export function rowColumns(
+  rows: PluginRow[],
+  outputs: Record<string, OutputType>,
+): Record<string, arrow.Vector> {
   const columns: Record<string, arrow.Vector> = {
     id: arrow.vectorFromArray(rows.map((row) => row.id), new arrow.Int64()),
   };
@@ -24,7 +32,7 @@ export function rowsToTable(rows: PluginRow[], outputs: Record<string, OutputTyp
       ARROW_TYPES[type](),
     );
   }
-  return new arrow.Table(columns);
+  return columns;
 }
 
 /**

@@ -22,6 +22,7 @@ import { replaceFile } from "../storage/atomic_replace.ts";
 import { LocalStorage } from "../storage/local.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { OutputType, PluginRow } from "./define.ts";
+import { rowColumns } from "./result_table.ts";
 
 /** Identifies the source batch and describes the rows handed to a {@link ResultSink}. */
 export interface ResultBatchMeta {
@@ -123,14 +124,6 @@ function checkFileMeta(meta: ResultFileMeta): void {
   }
 }
 
-const ARROW_TYPES: Record<OutputType, () => arrow.DataType> = {
-  string: () => new arrow.Utf8(),
-  float64: () => new arrow.Float64(),
-  int64: () => new arrow.Int64(),
-  int32: () => new arrow.Int32(),
-  bool: () => new arrow.Bool(),
-};
-
 /**
  * The Arrow table of a plugin's rows: `id` (Int64), the declared outputs, and
  * `event_hour` (UTC timestamp in ms, truncated to the hour).
@@ -140,17 +133,13 @@ export function resultTable(
   options: Pick<ResultBatchMeta, "outputs" | "eventHours">,
 ): arrow.Table {
   const { outputs, eventHours } = options;
-  const columns: Record<string, arrow.Vector> = {
-    id: arrow.vectorFromArray(rows.map((row) => row.id), new arrow.Int64()),
-  };
-  for (const [column, type] of Object.entries(outputs)) {
-    columns[column] = arrow.vectorFromArray(rows.map((row) => row[column]), ARROW_TYPES[type]());
-  }
-  columns.event_hour = arrow.vectorFromArray(
-    eventHours.map((hour) => hour * HOUR_MS),
-    new arrow.TimestampMillisecond("UTC"),
-  );
-  return new arrow.Table(columns);
+  return new arrow.Table({
+    ...rowColumns(rows, outputs),
+    event_hour: arrow.vectorFromArray(
+      eventHours.map((hour) => hour * HOUR_MS),
+      new arrow.TimestampMillisecond("UTC"),
+    ),
+  });
 }
 
 /** A {@link ResultSink} writing one Parquet file per plugin, event hour and source batch. */
