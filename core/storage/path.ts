@@ -59,12 +59,6 @@ export function baseName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
-/** The parent of a normalized path (`""` for top-level names and for the root). */
-export function parentPath(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash < 0 ? "" : path.slice(0, slash);
-}
-
 /** Joins a normalized directory path and a child name. */
 export function childPath(dir: string, name: string): string {
   return dir === "" ? name : `${dir}/${name}`;

@@ -10,10 +10,10 @@
  */
 export type { StorageErrorKind } from "./errors.ts";
 
-/** One file or directory, as returned by `list` and `stat`. */
 /** A whole file's content: bytes, or a stream of chunks. */
 export type FileData = Uint8Array | ReadableStream<Uint8Array>;
 
+/** One file or directory, as returned by `list` and `stat`. */
 export interface Entry {
   /** Last path segment (`""` for the storage root). */
   name: string;

@@ -1,7 +1,7 @@
 /**
- * Topic patterns over the embedded broker: a topic created while the source runs is
- * picked up at the next topic refresh, every message delivered once, and topics the
- * pattern does not match stay unread.
+ * The Kafka source over the embedded broker: the Source contract (contract.ts), and topic
+ * patterns: a topic created while the source runs is picked up at the next topic refresh,
+ * every message delivered once, and topics the pattern does not match stay unread.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -12,7 +12,9 @@ import { listAlertFiles } from "../../../core/source/files.ts";
 import { createKafkaSource, matchTopics, parseTopic } from "../../../core/source/kafka.ts";
 import type { Source, SourceHandler, SourceMessage } from "../../../core/source/source.ts";
 import { startBroker } from "../../../simulator/broker/mod.ts";
+import { TopicPartitionMap } from "../../../core/source/topic_partition.ts";
 import { sharedData } from "../../shared_data.ts";
+import { sourceContract } from "./contract.ts";
 
 const WAIT_MS = 45_000;
 
@@ -313,4 +315,42 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+sourceContract("kafka", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fink-kafka-source-" });
+  const broker = await startBroker({ port: 0, dataDir: null });
+  const kafka = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: "ztf_contract", numPartitions: 2 }] });
+  await admin.disconnect();
+  // Five sends, each a record batch per partition: several deliveries per partition.
+  const alerts = await readAlerts("fink-broker-local-20200101");
+  const expected = new TopicPartitionMap<Uint8Array[]>();
+  for (let i = 0; i < alerts.length; i += 10) {
+    const sent = await produce(kafka, "ztf_contract", alerts.slice(i, i + 10), 2);
+    // Each send's keys come in offset order per partition (see produce).
+    for (const [key, value] of sent) {
+      const partition = Number(key.split("/")[1]);
+      expected.getOrCreate({ topic: "ztf_contract", partition }, () => []).push(value);
+    }
+  }
+  return {
+    source: createKafkaSource({
+      brokers: [broker.address],
+      topics: ["ztf_contract"],
+      group: "contract",
+      clientId: "fink-test",
+      fromBeginning: true,
+      // Fetches of one record batch each (a larger batch still comes whole).
+      maxBytesPerPartition: 64 * 1024,
+    }),
+    expected,
+    dir,
+    close: async () => {
+      await broker.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 });
