@@ -4,13 +4,10 @@
  * line (or by its environment or `--config` file) that the process does not have.
  */
 import type { Config, ValueSource } from "../config/mod.ts";
-import { configSummary } from "../api/config_summary.ts";
+import { type ConfigSummary, configSummary } from "../api/config_summary.ts";
 
 /** The configuration part of the running process's `/api/status` document. */
-export interface RunningConfig {
-  keys: Record<string, { value: unknown; source: string }>;
-  plugins: Record<string, unknown>;
-}
+export type RunningConfig = Pick<ConfigSummary, "keys" | "plugins">;
 
 /** Options of {@link differingSettings}. */
 export interface DifferingSettingsOptions {
