@@ -3,9 +3,11 @@
  *
  * A simulator process fills the embedded broker (on disk) with a backlog of
  * real alerts; an archive process then drains it. Measured: alerts/s and MB/s
- * of the drain, the archive process's peak memory (VmHWM, Workers included),
- * and the broker-to-durable latency p50/p99 of a live stream sent at a steady
- * rate while the archive runs.
+ * of the drain, the CPU time the archive process spent on it (every thread:
+ * Workers, plugins' hosts; a figure a loaded machine does not inflate as it
+ * does wall-clock time), its peak memory (VmHWM, Workers included), and the
+ * broker-to-durable latency p50/p99 of a live stream sent at a steady rate
+ * while the archive runs.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +37,10 @@ export interface ArchiveBenchResult {
   alertsPerSecond: number;
   megabytesPerSecond: number;
   peakMemoryMB: number;
+  /** CPU seconds (user + system, every thread) the archive process spent during the drain. */
+  drainCpuSeconds: number;
+  /** The same per 1,000 alerts archived. */
+  cpuMsPerThousandAlerts: number;
   dashboardOpen: boolean;
   live: { rate: number; sent: number; latencyP50Ms: number | null; latencyP99Ms: number | null };
 }
@@ -81,6 +87,13 @@ async function until<T>(
     if (Date.now() > deadline) throw new Error(`Benchmark gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** User + system CPU seconds of a process so far, every thread (Linux /proc, clock ticks of 10 ms). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function peakMemoryMB(pid: number): Promise<number> {
@@ -144,11 +157,15 @@ export async function runArchiveBench(
     const page = options.dashboard ? await openLivePage(join(dir, "archive-state")) : null;
     const first = await until("the first archived alert", async () => {
       const doc = await statusOf(join(dir, "archive-state"));
-      return doc !== null && doc.totals?.received > 0 ? { t: performance.now(), doc } : null;
+      return doc !== null && doc.totals?.received > 0
+        ? { t: performance.now(), doc, cpu: await cpuSeconds(archive.pid) }
+        : null;
     }, 120_000);
     const last = await until("the backlog to be archived", async () => {
       const doc = await statusOf(join(dir, "archive-state"));
-      return doc !== null && doc.totals?.archived >= alerts ? { t: performance.now(), doc } : null;
+      return doc !== null && doc.totals?.archived >= alerts
+        ? { t: performance.now(), doc, cpu: await cpuSeconds(archive.pid) }
+        : null;
     }, 1_800_000);
     const drainSeconds = (last.t - first.t) / 1000;
     const archived = last.doc.totals.archived - first.doc.totals.archived;
@@ -181,6 +198,8 @@ export async function runArchiveBench(
       alertsPerSecond: Math.round(archived / drainSeconds),
       megabytesPerSecond: Math.round(bytes / 1e6 / ((last.t - first.t) / 1000) * 10) / 10,
       peakMemoryMB: peak,
+      drainCpuSeconds: Math.round((last.cpu - first.cpu) * 100) / 100,
+      cpuMsPerThousandAlerts: Math.round((last.cpu - first.cpu) / archived * 1e6),
       dashboardOpen: page !== null,
       live: {
         rate: liveRate,
