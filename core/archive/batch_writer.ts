@@ -32,12 +32,14 @@ export interface BatchWrite {
   quarantined: QuarantinedWrite[];
 }
 
-/** A written file, for counts. */
+/** A written file, for counts, with its content for those downstream (read back otherwise). */
 export interface WrittenFile {
   path: string;
   hour: string;
   rows: number;
   size: number;
+  /** The Parquet bytes as written. */
+  bytes?: Uint8Array;
 }
 
 /** The file name that says what a Parquet file holds. */
@@ -57,7 +59,7 @@ export async function writeBatch(
   for (const f of batch.files) {
     const path = `${tp.topic}/${f.hour}/${parquetName(tp, f.startOffset, f.endOffset)}`;
     writes.push({ path, bytes: f.bytes });
-    written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength });
+    written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength, bytes: f.bytes });
   }
   for (const q of batch.quarantined) {
     const base = `_quarantine/${tp.topic}/${tp.topic}+${tp.partition}+${q.offset}`;

@@ -257,6 +257,23 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     default: 30,
     doc: "How long a batch waits for a science plugin that is behind before going out without it",
   },
+  "distribution.plugin_wait_s": {
+    type: int(1),
+    default: 30,
+    doc:
+      "How long a batch waits for a filter plugin's answer before going out without its alerts (reported)",
+  },
+  "distribution.buffer_mb": {
+    type: int(0),
+    default: 128,
+    doc:
+      "Megabytes of the archive's newest batches held in memory for the distribution (beyond, they are read back)",
+  },
+  "distribution.workers": {
+    type: int(0, 64),
+    default: 0,
+    doc: "Workers encoding the published alerts as Avro; 0: one per core",
+  },
   "distribution.science_columns": {
     type: list,
     default: [

@@ -91,11 +91,11 @@ export async function registerServices(
   const bus = await registerPluginServices(manager, ctx.config);
   const { createArchiveService } = await import("../archive/service.ts");
   const { createDistributionService } = await import("../distribution/service.ts");
-  const distribution = createDistributionService(ctx.config);
+  const distribution = createDistributionService(ctx.config, bus);
   const archive = createArchiveService(ctx.config, {
     source: ctx.source,
     onBatch: (batch) => {
-      distribution.wake();
+      distribution.offer(batch);
       return bus.onArchived(batch);
     },
     onFailed: (reason) => manager.fail("archive", reason),

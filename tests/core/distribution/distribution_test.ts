@@ -15,13 +15,10 @@ import { Distributor } from "../../../core/distribution/distributor.ts";
 import { TransactionalPublisher } from "../../../core/distribution/publisher.ts";
 import { FilterCounters } from "../../../core/distribution/status.ts";
 import { DEFAULT_FILTERS } from "../../../core/distribution/default_filters.ts";
-import { openBatchTable } from "../../../core/distribution/batch_table.ts";
+import { FilterEngine } from "../../../core/distribution/filter_engine.ts";
+import { AlertEncoderPool } from "../../../core/distribution/encoder_pool.ts";
 import { avroName } from "../../../core/distribution/avro_record.ts";
-import {
-  checkFilter,
-  type FilterDefinition,
-  FilterError,
-} from "../../../core/distribution/sql_filter.ts";
+import { type FilterDefinition, FilterError } from "../../../core/distribution/sql_filter.ts";
 import { ProgressStore } from "../../../core/plugins/progress.ts";
 import { archiveFixture } from "./archive_fixture.ts";
 import { kcatCount, readTopic } from "./subscriber.ts";
@@ -126,8 +123,12 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
   const counters = new FilterCounters();
   const science = new LocalStorage(join(dir, "science"));
   const filters = [...DEFAULT_FILTERS, ...CUSTOM];
+  const engine = await FilterEngine.open();
+  const encoders = new AlertEncoderPool(2);
   try {
     const distributor = new Distributor({
+      engine,
+      encoders,
       archive: new LocalStorage(join(dir, "archive")),
       science,
       sink: publisher,
@@ -191,6 +192,8 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
       );
     }
   } finally {
+    encoders.close();
+    await engine.close();
     await publisher.close();
     await broker.close();
   }
@@ -198,16 +201,15 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
 
 Deno.test("a filter definition is checked: unknown columns, other types, several statements and file access are refused with the reason", async () => {
   const dir = await archiveFixture();
-  const table = await openBatchTable({
-    archive: new LocalStorage(join(dir, "archive")),
-    file: await firstArchived(dir),
-    science: new LocalStorage(join(dir, "science")),
+  const engine = await FilterEngine.open();
+  const batch = {
+    parquet: { bytes: await Deno.readFile(join(dir, "archive", await firstArchived(dir))) },
     results: [],
     absent: { anomaly: "STRUCT(anomaly_score DOUBLE)" },
     fromOffset: 0n,
     toOffset: 0n,
-  });
-  const check = (where: string) => checkFilter({ name: "f", where, description: "" }, table);
+  };
+  const check = (where: string) => engine.check({ name: "f", where, description: "" }, batch);
   try {
     await check("candidate.magpsf < 17 AND anomaly.anomaly_score < 0");
     await assert.rejects(
@@ -219,12 +221,13 @@ Deno.test("a filter definition is checked: unknown columns, other types, several
       check("true) AS v FROM alerts; DROP TABLE alerts; SELECT (true"),
       /Filter f is refused/,
     );
+    await assert.rejects(check("true), (1"), /Filter f is refused: .*one expression/);
     await assert.rejects(
       check("(SELECT count(*) FROM read_csv('/etc/passwd')) > 0"),
       /Filter f is refused: .*(disabled|Permission)/,
     );
   } finally {
-    table.close();
+    await engine.close();
   }
 });
 
