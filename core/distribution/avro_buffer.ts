@@ -15,9 +15,11 @@ export class AvroBuffer {
   /** Bytes written so far. */
   at = 0;
 
-  /** A buffer of `initialBytes` (it grows as needed). */
-  constructor(initialBytes = 64 * 1024) {
-    this.#bytes = new Uint8Array(initialBytes);
+  /** A buffer of `initialBytes` (it grows as needed), in `reuse` when that one is as large. */
+  constructor(initialBytes = 64 * 1024, reuse?: ArrayBuffer) {
+    this.#bytes = reuse !== undefined && reuse.byteLength >= initialBytes
+      ? new Uint8Array(reuse)
+      : new Uint8Array(initialBytes);
     this.#view = new DataView(this.#bytes.buffer);
   }
 

@@ -91,6 +91,8 @@ interface Prepared {
   /** Alerts each filter passed, and the summaries of the last ten. */
   passed: Map<string, number>;
   summaries: Map<string, AlertSummary[]>;
+  /** The encoded messages' buffers, handed back to the encoders once published. */
+  buffers: Uint8Array[];
 }
 
 /** Distributes what the archive holds; `round()` does one pass over every source partition. */
@@ -201,6 +203,7 @@ export class Distributor {
       read: 0,
       passed: new Map(),
       summaries: new Map(),
+      buffers: [],
     };
     for (const file of round.files) {
       // Bytes the archive handed over are shared with the plugins: the Workers get a copy.
@@ -326,6 +329,7 @@ export class Distributor {
       scienceFields: evaluation.science.map((s) => s.field),
       scienceValues: Array.from(wanted, (row) => evaluation.values.get(row) ?? null),
     });
+    prepared.buffers.push(encoded.data);
     let key = this.#keys.get(encoded.key);
     if (key === undefined) this.#keys.set(encoded.key, key = Buffer.from(encoded.key));
     const index = new Map<number, number>();
@@ -351,6 +355,7 @@ export class Distributor {
   async #publish(prepared: Prepared): Promise<number> {
     const { round } = prepared;
     await this.options.sink.publish(prepared.messages, round.progress);
+    for (const buffer of prepared.buffers) this.options.encoders.recycle(buffer);
     const tp = `${round.progress.topic}+${round.progress.partition}`;
     this.#next.set(tp, round.to);
     this.lag.set(tp, this.#committed.get(tp)! + 1n - round.to);

@@ -11,6 +11,8 @@ import type { EncodedAlerts, EncodeJob } from "./alert_encoder.ts";
 export interface EncodeRequest {
   id: number;
   job: EncodeJob;
+  /** A message buffer handed back by {@link AlertEncoderPool.recycle}, to write into. */
+  out?: ArrayBuffer;
 }
 
 /** Worker → pool. */
@@ -34,6 +36,7 @@ interface Slot {
 export class AlertEncoderPool {
   readonly #slots: Slot[] = [];
   readonly #queue: Task[] = [];
+  readonly #spare: ArrayBuffer[] = [];
   #nextId = 1;
   #closed = false;
   /** Thread CPU time the Workers spent on jobs, ms (read from each Worker's own clock). */
@@ -59,6 +62,16 @@ export class AlertEncoderPool {
       this.#queue.push({ id: this.#nextId++, job, resolve, reject });
       this.#dispatch();
     });
+  }
+
+  /**
+   * Hands back the buffer of a result whose messages are no longer used (published), so
+   * that a later job writes into it instead of into fresh memory.
+   */
+  recycle(data: Uint8Array): void {
+    const buffer = data.buffer as ArrayBuffer;
+    // One per Worker and one more is what the jobs in flight use; more would only hold memory.
+    if (buffer.byteLength > 0 && this.#spare.length <= this.workers) this.#spare.push(buffer);
   }
 
   /** Stops the Workers; jobs not finished are rejected. */

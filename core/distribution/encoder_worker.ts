@@ -4,14 +4,19 @@
  * Worker's thread (for the benchmark's per-stage figures).
  */
 /// <reference lib="deno.worker" />
-import { encodeAlerts } from "./alert_encoder.ts";
+import { encodeAlerts, type EncodeScratch } from "./alert_encoder.ts";
 import { threadCpuMs } from "./thread_cpu.ts";
 import type { EncodeRequest, EncodeResponse } from "./encoder_pool.ts";
+
+/** The read buffer stays with this Worker; message buffers come back from the pool. */
+const scratch: EncodeScratch = {};
 
 async function handle(request: EncodeRequest): Promise<void> {
   try {
     const started = threadCpuMs();
-    const result = await encodeAlerts(request.job);
+    scratch.out = request.out;
+    const result = await encodeAlerts(request.job, scratch);
+    scratch.out = undefined;
     const response: EncodeResponse = {
       id: request.id,
       ok: true,
