@@ -182,7 +182,10 @@ export function createDistributionService(config: Config, bus?: PluginBus): Dist
       running = true;
       stopping = new AbortController();
       loop = run(stopping.signal);
-      log.info("distribution started", { filters: filters.list().map((f) => f.name) });
+      log.info("distribution started", {
+        filters: filters.list().map((f) => f.name),
+        plugins: plugins?.().map((p) => p.name) ?? [],
+      });
     },
     async stop() {
       running = false;
