@@ -31,7 +31,7 @@ import { Distributor } from "../core/distribution/distributor.ts";
 import { AlertEncoderPool } from "../core/distribution/encoder_pool.ts";
 import type { EncodedAlerts } from "../core/distribution/alert_encoder.ts";
 import { FilterEngine } from "../core/distribution/filter_engine.ts";
-import { TransactionalPublisher } from "../core/distribution/publisher.ts";
+import { EMBEDDED_REQUEST_BYTES, TransactionalPublisher } from "../core/distribution/publisher.ts";
 import { FilterCounters } from "../core/distribution/status.ts";
 import { freePort } from "../tests/support/fink_process.ts";
 import { archiveAlertFolder } from "../tests/support/sky_archive.ts";
@@ -122,6 +122,7 @@ async function throughput(dir: string, alerts: number) {
       group: name,
       progressTopic: "bench_progress",
       partitions: 1,
+      requestBytes: EMBEDDED_REQUEST_BYTES,
     });
   const engine = await FilterEngine.open();
   const encoders = new AlertEncoderPool(availableParallelism());

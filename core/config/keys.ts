@@ -257,6 +257,12 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     default: 30,
     doc: "How long a batch waits for a science plugin that is behind before going out without it",
   },
+  "distribution.request_kb": {
+    type: int(1),
+    default: 900,
+    doc:
+      "Largest produce request to distribution.brokers, in kB (Kafka's default message.max.bytes is 1 MB); the embedded broker takes 8 MB",
+  },
   "distribution.plugin_wait_s": {
     type: int(1),
     default: 30,

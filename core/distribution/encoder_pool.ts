@@ -4,6 +4,7 @@
  * the Kafka producer. The encoded messages come back in one transferred
  * buffer. A Worker that dies rejects its job and is replaced.
  */
+import { startModuleWorker } from "../module_worker.ts";
 import { availableParallelism } from "node:os";
 import type { EncodedAlerts, EncodeJob } from "./alert_encoder.ts";
 
@@ -86,16 +87,16 @@ export class AlertEncoderPool {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(new URL("./encoder_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
-    const slot: Slot = { worker, task: undefined };
-    worker.onmessage = (event: MessageEvent<EncodeResponse>) => this.#finish(slot, event.data);
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      this.#crash(slot, event.message);
+    const slot: Slot = {
+      worker: startModuleWorker<EncodeResponse>(
+        new URL("./encoder_worker.ts", import.meta.url).href,
+        {
+          message: (response) => this.#finish(slot, response),
+          crash: (reason) => this.#crash(slot, reason),
+        },
+      ),
+      task: undefined,
     };
-    worker.onmessageerror = () => this.#crash(slot, "a result could not be deserialised");
     return slot;
   }
 

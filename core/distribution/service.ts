@@ -23,7 +23,7 @@ import { AlertEncoderPool } from "./encoder_pool.ts";
 import { FilterEngine, parquetSource } from "./filter_engine.ts";
 import { FilterRegistry } from "./filter_registry.ts";
 import { pluginFilters } from "./plugin_filter_host.ts";
-import { TransactionalPublisher } from "./publisher.ts";
+import { EMBEDDED_REQUEST_BYTES, TransactionalPublisher } from "./publisher.ts";
 import { RecentFiles } from "./recent_files.ts";
 import { scienceFilesFor, sciencePlugins } from "./science_files.ts";
 import { type FilterDefinition, parseDefinition } from "./sql_filter.ts";
@@ -149,6 +149,9 @@ export function createDistributionService(config: Config, bus?: PluginBus): Dist
       const filters = await openRegistry();
       publisher = await TransactionalPublisher.connect({
         brokers: await brokers(),
+        requestBytes: config.list("distribution.brokers").length === 0
+          ? EMBEDDED_REQUEST_BYTES
+          : config.number("distribution.request_kb") * 1000,
         transactionalId: config.string("distribution.transactional_id"),
         group: config.string("distribution.group"),
         progressTopic: config.string("distribution.progress_topic"),

@@ -5,6 +5,7 @@
  * folder and test run (kept in a temporary folder).
  */
 import { join } from "node:path";
+import * as arrow from "apache-arrow";
 import { sharedData } from "../../shared_data.ts";
 import { fink, isolatedSettings, ROOT } from "../../support/fink_process.ts";
 
@@ -41,4 +42,24 @@ export function archiveFixture(alerts = ALERTS): Promise<string> {
     built.set(alerts, fixture);
   }
   return fixture;
+}
+
+/** The Parquet files under `dir`, bookkeeping folders (`_wal`, `_progress`...) left out. */
+export async function* parquetFiles(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    const path = join(dir, e.name);
+    if (e.isDirectory && !e.name.startsWith("_")) yield* parquetFiles(path);
+    else if (e.isFile && e.name.endsWith(".parquet")) yield path;
+  }
+}
+
+/** Arrow values as plain JS: struct rows as objects, vectors as arrays. */
+export function plain(value: unknown): any {
+  if (value instanceof arrow.Vector) return [...value].map(plain);
+  if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
+    const row = value as { toJSON?(): object };
+    const json = typeof row.toJSON === "function" ? row.toJSON() : value;
+    return Object.fromEntries(Object.entries(json).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
 }

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import * as arrow from "apache-arrow";
 import { startBroker } from "../../../simulator/broker/mod.ts";
 import { LocalStorage } from "../../../core/storage/local.ts";
 import { parquetToTable } from "../../../core/archive/reader.ts";
@@ -20,7 +19,7 @@ import { AlertEncoderPool } from "../../../core/distribution/encoder_pool.ts";
 import { avroName } from "../../../core/distribution/avro_record.ts";
 import { type FilterDefinition, FilterError } from "../../../core/distribution/sql_filter.ts";
 import { ProgressStore } from "../../../core/plugins/progress.ts";
-import { archiveFixture } from "./archive_fixture.ts";
+import { archiveFixture, parquetFiles, plain } from "./archive_fixture.ts";
 import { kcatCount, readTopic } from "./subscriber.ts";
 
 Deno.env.set("KAFKAJS_NO_PARTITIONER_WARNING", "1");
@@ -32,7 +31,7 @@ async function archivedRows(
   dir: string,
 ): Promise<{ alerts: Row[]; classify: Map<string, Row>; anomaly: Map<string, Row> }> {
   const alerts: Row[] = [];
-  for await (const path of walk(join(dir, "archive"))) {
+  for await (const path of parquetFiles(join(dir, "archive"))) {
     const table = await parquetToTable(await Deno.readFile(path));
     for (const row of table) alerts.push(plain(row!.toJSON()));
   }
@@ -45,7 +44,7 @@ async function archivedRows(
 
 async function scienceRows(dir: string, plugin: string): Promise<Map<string, Row>> {
   const rows = new Map<string, Row>();
-  for await (const path of walk(join(dir, "science", plugin))) {
+  for await (const path of parquetFiles(join(dir, "science", plugin))) {
     const table = await parquetToTable(await Deno.readFile(path));
     for (const row of table) {
       const r = plain(row!.toJSON());
@@ -53,24 +52,6 @@ async function scienceRows(dir: string, plugin: string): Promise<Map<string, Row
     }
   }
   return rows;
-}
-
-async function* walk(dir: string): AsyncGenerator<string> {
-  for await (const e of Deno.readDir(dir)) {
-    const path = join(dir, e.name);
-    if (e.isDirectory && !e.name.startsWith("_")) yield* walk(path);
-    else if (e.isFile && e.name.endsWith(".parquet")) yield path;
-  }
-}
-
-/** Arrow values as plain JS: struct rows as objects, vectors as arrays. */
-function plain(value: unknown): any {
-  if (value instanceof arrow.Vector) return [...value].map(plain);
-  if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
-    const json = typeof (value as any).toJSON === "function" ? (value as any).toJSON() : value;
-    return Object.fromEntries(Object.entries(json).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
 }
 
 const lt = (a: unknown, b: number) => typeof a === "number" && a < b;
@@ -232,7 +213,7 @@ Deno.test("a filter definition is checked: unknown columns, other types, several
 });
 
 async function firstArchived(dir: string): Promise<string> {
-  for await (const path of walk(join(dir, "archive"))) {
+  for await (const path of parquetFiles(join(dir, "archive"))) {
     return path.slice(join(dir, "archive").length + 1);
   }
   throw new Error("empty archive");

@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import * as arrow from "apache-arrow";
 import { startBroker } from "../../../simulator/broker/mod.ts";
 import { loadConfig } from "../../../core/config/mod.ts";
 import { parquetToTable } from "../../../core/archive/reader.ts";
@@ -23,7 +22,7 @@ import { TransactionalPublisher } from "../../../core/distribution/publisher.ts"
 import { declaredScience } from "../../../core/distribution/service.ts";
 import { FilterCounters } from "../../../core/distribution/status.ts";
 import { ROOT, until } from "../../support/fink_process.ts";
-import { archiveFixture, DISTRIBUTED_ALERTS } from "./archive_fixture.ts";
+import { archiveFixture, DISTRIBUTED_ALERTS, parquetFiles, plain } from "./archive_fixture.ts";
 import { readTopic } from "./subscriber.ts";
 
 Deno.env.set("KAFKAJS_NO_PARTITIONER_WARNING", "1");
@@ -47,35 +46,16 @@ export default definePlugin({
 /** Every archived alert as plain JS, and classify's rows by candid. */
 async function archived(dir: string): Promise<{ alerts: Row[]; classify: Map<string, Row> }> {
   const alerts: Row[] = [];
-  for (const path of await parquetFiles(join(dir, "archive"))) {
+  for await (const path of parquetFiles(join(dir, "archive"))) {
     for (const row of await parquetToTable(await Deno.readFile(path))) alerts.push(plain(row));
   }
   const classify = new Map<string, Row>();
-  for (const path of await parquetFiles(join(dir, "science", "classify"))) {
+  for await (const path of parquetFiles(join(dir, "science", "classify"))) {
     for (const row of await parquetToTable(await Deno.readFile(path))) {
       classify.set(String(row!.id), plain(row));
     }
   }
   return { alerts, classify };
-}
-
-async function parquetFiles(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    const path = join(dir, e.name);
-    if (e.isDirectory && !e.name.startsWith("_")) found.push(...await parquetFiles(path));
-    else if (e.isFile && e.name.endsWith(".parquet")) found.push(path);
-  }
-  return found;
-}
-
-function plain(value: unknown): any {
-  if (value instanceof arrow.Vector) return [...value].map(plain);
-  if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
-    const json = typeof (value as any).toJSON === "function" ? (value as any).toJSON() : value;
-    return Object.fromEntries(Object.entries(json).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
 }
 
 /** The rising rule, written again in plain TypeScript. */
