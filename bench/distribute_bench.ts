@@ -4,8 +4,15 @@
  * - Throughput: an archive of `alerts` real ZTF alerts (the shared night,
  *   archived once, then copied with shifted offsets into files of 500, as
  *   the archive writes them) is distributed through one filter every alert
- *   passes (`where = "true"`) to the embedded broker: alerts/s filtered,
- *   encoded and published in transactions, in this process.
+ *   passes (`where = "true"`) to the embedded broker, run in a process of its
+ *   own as a Kafka would be: alerts/s filtered, encoded and published in
+ *   transactions by the distribution's pipeline, with the CPU it used per
+ *   alert (the distribution's process and the broker's). Each stage is then
+ *   run alone over the same files for its CPU per alert: filter (DuckDB
+ *   reading the file, the science join included), encode (reading and
+ *   decoding the Parquet file and writing Avro, in the Workers), publish
+ *   (kafkajs, transactions) and the broker receiving it. CPU time does not depend on what else runs on
+ *   the machine, wall time does: the load average is printed with them.
  * - Latency: `start archive --simulator` with the distribution on, the
  *   simulator sending synthetic alerts at `liveRate` alerts/s; a kafkajs
  *   read_committed subscriber decodes each message (key = schema) and takes
@@ -13,17 +20,21 @@
  *   run, so no batch waits for science results.
  */
 import { Buffer } from "node:buffer";
+import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { Kafka, logLevel } from "kafkajs";
-import { startBroker } from "../simulator/broker/mod.ts";
 import { avroType } from "../simulator/alerts/avro_type.ts";
 import { LocalStorage } from "../core/storage/local.ts";
+import { listArchivedFiles } from "../core/archive/reader.ts";
 import { Distributor } from "../core/distribution/distributor.ts";
-import { TransactionalPublisher } from "../core/distribution/publisher.ts";
+import { AlertEncoderPool } from "../core/distribution/encoder_pool.ts";
+import type { EncodedAlerts } from "../core/distribution/alert_encoder.ts";
+import { FilterEngine } from "../core/distribution/filter_engine.ts";
+import { EMBEDDED_REQUEST_BYTES, TransactionalPublisher } from "../core/distribution/publisher.ts";
 import { FilterCounters } from "../core/distribution/status.ts";
 import { freePort } from "../tests/support/fink_process.ts";
+import { archiveAlertFolder } from "../tests/support/sky_archive.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SHARED = Deno.env.get("FINK_SHARED_DATA") ??
@@ -31,7 +42,7 @@ const SHARED = Deno.env.get("FINK_SHARED_DATA") ??
 
 /** Options of {@link runDistributeBench}. */
 export interface DistributeBenchOptions {
-  /** Alerts distributed in the throughput phase (default 5,000). */
+  /** Alerts distributed in the throughput phase (default 20,000). */
   alerts?: number;
   /** Live rate of the latency phase (default 1,000 alerts/s). */
   liveRate?: number;
@@ -48,66 +59,85 @@ function fink(args: string[], cwd = ROOT): Deno.ChildProcess {
   }).spawn();
 }
 
-/** An archive of `alerts` real alerts under `dir/archive` (topic `bench`, partition 0). */
+/** An archive of `alerts` real alerts under `dir/archive` (topic `bench`, partition 0, files of 500). */
 export async function buildArchive(dir: string, alerts: number): Promise<void> {
-  const seed = join(dir, "seed");
-  const child = fink([
-    "start",
-    "archive",
-    `--source=files:${join(SHARED, "ztf/alerts/fink-broker-local-20200101")}`,
-    `--set=archive.root=${seed}`,
-    `--set=science.root=${join(dir, "seed-science")}`,
-    `--set=process.state_dir=${join(dir, "seed-state")}`,
-    `--set=plugins.dir=${join(dir, "no-plugins")}`,
-    "--set=ui.port=0",
-  ]);
-  await child.status;
-  const source = [...Deno.readDirSync(join(seed, "files/2020/01/01/13"))][0].name;
-  const db = await DuckDBInstance.create(":memory:");
-  const c = await db.connect();
-  const hourDir = join(dir, "archive/bench/2020/01/01/13");
-  await Deno.mkdir(hourDir, { recursive: true });
-  const perFile = 500;
-  for (let start = 0; start < alerts; start += perFile) {
-    const copies = [];
-    for (let k = start; k < start + perFile && k < alerts; k += 50) {
-      copies.push(
-        `SELECT * REPLACE (kafka_offset + ${k} AS kafka_offset, 'bench' AS kafka_topic) ` +
-          `FROM read_parquet('${join(seed, "files/2020/01/01/13", source)}')`,
-      );
-    }
-    const end = start + copies.length * 50 - 1;
-    await c.run(
-      `COPY (${copies.join(" UNION ALL ")} ORDER BY kafka_offset) TO '${
-        join(hourDir, `bench+0+${start}+${end}.parquet`)
-      }' (FORMAT parquet)`,
-    );
-  }
-  c.closeSync();
-  await Deno.mkdir(join(dir, "archive/_offsets"), { recursive: true });
-  await Deno.writeTextFile(
-    join(dir, "archive/_offsets/bench+0.json"),
-    JSON.stringify({ offset: String(alerts - 1), at: new Date().toISOString() }),
+  await archiveAlertFolder(
+    join(dir, "archive"),
+    "bench",
+    join(SHARED, "ztf/alerts/fink-broker-local-20200101"),
+    { alerts, perBatch: 500 },
   );
+}
+
+/** CPU milliseconds a process has used (user + system), from /proc. */
+function processCpuMs(pid: number | "self" = "self"): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
+
+/** The embedded broker in a process of its own (a Kafka beside the distribution). */
+async function brokerProcess(
+  dataDir: string,
+): Promise<{ address: string; pid: number; close(): Promise<void> }> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { startBroker } from ${JSON.stringify(join(ROOT, "simulator/broker/mod.ts"))};
+       await startBroker({ port: ${port}, dataDir: ${JSON.stringify(dataDir)} });`,
+    ],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitForPort(port);
+  return {
+    address: `127.0.0.1:${port}`,
+    pid: child.pid,
+    async close() {
+      child.kill("SIGKILL");
+      await child.status;
+    },
+  };
+}
+
+function perAlert(ms: number, alerts: number): number {
+  return Math.round(ms / alerts * 1000) / 1000;
+}
+
+function load(): number[] {
+  return loadavg().map((l) => Math.round(l * 10) / 10);
 }
 
 async function throughput(dir: string, alerts: number) {
   await buildArchive(dir, alerts);
-  const broker = await startBroker({ port: 0, dataDir: null });
-  const publisher = await TransactionalPublisher.connect({
-    brokers: [broker.address],
-    transactionalId: "bench",
-    group: "bench",
-    progressTopic: "bench_progress",
-    partitions: 1,
-  });
-  const counters = new FilterCounters();
+  const archive = new LocalStorage(join(dir, "archive"));
+  const science = new LocalStorage(join(dir, "science"));
+  const broker = await brokerProcess(join(dir, "broker"));
+  const connect = (name: string) =>
+    TransactionalPublisher.connect({
+      brokers: [broker.address],
+      transactionalId: name,
+      group: name,
+      progressTopic: "bench_progress",
+      partitions: 1,
+      requestBytes: EMBEDDED_REQUEST_BYTES,
+    });
+  const engine = await FilterEngine.open();
+  const encoders = new AlertEncoderPool(availableParallelism());
+  const all = [{ name: "all", where: "true", description: "" }];
   try {
+    // The pipeline, as the distribute service runs it.
+    const publisher = await connect("bench");
+    const counters = new FilterCounters();
     const distributor = new Distributor({
-      archive: new LocalStorage(join(dir, "archive")),
-      science: new LocalStorage(join(dir, "science")),
+      archive,
+      science,
       sink: publisher,
-      filters: () => [{ name: "all", where: "true", description: "" }],
+      engine,
+      encoders,
+      filters: () => all,
       counters,
       topicOf: (name) => `fink_${name}_ztf`,
       absent: {},
@@ -116,21 +146,100 @@ async function throughput(dir: string, alerts: number) {
       onPublished: () => {},
       log: () => {},
     });
+    const loadBefore = load();
+    const [cpu0, broker0, workers0] = [processCpuMs(), processCpuMs(broker.pid), encoders.cpuMs];
     const t0 = performance.now();
     const read = await distributor.round();
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = processCpuMs() - cpu0;
+    const brokerCpu = processCpuMs(broker.pid) - broker0;
     const [figures] = counters.figures([{ name: "all", where: "true", topic: "" }]);
+    await publisher.close();
     return {
       alerts: read,
       published: figures.published,
       seconds: Math.round(seconds * 100) / 100,
       alertsPerSecond: Math.round(read / seconds),
       goalAlertsPerSecond: 5000,
+      cpuMsPerAlert: {
+        distribution: perAlert(cpu, read),
+        ofWhichEncoderWorkers: perAlert(encoders.cpuMs - workers0, read),
+        broker: perAlert(brokerCpu, read),
+      },
+      coresBusy: Math.round((cpu + brokerCpu) / (seconds * 1000) * 100) / 100,
+      stagesCpuMsPerAlert: await stages(archive, engine, encoders, broker, await connect("stages")),
+      loadAverage: { before: loadBefore, after: load() },
     };
   } finally {
-    await publisher.close();
+    encoders.close();
+    await engine.close();
     await broker.close();
   }
+}
+
+/** Each stage alone over every file, in turn: its CPU per alert. */
+async function stages(
+  archive: LocalStorage,
+  engine: FilterEngine,
+  encoders: AlertEncoderPool,
+  broker: { pid: number },
+  publisher: TransactionalPublisher,
+) {
+  const files = await listArchivedFiles(archive, "bench");
+  let cpu = processCpuMs();
+  const lap = () => {
+    const now = processCpuMs();
+    const spent = now - cpu;
+    cpu = now;
+    return spent;
+  };
+  const paths = files.map((f) => join(archive.location, f.path));
+  const evaluations = [];
+  for (const local of paths) {
+    evaluations.push(
+      await engine.evaluate(
+        { parquet: { local }, results: [], absent: {}, fromOffset: 0n, toOffset: 1n << 62n },
+        [{ name: "all", where: "true", description: "" }],
+      ),
+    );
+  }
+  const alerts = evaluations.reduce((n, e) => n + e.rows.length, 0);
+  const filter = lap();
+  const workers0 = encoders.cpuMs;
+  const encoded: EncodedAlerts[] = [];
+  for (const [i, parquet] of paths.entries()) {
+    const rows = evaluations[i].rows;
+    encoded.push(
+      await encoders.encode({ parquet, rows, scienceFields: [], scienceValues: [] }),
+    );
+  }
+  const encode = lap();
+  const encodeWorkers = encoders.cpuMs - workers0;
+  const broker0 = processCpuMs(broker.pid);
+  for (const [i, e] of encoded.entries()) {
+    const key = Buffer.from(e.key);
+    const messages = Array.from(e.ends, (end, j) => ({
+      topic: "fink_stages_ztf",
+      key,
+      value: e.data.subarray(j === 0 ? 0 : e.ends[j - 1], end),
+      partitionKey: e.partitionKeys[j],
+    }));
+    await publisher.publish(messages, {
+      topic: "bench",
+      partition: 0,
+      next: files[i].endOffset + 1n,
+    });
+  }
+  const publish = lap();
+  const brokerCpu = processCpuMs(broker.pid) - broker0;
+  await publisher.close();
+  return {
+    filter: perAlert(filter, alerts),
+    encode: perAlert(encode, alerts),
+    ofWhichEncoderWorkers: perAlert(encodeWorkers, alerts),
+    publish: perAlert(publish, alerts),
+    broker: perAlert(brokerCpu, alerts),
+  };
 }
 
 async function latency(dir: string, rate: number, seconds: number) {
@@ -148,6 +257,8 @@ async function latency(dir: string, rate: number, seconds: number) {
     `--set=simulator.port=${port}`,
     `--set=simulator.data_dir=${join(dir, "live-broker")}`,
     `--set=simulator.rate=${rate}`,
+    `--set=simulator.alerts_per_observation=${rate}`,
+    "--set=simulator.interval_s=0",
     "--set=simulator.partitions=1",
     `--set=archive.root=${join(dir, "live-archive")}`,
     `--set=science.root=${join(dir, "live-science")}`,
@@ -201,6 +312,7 @@ async function latency(dir: string, rate: number, seconds: number) {
       latencyP99Ms: q(0.99),
       goalP99Ms: 3000,
       elapsedSeconds: Math.round((Date.now() - start) / 1000),
+      loadAverage: load(),
     };
   } finally {
     await consumer.disconnect().catch(() => {});
@@ -227,7 +339,7 @@ export async function runDistributeBench(options: DistributeBenchOptions = {}) {
   try {
     await Deno.mkdir(join(dir, "no-plugins"));
     return {
-      throughput: await throughput(dir, options.alerts ?? 5000),
+      throughput: await throughput(dir, options.alerts ?? 20_000),
       live: await latency(dir, options.liveRate ?? 1000, options.liveSeconds ?? 15),
     };
   } finally {

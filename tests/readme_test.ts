@@ -1,6 +1,8 @@
 /**
  * The README's example plugin, taken from the README itself, loads in the
- * sandboxed host and classifies real alerts: the docs match behaviour.
+ * sandboxed host and classifies real alerts, and the filter plugins of the
+ * plugin and distribution READMEs answer a batch of real alerts: the docs
+ * match behaviour.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -41,3 +43,44 @@ Deno.test("the README's example plugin runs as written", async () => {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+for (const readme of ["core/plugins/README.md", "core/distribution/README.md"]) {
+  Deno.test(`the filter plugin of ${readme} answers as written`, async () => {
+    const text = await Deno.readTextFile(new URL(`../${readme}`, import.meta.url));
+    const code = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1])
+      .find((block) => block.includes('kind: "filter"'))!;
+    const name = /name: "([a-z_]+)"/.exec(code)![1];
+    const { root, dir, science } = await tempRoot();
+    try {
+      await Deno.writeTextFile(join(dir, `${name}.ts`), code.replaceAll('"../core/', `"${CORE}`));
+      const host = await createPluginHost({
+        root,
+        sink: createParquetSink({ scienceRoot: science }),
+      });
+      try {
+        assert.deepEqual(host.list().map((p) => [p.name, p.kind, p.state]), [
+          [name, "filter", "running"],
+        ]);
+        const alerts = await readZtfAlerts();
+        const batch = ztfBatch(alerts, { startOffset: 0 });
+        const answer = Promise.withResolvers<bigint[]>();
+        host.dispatch(batch, {
+          to: [name],
+          ticket: () => ({
+            current: () => true,
+            written: () => Promise.resolve(),
+            deliver: (rows) => Promise.resolve(answer.resolve(rows.map((r) => r.id))),
+          }),
+        });
+        const passed = await answer.promise;
+        const ids = new Set(Array.from(batch.ids));
+        assert.ok(passed.every((id) => ids.has(id)), "ids of the batch");
+        assert.equal(host.list()[0].errors, 0, host.list()[0].lastError ?? "");
+      } finally {
+        await host.close();
+      }
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+}

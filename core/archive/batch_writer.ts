@@ -35,12 +35,14 @@ export interface BatchWrite {
   quarantined: QuarantinedWrite[];
 }
 
-/** A written file, for counts. */
+/** A written file, for counts, with its content for those downstream (read back otherwise). */
 export interface WrittenFile {
   path: string;
   hour: string;
   rows: number;
   size: number;
+  /** The Parquet bytes as written. */
+  bytes?: Uint8Array;
 }
 
 /** Writes a batch exactly once; returns the Parquet files written. */
@@ -55,7 +57,7 @@ export async function writeBatch(
   for (const f of batch.files) {
     const path = archiveFilePath(f.hour, { tp, start: f.startOffset, end: f.endOffset });
     writes.push({ path, data: f.bytes });
-    written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength });
+    written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength, bytes: f.bytes });
   }
   for (const q of batch.quarantined) {
     const base = quarantineBase(tp, q.offset);

@@ -3,7 +3,8 @@
  * (files renamed into place, offset durable) goes, in commit order per
  * partition, to each of its consumers: the plugin bus (core/plugins/bus.ts,
  * which reads the batch's files back for the stream plugins) and the
- * distribution (core/distribution/service.ts, woken to publish it). The
+ * distribution (core/distribution/service.ts, woken to publish it; it keeps
+ * the files' bytes when the archive is not on local disk). The
  * process gives the archive its consumers (core/process/service_catalog.ts);
  * the archive never waits on what they do with a batch, and a consumer's
  * failure never undoes a commit.

@@ -4,6 +4,7 @@
  * queue is bounded: `encode` waits for room, which is the archive's
  * backpressure. A worker that dies rejects its batch and is replaced.
  */
+import { startModuleWorker } from "../module_worker.ts";
 import { availableParallelism } from "node:os";
 import type { EncodedBatch, EncodeOptions, RawMessage } from "./encoder.ts";
 
@@ -123,14 +124,13 @@ export class EncoderPool {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(this.#workerUrl, { type: "module" });
-    const slot: Slot = { worker, task: undefined };
-    worker.onmessage = (event: MessageEvent<EncodeResponse>) => this.#finish(slot, event.data);
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      this.#crash(slot, event.message);
+    const slot: Slot = {
+      worker: startModuleWorker<EncodeResponse>(this.#workerUrl, {
+        message: (response) => this.#finish(slot, response),
+        crash: (reason) => this.#crash(slot, reason),
+      }),
+      task: undefined,
     };
-    worker.onmessageerror = () => this.#crash(slot, "a result could not be deserialised");
     return slot;
   }
 

@@ -259,6 +259,29 @@ const SPECS = {
     default: 30,
     doc: "How long a batch waits for a science plugin that is behind before going out without it",
   },
+  "distribution.request_kb": {
+    type: int(1),
+    default: 900,
+    doc:
+      "Largest produce request to distribution.brokers, in kB (Kafka's default message.max.bytes is 1 MB); the embedded broker takes 8 MB",
+  },
+  "distribution.plugin_wait_s": {
+    type: int(1),
+    default: 30,
+    doc:
+      "How long a batch waits for a filter plugin's answer before going out without its alerts (reported)",
+  },
+  "distribution.buffer_mb": {
+    type: int(0),
+    default: 128,
+    doc:
+      "Megabytes of the archive's newest batches held in memory for the distribution (beyond, they are read back)",
+  },
+  "distribution.workers": {
+    type: int(0, 64),
+    default: 0,
+    doc: "Workers encoding the published alerts as Avro; 0: one per core",
+  },
   "distribution.science_columns": {
     type: list,
     default: [

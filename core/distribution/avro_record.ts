@@ -8,7 +8,7 @@
  * are written as schemaless Avro (no container, no header).
  */
 import * as arrow from "apache-arrow";
-import { type DuckDBType, DuckDBTypeId } from "@duckdb/node-api";
+import { AvroBuffer } from "./avro_buffer.ts";
 
 /** One Avro type of the output schema, with what the encoder needs. */
 export type AvroNode =
@@ -25,7 +25,13 @@ export interface AvroField {
   node: AvroNode;
 }
 
-const TOP = "topLevelRecord";
+/** Name of the message record, and namespace of its nested records (Spark's convention). */
+export const TOP = "topLevelRecord";
+
+/** The zig-zag varint of a `[type, "null"]` union's branch 0 (the value)... */
+export const VALUE_BRANCH = 0;
+/** ...and of its branch 1 (null). */
+export const NULL_BRANCH = 2;
 
 /**
  * A valid Avro name for a column: `[A-Za-z_][A-Za-z0-9_]*`, so classify's
@@ -84,43 +90,6 @@ export function nodeOfArrow(name: string, type: arrow.DataType, namespace = TOP)
   }
 }
 
-/** The Avro node of a DuckDB column type (science results read from the batch table). */
-export function nodeOfDuckDB(name: string, type: DuckDBType, namespace = TOP): AvroNode {
-  switch (type.typeId) {
-    case DuckDBTypeId.BOOLEAN:
-      return { kind: "boolean" };
-    case DuckDBTypeId.TINYINT:
-    case DuckDBTypeId.SMALLINT:
-    case DuckDBTypeId.INTEGER:
-      return { kind: "int" };
-    case DuckDBTypeId.BIGINT:
-      return { kind: "long" };
-    case DuckDBTypeId.FLOAT:
-      return { kind: "float" };
-    case DuckDBTypeId.DOUBLE:
-      return { kind: "double" };
-    case DuckDBTypeId.VARCHAR:
-      return { kind: "string" };
-    case DuckDBTypeId.BLOB:
-      return { kind: "bytes" };
-    case DuckDBTypeId.STRUCT: {
-      const struct = type as unknown as { entryNames: string[]; entryTypes: DuckDBType[] };
-      return {
-        kind: "record",
-        name,
-        namespace,
-        fields: struct.entryNames.map((n, i) => ({
-          name: avroName(n),
-          source: n,
-          node: nodeOfDuckDB(avroName(n), struct.entryTypes[i], `${namespace}.${name}`),
-        })),
-      };
-    }
-    default:
-      return { kind: "string" };
-  }
-}
-
 /** The top-level record of a message: the alert's fields, then one record per science plugin. */
 export function messageRecord(fields: AvroField[]): AvroNode {
   return { kind: "record", name: TOP, namespace: "", fields };
@@ -159,129 +128,85 @@ function nullable(type: unknown): unknown {
   return type === "null" ? "null" : [type, "null"];
 }
 
-/** Appends the schemaless Avro encoding of records. */
+/**
+ * Writes values (objects, Arrow struct rows, Maps) as schemaless Avro; the
+ * science results, which come from DuckDB as objects, are written with it.
+ */
 export class AvroWriter {
-  #buf = new Uint8Array(64 * 1024);
-  #view = new DataView(this.#buf.buffer);
-  #at = 0;
-  static #text = new TextEncoder();
+  /** A writer appending to `out`. */
+  constructor(readonly out: AvroBuffer = new AvroBuffer()) {}
 
-  /** Encodes one record value (an object, an Arrow struct row) and returns its bytes. */
+  /** Encodes one record value and returns a copy of its bytes (the buffer is reused). */
   encode(node: AvroNode, value: unknown): Uint8Array {
-    this.#at = 0;
-    this.#value(node, value);
-    return this.#buf.slice(0, this.#at);
+    this.out.at = 0;
+    this.write(node, value);
+    return this.out.written().slice();
   }
 
-  #value(node: AvroNode, value: unknown): void {
+  /** Appends the encoding of `value` as `node` to the buffer. */
+  write(node: AvroNode, value: unknown): void {
+    const out = this.out;
     switch (node.kind) {
       case "null":
         return;
       case "boolean":
-        this.#need(1);
-        this.#buf[this.#at++] = value ? 1 : 0;
+        out.byte(value ? 1 : 0);
         return;
       case "int":
       case "long":
       case "timestamp":
-        if (typeof value === "bigint") this.#long(value);
-        else this.#number(Number(value));
+        if (typeof value === "bigint") out.bigint(value);
+        else out.int(Number(value));
         return;
       case "float":
-        this.#need(4);
-        this.#view.setFloat32(this.#at, Number(value), true);
-        this.#at += 4;
+        out.float(Number(value));
         return;
       case "double":
-        this.#need(8);
-        this.#view.setFloat64(this.#at, Number(value), true);
-        this.#at += 8;
+        out.double(Number(value));
         return;
       case "string":
-        this.#bytes(AvroWriter.#text.encode(String(value)));
+        out.string(String(value));
         return;
       case "bytes":
-        this.#bytes(value as Uint8Array);
+        out.bytes(value as Uint8Array);
         return;
       case "record":
         for (const field of node.fields) {
-          this.#union(field.node, (value as Record<string, unknown>)[field.source]);
+          this.union(field.node, (value as Record<string, unknown>)[field.source]);
         }
         return;
       case "array": {
         const items = [...(value as Iterable<unknown>)];
         if (items.length > 0) {
-          this.#number(items.length);
-          for (const item of items) this.#union(node.items, item);
+          out.int(items.length);
+          for (const item of items) this.union(node.items, item);
         }
-        this.#number(0);
+        out.int(0);
         return;
       }
       case "map": {
         const entries = mapEntries(value);
         if (entries.length > 0) {
-          this.#number(entries.length);
+          out.int(entries.length);
           for (const [key, item] of entries) {
-            this.#bytes(AvroWriter.#text.encode(String(key)));
-            this.#union(node.values, item);
+            out.string(String(key));
+            this.union(node.values, item);
           }
         }
-        this.#number(0);
+        out.int(0);
         return;
       }
     }
   }
 
   /** A `[type, "null"]` union: branch 0 holds the value, branch 1 is null. */
-  #union(node: AvroNode, value: unknown): void {
+  union(node: AvroNode, value: unknown): void {
     if (node.kind === "null") return;
     if (value === null || value === undefined) {
-      this.#need(1);
-      this.#buf[this.#at++] = 2;
+      this.out.byte(NULL_BRANCH);
       return;
     }
-    this.#need(1);
-    this.#buf[this.#at++] = 0;
-    this.#value(node, value);
-  }
-
-  #long(n: bigint): void {
-    let z = BigInt.asUintN(64, (n << 1n) ^ (n >> 63n));
-    this.#need(10);
-    while (z >= 0x80n) {
-      this.#buf[this.#at++] = Number(z & 0x7fn) | 0x80;
-      z >>= 7n;
-    }
-    this.#buf[this.#at++] = Number(z);
-  }
-
-  /** A zig-zag varint of a safe integer, without BigInt (the common case). */
-  #number(n: number): void {
-    if (!Number.isSafeInteger(n) || Math.abs(n) > 2 ** 52) {
-      this.#long(BigInt(Math.trunc(n)));
-      return;
-    }
-    let z = n >= 0 ? n * 2 : -n * 2 - 1;
-    this.#need(10);
-    while (z >= 0x80) {
-      this.#buf[this.#at++] = (z % 0x80) | 0x80;
-      z = Math.floor(z / 0x80);
-    }
-    this.#buf[this.#at++] = z;
-  }
-
-  #bytes(b: Uint8Array): void {
-    this.#number(b.byteLength);
-    this.#need(b.byteLength);
-    this.#buf.set(b, this.#at);
-    this.#at += b.byteLength;
-  }
-
-  #need(n: number): void {
-    if (this.#at + n <= this.#buf.byteLength) return;
-    const bigger = new Uint8Array(Math.max(this.#buf.byteLength * 2, this.#at + n));
-    bigger.set(this.#buf.subarray(0, this.#at));
-    this.#buf = bigger;
-    this.#view = new DataView(bigger.buffer);
+    this.out.byte(VALUE_BRANCH);
+    this.write(node, value);
   }
 }

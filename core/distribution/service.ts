@@ -1,25 +1,32 @@
 /**
- * The `distribute` service: the filters, the transactional publisher and the
- * distribution loop, woken by every batch the archive commits and every
+ * The `distribute` service: the filters (SQL and plugins), the transactional
+ * publisher and the distribution loop, woken by every batch the archive
+ * commits (whose bytes it keeps, within `distribution.buffer_mb`) and every
  * `distribution.poll_ms`. With `distribution.brokers` empty it publishes to
  * the embedded broker at `simulator.host:port`, starting one there when none
  * answers.
  */
 import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import type { Config } from "../config/mod.ts";
 import { logger } from "../log.ts";
 import type { ArchiveConsumer } from "../archive/consumers.ts";
 import { listArchivedFiles, listTopics } from "../archive/reader.ts";
+import type { PluginBus } from "../plugins/bus.ts";
 import { ProgressStore } from "../plugins/progress.ts";
 import type { Service } from "../services/service.ts";
-import { openStorage } from "../storage/mod.ts";
+import { LocalStorage, openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
-import { openBatchTable } from "./batch_table.ts";
-import { Distributor, type PublishedAlert } from "./distributor.ts";
+import type { PublishedAlert } from "./alert_encoder.ts";
+import { Distributor } from "./distributor.ts";
+import { AlertEncoderPool } from "./encoder_pool.ts";
+import { FilterEngine, parquetSource } from "./filter_engine.ts";
 import { FilterRegistry } from "./filter_registry.ts";
-import { TransactionalPublisher } from "./publisher.ts";
+import { pluginFilters } from "./plugin_filter_host.ts";
+import { EMBEDDED_REQUEST_BYTES, TransactionalPublisher } from "./publisher.ts";
+import { RecentFiles } from "./recent_files.ts";
 import { scienceFilesFor, sciencePlugins } from "./science_files.ts";
-import { checkFilter, type FilterDefinition, parseDefinition } from "./sql_filter.ts";
+import { type FilterDefinition, parseDefinition } from "./sql_filter.ts";
 import { FilterCounters, type FilterFigures } from "./status.ts";
 
 const log = logger("distribution");
@@ -35,7 +42,8 @@ export interface DistributionDetails {
 
 /**
  * The distribution service, with what the API needs of it; one of the archive's
- * consumers (each committed batch wakes its loop).
+ * consumers: each committed batch wakes its loop, and the batch's bytes are kept
+ * for it when the archive is not on local disk (see {@link ArchiveConsumer.onArchived}).
  */
 export interface DistributionService extends Service<DistributionDetails>, ArchiveConsumer {
   readonly name: "distribute";
@@ -48,8 +56,6 @@ export interface DistributionService extends Service<DistributionDetails>, Archi
   remove(name: string): Promise<boolean>;
   /** Last alerts published per filter. */
   recent(): Record<string, PublishedAlert[]>;
-  /** Wakes the loop: the archive committed a batch (see {@link ArchiveConsumer.onArchived}). */
-  wake(): void;
 }
 
 /** Declared science columns as DuckDB struct types per plugin. */
@@ -69,8 +75,8 @@ export function declaredScience(columns: string[]): Record<string, string> {
   return Object.fromEntries([...byPlugin].map(([p, cols]) => [p, `STRUCT(${cols.join(", ")})`]));
 }
 
-/** The `distribute` service built from the configuration. */
-export function createDistributionService(config: Config): DistributionService {
+/** The `distribute` service built from the configuration; filter plugins come from `bus`. */
+export function createDistributionService(config: Config, bus?: PluginBus): DistributionService {
   const archive = openStorage(config.string("archive.root"));
   const science = openStorage(config.string("science.root"));
   const progress = new ProgressStore(science);
@@ -83,12 +89,22 @@ export function createDistributionService(config: Config): DistributionService {
   let publisher: TransactionalPublisher | null = null;
   let embedded: { close(): Promise<void> } | null = null;
   let distributor: Distributor | null = null;
+  let engine: FilterEngine | null = null;
+  let encoders: AlertEncoderPool | null = null;
+  // A local archive is read where it lies (DuckDB links its files, the Workers read them);
+  // another one (WebHDFS) would be read over the network, so the archive's bytes are kept.
+  const held = archive instanceof LocalStorage
+    ? undefined
+    : new RecentFiles(config.number("distribution.buffer_mb") * 1_048_576);
   let loop: Promise<void> | null = null;
   let running = false;
   let stopping: AbortController | null = null;
   let wake: (() => void) | null = null;
   let lastError: string | null = null;
   const recent = new Map<string, PublishedAlert[]>();
+  const plugins = bus === undefined
+    ? undefined
+    : pluginFilters(bus, config.number("distribution.plugin_wait_s") * 1000);
 
   const openRegistry = async () =>
     registry ??= await FilterRegistry.open({
@@ -146,13 +162,24 @@ export function createDistributionService(config: Config): DistributionService {
       const filters = await openRegistry();
       publisher = await TransactionalPublisher.connect({
         brokers: await brokers(),
+        requestBytes: config.list("distribution.brokers").length === 0
+          ? EMBEDDED_REQUEST_BYTES
+          : config.number("distribution.request_kb") * 1000,
         transactionalId: config.string("distribution.transactional_id"),
         group: config.string("distribution.group"),
         progressTopic: config.string("distribution.progress_topic"),
         partitions: config.number("distribution.partitions"),
       });
       await publisher.ensureTopics(filters.list().map((f) => topicOf(f.name)));
+      engine = await FilterEngine.open(config.string("process.state_dir"));
+      encoders = new AlertEncoderPool(
+        config.number("distribution.workers") || availableParallelism(),
+      );
       distributor = new Distributor({
+        engine,
+        encoders,
+        recent: held,
+        pluginFilters: plugins,
         archive,
         science,
         sink: publisher,
@@ -171,7 +198,10 @@ export function createDistributionService(config: Config): DistributionService {
       running = true;
       stopping = new AbortController();
       loop = run(stopping.signal);
-      log.info("distribution started", { filters: filters.list().map((f) => f.name) });
+      log.info("distribution started", {
+        filters: filters.list().map((f) => f.name),
+        plugins: plugins?.().map((p) => p.name) ?? [],
+      });
     },
     async stop() {
       running = false;
@@ -181,6 +211,11 @@ export function createDistributionService(config: Config): DistributionService {
       loop = null;
       await publisher?.close();
       publisher = null;
+      encoders?.close();
+      encoders = null;
+      held?.clear();
+      await engine?.close();
+      engine = null;
       await embedded?.close();
       embedded = null;
     },
@@ -189,14 +224,13 @@ export function createDistributionService(config: Config): DistributionService {
       return { lag: running ? Number(lag) : null, error: lastError, filters: this.figures() };
     },
     figures() {
-      return counters.figures(
-        registry?.list().map((f) => ({ name: f.name, where: f.where, topic: topicOf(f.name) })) ??
-          [],
-      );
+      const sql = registry?.list().map((f) => ({ name: f.name, where: f.where })) ?? [];
+      const running = plugins?.().map((p) => ({ name: p.name, where: `plugin ${p.name}` })) ?? [];
+      return counters.figures([...sql, ...running].map((f) => ({ ...f, topic: topicOf(f.name) })));
     },
     async define(name, body) {
       const filter = parseDefinition(name, body);
-      await checkAgainstArchive(archive, science, filter, declared);
+      await checkAgainstArchive({ archive, science, filter, declared, engine });
       await (await openRegistry()).put(filter);
       await publisher?.ensureTopics([topicOf(filter.name)]);
       return filter;
@@ -205,9 +239,21 @@ export function createDistributionService(config: Config): DistributionService {
       return await (await openRegistry()).remove(name);
     },
     recent: () => Object.fromEntries(recent),
-    wake: () => wake?.(),
-    onArchived: () => wake?.(),
+    onArchived(batch) {
+      if (running) held?.offer(batch);
+      wake?.();
+    },
   };
+}
+
+/** What {@link checkAgainstArchive} checks a filter against. */
+interface CheckSources {
+  archive: Storage;
+  science: Storage;
+  filter: FilterDefinition;
+  declared: Record<string, string>;
+  /** The running distribution's engine; a short-lived one otherwise. */
+  engine: FilterEngine | null;
 }
 
 /**
@@ -215,12 +261,8 @@ export function createDistributionService(config: Config): DistributionService {
  * its science results; an empty archive accepts it unchecked (it is checked
  * on the first batch, and reported by name if it fails there).
  */
-async function checkAgainstArchive(
-  archive: Storage,
-  science: Storage,
-  filter: FilterDefinition,
-  declared: Record<string, string>,
-): Promise<void> {
+async function checkAgainstArchive(sources: CheckSources): Promise<void> {
+  const { archive, science, filter, declared } = sources;
   let latest = null;
   for (const topic of await listTopics(archive)) {
     const files = await listArchivedFiles(archive, topic);
@@ -228,21 +270,24 @@ async function checkAgainstArchive(
     if (last !== undefined && (latest === null || last.hour >= latest.hour)) latest = last;
   }
   if (latest === null) return;
-  const results = await scienceFilesFor(science, await sciencePlugins(science), latest);
+  const found = await scienceFilesFor(science, await sciencePlugins(science), latest);
+  const results = [];
+  for (const { plugin, paths } of found) {
+    if (paths.length === 0) continue;
+    results.push({ plugin, files: await Promise.all(paths.map((p) => parquetSource(science, p))) });
+  }
   const absent = { ...declared };
-  for (const r of results) if (r.paths.length > 0) delete absent[r.plugin];
-  const table = await openBatchTable({
-    archive,
-    file: latest.path,
-    science,
-    results,
-    absent,
-    fromOffset: 0n,
-    toOffset: 0n,
-  });
+  for (const r of results) delete absent[r.plugin];
+  const engine = sources.engine ?? await FilterEngine.open();
   try {
-    await checkFilter(filter, table);
+    await engine.check(filter, {
+      parquet: await parquetSource(archive, latest.path),
+      results,
+      absent,
+      fromOffset: 0n,
+      toOffset: 0n,
+    });
   } finally {
-    table.close();
+    if (engine !== sources.engine) await engine.close();
   }
 }

@@ -13,7 +13,6 @@ import {
   type ArchivedFile,
   OBJECT_ID_COLUMNS,
   parquetToTable,
-  readArchivedFile,
 } from "../archive/reader.ts";
 import { parseParquetName } from "../archive/file_names.ts";
 import { hourPathStart } from "../archive/partitioner.ts";
@@ -56,7 +55,9 @@ export async function liveBatches(
 ): Promise<PluginBatch[]> {
   const bySchema = new Map<string, { tables: arrow.Table[]; files: WrittenFile[] }>();
   for (const file of archived.files) {
-    const table = await readArchivedFile(storage, file.path, { columns: readColumns(columns) });
+    // The archive hands over the bytes it wrote; a batch without them is read back.
+    const bytes = file.bytes ?? await storage.readFile(file.path);
+    const table = await parquetToTable(bytes, readColumns(columns));
     const key = JSON.stringify(table.schema.fields.map((f) => f.toString()));
     const group = bySchema.get(key) ?? { tables: [], files: [] };
     group.tables.push(table);

@@ -44,6 +44,8 @@ export interface PluginBus extends ArchiveConsumer {
   runHours(name: string, range: HourRange): Promise<HourJobStatus>;
   /** The plugin's current or last run over hours, if any. */
   hoursStatus(name: string): HourJobStatus | undefined;
+  /** Calls `listener` with every plugin event from now on; the returned function stops it. */
+  subscribe(listener: (event: PluginEvent) => void): () => void;
   /**
    * The process is stopping: the stream plugins stopped from now on share one wait of
    * `plugins.stop_wait_s` (from the first of them) instead of one each.
@@ -132,6 +134,7 @@ export async function startPluginBus(
   const early: PluginEvent[] = [];
   // Plugins whose last outcome was a failure: a stop never waits for them to catch up.
   const failing = new Set<string>();
+  const listeners = new Set<(event: PluginEvent) => void>();
   const handle = (event: PluginEvent) => {
     if (feed === null || hours === null) {
       early.push(event);
@@ -142,6 +145,7 @@ export async function startPluginBus(
     feed.onEvent(event);
     hours.onEvent(event);
     onEvent(event);
+    for (const listener of listeners) listener(event);
     logEvent(event);
   };
   await Deno.mkdir(config.string("plugins.dir"), { recursive: true });
@@ -203,6 +207,10 @@ export async function startPluginBus(
     onArchived: (batch) => ready.feed.onArchived(batch),
     runHours: (name, range) => runHours(ready, name, range),
     hoursStatus: (name) => ready.hours.status(name),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     async close() {
       await ready.feed.close();
       await ready.hours.close();

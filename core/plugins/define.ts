@@ -2,12 +2,16 @@
  * The plugin contract: a plugin file in `plugins/` default-exports the result
  * of {@link definePlugin}. The host runs it in a child process whose Deno permissions
  * are exactly `permissions`, hands it every batch of decoded alerts as an Arrow
- * table and writes what it returns under `science/<name>/YYYY/MM/dd/hh/`.
+ * table and writes what it returns under `science/<name>/YYYY/MM/dd/hh/`; a
+ * filter plugin's answer (which alerts pass) goes to the distribution instead.
  */
 import type { Table } from "apache-arrow";
 
-/** When the plugin runs: on every live batch, or over archived hours on demand. */
-export type PluginKind = "stream" | "batch";
+/**
+ * When the plugin runs: on every live batch (`stream`), over archived hours on demand
+ * (`batch`), or on every batch the distribution publishes, to say which alerts pass (`filter`).
+ */
+export type PluginKind = "stream" | "batch" | "filter";
 
 /** What the plugin may touch; anything not listed is denied. */
 export interface PluginPermissions {
@@ -72,8 +76,14 @@ export interface PluginManifest {
   version: string;
   permissions: PluginPermissions;
   kind: PluginKind;
-  /** Output columns and their types, besides `id`. */
+  /** Output columns and their types, besides `id` (none for a filter). */
   outputs: Record<string, OutputType>;
+  /**
+   * A filter's science inputs: the plugins (`classify`, `anomaly`, ...) whose results it is
+   * given, one struct column per plugin named after it, joined by alert id (null when the
+   * plugin has no result for the alert).
+   */
+  science?: string[];
   /**
    * Top-level batch columns the plugin reads (include the id column, e.g. `candid`).
    * When given, the host sends only these, so a plugin that ignores the cutouts is not sent them.
@@ -91,20 +101,24 @@ export interface PluginManifest {
   outputsFor?(config: PluginConfig): Record<string, OutputType>;
   /** Runs once in the plugin process before the first batch (load catalogs, build indexes). */
   setup?(ctx: PluginContext): Promise<void> | void;
-  /** Called with each batch of decoded alerts; returns rows keyed by alert id. */
+  /**
+   * Called with each batch of decoded alerts; returns rows keyed by alert id. A filter
+   * returns `{ id }` for each alert that passes.
+   */
   process(batch: Table, ctx: PluginContext): Promise<PluginRow[]> | PluginRow[];
 }
 
 /**
  * What {@link definePlugin} accepts: a manifest whose `version` (default
- * "0.0.0"), `kind` (default "stream") and `permissions` (default none) may be left out.
+ * "0.0.0"), `kind` (default "stream") and `permissions` (default none) may be left
+ * out, and `outputs` too for a filter (it has none).
  */
 export type PluginDefinition =
-  & Omit<PluginManifest, "version" | "kind" | "permissions">
-  & Partial<Pick<PluginManifest, "version" | "kind" | "permissions">>;
+  & Omit<PluginManifest, "version" | "kind" | "permissions" | "outputs">
+  & Partial<Pick<PluginManifest, "version" | "kind" | "permissions" | "outputs">>;
 
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
-const KINDS: readonly PluginKind[] = ["stream", "batch"];
+const KINDS: readonly PluginKind[] = ["stream", "batch", "filter"];
 /** The only permission kinds a plugin may declare; run, ffi, sys and import are never granted. */
 export const PERMISSION_KINDS: readonly (keyof PluginPermissions)[] = [
   "read",
@@ -123,11 +137,13 @@ export function definePlugin(definition: PluginDefinition): PluginManifest {
   if (typeof definition !== "object" || definition === null) {
     throw new Error(`A plugin manifest must be an object, found ${definition}`);
   }
+  const kind = definition.kind ?? "stream";
   const manifest: PluginManifest = {
     ...definition,
     version: definition.version ?? "0.0.0",
-    kind: definition.kind ?? "stream",
+    kind,
     permissions: definition.permissions ?? {},
+    outputs: definition.outputs ?? (kind === "filter" ? {} : definition.outputs!),
   };
   const m = manifest as unknown as Record<string, unknown>;
   if (typeof m.name !== "string" || !NAME.test(m.name)) {
@@ -176,6 +192,7 @@ export function definePlugin(definition: PluginDefinition): PluginManifest {
     );
   }
   checkOutputs(m.name as string, outputs as Record<string, unknown>);
+  checkFilterFields(m);
   if (m.ranking !== undefined) checkRanking(m.name as string, m.ranking, outputs);
   if (m.outputsFor !== undefined && typeof m.outputsFor !== "function") {
     throw new Error(`Plugin ${m.name}: "outputsFor" must be a function when given`);
@@ -207,6 +224,35 @@ export function checkOutputs(plugin: string, outputs: Record<string, unknown>): 
           `expected one of ${OUTPUT_TYPES.join(", ")}`,
       );
     }
+  }
+}
+
+/** A filter says which alerts pass and nothing else; only a filter names science inputs. */
+function checkFilterFields(m: Record<string, unknown>): void {
+  const science = m.science;
+  if (m.kind !== "filter") {
+    if (science !== undefined) {
+      throw new Error(
+        `Plugin ${m.name}: "science" (the results a filter is given) is for kind "filter" only`,
+      );
+    }
+    return;
+  }
+  if (Object.keys(m.outputs as object).length > 0) {
+    throw new Error(
+      `Plugin ${m.name}: a filter has no outputs (it returns { id } for each alert that ` +
+        `passes); remove "outputs"`,
+    );
+  }
+  if (
+    science !== undefined &&
+    (!Array.isArray(science) || science.some((p) => typeof p !== "string" || !NAME.test(p)))
+  ) {
+    throw new Error(
+      `Plugin ${m.name}: "science" must list plugin names such as ["classify"], found ${
+        JSON.stringify(science)
+      }`,
+    );
   }
 }
 

@@ -281,7 +281,9 @@ export async function createPluginHost(options: PluginHostOptions): Promise<Plug
           report.dropped.push(runner.name);
           continue;
         }
-        const key = JSON.stringify(runner.columns ?? null);
+        // A filter's science inputs travel as columns of their own, beside those it asked for.
+        const columns = runner.columns && [...runner.columns, ...runner.science ?? []];
+        const key = JSON.stringify(columns ?? null);
         groups.set(key, [...(groups.get(key) ?? []), runner]);
       }
       for (const [key, group] of groups) {

@@ -20,6 +20,8 @@ export interface PluginDescription {
   permissions: PluginPermissions;
   outputs: Record<string, OutputType>;
   columns?: string[];
+  /** A filter's science inputs (plugin names). */
+  science?: string[];
   budgetMs?: number;
   ranking?: SummaryRanking;
 }
@@ -65,6 +67,7 @@ export function describeManifest(manifest: PluginDescription): PluginDescription
     outputs: { ...manifest.outputs },
   };
   if (manifest.columns !== undefined) description.columns = [...manifest.columns];
+  if (manifest.science !== undefined) description.science = [...manifest.science];
   if (manifest.budgetMs !== undefined) description.budgetMs = manifest.budgetMs;
   if (manifest.ranking !== undefined) description.ranking = structuredClone(manifest.ranking);
   return description;

@@ -68,6 +68,8 @@ export interface PluginStatus {
   permissions: PluginDescription["permissions"];
   /** The columns it reads, when it declares them. */
   columns?: string[];
+  /** A filter's science inputs. */
+  science?: string[];
   batches: number;
   rows: number;
   errors: number;
@@ -95,6 +97,11 @@ export interface BatchTicket {
   current(): boolean;
   /** Runs after the batch's results are durable, in the order batches were queued. */
   written(): Promise<void>;
+  /**
+   * When given, the rows go here instead of the result sink (a filter's verdicts go to the
+   * distribution): those `process` returned and the alerts it threw on (with no row).
+   */
+  deliver?(rows: PluginRow[], failed: { id: bigint; reason: string }[]): Promise<void>;
 }
 
 /** A batch as queued for one plugin: its IPC bytes (owned by this plugin) and shared metadata. */
@@ -210,6 +217,11 @@ export class PluginRunner {
     return this.#description?.columns;
   }
 
+  /** A filter's science inputs, sent as columns beside those it asked for. */
+  get science(): string[] | undefined {
+    return this.#description?.science;
+  }
+
   /** The manifest's kind, once loaded. */
   get kind(): string | undefined {
     return this.#description?.kind;
@@ -300,6 +312,7 @@ export class PluginRunner {
       state: this.#state,
       permissions: d?.permissions ?? {},
       ...(d?.columns === undefined ? {} : { columns: d.columns }),
+      ...(d?.science === undefined ? {} : { science: d.science }),
       batches: this.#stats.batches,
       rows: this.#stats.rows,
       errors: this.#stats.errors,
@@ -354,7 +367,8 @@ export class PluginRunner {
       this.#options.changed();
       return;
     }
-    if (run === false || (run === "stream" && this.#description.kind !== "stream")) {
+    // Filters run live like stream plugins; batch plugins only when started.
+    if (run === false || (run === "stream" && this.#description.kind === "batch")) {
       this.#state = "stopped";
       this.#queue = [];
       this.#options.changed();
@@ -615,10 +629,13 @@ export class PluginRunner {
     const batch = inFlight.batch;
     const outputs = this.#outputs ?? this.#description!.outputs;
     let rows: PluginRow[];
+    let failed: { id: bigint; reason: string }[];
+    const deliver = batch.ticket?.deliver;
     try {
       // Checked again: the plugin's code could write frames itself, bypassing the process's check.
       rows = checkRows(tableToRows(tableFromIPC(payload), outputs), outputs);
-      rows.push(...this.#failedAlertRows(batch, failures));
+      failed = this.#failedAlerts(batch, failures);
+      if (deliver === undefined) rows.push(...failed.map((f) => this.#nullRow(f.id)));
     } catch (error) {
       this.#crash(
         `plugin ${this.name}: process() returned invalid rows: ${(error as Error).message}`,
@@ -658,7 +675,8 @@ export class PluginRunner {
     };
     this.#writes = this.#writes
       .then(async () => {
-        await this.#options.sink.write(this.name, rows, meta);
+        if (deliver === undefined) await this.#options.sink.write(this.name, rows, meta);
+        else await deliver(rows, failed);
         await batch.ticket?.written();
       })
       .then(
@@ -689,12 +707,9 @@ export class PluginRunner {
     this.#pump();
   }
 
-  /** Null rows for the alerts `process` could not handle, counted with their reasons. */
-  #failedAlertRows(batch: QueuedBatch, failures: AlertFailure[]): PluginRow[] {
+  /** The alerts `process` could not handle, counted with their reasons. */
+  #failedAlerts(batch: QueuedBatch, failures: AlertFailure[]): { id: bigint; reason: string }[] {
     if (!Array.isArray(failures)) throw new Error("the failed alerts are not a list");
-    const nulls = Object.fromEntries(
-      Object.keys(this.#outputs ?? this.#description!.outputs).map((c) => [c, null]),
-    );
     return failures.map((failure) => {
       const id = batch.ids[failure.row];
       if (!Number.isInteger(failure.row) || id === undefined) {
@@ -704,8 +719,14 @@ export class PluginRunner {
       this.#stats.failedAlerts++;
       this.#lastFailedAlerts = [...this.#lastFailedAlerts, { id: String(id), reason }]
         .slice(-RECENT_FAILURES);
-      return { id, ...nulls };
+      return { id, reason };
     });
+  }
+
+  /** The row of an alert `process` could not handle: null outputs. */
+  #nullRow(id: bigint): PluginRow {
+    const columns = Object.keys(this.#outputs ?? this.#description!.outputs);
+    return { id, ...Object.fromEntries(columns.map((c) => [c, null])) };
   }
 
   /** Kills the process after a failure and schedules a restart with backoff. */

@@ -92,10 +92,10 @@ export async function registerServices(
   const bus = await registerPluginServices(manager, ctx.config);
   const { createArchiveService } = await import("../archive/service.ts");
   const { createDistributionService } = await import("../distribution/service.ts");
-  const distribution = createDistributionService(ctx.config);
+  const distribution = createDistributionService(ctx.config, bus);
   const archive = createArchiveService(ctx.config, {
     source: ctx.source,
-    // The distribution is only woken: it reads what it publishes from the archive itself.
+    // The distribution first: it only keeps the batch's bytes (off local disk) and wakes its loop.
     consumers: [distribution, bus],
     onFailed: (reason) => manager.fail("archive", reason),
   });

@@ -17,6 +17,7 @@ import {
   logLevel,
 } from "kafkajs";
 import "./kafkajs_timer_fix.ts";
+import "./kafkajs_produce_fix.ts";
 import { keyDefault } from "../config/keys.ts";
 import { logger } from "../log.ts";
 import type {

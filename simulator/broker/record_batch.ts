@@ -3,7 +3,7 @@
  * validates each (size, magic, CRC-32C), and reads the header fields the log
  * needs. Batches are kept as views of the request bytes, never copied.
  */
-import { crc32c } from "./crc32c.ts";
+import { crc32c } from "../../core/source/crc32c.ts";
 import { Reader } from "./protocol/reader.ts";
 
 /** Bytes before a batch's CRC-covered part: baseOffset(8) length(4) epoch(4) magic(1) crc(4). */

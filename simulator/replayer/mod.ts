@@ -13,6 +13,7 @@
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel as KafkaLogLevel, Partitioners } from "kafkajs";
 import "../../core/source/kafkajs_timer_fix.ts";
+import "../../core/source/kafkajs_produce_fix.ts";
 import { AlertGenerator } from "../alerts/generator.ts";
 import { readCatalogPositions } from "../alerts/catalog_positions.ts";
 import { SeededRandom } from "../alerts/random.ts";

@@ -172,6 +172,8 @@ max_ms = 200
 dir = ${JSON.stringify(plugins)}
 memory_mb = 256
 max_result_mb = 16
+# A hang guard, not a deadline: on a loaded machine the good plugin may need long to catch up.
+stop_wait_s = 300
 [plugins.huge_results]
 memory_mb = 2048
 [plugins.wide_consented]

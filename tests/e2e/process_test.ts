@@ -85,6 +85,7 @@ Deno.test({
           distribute: "running",
           classify: "running",
           anomaly: "running",
+          rising: "running",
         },
       );
 
@@ -119,7 +120,15 @@ Deno.test({
       assert.equal(unknown.code, 2);
       assert.match(unknown.stderr, /^error: stop nosuch failed: Unknown service "nosuch"/m);
       const listed = unknown.stderr.match(/^services: (.*)$/m)?.[1].split(", ").sort();
-      assert.deepEqual(listed, ["anomaly", "archive", "classify", "distribute", "simulator", "ui"]);
+      assert.deepEqual(listed, [
+        "anomaly",
+        "archive",
+        "classify",
+        "distribute",
+        "rising",
+        "simulator",
+        "ui",
+      ]);
       await servicesIn(fp, { ui: "running", archive: "running" });
 
       const all = await fink(["stop"], fp.env);

@@ -2,7 +2,8 @@
  * Archives of synthetic ZTF-like alerts spread over the sky (light rows: ids,
  * position, time, photometry; no cutouts), written through the archive's own
  * batch writer and ledger, with the HEALPix column the encoder adds. For cone
- * tests (poles, RA 0/360) and the query benchmark.
+ * tests (poles, RA 0/360) and the query benchmark. Also archives of real
+ * alerts, cycled to any size (the distribution's crash test and benchmark).
  */
 import * as arrow from "apache-arrow";
 import { Ledger } from "../../core/archive/ledger.ts";
@@ -128,24 +129,34 @@ function tableOf(alerts: SkyAlert[]): arrow.Table {
   });
 }
 
-/** Archives a folder of real alerts as committed batches of 20 (several files). */
+/** Options of {@link archiveAlertFolder}. */
+export interface AlertFolderOptions {
+  /** Alerts per committed batch. Default 20. */
+  perBatch?: number;
+  /** Alerts archived, the folder's cycled (offset `i` is its alert `i % n`). Default the folder's. */
+  alerts?: number;
+}
+
+/** Archives a folder of real alerts as committed batches (several files). */
 export async function archiveAlertFolder(
   root: string,
   topic: string,
   folder: string,
+  options: AlertFolderOptions = {},
 ): Promise<void> {
   const storage = new LocalStorage(root);
   const ledger = new Ledger(storage);
   const tp = { topic, partition: 0 };
-  const files = await listAlertFiles(folder);
-  const messages = await Promise.all(files.map(async (f, i) => ({
-    ...tp,
-    offset: BigInt(i),
-    timestamp: 1_700_000_000_000,
-    value: await Deno.readFile(f),
-  })));
-  for (let i = 0; i < messages.length; i += 20) {
-    const part = messages.slice(i, i + 20);
+  const values = await Promise.all((await listAlertFiles(folder)).map((f) => Deno.readFile(f)));
+  const alerts = options.alerts ?? values.length;
+  const perBatch = options.perBatch ?? 20;
+  for (let i = 0; i < alerts; i += perBatch) {
+    const part = Array.from({ length: Math.min(perBatch, alerts - i) }, (_, k) => ({
+      ...tp,
+      offset: BigInt(i + k),
+      timestamp: 1_700_000_000_000,
+      value: values[(i + k) % values.length],
+    }));
     const encoded = await encodeBatch(part, { decoder: { mode: "auto" } });
     await writeBatch({
       tp,

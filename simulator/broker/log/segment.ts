@@ -5,7 +5,7 @@
  * rebuilt on start by scanning the file.
  */
 import { join } from "node:path";
-import { crc32c } from "../crc32c.ts";
+import { crc32c } from "../../../core/source/crc32c.ts";
 import {
   BATCH_HEADER_SIZE,
   batchBaseOffset,

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import * as arrow from "apache-arrow";
 import { startBroker } from "../../../simulator/broker/mod.ts";
 import { LocalStorage } from "../../../core/storage/local.ts";
 import { parquetToTable } from "../../../core/archive/reader.ts";
@@ -15,15 +14,12 @@ import { Distributor } from "../../../core/distribution/distributor.ts";
 import { TransactionalPublisher } from "../../../core/distribution/publisher.ts";
 import { FilterCounters } from "../../../core/distribution/status.ts";
 import { DEFAULT_FILTERS } from "../../../core/distribution/default_filters.ts";
-import { openBatchTable } from "../../../core/distribution/batch_table.ts";
+import { FilterEngine } from "../../../core/distribution/filter_engine.ts";
+import { AlertEncoderPool } from "../../../core/distribution/encoder_pool.ts";
 import { avroName } from "../../../core/distribution/avro_record.ts";
-import {
-  checkFilter,
-  type FilterDefinition,
-  FilterError,
-} from "../../../core/distribution/sql_filter.ts";
+import { type FilterDefinition, FilterError } from "../../../core/distribution/sql_filter.ts";
 import { ProgressStore } from "../../../core/plugins/progress.ts";
-import { archiveFixture } from "./archive_fixture.ts";
+import { archiveFixture, parquetFiles, plain } from "./archive_fixture.ts";
 import { kcatCount, readTopic } from "./subscriber.ts";
 
 Deno.env.set("KAFKAJS_NO_PARTITIONER_WARNING", "1");
@@ -35,7 +31,7 @@ async function archivedRows(
   dir: string,
 ): Promise<{ alerts: Row[]; classify: Map<string, Row>; anomaly: Map<string, Row> }> {
   const alerts: Row[] = [];
-  for await (const path of walk(join(dir, "archive"))) {
+  for await (const path of parquetFiles(join(dir, "archive"))) {
     const table = await parquetToTable(await Deno.readFile(path));
     for (const row of table) alerts.push(plain(row!.toJSON()));
   }
@@ -48,7 +44,7 @@ async function archivedRows(
 
 async function scienceRows(dir: string, plugin: string): Promise<Map<string, Row>> {
   const rows = new Map<string, Row>();
-  for await (const path of walk(join(dir, "science", plugin))) {
+  for await (const path of parquetFiles(join(dir, "science", plugin))) {
     const table = await parquetToTable(await Deno.readFile(path));
     for (const row of table) {
       const r = plain(row!.toJSON());
@@ -56,24 +52,6 @@ async function scienceRows(dir: string, plugin: string): Promise<Map<string, Row
     }
   }
   return rows;
-}
-
-async function* walk(dir: string): AsyncGenerator<string> {
-  for await (const e of Deno.readDir(dir)) {
-    const path = join(dir, e.name);
-    if (e.isDirectory && !e.name.startsWith("_")) yield* walk(path);
-    else if (e.isFile && e.name.endsWith(".parquet")) yield path;
-  }
-}
-
-/** Arrow values as plain JS: struct rows as objects, vectors as arrays. */
-function plain(value: unknown): any {
-  if (value instanceof arrow.Vector) return [...value].map(plain);
-  if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
-    const json = typeof (value as any).toJSON === "function" ? (value as any).toJSON() : value;
-    return Object.fromEntries(Object.entries(json).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
 }
 
 const lt = (a: unknown, b: number) => typeof a === "number" && a < b;
@@ -126,8 +104,12 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
   const counters = new FilterCounters();
   const science = new LocalStorage(join(dir, "science"));
   const filters = [...DEFAULT_FILTERS, ...CUSTOM];
+  const engine = await FilterEngine.open();
+  const encoders = new AlertEncoderPool(2);
   try {
     const distributor = new Distributor({
+      engine,
+      encoders,
       archive: new LocalStorage(join(dir, "archive")),
       science,
       sink: publisher,
@@ -191,6 +173,8 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
       );
     }
   } finally {
+    encoders.close();
+    await engine.close();
     await publisher.close();
     await broker.close();
   }
@@ -198,16 +182,15 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
 
 Deno.test("a filter definition is checked: unknown columns, other types, several statements and file access are refused with the reason", async () => {
   const dir = await archiveFixture();
-  const table = await openBatchTable({
-    archive: new LocalStorage(join(dir, "archive")),
-    file: await firstArchived(dir),
-    science: new LocalStorage(join(dir, "science")),
+  const engine = await FilterEngine.open();
+  const batch = {
+    parquet: { bytes: await Deno.readFile(join(dir, "archive", await firstArchived(dir))) },
     results: [],
     absent: { anomaly: "STRUCT(anomaly_score DOUBLE)" },
     fromOffset: 0n,
     toOffset: 0n,
-  });
-  const check = (where: string) => checkFilter({ name: "f", where, description: "" }, table);
+  };
+  const check = (where: string) => engine.check({ name: "f", where, description: "" }, batch);
   try {
     await check("candidate.magpsf < 17 AND anomaly.anomaly_score < 0");
     await assert.rejects(
@@ -219,17 +202,18 @@ Deno.test("a filter definition is checked: unknown columns, other types, several
       check("true) AS v FROM alerts; DROP TABLE alerts; SELECT (true"),
       /Filter f is refused/,
     );
+    await assert.rejects(check("true), (1"), /Filter f is refused: .*one expression/);
     await assert.rejects(
       check("(SELECT count(*) FROM read_csv('/etc/passwd')) > 0"),
       /Filter f is refused: .*(disabled|Permission)/,
     );
   } finally {
-    table.close();
+    await engine.close();
   }
 });
 
 async function firstArchived(dir: string): Promise<string> {
-  for await (const path of walk(join(dir, "archive"))) {
+  for await (const path of parquetFiles(join(dir, "archive"))) {
     return path.slice(join(dir, "archive").length + 1);
   }
   throw new Error("empty archive");

@@ -5,7 +5,7 @@
  */
 import { Reader } from "../../../simulator/broker/protocol/reader.ts";
 import { Writer } from "../../../simulator/broker/protocol/writer.ts";
-import { crc32c } from "../../../simulator/broker/crc32c.ts";
+import { crc32c } from "../../../core/source/crc32c.ts";
 
 /** A raw TCP connection to the broker. */
 export class RawClient {
