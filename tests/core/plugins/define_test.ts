@@ -73,3 +73,28 @@ Deno.test("definePlugin checks a ranking against the outputs and outputsFor's ty
     /"outputsFor" must be a function/,
   );
 });
+
+Deno.test("definePlugin: a filter has no outputs and may name science inputs; only a filter names them", () => {
+  const filter = definePlugin({
+    name: "rising",
+    kind: "filter",
+    description: "d",
+    columns: ["candid", "candidate"],
+    science: ["classify"],
+    process: () => [],
+  });
+  assert.deepEqual([filter.kind, filter.outputs, filter.science], ["filter", {}, ["classify"]]);
+  const bad = (changes: Record<string, unknown>) => ({ ...filter, ...changes }) as PluginManifest;
+  assert.throws(
+    () => definePlugin(bad({ outputs: { score: "float64" } })),
+    /Plugin rising: a filter has no outputs .*remove "outputs"/,
+  );
+  assert.throws(
+    () => definePlugin(bad({ science: ["Not a name"] })),
+    /Plugin rising: "science" must list plugin names such as \["classify"\], found \["Not a name"\]/,
+  );
+  assert.throws(
+    () => definePlugin({ ...BASE, science: ["classify"] }),
+    /Plugin xmatch: "science" \(the results a filter is given\) is for kind "filter" only/,
+  );
+});
