@@ -26,7 +26,8 @@ import { type ArchivedBatch, liveBatches } from "./archive_batches.ts";
 import type { PluginBatch, PluginHost } from "./host.ts";
 import type { ProgressStore, TopicPartition } from "./progress.ts";
 import { pumpFiles } from "./pump.ts";
-import type { BatchTicket, PluginEvent } from "./runner.ts";
+import type { BatchTicket } from "./batch_queue.ts";
+import type { PluginEvent } from "./runner.ts";
 
 /** Options of {@link StreamFeed}. */
 export interface StreamFeedOptions {

@@ -4,11 +4,12 @@
 export * from "./define.ts";
 export { createPluginHost } from "./host.ts";
 export type { DispatchReport, PluginBatch, PluginHost, PluginHostOptions } from "./host.ts";
-export type { PluginEvent, PluginState, PluginStatus } from "./runner.ts";
+export type { PluginEvent, PluginStatus } from "./runner.ts";
+export type { PluginState } from "./lifecycle.ts";
 export type { PluginSummary } from "./summary.ts";
 export { createParquetSink, diskStorage, resultFilePath, resultTable } from "./results.ts";
 export type { ParquetSinkOptions, ResultBatchMeta, ResultSink, ResultStorage } from "./results.ts";
-export type { BatchTicket } from "./runner.ts";
+export type { BatchTicket } from "./batch_queue.ts";
 export type { DispatchOptions } from "./host.ts";
 export type { ResultReplace, ResultSource } from "./results.ts";
 export { type ArchivedBatch, fileBatches, liveBatches } from "./archive_batches.ts";
