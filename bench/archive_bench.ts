@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { replay } from "../simulator/replayer/mod.ts";
+import { processCpuMs } from "../core/plugins/process.ts";
 import { readProcessState } from "../core/process/state_file.ts";
 import { launch } from "../tests/support/chromium.ts";
 import { freePort } from "../tests/support/fink_process.ts";
@@ -35,6 +36,8 @@ export interface ArchiveBenchResult {
   alertsPerSecond: number;
   megabytesPerSecond: number;
   peakMemoryMB: number;
+  /** Alerts drained per second of the archive process's CPU time (all its threads). */
+  alertsPerCpuSecond: number;
   dashboardOpen: boolean;
   live: { rate: number; sent: number; latencyP50Ms: number | null; latencyP99Ms: number | null };
 }
@@ -144,11 +147,15 @@ export async function runArchiveBench(
     const page = options.dashboard ? await openLivePage(join(dir, "archive-state")) : null;
     const first = await until("the first archived alert", async () => {
       const doc = await statusOf(join(dir, "archive-state"));
-      return doc !== null && doc.totals?.received > 0 ? { t: performance.now(), doc } : null;
+      return doc !== null && doc.totals?.received > 0
+        ? { t: performance.now(), doc, cpuMs: processCpuMs(archive.pid) ?? 0 }
+        : null;
     }, 120_000);
     const last = await until("the backlog to be archived", async () => {
       const doc = await statusOf(join(dir, "archive-state"));
-      return doc !== null && doc.totals?.archived >= alerts ? { t: performance.now(), doc } : null;
+      return doc !== null && doc.totals?.archived >= alerts
+        ? { t: performance.now(), doc, cpuMs: processCpuMs(archive.pid) ?? 0 }
+        : null;
     }, 1_800_000);
     const drainSeconds = (last.t - first.t) / 1000;
     const archived = last.doc.totals.archived - first.doc.totals.archived;
@@ -181,6 +188,7 @@ export async function runArchiveBench(
       alertsPerSecond: Math.round(archived / drainSeconds),
       megabytesPerSecond: Math.round(bytes / 1e6 / ((last.t - first.t) / 1000) * 10) / 10,
       peakMemoryMB: peak,
+      alertsPerCpuSecond: Math.round(archived / ((last.cpuMs - first.cpuMs) / 1000)),
       dashboardOpen: page !== null,
       live: {
         rate: liveRate,
