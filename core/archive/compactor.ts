@@ -4,8 +4,10 @@
  * cover, so exactly-once survives compaction. Only committed files are merged,
  * and each merge is journalled in `_wal/compact/`: a crash after the merged
  * file was renamed into place finishes the job on restart (inputs deleted), a
- * crash before it rolls back (inputs kept). A reader listing the hour during
- * the few milliseconds between the rename and the deletes sees both.
+ * crash before it rolls back (inputs kept). Between the rename and the deletes
+ * (and after a crash there, until recovery) the hour folder holds both; the
+ * reader (reader.ts) leaves out the inputs of a journalled merge whose output
+ * it lists ({@link journalledMerges}).
  *
  * Merging streams: inputs are read one at a time and their row groups go
  * through parquet-wasm's streaming writer straight to storage, so memory holds
@@ -13,6 +15,7 @@
  */
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
+import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import { parseJson, TMP_SUFFIX } from "./ledger.ts";
 import { parquetName } from "./batch_writer.ts";
@@ -43,6 +46,37 @@ interface FileRef {
 }
 
 const NAME = /^(.+)\+(\d+)\+(\d+)\+(\d+)\.parquet$/;
+/** Where merges are journalled, one `<topic>+<partition>+<start>-<end>.json` each. */
+const JOURNAL_DIR = "_wal/compact";
+
+/** A merge as its journal records it, paths relative to the archive root. */
+export interface MergeJob {
+  output: string;
+  /** The files the output replaces, deleted once it is in place. */
+  inputs: string[];
+}
+
+/**
+ * The merges journalled now: under way, or interrupted by a crash until
+ * {@link Compactor.recover} finishes or rolls them back. A journal torn while
+ * written (its merge had not begun) or removed meanwhile (its merge is done) is
+ * left out.
+ */
+export async function journalledMerges(storage: Storage): Promise<MergeJob[]> {
+  const jobs: MergeJob[] = [];
+  for (const entry of await storage.list(JOURNAL_DIR)) {
+    if (entry.isDirectory || !entry.name.endsWith(".json")) continue;
+    const bytes = await storage.readFile(entry.path).catch((error) => {
+      if (error instanceof StorageNotFoundError) return null;
+      throw error;
+    });
+    const job = bytes === null ? null : parseJson(bytes);
+    if (typeof job?.output === "string" && Array.isArray(job.inputs)) {
+      jobs.push({ output: job.output, inputs: job.inputs.map(String) });
+    }
+  }
+  return jobs;
+}
 
 /** Parses `<topic>+<partition>+<start>+<end>.parquet`; null for other names. */
 export function parseParquetName(
@@ -60,7 +94,7 @@ export class Compactor {
   /** Finishes or rolls back merges a crash interrupted. */
   async recover(): Promise<number> {
     let n = 0;
-    for (const entry of await this.storage.list("_wal/compact")) {
+    for (const entry of await this.storage.list(JOURNAL_DIR)) {
       if (!entry.name.endsWith(".json")) {
         await this.storage.remove(entry.path);
         continue;
@@ -158,7 +192,7 @@ export class Compactor {
       const end = files[files.length - 1].end;
       const output = `${hourDir}/${parquetName(tp, start, end)}`;
       const job = { output, inputs: files.map((f) => f.path) };
-      const journal = `_wal/compact/${tp.topic}+${tp.partition}+${start}-${end}.json`;
+      const journal = `${JOURNAL_DIR}/${tp.topic}+${tp.partition}+${start}-${end}.json`;
       await this.storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(job)));
       const properties = parquetProperties(schema, {
         avroSchema: schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",
