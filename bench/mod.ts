@@ -8,7 +8,7 @@ import { runArchiveBench } from "./archive_bench.ts";
 import { runBrokerBench } from "./broker_bench.ts";
 import { runDistributeBench } from "./distribute_bench.ts";
 import { runEncodeBench } from "./encode_bench.ts";
-import { runClassifyBench, runPluginBench, SPREAD_FOLDERS } from "./plugin_bench.ts";
+import { runPluginsBench } from "./plugin_bench.ts";
 import { runQueryBench } from "./query_bench.ts";
 import { runXmatchBench } from "./xmatch_bench.ts";
 
@@ -27,11 +27,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
     };
   },
   xmatch: () => runXmatchBench(),
-  plugins: async () => ({
-    roundTripOneNight: await runPluginBench(),
-    roundTripThreeNights: await runPluginBench({ folders: [...SPREAD_FOLDERS] }),
-    classify: await runClassifyBench(),
-  }),
+  plugins: () => runPluginsBench(),
   anomaly: () => runAnomalyBench(),
   api: () => runApiBench(),
   distribute: () => runDistributeBench(),

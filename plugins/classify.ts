@@ -446,7 +446,7 @@ export default definePlugin({
   version: "1.0.0",
   permissions: { read: [CATALOG_DIR] },
   kind: "stream",
-  // Positions, ids and solar-system fields only: the cutouts stay out of the Worker.
+  // Positions, ids and solar-system fields only: the cutouts stay out of the plugin process.
   columns: [
     "candid",
     "candidate",

@@ -4,8 +4,10 @@
  * cover, so exactly-once survives compaction. Only committed files are merged,
  * and each merge is journalled in `_wal/compact/`: a crash after the merged
  * file was renamed into place finishes the job on restart (inputs deleted), a
- * crash before it rolls back (inputs kept). A reader listing the hour during
- * the few milliseconds between the rename and the deletes sees both.
+ * crash before it rolls back (inputs kept). Between the rename and the deletes
+ * (and after a crash there, until recovery) the hour folder holds both; the
+ * reader (reader.ts) leaves out the inputs of a journalled merge whose output
+ * it lists ({@link journalledMerges}).
  *
  * Merging streams: inputs are read one at a time and their row groups go
  * through a streaming writer (core/arrow/parquet.ts) straight to storage, so
@@ -13,6 +15,7 @@
  */
 import type * as arrow from "apache-arrow";
 import { concatParquet, readParquetSchema } from "../arrow/parquet.ts";
+import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import { parseJsonFile, replaceFile, temporaryOf } from "../storage/atomic_replace.ts";
 import { journalEntries } from "./ledger.ts";
@@ -46,6 +49,26 @@ interface FileRef {
   start: bigint;
   end: bigint;
   size: number;
+}
+
+/**
+ * The merges journalled now: under way, or interrupted by a crash until
+ * {@link Compactor.recover} finishes or rolls them back. A journal torn while
+ * written (its merge had not begun) or removed meanwhile (its merge is done) is
+ * left out; nothing is removed here, as readers call it.
+ */
+export async function journalledMerges(storage: Storage): Promise<MergeJob[]> {
+  const jobs: MergeJob[] = [];
+  for (const entry of await storage.list(COMPACTION_JOURNALS)) {
+    if (entry.isDirectory || !entry.name.endsWith(".json")) continue;
+    const bytes = await storage.readFile(entry.path).catch((error) => {
+      if (error instanceof StorageNotFoundError) return null;
+      throw error;
+    });
+    const job = bytes === null ? null : parseJournal(bytes);
+    if (job !== null) jobs.push(job);
+  }
+  return jobs;
 }
 
 /** Merges small files of closed hours. */
@@ -145,7 +168,7 @@ export class Compactor {
       const start = files[0].start;
       const end = files[files.length - 1].end;
       const output = `${hourDir}/${parquetName(tp, start, end)}`;
-      const job: Journal = { output, inputs: files.map((f) => f.path) };
+      const job: MergeJob = { output, inputs: files.map((f) => f.path) };
       const journal = compactionJournalPath(tp, start, end);
       await this.storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(job)));
       const settings = parquetProperties(schema, {
@@ -166,15 +189,17 @@ export class Compactor {
   }
 }
 
-/** What a compaction journal records: the merged file and the files it replaces. */
-interface Journal {
+/** A merge as its journal records it, paths relative to the archive root. */
+export interface MergeJob {
+  /** The merged file. */
   output: string;
+  /** The files the output replaces, deleted once it is in place. */
   inputs: string[];
 }
 
 /** A compaction journal; null when a crash tore it while it was written. */
-function parseJournal(bytes: Uint8Array): Journal | null {
-  const parsed = parseJsonFile(bytes) as Partial<Journal> | null;
+function parseJournal(bytes: Uint8Array): MergeJob | null {
+  const parsed = parseJsonFile(bytes) as Partial<MergeJob> | null;
   if (typeof parsed?.output !== "string" || !Array.isArray(parsed.inputs)) return null;
-  return parsed as Journal;
+  return { output: parsed.output, inputs: parsed.inputs.map(String) };
 }

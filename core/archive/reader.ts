@@ -6,13 +6,15 @@
  *
  * Files are `<topic>/<hour>/<topic>+<partition>+<start>+<end>.parquet`, the
  * hour as `YYYY/MM/dd/hh` or hive `year=YYYY/month=MM/day=dd/hour=hh`.
- * Bookkeeping folders (`_wal`, `_offsets`, `_quarantine`) and files being
- * written (`.tmp`) are never listed.
+ * Bookkeeping folders (`_wal`, `_offsets`, `_quarantine`), files being
+ * written (`.tmp`) and the inputs of a merge whose output is in place
+ * (compactor.ts) are never listed.
  */
 import * as arrow from "apache-arrow";
 import { readParquet, readParquetColumns } from "../arrow/parquet.ts";
 import type { Storage } from "../storage/storage.ts";
 import { TopicPartitionMap } from "../source/topic_partition.ts";
+import { journalledMerges } from "./compactor.ts";
 import { OFFSETS_FOLDER, parseOffsetsName, parseParquetName } from "./file_names.ts";
 import { TMP_SUFFIX } from "../storage/atomic_replace.ts";
 import type { HourRange } from "./hour_range.ts";
@@ -118,13 +120,43 @@ export async function listArchivedFiles(
 ): Promise<ArchivedFile[]> {
   const files: ArchivedFile[] = [];
   for (const { hour, dir } of await listArchivedHours(storage, topic, options.hours)) {
-    files.push(...(await listHourFiles(storage, { topic, hour, dir }, options.partition)));
+    files.push(...(await hourFolderFiles(storage, { topic, hour, dir }, options.partition)));
   }
-  return files;
+  return await withoutMergedInputs(storage, files);
 }
 
 /** The Parquet files of one hour folder of a topic, sorted by partition then start offset. */
 export async function listHourFiles(
+  storage: Storage,
+  where: { topic: string; hour: number; dir: string },
+  partition?: number,
+): Promise<ArchivedFile[]> {
+  return await withoutMergedInputs(storage, await hourFolderFiles(storage, where, partition));
+}
+
+/**
+ * Leaves out the inputs of a journalled merge whose output is listed: from the
+ * rename of a merged file to the deletion of its inputs (and after a crash
+ * there, until the archive's next start finishes the job) the hour folder holds
+ * both, and a reader taking both would read those alerts twice. The journals
+ * are read after the listing: a merge that finished meanwhile has deleted its
+ * inputs, so reading one fails with StorageNotFoundError, as for any file
+ * compaction removed since a listing.
+ */
+async function withoutMergedInputs(
+  storage: Storage,
+  files: ArchivedFile[],
+): Promise<ArchivedFile[]> {
+  if (files.length === 0) return files;
+  const listed = new Set(files.map((f) => f.path));
+  const merged = new Set<string>();
+  for (const merge of await journalledMerges(storage)) {
+    if (listed.has(merge.output)) { for (const input of merge.inputs) merged.add(input); }
+  }
+  return merged.size === 0 ? files : files.filter((f) => !merged.has(f.path));
+}
+
+async function hourFolderFiles(
   storage: Storage,
   where: { topic: string; hour: number; dir: string },
   partition?: number,

@@ -20,7 +20,8 @@ import type { HourRange } from "../archive/hour_range.ts";
 import { type HourJobStatus, HourRuns } from "./hour_runs.ts";
 import { ProgressStore } from "./progress.ts";
 import { createParquetSink } from "./results.ts";
-import type { PluginEvent, PluginState, PluginStatus } from "./runner.ts";
+import type { PluginState } from "./lifecycle.ts";
+import type { PluginEvent, PluginStatus } from "./runner.ts";
 import type { PluginSummary } from "./summary.ts";
 
 /** A plugin service's details: the host's status of the plugin, its results' summary, its runs. */
@@ -297,7 +298,14 @@ function pluginService(bus: PluginBus & Internals, name: string): Service<Plugin
       // catch up: it is not waited for, and its progress says where the next run resumes.
       if (status()?.kind === "stream" && bus.progressing(name)) {
         const waitMs = Math.max(0, bus.stopDeadline() - Date.now());
-        await bus.feed.drain(waitMs, name, { while: () => bus.progressing(name) });
+        const caughtUp = await bus.feed.drain(waitMs, name, { while: () => bus.progressing(name) });
+        if (!caughtUp) {
+          log.warn("stopping a plugin that has not caught up; its next run resumes there", {
+            plugin: name,
+            waitedMs: waitMs,
+            behind: bus.feed.status(name)?.behind,
+          });
+        }
       }
       host.stop(name);
     },

@@ -27,13 +27,11 @@ import type { ArchivedBatch } from "../archive/consumers.ts";
 import { liveBatches } from "./archive_batches.ts";
 import type { PluginBatch, PluginHost } from "./host.ts";
 import type { ProgressStore } from "./progress.ts";
-import {
-  formatTopicPartition,
-  type TopicPartition,
-  TopicPartitionMap,
-} from "../source/topic_partition.ts";
+import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
 import { pumpFiles } from "./pump.ts";
-import type { BatchTicket, PluginEvent } from "./runner.ts";
+import type { BatchTicket } from "./batch_queue.ts";
+import { batchLabel } from "./failure_text.ts";
+import type { PluginEvent } from "./runner.ts";
 
 /** Options of {@link StreamFeed}. */
 export interface StreamFeedOptions {
@@ -85,12 +83,12 @@ interface PluginFeed {
   cursors: TopicPartitionMap<Cursor>;
   loop: Promise<void> | null;
   wake: boolean;
-  /** Failures in a row of the batch that failed last (its {@link batchKey}); other batches do not reset it. */
+  /** Failures in a row of the batch that failed last (its {@link batchLabel}); other batches do not reset it. */
   failures: { key: string; count: number };
   catchUps: number;
   skipped: number;
   /**
-   * Batches queued and not yet written, by {@link batchKey}: the
+   * Batches queued and not yet written, by {@link batchLabel}: the
    * progress once written, and where to resume when the batch is skipped.
    */
   tickets: Map<string, { tp: TopicPartition; after: bigint; skipTo: bigint }>;
@@ -351,9 +349,12 @@ export class StreamFeed {
   #failed(feed: PluginFeed, event: PluginEvent): void {
     this.#invalidate(feed);
     const { topic, partition, startOffset, endOffset } = event;
-    const key = topic === undefined || partition === undefined
-      ? "(no batch)"
-      : batchKey({ topic, partition, startOffset: startOffset ?? "", endOffset: endOffset ?? "" });
+    const key = topic === undefined || partition === undefined ? "(no batch)" : batchLabel({
+      topic,
+      partition,
+      startOffset: startOffset ?? "",
+      endOffset: endOffset ?? "",
+    });
     feed.failures = { key, count: feed.failures.key === key ? feed.failures.count + 1 : 1 };
     const ticket = feed.tickets.get(key);
     if (feed.failures.count < (this.#options.maxAttempts ?? 3) || ticket === undefined) return;
@@ -507,7 +508,7 @@ export class StreamFeed {
   ): BatchTicket {
     const epoch = feed.epoch;
     const tp = { topic: batch.topic, partition: batch.partition };
-    const key = batchKey(batch);
+    const key = batchLabel(batch);
     feed.tickets.set(key, { tp, ...progress });
     const current = () => !this.#closed && feed.epoch === epoch;
     return {
@@ -548,15 +549,4 @@ export class StreamFeed {
     work.finally(() => this.#work.delete(work)).catch(() => {});
     return work;
   }
-}
-
-/** The offsets of one batch of one topic-partition. */
-interface BatchRange extends TopicPartition {
-  startOffset: number | bigint | string;
-  endOffset: number | bigint | string;
-}
-
-/** Names a batch among a plugin's queued ones: `<topic>+<partition>+<start>+<end>`. */
-function batchKey(batch: BatchRange): string {
-  return `${formatTopicPartition(batch)}+${batch.startOffset}+${batch.endOffset}`;
 }

@@ -17,14 +17,8 @@ import { keyDefault } from "../config/keys.ts";
 import type { ConfigTable } from "../config/mod.ts";
 import { BUILT_IN_NAMES } from "./consent.ts";
 import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
-import {
-  type BatchTicket,
-  fileFingerprint,
-  type PluginEvent,
-  PluginRunner,
-  type PluginStatus,
-  type QueuedBatch,
-} from "./runner.ts";
+import type { BatchTicket, QueuedBatch } from "./batch_queue.ts";
+import { fileFingerprint, type PluginEvent, PluginRunner, type PluginStatus } from "./runner.ts";
 import type { PluginSummary } from "./summary.ts";
 
 /** A batch of decoded alerts as handed over by the archive. */

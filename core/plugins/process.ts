@@ -92,14 +92,7 @@ export class PluginProcess {
 
   /** CPU time (user + system) the process has used so far, in ms; null once it is gone. */
   cpuMs(): number | null {
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${this.pid}/stat`);
-      // Fields after the command name, which is in parentheses and may hold spaces.
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-    } catch {
-      return null;
-    }
+    return processCpuMs(this.pid);
   }
 
   /** Kills the process (SIGKILL); `onEnd` is not called for it. */
@@ -170,5 +163,17 @@ export class PluginProcess {
     const uncaught = /^error: (Uncaught .*)$/m.exec(this.#stderrTail)?.[1];
     const why = uncaught === undefined ? "" : ` (${uncaught.slice(0, 300)})`;
     return `exited with code ${status.code}${why}`;
+  }
+}
+
+/** CPU time (user + system) process `pid` has used so far, in ms, from /proc; null once it is gone. */
+export function processCpuMs(pid: number): number | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
   }
 }

@@ -1,36 +1,56 @@
 /**
- * One plugin file's life: probe its manifest in a process with no permission
- * but its code, check its name and the operator's consent, start the
- * sandboxed process, feed it one batch at a time from a bounded queue, enforce
- * the CPU budget, restart it with exponential backoff after any failure, and
- * hand its rows to the sink.
+ * One plugin file's life, as the states and transitions of lifecycle.ts: probe
+ * its manifest (probe.ts), check its name and the operator's consent, start
+ * the sandboxed process (process.ts), send it one batch at a time from its
+ * queue (batch_queue.ts) under a CPU budget (cpu_budget.ts), check the rows
+ * that come back (returned_rows.ts) and hand them to the result writer
+ * (result_writer.ts), and restart it with backoff (restart_backoff.ts) after
+ * any failure, worded by failure_text.ts.
  */
 import { basename } from "node:path";
-import { tableFromIPC } from "apache-arrow";
-import { Histogram, type HistogramSnapshot, SHORT_SECONDS } from "../histogram.ts";
-import { definePlugin, type OutputType, type PluginConfig, type PluginRow } from "./define.ts";
+import { BatchQueue, type QueuedBatch } from "./batch_queue.ts";
 import { checkConsent, checkName } from "./consent.ts";
+import { watchBudget } from "./cpu_budget.ts";
+import type { OutputType, PluginConfig } from "./define.ts";
+import {
+  loadFailureText,
+  manifestChangedText,
+  oneLine,
+  overrunText,
+  oversizedText,
+  processEndText,
+  processFailureText,
+  setupTimeoutText,
+  spawnFailureText,
+} from "./failure_text.ts";
 import { megabytes } from "./frames.ts";
-import { PluginProcess, type ProcessEnd } from "./process.ts";
+import {
+  dropsQueue,
+  hasProcess,
+  type Phase,
+  type PluginState,
+  pluginState,
+  type Probing,
+  type Processing,
+  progressing,
+  type SettingUp,
+  takesBatches,
+} from "./lifecycle.ts";
+import { type PluginCounts, PluginStats } from "./plugin_stats.ts";
+import { type ProbeHandlers, probeManifest } from "./probe.ts";
+import { PluginProcess } from "./process.ts";
 import {
   type AlertFailure,
   describeManifest,
   type PluginDescription,
   type WorkerMessage,
 } from "./protocol.ts";
-import { tableToRows } from "./result_table.ts";
-import { checkRows } from "./rows.ts";
-import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
-import { describeDenial, processFlags } from "./sandbox.ts";
+import { RestartBackoff } from "./restart_backoff.ts";
+import { ResultWriter } from "./result_writer.ts";
+import { type BatchRows, returnedRows } from "./returned_rows.ts";
+import type { ResultSink } from "./results.ts";
+import { processFlags } from "./sandbox.ts";
 import { type PluginSummary, SummaryAccumulator } from "./summary.ts";
-
-/** How often the CPU time of a plugin busy with a batch is read. */
-const BUDGET_CHECK_MS = 100;
-/** Failed alerts kept per plugin, with their reasons, for its status. */
-const RECENT_FAILURES = 5;
-
-/** Lifecycle state of a plugin. */
-export type PluginState = "starting" | "running" | "stopped" | "failed" | "restarting";
 
 /** A structured event about a plugin, for logging and for waiting on. */
 export interface PluginEvent {
@@ -58,7 +78,7 @@ export interface PluginEvent {
 }
 
 /** Status of one plugin as shown by `list()`. */
-export interface PluginStatus {
+export interface PluginStatus extends PluginCounts {
   name: string;
   description: string;
   version: string;
@@ -70,59 +90,9 @@ export interface PluginStatus {
   columns?: string[];
   /** A filter's science inputs. */
   science?: string[];
-  batches: number;
-  rows: number;
-  errors: number;
-  dropped: number;
   lastError: string | null;
-  avgMsPerBatch: number | null;
-  lastMsPerBatch: number | null;
-  /** Time each batch took, from sending it to the plugin process to its rows coming back. */
-  batchSeconds: HistogramSnapshot;
-  restarts: number;
-  /** Alerts `process` could not handle: they got null outputs. */
-  failedAlerts: number;
-  /** The last of those alerts, with the reason. */
-  lastFailedAlerts: { id: string; reason: string }[];
   /** Heap cap of its process, in MB. */
   memoryMb: number;
-}
-
-/**
- * How whoever fed a batch follows it: the archive feed uses it to drop batches
- * it will feed again (after a failure) and to record progress once results are durable.
- */
-export interface BatchTicket {
-  /** False once the batch is no longer wanted; it is then dropped unprocessed. */
-  current(): boolean;
-  /** Runs after the batch's results are durable, in the order batches were queued. */
-  written(): Promise<void>;
-  /**
-   * When given, the rows go here instead of the result sink (a filter's verdicts go to the
-   * distribution): those `process` returned and the alerts it threw on (with no row).
-   */
-  deliver?(rows: PluginRow[], failed: { id: bigint; reason: string }[]): Promise<void>;
-}
-
-/** A batch as queued for one plugin: its IPC bytes (owned by this plugin) and shared metadata. */
-export interface QueuedBatch {
-  seq: number;
-  ipc: ArrayBuffer;
-  /** Alert id of each row, in order. */
-  ids: ArrayLike<bigint>;
-  topic: string;
-  partition: number;
-  startOffset: number | bigint;
-  endOffset: number | bigint;
-  /** Event hour of each alert id in the batch. */
-  hourById: Map<bigint, number>;
-  /** Object id (ZTF `objectId`, Rubin `diaObjectId`) of each alert id that has one. */
-  objectById?: Map<bigint, string>;
-  /** Offset ranges per event hour, naming the result files (see ResultBatchMeta). */
-  sources?: ResultSource[];
-  /** Earlier result files this batch supersedes (see ResultBatchMeta). */
-  replaces?: ResultReplace;
-  ticket?: BatchTicket;
 }
 
 /** Settings a runner gets from its host. */
@@ -154,47 +124,38 @@ export interface RunnerOptions {
 /** Runs one plugin file; see the module documentation. */
 export class PluginRunner {
   readonly file: string;
+  /** SHA-256 of the file at the last load, to ignore change events that changed nothing. */
+  fingerprint = "";
   #options: RunnerOptions;
-  #state: PluginState = "starting";
+  /** Where it is in its life; only {@link #enter} changes it. */
+  #phase: Phase = { name: "probing", abort: () => {} };
+  /** The manifest, from a successful probe until the next load. */
   #description: PluginDescription | undefined;
   /** Outputs for the configuration, when the plugin's `outputsFor` reported them at setup. */
   #outputs: Record<string, OutputType> | undefined;
   #summary: SummaryAccumulator | undefined;
-  #process: PluginProcess | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #restartTimer: ReturnType<typeof setTimeout> | undefined;
-  #generation = 0;
-  #backoffMs: number;
-  #queue: QueuedBatch[] = [];
-  #inFlight: { batch: QueuedBatch; postedAt: number; cpuAtStart: number } | undefined;
-  #pendingWrites = 0;
-  #writes: Promise<void> = Promise.resolve();
+  #queue: BatchQueue;
+  #writer: ResultWriter;
+  #backoff: RestartBackoff;
   #loads = new Set<Promise<void>>();
-  #settleSpawn: (() => void) | undefined;
-  /** True from a process's start until its setup() is done. */
-  #settingUp = false;
-  #abortProbe: (() => void) | undefined;
-  #stats = {
-    batches: 0,
-    rows: 0,
-    errors: 0,
-    dropped: 0,
-    restarts: 0,
-    totalMs: 0,
-    failedAlerts: 0,
-  };
-  #lastFailedAlerts: { id: string; reason: string }[] = [];
-  #batchSeconds = new Histogram(SHORT_SECONDS);
-  #lastMs: number | null = null;
+  /** Resolves the load waiting for its process to run or fail. */
+  #settleLoad: (() => void) | undefined;
+  #stats = new PluginStats();
   #lastError: string | null = null;
-  /** SHA-256 of the file at the last load, to ignore change events that changed nothing. */
-  fingerprint = "";
 
   /** A runner for `file`; call {@link load} to start it. */
   constructor(file: string, options: RunnerOptions) {
     this.file = file;
     this.#options = options;
-    this.#backoffMs = options.restartBackoff.initialMs;
+    this.#queue = new BatchQueue(options.queueLimit);
+    this.#backoff = new RestartBackoff(options.restartBackoff);
+    this.#writer = new ResultWriter({
+      sink: options.sink,
+      settled: () => {
+        this.#options.changed();
+        this.#sendNext();
+      },
+    });
   }
 
   /** The manifest name once loaded, else the file name without `.ts`. */
@@ -209,7 +170,7 @@ export class PluginRunner {
 
   /** Current state. */
   get state(): PluginState {
-    return this.#state;
+    return pluginState(this.#phase);
   }
 
   /** The columns the plugin asked for, or undefined for all. */
@@ -229,13 +190,12 @@ export class PluginRunner {
 
   /** Whether it takes batches (loaded, and starting, running or restarting). */
   get acceptsBatches(): boolean {
-    return this.#description !== undefined &&
-      (this.#state === "starting" || this.#state === "running" || this.#state === "restarting");
+    return this.#description !== undefined && takesBatches(this.#phase);
   }
 
   /** Whether its queue has room for another batch. */
   get hasRoom(): boolean {
-    return this.#queue.length < this.#options.queueLimit;
+    return this.#queue.hasRoom;
   }
 
   /**
@@ -244,9 +204,9 @@ export class PluginRunner {
    * it holds in its queue does not count.
    */
   get idle(): boolean {
-    const progressing = this.#state === "running" || this.#state === "starting";
-    return this.#pendingWrites === 0 &&
-      (!progressing || (this.#queue.length === 0 && this.#inFlight === undefined));
+    return this.#writer.pending === 0 &&
+      (!progressing(this.#phase) ||
+        (this.#queue.size === 0 && this.#phase.name !== "processing"));
   }
 
   /**
@@ -255,48 +215,41 @@ export class PluginRunner {
    * stopped; a `batch` plugin runs only when `run` is true, as it has no live flow.
    */
   load(run: boolean | "stream" = "stream"): Promise<void> {
-    this.#halt();
-    const generation = this.#generation;
-    this.#state = "starting";
+    const probing: Probing = { name: "probing", abort: () => {} };
+    this.#enter(probing);
     this.#description = undefined;
-    const loading = this.#load(generation, run);
+    const loading = this.#load(probing, run);
     this.#loads.add(loading);
     return loading.finally(() => this.#loads.delete(loading));
   }
 
   /** Stops the process and drops its queue; {@link load} starts it again. */
   stop(): void {
-    const wasStopped = this.#state === "stopped";
-    this.#halt();
-    this.#state = "stopped";
+    const wasStopped = this.#phase.name === "stopped";
+    this.#enter({ name: "stopped" });
     if (!wasStopped) this.#emit("stopped", {});
     this.#options.changed();
   }
 
   /** Stops it and waits for its load and pending writes to settle. */
   async close(): Promise<void> {
-    this.#halt();
-    this.#state = "stopped";
+    this.#enter({ name: "stopped" });
     await Promise.all(this.#loads);
-    await this.#writes;
+    await this.#writer.drained();
   }
 
   /** Queues a batch; the caller checks {@link hasRoom} first. */
   enqueue(batch: QueuedBatch): void {
     this.#queue.push(batch);
-    this.#pump();
+    this.#sendNext();
   }
 
   /** Counts and reports a batch skipped because the queue was full. */
   skip(batch: Omit<QueuedBatch, "ipc">): void {
     this.#stats.dropped++;
     this.#emit("dropped", {
-      message:
-        `plugin ${this.name}: queue full (${this.#options.queueLimit} batches), batch skipped`,
-      topic: batch.topic,
-      partition: batch.partition,
-      startOffset: String(batch.startOffset),
-      endOffset: String(batch.endOffset),
+      message: `plugin ${this.name}: queue full (${this.#queue.limit} batches), batch skipped`,
+      ...batchFields(batch),
     });
   }
 
@@ -309,28 +262,14 @@ export class PluginRunner {
       version: d?.version ?? "",
       kind: d?.kind ?? "",
       file: this.file,
-      state: this.#state,
+      state: this.state,
       permissions: d?.permissions ?? {},
       ...(d?.columns === undefined ? {} : { columns: d.columns }),
       ...(d?.science === undefined ? {} : { science: d.science }),
-      batches: this.#stats.batches,
-      rows: this.#stats.rows,
-      errors: this.#stats.errors,
-      dropped: this.#stats.dropped,
+      ...this.#stats.snapshot(),
       lastError: this.#lastError,
-      avgMsPerBatch: this.#stats.batches > 0 ? this.#stats.totalMs / this.#stats.batches : null,
-      lastMsPerBatch: this.#lastMs,
-      batchSeconds: this.#batchSeconds.snapshot(),
-      restarts: this.#stats.restarts,
-      failedAlerts: this.#stats.failedAlerts,
-      lastFailedAlerts: [...this.#lastFailedAlerts],
       memoryMb: this.#memoryMb(),
     };
-  }
-
-  #memoryMb(): number {
-    const own = this.#options.configFor(this.name).memory_mb;
-    return typeof own === "number" && own > 0 ? own : this.#options.memoryMb;
   }
 
   /** Live summary of its results. */
@@ -338,11 +277,46 @@ export class PluginRunner {
     return this.#summary?.snapshot(this.name) ?? { name: this.name, counts: {}, recent: [] };
   }
 
-  async #load(generation: number, run: boolean | "stream"): Promise<void> {
+  // Transitions (see lifecycle.ts for the table).
+
+  /**
+   * The only place the phase changes. What the phase left held ends with it
+   * (probe, setup deadline, budget watch, restart timer, and the process unless
+   * the next phase carries it on); a load waiting for its process is settled
+   * once that process runs or failed; the queue is emptied where it would never
+   * be processed.
+   */
+  #enter(next: Phase): void {
+    const left = this.#phase;
+    this.#phase = next;
+    if (left.name === "probing") left.abort();
+    if (left.name === "settingUp") clearTimeout(left.deadline);
+    if (left.name === "processing") left.watch.stop();
+    if (left.name === "restarting") clearTimeout(left.timer);
+    if (hasProcess(left) && !(hasProcess(next) && next.process === left.process)) {
+      left.process.kill();
+    }
+    if (next.name !== "settingUp") {
+      this.#settleLoad?.();
+      this.#settleLoad = undefined;
+    }
+    if (dropsQueue(next)) this.#queue.clear();
+  }
+
+  /** probing → settingUp, stopped or failed. */
+  async #load(probing: Probing, run: boolean | "stream"): Promise<void> {
+    const current = () => this.#phase === probing;
+    let description: PluginDescription;
     try {
       this.fingerprint = await fileFingerprint(this.file);
-      const description = await this.#probe();
-      if (generation !== this.#generation) return;
+      if (!current()) return;
+      const probe = probeManifest({
+        start: (handlers) => this.#start("probe", {}, handlers),
+        timeoutMs: this.#options.setupTimeoutMs,
+      });
+      probing.abort = probe.abort;
+      description = await probe.manifest;
+      if (!current()) return;
       checkName(description.name, this.#options.reservedNames());
       const conflict = this.#options.nameConflict(description.name, this.file);
       if (conflict !== undefined) throw new Error(conflict);
@@ -350,54 +324,236 @@ export class PluginRunner {
         root: this.#options.root,
         allow: this.#options.configFor(description.name).allow,
       });
-      this.#description = description;
-      this.#outputs = undefined;
-      this.#summary = new SummaryAccumulator(description.outputs, {
-        recentRows: this.#options.recentRows,
-        ranking: description.ranking,
-      });
-      this.#emit("loaded", { version: description.version, permissions: description.permissions });
     } catch (error) {
-      if (generation !== this.#generation) return;
-      this.#state = "failed";
-      this.#lastError = this.#loadFailure(error);
-      this.#stats.errors++;
-      this.#queue = [];
-      this.#emit("failed", { message: this.#lastError });
-      this.#options.changed();
+      if (current()) this.#fail(loadFailureText(this.name, error));
       return;
     }
+    this.#description = description;
+    this.#outputs = undefined;
+    this.#summary = new SummaryAccumulator(description.outputs, {
+      recentRows: this.#options.recentRows,
+      ranking: description.ranking,
+    });
+    this.#emit("loaded", { version: description.version, permissions: description.permissions });
     // Filters run live like stream plugins; batch plugins only when started.
-    if (run === false || (run === "stream" && this.#description.kind === "batch")) {
-      this.#state = "stopped";
-      this.#queue = [];
+    if (run === false || (run === "stream" && description.kind === "batch")) {
+      this.#enter({ name: "stopped" });
       this.#options.changed();
       return;
     }
-    await this.#spawn(generation);
+    await this.#spawn();
   }
 
-  #loadFailure(error: unknown): string {
-    const message = error instanceof Error ? error.message : String(error);
-    const denial = describeDenial(this.name, message);
-    if (denial !== undefined) {
-      return oneLine(
-        `${denial}; module top-level code runs without permissions, do I/O in setup()`,
-      );
+  /**
+   * probing or restarting → settingUp (or failed when the process cannot start);
+   * resolves once the process runs or failed.
+   */
+  #spawn(): Promise<void> {
+    let child: PluginProcess;
+    try {
+      child = this.#start("run", this.#description!.permissions, {
+        onMessage: (message, payload) => {
+          if (this.#runs(child)) this.#onMessage(message, payload);
+        },
+        onEnd: (end) => {
+          const phase = this.#phase;
+          if (!this.#runs(child)) return;
+          this.#crash(processEndText(this.name, end, {
+            settingUp: phase.name === "settingUp",
+            batch: phase.name === "processing" ? phase.batch : undefined,
+          }));
+        },
+        onOversized: (bytes) => {
+          if (this.#runs(child)) this.#oversized(`returned ${megabytes(bytes)} MB of results`);
+        },
+      });
+    } catch (error) {
+      this.#fail(spawnFailureText(this.name, error));
+      return Promise.resolve();
     }
-    return oneLine(`plugin ${this.name} failed to load: ${message}`);
+    const deadline = setTimeout(
+      () => this.#crash(setupTimeoutText(this.name, this.#options.setupTimeoutMs)),
+      this.#options.setupTimeoutMs,
+    );
+    this.#enter({ name: "settingUp", process: child, deadline });
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#settleLoad = resolve;
+    return promise;
+  }
+
+  /** What the process says, taken only in the phase it belongs to: frames are not trusted. */
+  #onMessage(message: WorkerMessage, payload: Uint8Array): void {
+    const phase = this.#phase;
+    switch (message.type) {
+      case "described":
+        if (phase.name === "settingUp") this.#described(phase, message.description);
+        return;
+      case "ready":
+        if (phase.name === "settingUp") this.#ready(phase, message.outputs);
+        return;
+      case "rows":
+        if (phase.name === "processing" && phase.batch.seq === message.seq) {
+          this.#rows(phase, payload, message.failures);
+        }
+        return;
+      case "failed":
+        if (message.phase === "load") {
+          this.#fail(loadFailureText(this.name, new Error(message.message)));
+        } else if (message.phase === "oversized") this.#oversized(String(message.message));
+        else this.#crash(processFailureText(this.name, message));
+        return;
+      case "log":
+        this.#emit("log", { message: message.message, fields: message.fields });
+        return;
+    }
+  }
+
+  /** settingUp: the process reports the manifest; anything but the probed one → failed. */
+  #described(phase: SettingUp, description: PluginDescription): void {
+    if (JSON.stringify(describeManifest(description)) !== JSON.stringify(this.#description)) {
+      this.#fail(manifestChangedText(this.name));
+      return;
+    }
+    phase.process.send({
+      type: "setup",
+      config: this.#options.configFor(this.name),
+      maxResultBytes: this.#options.maxResultBytes,
+    });
+  }
+
+  /** settingUp → waiting: `setup()` is done. */
+  #ready(phase: SettingUp, outputs: Record<string, OutputType> | undefined): void {
+    if (
+      outputs !== undefined && this.#description !== undefined &&
+      JSON.stringify(outputs) !== JSON.stringify(this.#outputs)
+    ) {
+      // Outputs that depend on the configuration (outputsFor), checked by the plugin process;
+      // a restart with the same outputs keeps the live summary.
+      this.#outputs = outputs;
+      this.#summary = new SummaryAccumulator(outputs, {
+        recentRows: this.#options.recentRows,
+        ranking: this.#description.ranking,
+      });
+    }
+    this.#enter({ name: "waiting", process: phase.process });
+    this.#emit("started", {});
+    this.#options.changed();
+    this.#sendNext();
+  }
+
+  /**
+   * waiting → processing, with the oldest wanted batch of the queue. At most
+   * one write may be pending meanwhile: results are not left to pile up.
+   */
+  #sendNext(): void {
+    const phase = this.#phase;
+    if (phase.name !== "waiting" || this.#writer.pending > 1 || this.#queue.size === 0) return;
+    const batch = this.#queue.take();
+    if (batch === undefined) {
+      this.#options.changed();
+      return;
+    }
+    const watch = watchBudget(phase.process, {
+      budgetMs: this.#description?.budgetMs ?? this.#options.budgetMs,
+      onOverrun: (overrun) => this.#crash(overrunText(this.name, batch, overrun)),
+    });
+    this.#enter({
+      name: "processing",
+      process: phase.process,
+      batch,
+      sentAt: performance.now(),
+      watch,
+    });
+    phase.process.send({ type: "batch", seq: batch.seq }, new Uint8Array(batch.ipc));
+    this.#options.changed();
+  }
+
+  /**
+   * processing → waiting with the batch's rows handed to the writer (for the
+   * result sink, or the batch's ticket when it takes them), or → restarting.
+   */
+  #rows(phase: Processing, payload: Uint8Array, failures: AlertFailure[]): void {
+    const ms = performance.now() - phase.sentAt;
+    const { batch } = phase;
+    const outputs = this.#outputs ?? this.#description!.outputs;
+    let checked: BatchRows;
+    try {
+      checked = returnedRows(payload, { batch, failures, outputs });
+    } catch (error) {
+      this.#crash(`plugin ${this.name}: ${(error as Error).message}`);
+      return;
+    }
+    this.#enter({ name: "waiting", process: phase.process });
+    this.#backoff.reset();
+    const rows = this.#writer.write({
+      plugin: this.name,
+      rows: checked,
+      meta: {
+        topic: batch.topic,
+        partition: batch.partition,
+        startOffset: batch.startOffset,
+        endOffset: batch.endOffset,
+        outputs,
+        sources: batch.sources,
+        replaces: batch.replaces,
+      },
+      ticket: batch.ticket,
+      written: () =>
+        this.#emit("batch", { seq: batch.seq, rows: rows.length, ms, ...batchFields(batch) }),
+      failed: (error) => {
+        this.#stats.errors++;
+        this.#lastError = `plugin ${this.name}: writing results failed: ${error.message}`;
+        this.#emit("sink_error", { message: this.#lastError, seq: batch.seq });
+      },
+    });
+    this.#stats.batchDone(rows.length, ms, checked.failed);
+    this.#summary?.add(rows, batch.objectById);
+    this.#options.changed();
+    this.#sendNext();
+  }
+
+  /** settingUp, waiting or processing → restarting: the process is killed, a new one follows. */
+  #crash(message: string): void {
+    const phase = this.#phase;
+    const failed = phase.name === "processing" ? phase.batch : undefined;
+    const delayMs = this.#backoff.next();
+    this.#enter({ name: "restarting", timer: setTimeout(() => this.#spawn(), delayMs) });
+    this.#stats.errors++;
+    this.#lastError = oneLine(message);
+    this.#emit("error", { message, ...(failed === undefined ? {} : batchFields(failed)) });
+    this.#stats.restarts++;
+    this.#emit("restarting", { delayMs, restarts: this.#stats.restarts });
+    this.#options.changed();
+  }
+
+  /** → failed: refused or broken at load; only a new load gets it out. */
+  #fail(message: string): void {
+    this.#enter({ name: "failed" });
+    this.#lastError = oneLine(message);
+    this.#stats.errors++;
+    this.#emit("failed", { message: this.#lastError });
+    this.#options.changed();
+  }
+
+  #oversized(what: string): void {
+    this.#crash(oversizedText(this.name, what, this.#options.maxResultBytes));
+  }
+
+  // Helpers of the transitions.
+
+  /** Whether `child` is the process of the current phase (callbacks of older ones are ignored). */
+  #runs(child: PluginProcess): boolean {
+    return hasProcess(this.#phase) && this.#phase.process === child;
   }
 
   #start(
     mode: "probe" | "run",
     permissions: PluginDescription["permissions"],
-    handlers: {
-      onMessage(message: WorkerMessage, payload: Uint8Array): void;
-      onEnd(end: ProcessEnd): void;
-    },
+    handlers: ProbeHandlers,
   ): PluginProcess {
     const memoryMb = this.#memoryMb();
     return PluginProcess.start({
+      ...handlers,
       file: this.file,
       mode,
       cwd: this.#options.root,
@@ -409,378 +565,13 @@ export class PluginRunner {
         memoryMb,
         deny: this.#options.deny,
       }),
-      onMessage: handlers.onMessage,
-      onEnd: handlers.onEnd,
-      onOversized: (bytes) => this.#oversized(`returned ${megabytes(bytes)} MB of results`),
       onStderr: (line) => this.#emit("log", { message: line, stream: "stderr" }),
     });
   }
 
-  #oversized(what: string): void {
-    const limit = Math.round(this.#options.maxResultBytes / 1_048_576);
-    this.#crash(
-      `plugin ${this.name}: ${what} for one batch, more than the limit of ${limit} MB ` +
-        `(plugins.max_result_mb); its process was killed`,
-    );
-  }
-
-  /** The manifest as the plugin's code reports it, run with no permission but its own code. */
-  #probe(): Promise<PluginDescription> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let probe: PluginProcess | undefined;
-    return new Promise<PluginDescription>((resolve, reject) => {
-      this.#abortProbe = () => reject(new Error("Loading was stopped"));
-      timer = setTimeout(
-        () => reject(new Error(`Loading took longer than ${this.#options.setupTimeoutMs} ms`)),
-        this.#options.setupTimeoutMs,
-      );
-      probe = this.#start("probe", {}, {
-        onMessage(message) {
-          if (message.type === "described") {
-            try {
-              definePlugin({ ...message.description, process: () => [] });
-              resolve(describeManifest(message.description));
-            } catch (error) {
-              reject(error);
-            }
-          }
-          if (message.type === "failed") reject(new Error(message.message));
-        },
-        onEnd(end) {
-          reject(new Error(`its process ${end.cause} while loading`));
-        },
-      });
-    }).finally(() => {
-      this.#abortProbe = undefined;
-      clearTimeout(timer);
-      probe?.kill();
-    });
-  }
-
-  async #spawn(generation: number): Promise<void> {
-    if (generation !== this.#generation || this.#description === undefined) return;
-    const description = this.#description;
-    let started: PluginProcess;
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#settleSpawn = resolve;
-    try {
-      started = this.#start("run", description.permissions, {
-        onMessage: (message, payload) => {
-          if (started === this.#process) this.#onMessage(message, payload);
-        },
-        onEnd: (end) => {
-          if (started !== this.#process) return;
-          const batch = this.#inFlight?.batch;
-          const during = this.#settingUp
-            ? " during setup()"
-            : batch === undefined
-            ? ""
-            : ` while processing batch ${batch.topic}+${batch.partition}+${batch.startOffset}+` +
-              `${batch.endOffset}`;
-          const advice = end.cause.startsWith("reached its heap limit")
-            ? `; set memory_mb under [plugins.${this.name}] to raise it`
-            : "";
-          this.#crash(`plugin ${this.name}: its process ${end.cause}${during}${advice}`);
-        },
-      });
-    } catch (error) {
-      this.#state = "failed";
-      this.#lastError = `plugin ${this.name}: cannot start its process: ${
-        (error as Error).message
-      }`;
-      this.#stats.errors++;
-      this.#emit("failed", { message: this.#lastError });
-      this.#settle();
-      return;
-    }
-    this.#process = started;
-    this.#settingUp = true;
-    this.#timer = setTimeout(() => {
-      this.#crash(
-        `plugin ${this.name}: setup() took longer than ${this.#options.setupTimeoutMs} ms; ` +
-          `its process was killed`,
-      );
-    }, this.#options.setupTimeoutMs);
-    await promise;
-  }
-
-  #onMessage(message: WorkerMessage, payload: Uint8Array): void {
-    switch (message.type) {
-      case "described":
-        if (
-          JSON.stringify(describeManifest(message.description)) !==
-            JSON.stringify(this.#description)
-        ) {
-          this.#halt();
-          this.#state = "failed";
-          this.#lastError = `plugin ${this.name}: the plugin file changed while it was being ` +
-            `loaded; it will be reloaded`;
-          this.#stats.errors++;
-          this.#emit("failed", { message: this.#lastError });
-          this.#options.changed();
-          return;
-        }
-        this.#process?.send({
-          type: "setup",
-          config: this.#options.configFor(this.name),
-          maxResultBytes: this.#options.maxResultBytes,
-        });
-        return;
-      case "ready":
-        clearTimeout(this.#timer);
-        if (
-          message.outputs !== undefined && this.#description !== undefined &&
-          JSON.stringify(message.outputs) !== JSON.stringify(this.#outputs)
-        ) {
-          // Outputs that depend on the configuration (outputsFor), checked by the plugin process;
-          // a restart with the same outputs keeps the live summary.
-          this.#outputs = message.outputs;
-          this.#summary = new SummaryAccumulator(message.outputs, {
-            recentRows: this.#options.recentRows,
-            ranking: this.#description.ranking,
-          });
-        }
-        this.#settingUp = false;
-        this.#state = "running";
-        this.#settle();
-        this.#emit("started", {});
-        this.#options.changed();
-        this.#pump();
-        return;
-      case "rows":
-        this.#onRows(message.seq, payload, message.failures);
-        return;
-      case "failed":
-        if (message.phase === "load") {
-          this.#halt();
-          this.#state = "failed";
-          this.#settle();
-          this.#lastError = this.#loadFailure(new Error(message.message));
-          this.#stats.errors++;
-          this.#emit("failed", { message: this.#lastError });
-          this.#options.changed();
-          return;
-        }
-        if (message.phase === "oversized") this.#oversized(String(message.message));
-        else this.#crash(this.#failure(message.phase, message.errorName, message.message));
-        return;
-      case "log":
-        this.#emit("log", { message: message.message, fields: message.fields });
-        return;
-    }
-  }
-
-  #failure(phase: string, errorName: string, message: string): string {
-    const denial = describeDenial(this.name, message);
-    if (denial !== undefined) return denial;
-    const what = phase === "setup"
-      ? "setup() threw"
-      : phase === "output"
-      ? "process() returned invalid rows"
-      : "process() threw";
-    return `plugin ${this.name}: ${what}: ${errorName}: ${message}`;
-  }
-
-  #pump(): void {
-    const child = this.#process;
-    if (
-      this.#state !== "running" || child === undefined || this.#inFlight !== undefined ||
-      this.#pendingWrites > 1 || this.#queue.length === 0
-    ) {
-      return;
-    }
-    const batch = this.#queue.shift()!;
-    if (batch.ticket?.current() === false) {
-      this.#options.changed();
-      this.#pump();
-      return;
-    }
-    const cpuAtStart = child.cpuMs() ?? 0;
-    const postedAt = performance.now();
-    this.#inFlight = { batch, postedAt, cpuAtStart };
-    const budgetMs = this.#description?.budgetMs ?? this.#options.budgetMs;
-    // The budget counts the plugin's own CPU time, so a busy neighbour cannot make it overrun;
-    // the much larger wall-clock limit still ends a process that waits forever.
-    const wallMs = Math.max(10 * budgetMs, 60_000);
-    const name = `${batch.topic}+${batch.partition}+${batch.startOffset}+${batch.endOffset}`;
-    this.#timer = setInterval(() => {
-      const used = (child.cpuMs() ?? cpuAtStart) - cpuAtStart;
-      if (used > budgetMs) {
-        this.#crash(
-          `plugin ${this.name}: batch ${name} exceeded its CPU budget of ${budgetMs} ms ` +
-            `(${Math.round(used)} ms used); its process was killed`,
-        );
-      } else if (performance.now() - postedAt > wallMs) {
-        this.#crash(
-          `plugin ${this.name}: batch ${name} took longer than ${wallMs} ms of wall-clock time ` +
-            `(${Math.round(used)} ms of CPU); its process was killed`,
-        );
-      }
-    }, BUDGET_CHECK_MS);
-    child.send({ type: "batch", seq: batch.seq }, new Uint8Array(batch.ipc));
-    this.#options.changed();
-  }
-
-  #onRows(seq: number, payload: Uint8Array, failures: AlertFailure[]): void {
-    const inFlight = this.#inFlight;
-    if (inFlight === undefined || inFlight.batch.seq !== seq) return;
-    clearInterval(this.#timer);
-    const ms = performance.now() - inFlight.postedAt;
-    const batch = inFlight.batch;
-    const outputs = this.#outputs ?? this.#description!.outputs;
-    let rows: PluginRow[];
-    let failed: { id: bigint; reason: string }[];
-    const deliver = batch.ticket?.deliver;
-    try {
-      // Checked again: the plugin's code could write frames itself, bypassing the process's check.
-      rows = checkRows(tableToRows(tableFromIPC(payload), outputs), outputs);
-      failed = this.#failedAlerts(batch, failures);
-      if (deliver === undefined) rows.push(...failed.map((f) => this.#nullRow(f.id)));
-    } catch (error) {
-      this.#crash(
-        `plugin ${this.name}: process() returned invalid rows: ${(error as Error).message}`,
-      );
-      return;
-    }
-    const eventHours: number[] = [];
-    for (const row of rows) {
-      const hour = batch.hourById.get(row.id);
-      if (hour === undefined) {
-        this.#crash(
-          `plugin ${this.name}: process() returned id ${row.id}, which is not in the batch; ` +
-            `return the ids of the alerts it was given`,
-        );
-        return;
-      }
-      eventHours.push(hour);
-    }
-    this.#inFlight = undefined;
-    this.#backoffMs = this.#options.restartBackoff.initialMs;
-    this.#stats.batches++;
-    this.#stats.rows += rows.length;
-    this.#stats.totalMs += ms;
-    this.#batchSeconds.observe(ms / 1000);
-    this.#lastMs = ms;
-    this.#summary?.add(rows, batch.objectById);
-    this.#pendingWrites++;
-    const meta = {
-      topic: batch.topic,
-      partition: batch.partition,
-      startOffset: batch.startOffset,
-      endOffset: batch.endOffset,
-      outputs: this.#outputs ?? this.#description!.outputs,
-      eventHours,
-      sources: batch.sources,
-      replaces: batch.replaces,
-    };
-    this.#writes = this.#writes
-      .then(async () => {
-        if (deliver === undefined) await this.#options.sink.write(this.name, rows, meta);
-        else await deliver(rows, failed);
-        await batch.ticket?.written();
-      })
-      .then(
-        () =>
-          this.#emit("batch", {
-            seq,
-            rows: rows.length,
-            ms,
-            topic: batch.topic,
-            partition: batch.partition,
-            startOffset: String(batch.startOffset),
-            endOffset: String(batch.endOffset),
-          }),
-        (error) => {
-          this.#stats.errors++;
-          this.#lastError = `plugin ${this.name}: writing results failed: ${
-            (error as Error).message
-          }`;
-          this.#emit("sink_error", { message: this.#lastError, seq });
-        },
-      )
-      .finally(() => {
-        this.#pendingWrites--;
-        this.#options.changed();
-        this.#pump();
-      });
-    this.#options.changed();
-    this.#pump();
-  }
-
-  /** The alerts `process` could not handle, counted with their reasons. */
-  #failedAlerts(batch: QueuedBatch, failures: AlertFailure[]): { id: bigint; reason: string }[] {
-    if (!Array.isArray(failures)) throw new Error("the failed alerts are not a list");
-    return failures.map((failure) => {
-      const id = batch.ids[failure.row];
-      if (!Number.isInteger(failure.row) || id === undefined) {
-        throw new Error(`failed alert row ${failure.row} is not in the batch`);
-      }
-      const reason = oneLine(String(failure.reason));
-      this.#stats.failedAlerts++;
-      this.#lastFailedAlerts = [...this.#lastFailedAlerts, { id: String(id), reason }]
-        .slice(-RECENT_FAILURES);
-      return { id, reason };
-    });
-  }
-
-  /** The row of an alert `process` could not handle: null outputs. */
-  #nullRow(id: bigint): PluginRow {
-    const columns = Object.keys(this.#outputs ?? this.#description!.outputs);
-    return { id, ...Object.fromEntries(columns.map((c) => [c, null])) };
-  }
-
-  /** Kills the process after a failure and schedules a restart with backoff. */
-  #crash(message: string): void {
-    const generation = this.#generation;
-    const failed = this.#inFlight?.batch;
-    this.#terminate();
-    this.#inFlight = undefined;
-    this.#stats.errors++;
-    this.#lastError = oneLine(message);
-    this.#emit("error", {
-      message,
-      ...(failed === undefined ? {} : {
-        topic: failed.topic,
-        partition: failed.partition,
-        startOffset: String(failed.startOffset),
-        endOffset: String(failed.endOffset),
-      }),
-    });
-    const delayMs = this.#backoffMs;
-    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#options.restartBackoff.maxMs);
-    this.#stats.restarts++;
-    this.#state = "restarting";
-    this.#emit("restarting", { delayMs, restarts: this.#stats.restarts });
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      this.#spawn(generation);
-    }, delayMs);
-    this.#settle();
-    this.#options.changed();
-  }
-
-  #settle(): void {
-    this.#settleSpawn?.();
-    this.#settleSpawn = undefined;
-  }
-
-  #terminate(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    this.#process?.kill();
-    this.#process = undefined;
-  }
-
-  /** Ends everything in progress; later callbacks of older generations are ignored. */
-  #halt(): void {
-    this.#generation++;
-    this.#terminate();
-    clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
-    this.#inFlight = undefined;
-    this.#queue = [];
-    this.#settle();
-    this.#abortProbe?.();
+  #memoryMb(): number {
+    const own = this.#options.configFor(this.name).memory_mb;
+    return typeof own === "number" && own > 0 ? own : this.#options.memoryMb;
   }
 
   #emit(event: PluginEvent["event"], fields: Record<string, unknown>): void {
@@ -788,10 +579,16 @@ export class PluginRunner {
   }
 }
 
-/** An error text as the API shows it: its first line, at most 500 characters. */
-function oneLine(text: string): string {
-  const line = text.split("\n")[0];
-  return line.length > 500 ? `${line.slice(0, 500)}…` : line;
+/** A batch's offsets as event fields. */
+function batchFields(
+  batch: Omit<QueuedBatch, "ipc">,
+): Pick<PluginEvent, "topic" | "partition" | "startOffset" | "endOffset"> {
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    startOffset: String(batch.startOffset),
+    endOffset: String(batch.endOffset),
+  };
 }
 
 /** SHA-256 of a file's content, hex. */

@@ -172,8 +172,8 @@ max_ms = 200
 dir = ${JSON.stringify(plugins)}
 memory_mb = 256
 max_result_mb = 16
-# A hang guard, not a deadline: on a loaded machine the good plugin may need long to catch up.
-stop_wait_s = 300
+# The good plugin catches up at stop as long as it takes: the results are checked, not the speed.
+stop_wait_s = 600
 [plugins.huge_results]
 memory_mb = 2048
 [plugins.wide_consented]
@@ -274,7 +274,8 @@ allow = ["read:/"]
     assert.deepEqual(requests.failed, []);
     assert.ok(requests.ok > 10, `${requests.ok} requests answered`);
 
-    await stopProcess(child, stateDir);
+    // However long the good plugin takes to catch up at stop (stop_wait_s above).
+    await stopProcess(child, stateDir, { killAfterMs: 600_000 });
     await drained;
     assert.equal((await child.status).code, 0, log.join("").slice(-3000));
     // Nothing lost or doubled: each archived alert once, and once in the good plugin's results.

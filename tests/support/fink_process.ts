@@ -26,8 +26,18 @@ export function freePort(): number {
   return port;
 }
 
-/** Asks the process to shut down through its API (SIGTERM if that fails); SIGKILL after 30 s. */
-export async function stopProcess(child: Deno.ChildProcess, stateDir: string): Promise<void> {
+/** Options of {@link stopProcess}. */
+export interface StopOptions {
+  /** SIGKILL after this long: a hang guard. Default 30,000 ms. */
+  killAfterMs?: number;
+}
+
+/** Asks the process to shut down through its API (SIGTERM if that fails); SIGKILL after a bound. */
+export async function stopProcess(
+  child: Deno.ChildProcess,
+  stateDir: string,
+  options: StopOptions = {},
+): Promise<void> {
   const signal = (name: Deno.Signal) => {
     try {
       child.kill(name);
@@ -42,7 +52,7 @@ export async function stopProcess(child: Deno.ChildProcess, stateDir: string): P
   }).catch(() => null);
   await res?.body?.cancel();
   if (res?.ok !== true) signal("SIGTERM");
-  const kill = setTimeout(() => signal("SIGKILL"), 30_000);
+  const kill = setTimeout(() => signal("SIGKILL"), options.killAfterMs ?? 30_000);
   await child.status;
   clearTimeout(kill);
 }

@@ -17,6 +17,11 @@ import {
   SCHEMA_KEY_KEY,
   writeParquet,
 } from "../../../core/archive/parquet_writer.ts";
+import {
+  listArchivedFiles,
+  listArchivedHours,
+  listHourFiles,
+} from "../../../core/archive/reader.ts";
 import { listAlertFiles } from "../../../core/source/files.ts";
 import { sharedData } from "../../shared_data.ts";
 
@@ -162,5 +167,40 @@ Deno.test("a merge interrupted before its rename is rolled back on recovery", as
     await compactor(storage, ledger).recover();
     assert.deepEqual((await storage.list(hour)).map((e) => e.path), inputs);
     assert.deepEqual(await storage.list("_wal/compact"), []);
+  });
+});
+
+Deno.test("while a merge is journalled with its output in place, readers list the output, not its inputs", async () => {
+  await withArchive(async (storage, ledger, hour) => {
+    const inputs = (await storage.list(hour)).map((e) => e.path);
+    const output = `${hour}/ztf+0+0+49.parquet`;
+    const merged = readParquet(await storage.readFile(inputs[0]));
+    const journal = new TextEncoder().encode(JSON.stringify({ output, inputs }));
+    await storage.writeFile("_wal/compact/ztf+0+0-49.json", journal);
+    const [where] = await listArchivedHours(storage, "ztf");
+    // Before the rename the inputs are the truth.
+    await storage.writeFile(output + TMP_SUFFIX, new Uint8Array([1, 2, 3]));
+    assert.deepEqual(
+      (await listHourFiles(storage, { topic: "ztf", ...where })).map((f) => f.path),
+      inputs,
+    );
+    await storage.remove(output + TMP_SUFFIX);
+    // Renamed, inputs not yet deleted (or a crash there): the output alone.
+    await storage.writeFile(
+      output,
+      writeParquet(merged, {
+        avroSchema: merged.schema.metadata.get(AVRO_SCHEMA_KEY)!,
+        schemaKey: merged.schema.metadata.get(SCHEMA_KEY_KEY)!,
+      }),
+    );
+    assert.equal((await storage.list(hour)).length, inputs.length + 1);
+    assert.deepEqual((await listArchivedFiles(storage, "ztf")).map((f) => f.path), [output]);
+    assert.deepEqual(
+      (await listHourFiles(storage, { topic: "ztf", ...where })).map((f) => f.path),
+      [output],
+    );
+    // Recovery finishes the merge; nothing journalled is left to leave out.
+    assert.equal(await compactor(storage, ledger).recover(), 1);
+    assert.deepEqual((await listArchivedFiles(storage, "ztf")).map((f) => f.path), [output]);
   });
 });

@@ -63,3 +63,28 @@ Deno.test("each hostile plugin is denied what it did not declare and reported by
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a frame forged out of its phase does not lift the CPU budget", async () => {
+  const { root, dir, science } = await tempRoot();
+  await installPlugin(dir, "forges_ready");
+  const log = new EventLog();
+  const host = await createPluginHost({
+    root,
+    budgetMs: 300,
+    restartBackoff: { initialMs: 60_000, maxMs: 60_000 },
+    sink: createParquetSink({ scienceRoot: science }),
+    onEvent: log.record,
+  });
+  try {
+    host.dispatch(ztfBatch(alerts));
+    const error = await log.waitFor(
+      (e) => e.plugin === "forges_ready" && e.event === "error",
+      120_000,
+    );
+    assert.match(String(error.message), /exceeded its CPU budget of 300 ms/);
+    assert.equal(log.of("forges_ready", "started").length, 1);
+  } finally {
+    await host.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
