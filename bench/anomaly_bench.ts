@@ -1,108 +1,196 @@
 /**
  * Outlier detection throughput: real ZTF alerts (with their prv_candidates history) through
- * Fink's light-curve features and the ONNX anomaly model. Measured twice: in this process on
- * one thread (features and scoring apart), and through the plugin host, the plugin in its
- * sandboxed Worker with read access to its model folder only (Arrow IPC to the Worker, the
- * work, rows back, Parquet written). Goal: 5,000 alerts/s, the archive's drain rate, which is
- * measured in the same run for comparison.
+ * Fink's light-curve features and the ONNX anomaly model, measured three ways in one run:
  *
- * Run directly to print JSON: `deno run -A bench/anomaly_bench.ts`.
+ * 1. in this process, one thread: light curves and features alone, then with the scores (what
+ *    the plugin's `process` does);
+ * 2. through the real plugin host: the alerts encoded by the archive's own encoder into
+ *    archive Parquet files, read back with the plugin's columns (archive_batches.ts, as the
+ *    feed does), dispatched as Arrow IPC to the plugin's sandboxed child process, its rows back
+ *    and written as Parquet results; the CPU time of this process (the host) and of the plugin's
+ *    process (/proc/<pid>/stat) per alert;
+ * 3. beside the archive: the archive's own drain of a Kafka backlog of the same alerts
+ *    (bench/archive_bench.ts), alone and then with the anomaly plugin running in the archive
+ *    process, with the CPU time per alert of the archive process and of the plugin's process.
+ *
+ * Goal: the plugin keeps up with the archive at full speed, at least 5,000 alerts/s on 2 cores.
+ * On a shared machine wall-clock rates depend on the load (printed at the start and the end);
+ * CPU time per alert does not: `coresAtGoal` is what archive and plugin need at 5,000 alerts/s.
+ *
+ * Run directly to print JSON: `deno run -A bench/anomaly_bench.ts [--alerts=500] [--batches=40]
+ * [--archive-alerts=20000]` (alerts per batch, batches, the archive drains' backlog; 0 skips them).
  */
-import type * as arrow from "apache-arrow";
+import * as arrow from "apache-arrow";
 import process from "node:process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runArchiveBench } from "./archive_bench.ts";
+import { pluginProcesses, processCpuMs, runArchiveBench } from "./archive_bench.ts";
+import { parquetName, type WrittenFile } from "../core/archive/batch_writer.ts";
+import { encodeBatch, type RawMessage } from "../core/archive/encoder.ts";
+import { type ArchivedBatch, liveBatches } from "../core/plugins/archive_batches.ts";
 import { createPluginHost } from "../core/plugins/host.ts";
 import { createParquetSink } from "../core/plugins/results.ts";
+import { openStorage } from "../core/storage/mod.ts";
+import type { Storage } from "../core/storage/storage.ts";
 import plugin, { scoreBatch } from "../plugins/anomaly.ts";
 import { alertPoints } from "../plugins/anomaly/alert_points.ts";
 import { bandFeatures } from "../plugins/anomaly/features.ts";
 import { alertCurves } from "../plugins/anomaly/light_curve.ts";
-import { alertTables } from "../tests/plugins/anomaly_alerts.ts";
 import { sharedData } from "../tests/shared_data.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const GOAL_ALERTS_PER_SECOND = 5000;
+const TOPIC = "ztf";
 
 /** Options of {@link runAnomalyBench}. */
 export interface AnomalyBenchOptions {
-  /** Alerts per batch (the real alerts repeated). Default 5,000 (`plugins.chunk_alerts`). */
+  /**
+   * Alerts per batch (the real alerts cycled). Default 500, `batch.max_alerts`: what the
+   * archive commits, and so what the plugin gets, when it drains a backlog at full speed.
+   */
   alerts?: number;
-  /** Measured batches. Default 6. */
+  /** Measured batches. Default 40. */
   batches?: number;
   /** Folder of ZTF alerts under the shared data. Default the 139 alerts of 2023-10-18. */
   folder?: string;
-  /** Alerts of the archive drain measured in the same run, for comparison (0: none). Default 20,000. */
+  /** Backlog of the archive drains (alone, then with the plugin); 0 skips them. Default 20,000. */
   archiveAlerts?: number;
+}
+
+/** CPU time per alert in microseconds, and what one CPU-second gets through. */
+export interface CpuCost {
+  usPerAlert: number;
+  alertsPerCpuSecond: number;
 }
 
 /** What {@link runAnomalyBench} measured. */
 export interface AnomalyBenchResult {
+  /** 1-, 5- and 15-minute load averages at the start and at the end. */
+  load: { start: number[]; end: number[] };
   realAlerts: number;
   meanHistoryPoints: number;
   alertsPerBatch: number;
   batches: number;
-  /** One thread, this process: light curves and features only. */
-  featuresAlertsPerSecond: number;
-  /** One thread, this process: features and scores (what `process` does). */
-  inProcessAlertsPerSecond: number;
-  /** Through the host: dispatch → results written, the plugin in its Worker. */
-  hostAlertsPerSecond: number;
-  /**
-   * The same three per second of CPU time used by this process (all its threads): what the
-   * work costs, less dependent than wall time on other processes sharing the cores.
-   */
-  perCpuSecond: { features: number; inProcess: number; host: number };
   scoredPercent: number;
-  /** The archive's drain rate (Kafka → durable Parquet) measured in the same run, null when skipped. */
-  archiveAlertsPerSecond: number | null;
+  /** One thread, this process. */
+  inProcess: {
+    featuresAlertsPerSecond: number;
+    scoresAlertsPerSecond: number;
+    features: CpuCost;
+    /** Light curves, features and scores: the plugin's `process`. */
+    scores: CpuCost;
+  };
+  /** Archive Parquet read back → plugin process → results written, pipelined. */
+  host: {
+    alertsPerSecond: number;
+    /** This process: the read-back, IPC both ways, checks, the results' Parquet. */
+    hostCpu: CpuCost;
+    /** Of which the read-back of the plugin's columns from the archive's Parquet. */
+    readBackCpu: CpuCost;
+    /** The plugin's own process. */
+    pluginCpu: CpuCost;
+  };
+  /** Null when `archiveAlerts` is 0. */
+  archive: {
+    alerts: number;
+    alone: { alertsPerSecond: number; cpu: CpuCost };
+    withAnomaly: {
+      alertsPerSecond: number;
+      /** Until the plugin has results for the whole backlog. */
+      anomalyAlertsPerSecond: number;
+      /** The archive process, the plugin host included. */
+      archiveCpu: CpuCost;
+      pluginCpu: CpuCost;
+    };
+    /** Cores the archive and the plugin need together at the goal's rate. */
+    coresAtGoal: number;
+  } | null;
   goalAlertsPerSecond: number;
 }
 
-/** One table of `count` alerts: the folder's alerts of its most common schema, repeated. */
-async function benchTable(folder: string, count: number): Promise<arrow.Table> {
-  const files = [...Deno.readDirSync(folder)].map((e) => join(folder, e.name))
-    .filter((p) => p.endsWith(".avro")).sort();
-  const tables = (await alertTables(files)).map((t) => t.table);
-  const real = tables.sort((a, b) => b.numRows - a.numRows)[0];
-  let table = real;
-  while (table.numRows < count) table = table.concat(real);
-  return table.slice(0, count);
+function loadAverage(): number[] {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(Number);
 }
 
 function rate(alerts: number, ms: number): number {
   return Math.round(alerts / (ms / 1000));
 }
 
-/** CPU milliseconds (user + system, every thread of the process) since `since`. */
+function cost(alerts: number, cpuMs: number): CpuCost {
+  return {
+    usPerAlert: Math.round(cpuMs * 1000 / alerts * 10) / 10,
+    alertsPerCpuSecond: rate(alerts, cpuMs),
+  };
+}
+
+/** CPU milliseconds (user + system, every thread of this process) since `since`. */
 function cpuMs(since: ReturnType<typeof process.cpuUsage>): number {
   const used = process.cpuUsage(since);
   return (used.user + used.system) / 1000;
 }
 
-/** Measures features and scoring in this process and through the sandboxed plugin host. */
-export async function runAnomalyBench(
-  options: AnomalyBenchOptions = {},
-): Promise<AnomalyBenchResult> {
-  const count = options.alerts ?? 5000;
-  const batches = options.batches ?? 6;
-  const folder = options.folder ??
-    sharedData("ztf", "alerts", "fink-broker-all-distribute-20231018");
-  const table = await benchTable(folder, count);
-  const prv = table.getChild("prv_candidates");
-  let history = 0;
-  for (let i = 0; i < table.numRows; i++) history += prv?.get(i)?.length ?? 0;
+/** The folder's alerts as Kafka messages (one Avro container each), cycled to `count`. */
+async function messages(folder: string, count: number): Promise<RawMessage[]> {
+  const files = [...Deno.readDirSync(folder)].map((e) => join(folder, e.name))
+    .filter((p) => p.endsWith(".avro")).sort();
+  const values = await Promise.all(files.map((f) => Deno.readFile(f)));
+  return Array.from({ length: count }, (_, i) => ({
+    topic: TOPIC,
+    partition: 0,
+    offset: BigInt(i),
+    timestamp: 0,
+    value: values[i % values.length],
+  }));
+}
 
-  const context = { name: "anomaly", config: {}, log: () => {} };
-  await plugin.setup!(context);
-  await scoreBatch(table);
+/** One batch of `count` alerts as the archive stores it: its Parquet files, encoded and written. */
+async function archiveBatch(
+  storage: Storage,
+  folder: string,
+  count: number,
+): Promise<ArchivedBatch> {
+  const encoded = await encodeBatch(await messages(folder, count));
+  const files: WrittenFile[] = [];
+  for (const file of encoded.files) {
+    const path = `${TOPIC}/${file.hour}/${
+      parquetName({ topic: TOPIC, partition: 0 }, file.startOffset, file.endOffset)
+    }`;
+    await storage.writeFile(path, file.bytes);
+    files.push({ path, hour: file.hour, rows: file.rows, size: file.bytes.byteLength });
+  }
+  return { topic: TOPIC, partition: 0, startOffset: 0n, endOffset: BigInt(count - 1), files };
+}
+
+/** The anomaly plugin's files in a plugin folder of their own inside the project. */
+async function installAnomaly(): Promise<string> {
+  // Inside the project so its relative imports and its model path resolve as in plugins/.
+  const dir = await Deno.makeTempDir({ dir: ROOT, prefix: ".bench_anomaly_" });
+  await Deno.copyFile(join(ROOT, "plugins", "anomaly.ts"), join(dir, "anomaly.ts"));
+  await Deno.mkdir(join(dir, "anomaly"));
+  for (const entry of Deno.readDirSync(join(ROOT, "plugins", "anomaly"))) {
+    if (!entry.name.endsWith(".ts")) continue;
+    await Deno.copyFile(
+      join(ROOT, "plugins", "anomaly", entry.name),
+      join(dir, "anomaly", entry.name),
+    );
+  }
+  return dir;
+}
+
+/** Features, then features and scores, of the tables of one batch, `batches` times. */
+async function inProcess(tables: arrow.Table[], batches: number) {
+  const count = tables.reduce((n, t) => n + t.numRows, 0);
+  await plugin.setup!({ name: "anomaly", config: {}, log: () => {} });
+  for (const table of tables) await scoreBatch(table);
   let started = performance.now();
   let cpu = process.cpuUsage();
   for (let b = 0; b < batches; b++) {
-    for (const points of alertPoints(table, table.getChild("candidate")!)) {
-      const curves = alertCurves(points);
-      if (curves.g) bandFeatures(curves.g);
-      if (curves.r) bandFeatures(curves.r);
+    for (const table of tables) {
+      for (const points of alertPoints(table, table.getChild("candidate")!)) {
+        const curves = alertCurves(points);
+        if (curves.g) bandFeatures(curves.g);
+        if (curves.r) bandFeatures(curves.r);
+      }
     }
   }
   const featuresMs = performance.now() - started;
@@ -111,80 +199,167 @@ export async function runAnomalyBench(
   started = performance.now();
   cpu = process.cpuUsage();
   for (let b = 0; b < batches; b++) {
-    const rows = await scoreBatch(table);
-    scored = rows.filter((r) => r.anomaly_score !== null).length;
+    scored = 0;
+    for (const table of tables) {
+      const rows = await scoreBatch(table);
+      scored += rows.filter((r) => r.anomaly_score !== null).length;
+    }
   }
-  const inProcessMs = performance.now() - started;
-  const inProcessCpuMs = cpuMs(cpu);
+  const scoresMs = performance.now() - started;
+  const scoresCpuMs = cpuMs(cpu);
+  return {
+    scoredPercent: Math.round(scored / count * 1000) / 10,
+    result: {
+      featuresAlertsPerSecond: rate(count * batches, featuresMs),
+      scoresAlertsPerSecond: rate(count * batches, scoresMs),
+      features: cost(count * batches, featuresCpuMs),
+      scores: cost(count * batches, scoresCpuMs),
+    },
+  };
+}
 
-  const dir = await Deno.makeTempDir({ prefix: "fink_anomaly_bench_" });
-  await Deno.mkdir(join(dir, "plugins"));
-  await Deno.writeTextFile(
-    join(dir, "plugins", "anomaly.ts"),
-    `export { default } from "${new URL("../plugins/anomaly.ts", import.meta.url).href}";\n`,
-  );
+/** The host path, pipelined as the feed runs it: the next batch is read while one is processed. */
+async function throughHost(storage: Storage, archived: ArchivedBatch, batches: number) {
+  const count = Number(archived.endOffset - archived.startOffset + 1n);
+  const columns = plugin.columns;
+  let cpu = process.cpuUsage();
+  for (let b = 0; b < batches; b++) await liveBatches(storage, archived, columns);
+  const readBack = cost(count * batches, cpuMs(cpu));
+
+  const pluginDir = await installAnomaly();
+  const science = await Deno.makeTempDir({ prefix: "fink_anomaly_bench_science_" });
   const host = await createPluginHost({
     root: ROOT,
-    dir: join(dir, "plugins"),
+    dir: pluginDir,
     watch: false,
-    budgetMs: 60_000,
-    queueLimit: batches + 1,
-    sink: createParquetSink({ scienceRoot: join(dir, "science") }),
+    sink: createParquetSink({ scienceRoot: science }),
     onEvent: () => {},
   });
-  let hostMs: number;
-  let hostCpuMs: number;
   try {
     const status = host.list()[0];
     if (status?.state !== "running") {
       throw new Error(`The anomaly plugin did not start: ${status?.lastError}`);
     }
-    const ids = table.getChild("candid")!.toArray() as BigInt64Array;
-    const batch = (i: number) => ({
-      table,
-      topic: "ztf",
-      partition: 0,
-      startOffset: i * count,
-      endOffset: (i + 1) * count - 1,
-      ids,
-      eventHours: new Array(count).fill(470_000),
-    });
-    host.dispatch(batch(0));
+    const [child] = pluginProcesses(Deno.pid);
+    if (child === undefined) throw new Error("The anomaly plugin's process was not found");
+    const dispatchAll = async () => {
+      for (const batch of await liveBatches(storage, archived, columns)) {
+        await host.ready("anomaly");
+        host.dispatch(batch);
+      }
+    };
+    await dispatchAll();
     await host.idle();
-    started = performance.now();
+    const started = performance.now();
     cpu = process.cpuUsage();
-    for (let b = 1; b <= batches; b++) host.dispatch(batch(b));
+    const childAtStart = processCpuMs(child);
+    for (let b = 0; b < batches; b++) await dispatchAll();
     await host.idle();
-    hostMs = performance.now() - started;
-    hostCpuMs = cpuMs(cpu);
+    const ms = performance.now() - started;
+    const hostCpu = cost(count * batches, cpuMs(cpu));
+    const pluginCpu = cost(count * batches, processCpuMs(child) - childAtStart);
+    const after = host.list()[0];
+    if (after.errors > 0 || after.dropped > 0) {
+      throw new Error(`The anomaly plugin failed or dropped batches: ${after.lastError}`);
+    }
+    return {
+      alertsPerSecond: rate(count * batches, ms),
+      hostCpu,
+      readBackCpu: readBack,
+      pluginCpu,
+    };
   } finally {
     await host.close();
+    await Deno.remove(pluginDir, { recursive: true });
+    await Deno.remove(science, { recursive: true });
+  }
+}
+
+async function besideArchive(folder: string, alerts: number) {
+  const alone = await runArchiveBench({ alerts, source: folder, liveSeconds: 1 });
+  const dir = await installAnomaly();
+  try {
+    const withAnomaly = await runArchiveBench({
+      alerts,
+      source: folder,
+      liveSeconds: 1,
+      plugin: { dir, name: "anomaly" },
+    });
+    const drained = withAnomaly.plugin!;
+    const perAlertUs = withAnomaly.cpuUsPerAlert + drained.cpuUsPerAlert;
+    return {
+      alerts,
+      alone: {
+        alertsPerSecond: alone.alertsPerSecond,
+        cpu: cost(alerts, alone.cpuUsPerAlert * alerts / 1000),
+      },
+      withAnomaly: {
+        alertsPerSecond: withAnomaly.alertsPerSecond,
+        anomalyAlertsPerSecond: drained.alertsPerSecond,
+        archiveCpu: cost(alerts, withAnomaly.cpuUsPerAlert * alerts / 1000),
+        pluginCpu: cost(alerts, drained.cpuUsPerAlert * alerts / 1000),
+      },
+      coresAtGoal: Math.round(perAlertUs * GOAL_ALERTS_PER_SECOND / 1e6 * 100) / 100,
+    };
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  const archiveAlerts = options.archiveAlerts ?? 20_000;
-  const archive = archiveAlerts > 0
-    ? await runArchiveBench({ alerts: archiveAlerts, liveSeconds: 1 })
-    : null;
-  return {
-    realAlerts: new Set(table.getChild("candid")!.toArray()).size,
-    meanHistoryPoints: Math.round(history / table.numRows * 10) / 10,
-    alertsPerBatch: count,
-    batches,
-    featuresAlertsPerSecond: rate(count * batches, featuresMs),
-    inProcessAlertsPerSecond: rate(count * batches, inProcessMs),
-    hostAlertsPerSecond: rate(count * batches, hostMs),
-    perCpuSecond: {
-      features: rate(count * batches, featuresCpuMs),
-      inProcess: rate(count * batches, inProcessCpuMs),
-      host: rate(count * batches, hostCpuMs),
-    },
-    scoredPercent: Math.round(scored / count * 1000) / 10,
-    archiveAlertsPerSecond: archive?.alertsPerSecond ?? null,
-    goalAlertsPerSecond: 5000,
-  };
+}
+
+/** Runs the three measurements; see the module documentation. */
+export async function runAnomalyBench(
+  options: AnomalyBenchOptions = {},
+): Promise<AnomalyBenchResult> {
+  const start = loadAverage();
+  const count = options.alerts ?? 500;
+  const batches = options.batches ?? 40;
+  const folder = options.folder ??
+    sharedData("ztf", "alerts", "fink-broker-all-distribute-20231018");
+  const archiveDir = await Deno.makeTempDir({ prefix: "fink_anomaly_bench_archive_" });
+  try {
+    const storage = openStorage(archiveDir);
+    const archived = await archiveBatch(storage, folder, count);
+    const tables = (await liveBatches(storage, archived, plugin.columns)).map((b) => b.table);
+    const ids = new Set<bigint>();
+    let history = 0;
+    for (const table of tables) {
+      const prv = table.getChild("prv_candidates");
+      for (let i = 0; i < table.numRows; i++) {
+        ids.add(table.getChild("candid")!.get(i));
+        history += prv?.get(i)?.length ?? 0;
+      }
+    }
+    const local = await inProcess(tables, batches);
+    const host = await throughHost(storage, archived, batches);
+    const archiveAlerts = options.archiveAlerts ?? 20_000;
+    const archive = archiveAlerts > 0 ? await besideArchive(folder, archiveAlerts) : null;
+    return {
+      load: { start, end: loadAverage() },
+      realAlerts: ids.size,
+      meanHistoryPoints: Math.round(history / count * 10) / 10,
+      alertsPerBatch: count,
+      batches,
+      scoredPercent: local.scoredPercent,
+      inProcess: local.result,
+      host,
+      archive,
+      goalAlertsPerSecond: GOAL_ALERTS_PER_SECOND,
+    };
+  } finally {
+    await Deno.remove(archiveDir, { recursive: true });
+  }
 }
 
 if (import.meta.main) {
-  console.log(JSON.stringify(await runAnomalyBench(), null, 2));
+  const flag = (name: string) => {
+    const value = Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+    return value === undefined ? undefined : Number(value);
+  };
+  const options = {
+    alerts: flag("alerts"),
+    batches: flag("batches"),
+    archiveAlerts: flag("archive-alerts"),
+  };
+  console.log(JSON.stringify(await runAnomalyBench(options), null, 2));
   Deno.exit(0);
 }

@@ -3,14 +3,19 @@
  *
  * A simulator process fills the embedded broker (on disk) with a backlog of
  * real alerts; an archive process then drains it. Measured: alerts/s and MB/s
- * of the drain, the archive process's peak memory (VmHWM, Workers included),
- * and the broker-to-durable latency p50/p99 of a live stream sent at a steady
- * rate while the archive runs.
+ * of the drain, the CPU time the archive process spends per alert (all its
+ * threads, from /proc), its peak memory (VmHWM, Workers included), and the
+ * broker-to-durable latency p50/p99 of a live stream sent at a steady rate
+ * while the archive runs. Optionally a stream plugin runs in the archive
+ * process during the drain: then also how long until it has results for the
+ * whole backlog, and the CPU time of its own process per alert.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { replay } from "../simulator/replayer/mod.ts";
+import { ProgressStore } from "../core/plugins/progress.ts";
 import { readProcessState } from "../core/process/state_file.ts";
+import { openStorage } from "../core/storage/mod.ts";
 import { launch } from "../tests/support/chromium.ts";
 import { freePort } from "../tests/support/fink_process.ts";
 
@@ -26,6 +31,22 @@ export interface ArchiveBenchOptions {
   liveSeconds?: number;
   /** Keep the dashboard's live page open in headless Chromium during the drain (default false). */
   dashboard?: boolean;
+  /**
+   * A stream plugin the archive process runs during the drain, from its own plugin folder
+   * (inside the project, so that its imports resolve); it reads the backlog from its first
+   * alert. Default none (an empty plugin folder).
+   */
+  plugin?: { dir: string; name: string };
+}
+
+/** The plugin of {@link ArchiveBenchOptions.plugin} during the drain. */
+export interface PluginDrainResult {
+  name: string;
+  /** From the first archived alert until the plugin has returned rows for the whole backlog. */
+  doneSeconds: number;
+  alertsPerSecond: number;
+  /** CPU time (user + system) of the plugin's own process per alert. */
+  cpuUsPerAlert: number;
 }
 
 /** What {@link runArchiveBench} measured. */
@@ -34,9 +55,13 @@ export interface ArchiveBenchResult {
   drainSeconds: number;
   alertsPerSecond: number;
   megabytesPerSecond: number;
+  /** CPU time (user + system, every thread) of the archive process per alert drained. */
+  cpuUsPerAlert: number;
   peakMemoryMB: number;
   dashboardOpen: boolean;
   live: { rate: number; sent: number; latencyP50Ms: number | null; latencyP99Ms: number | null };
+  /** Present when a plugin ran during the drain. */
+  plugin?: PluginDrainResult;
 }
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -83,6 +108,40 @@ async function until<T>(
   }
 }
 
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system, every thread) a process has used, in ms; 0 once it is gone. */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** The pids of the plugin processes (`core/plugins/child.ts … run`) a process has started. */
+export function pluginProcesses(parent: number): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== parent) continue;
+      const args = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+      if (args.some((a) => a.endsWith("core/plugins/child.ts")) && args.includes("run")) {
+        found.push(Number(entry.name));
+      }
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return found;
+}
+
 async function peakMemoryMB(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024);
@@ -97,6 +156,32 @@ async function openLivePage(stateDir: string): Promise<{ close(): Promise<void> 
   return browser;
 }
 
+/** Waits until the plugin has returned rows for the whole backlog; its rate and CPU per alert. */
+async function pluginDone(
+  plugin: { name: string; stateDir: string; alerts: number; pids: number[] },
+  from: { t: number; cpuMs: number },
+): Promise<PluginDrainResult> {
+  if (plugin.pids.length === 0) {
+    throw new Error(`Benchmark found no process of plugin ${plugin.name} once the drain began`);
+  }
+  const done = await until(`plugin ${plugin.name} to process the backlog`, async () => {
+    const doc = await statusOf(plugin.stateDir);
+    const status = doc?.services?.find((s: { name: string }) => s.name === plugin.name);
+    if (status?.state === "failed") {
+      throw new Error(`Plugin ${plugin.name} failed: ${status.error}`);
+    }
+    return status?.details?.rows >= plugin.alerts ? performance.now() : null;
+  }, 1_800_000);
+  const cpuMs = plugin.pids.reduce((ms, pid) => ms + processCpuMs(pid), 0) - from.cpuMs;
+  const seconds = (done - from.t) / 1000;
+  return {
+    name: plugin.name,
+    doneSeconds: Math.round(seconds * 100) / 100,
+    alertsPerSecond: Math.round(plugin.alerts / seconds),
+    cpuUsPerAlert: Math.round(cpuMs * 1000 / plugin.alerts),
+  };
+}
+
 /** Runs the benchmark; every process it starts is stopped before it returns. */
 export async function runArchiveBench(
   options: ArchiveBenchOptions = {},
@@ -108,7 +193,7 @@ export async function runArchiveBench(
   const dir = await Deno.makeTempDir({ prefix: "fink-bench-" });
   const port = freePort();
   await Deno.mkdir(join(dir, "plugins"));
-  const common = [`--set=plugins.dir=${join(dir, "plugins")}`];
+  const common = [`--set=plugins.dir=${options.plugin?.dir ?? join(dir, "plugins")}`];
   const children: Deno.ChildProcess[] = [];
   try {
     const sim = spawnFink([
@@ -124,6 +209,10 @@ export async function runArchiveBench(
       "--set=simulator.partitions=4",
     ], join(dir, "sim"));
     children.push(sim);
+    if (options.plugin !== undefined) {
+      // As if it had run here before: it reads the new topic from its first offset.
+      await new ProgressStore(openStorage(join(dir, "science"))).markStarted(options.plugin.name);
+    }
     await until("the backlog to be sent", async () => {
       const doc = await statusOf(join(dir, "sim"));
       const replayed = doc?.services?.find((s: { name: string }) => s.name === "simulator")?.details
@@ -144,14 +233,24 @@ export async function runArchiveBench(
     const page = options.dashboard ? await openLivePage(join(dir, "archive-state")) : null;
     const first = await until("the first archived alert", async () => {
       const doc = await statusOf(join(dir, "archive-state"));
-      return doc !== null && doc.totals?.received > 0 ? { t: performance.now(), doc } : null;
+      return doc !== null && doc.totals?.received > 0
+        ? { t: performance.now(), doc, cpuMs: processCpuMs(archive.pid) }
+        : null;
     }, 120_000);
+    const pluginPids = options.plugin === undefined ? [] : pluginProcesses(archive.pid);
+    const pluginCpuAtFirst = pluginPids.reduce((ms, pid) => ms + processCpuMs(pid), 0);
     const last = await until("the backlog to be archived", async () => {
       const doc = await statusOf(join(dir, "archive-state"));
-      return doc !== null && doc.totals?.archived >= alerts ? { t: performance.now(), doc } : null;
+      return doc !== null && doc.totals?.archived >= alerts
+        ? { t: performance.now(), doc, cpuMs: processCpuMs(archive.pid) }
+        : null;
     }, 1_800_000);
     const drainSeconds = (last.t - first.t) / 1000;
     const archived = last.doc.totals.archived - first.doc.totals.archived;
+    const plugin = options.plugin === undefined ? undefined : await pluginDone(
+      { ...options.plugin, stateDir: join(dir, "archive-state"), alerts, pids: pluginPids },
+      { t: first.t, cpuMs: pluginCpuAtFirst },
+    );
     const bytesIn = (doc: Record<string, any>) =>
       doc.partitions.reduce((n: number, p: { bytesIn: number }) => n + p.bytesIn, 0);
     const bytes = bytesIn(last.doc) - bytesIn(first.doc);
@@ -180,6 +279,7 @@ export async function runArchiveBench(
       drainSeconds: Math.round(drainSeconds * 100) / 100,
       alertsPerSecond: Math.round(archived / drainSeconds),
       megabytesPerSecond: Math.round(bytes / 1e6 / ((last.t - first.t) / 1000) * 10) / 10,
+      cpuUsPerAlert: Math.round((last.cpuMs - first.cpuMs) * 1000 / archived),
       peakMemoryMB: peak,
       dashboardOpen: page !== null,
       live: {
@@ -188,6 +288,7 @@ export async function runArchiveBench(
         latencyP50Ms: latency.p50,
         latencyP99Ms: latency.p99,
       },
+      ...(plugin === undefined ? {} : { plugin }),
     };
   } finally {
     for (const child of children) {
