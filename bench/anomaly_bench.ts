@@ -4,9 +4,9 @@
  *
  * 1. in this process, one thread: light curves and features alone, then with the scores (what
  *    the plugin's `process` does);
- * 2. through the real plugin host: the alerts encoded by the archive's own encoder into
- *    archive Parquet files, read back with the plugin's columns (archive_batches.ts, as the
- *    feed does), dispatched as Arrow IPC to the plugin's sandboxed child process, its rows back
+ * 2. through the real plugin host: the alerts, in event-hour order as a night's stream comes,
+ *    encoded by the archive's own encoder into archive Parquet files, read back with the
+ *    plugin's columns (archive_batches.ts, as the feed does), dispatched as Arrow IPC to the plugin's sandboxed child process, its rows back
  *    and written as Parquet results; the CPU time of this process (the host) and of the plugin's
  *    process (/proc/<pid>/stat) per alert;
  * 3. beside the archive: the archive's own drain of a Kafka backlog of the same alerts
@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pluginProcesses, processCpuMs, runArchiveBench } from "./archive_bench.ts";
 import { parquetName, type WrittenFile } from "../core/archive/batch_writer.ts";
-import { encodeBatch, type RawMessage } from "../core/archive/encoder.ts";
+import { decodeToTables, encodeBatch, type RawMessage } from "../core/archive/encoder.ts";
 import { type ArchivedBatch, liveBatches } from "../core/plugins/archive_batches.ts";
 import { createPluginHost } from "../core/plugins/host.ts";
 import { createParquetSink } from "../core/plugins/results.ts";
@@ -71,6 +71,8 @@ export interface AnomalyBenchResult {
   meanHistoryPoints: number;
   alertsPerBatch: number;
   batches: number;
+  /** Archive Parquet files the batches were written to (one per event hour and batch). */
+  archiveFiles: number;
   scoredPercent: number;
   /** One thread, this process. */
   inProcess: {
@@ -129,27 +131,45 @@ function cpuMs(since: ReturnType<typeof process.cpuUsage>): number {
   return (used.user + used.system) / 1000;
 }
 
-/** The folder's alerts as Kafka messages (one Avro container each), cycled to `count`. */
-async function messages(folder: string, count: number): Promise<RawMessage[]> {
-  const files = [...Deno.readDirSync(folder)].map((e) => join(folder, e.name))
-    .filter((p) => p.endsWith(".avro")).sort();
-  const values = await Promise.all(files.map((f) => Deno.readFile(f)));
-  return Array.from({ length: count }, (_, i) => ({
-    topic: TOPIC,
-    partition: 0,
-    offset: BigInt(i),
-    timestamp: 0,
-    value: values[i % values.length],
-  }));
+/** One alert file of the stream: its path and Avro container bytes. */
+interface StreamFile {
+  path: string;
+  bytes: Uint8Array;
 }
 
-/** One batch of `count` alerts as the archive stores it: its Parquet files, encoded and written. */
+/**
+ * The folder's alerts cycled to `count`, in event-hour order as a night's stream arrives: a
+ * batch then holds one or two hours, one archive file each, as live batches do (cycled in file
+ * order, every batch would hold every hour of the sample, one small file each).
+ */
+async function alertStream(folder: string, count: number): Promise<StreamFile[]> {
+  const files: (StreamFile & { hour: string })[] = [];
+  for (const entry of [...Deno.readDirSync(folder)].sort((a, b) => a.name < b.name ? -1 : 1)) {
+    if (!entry.name.endsWith(".avro")) continue;
+    const path = join(folder, entry.name);
+    const bytes = await Deno.readFile(path);
+    const message = { topic: TOPIC, partition: 0, offset: 0n, timestamp: 0, value: bytes };
+    const { tables } = await decodeToTables([message]);
+    files.push({ path, bytes, hour: tables[0]?.hour ?? "" });
+  }
+  const cycled = Array.from({ length: count }, (_, i) => files[i % files.length]);
+  return cycled.sort((a, b) => a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : 0);
+}
+
+/** A batch of the stream as the archive stores it: its Parquet files, encoded and written. */
 async function archiveBatch(
   storage: Storage,
-  folder: string,
-  count: number,
+  stream: StreamFile[],
+  range: { from: number; to: number },
 ): Promise<ArchivedBatch> {
-  const encoded = await encodeBatch(await messages(folder, count));
+  const messages: RawMessage[] = stream.slice(range.from, range.to).map((file, i) => ({
+    topic: TOPIC,
+    partition: 0,
+    offset: BigInt(range.from + i),
+    timestamp: 0,
+    value: file.bytes,
+  }));
+  const encoded = await encodeBatch(messages);
   const files: WrittenFile[] = [];
   for (const file of encoded.files) {
     const path = `${TOPIC}/${file.hour}/${
@@ -158,7 +178,22 @@ async function archiveBatch(
     await storage.writeFile(path, file.bytes);
     files.push({ path, hour: file.hour, rows: file.rows, size: file.bytes.byteLength });
   }
-  return { topic: TOPIC, partition: 0, startOffset: 0n, endOffset: BigInt(count - 1), files };
+  return {
+    topic: TOPIC,
+    partition: 0,
+    startOffset: BigInt(range.from),
+    endOffset: BigInt(range.to - 1),
+    files,
+  };
+}
+
+/** The stream as a folder the simulator replays in its order (links named in sequence). */
+async function streamFolder(stream: StreamFile[]): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "fink_anomaly_bench_stream_" });
+  for (const [i, file] of stream.entries()) {
+    await Deno.symlink(file.path, join(dir, `${String(i).padStart(7, "0")}.avro`));
+  }
+  return dir;
 }
 
 /** The anomaly plugin's files in a plugin folder of their own inside the project. */
@@ -177,20 +212,18 @@ async function installAnomaly(): Promise<string> {
   return dir;
 }
 
-/** Features, then features and scores, of the tables of one batch, `batches` times. */
-async function inProcess(tables: arrow.Table[], batches: number) {
+/** Features, then features and scores, of every table (the stream's batches as read back). */
+async function inProcess(tables: arrow.Table[]) {
   const count = tables.reduce((n, t) => n + t.numRows, 0);
   await plugin.setup!({ name: "anomaly", config: {}, log: () => {} });
-  for (const table of tables) await scoreBatch(table);
+  await scoreBatch(tables[0]);
   let started = performance.now();
   let cpu = process.cpuUsage();
-  for (let b = 0; b < batches; b++) {
-    for (const table of tables) {
-      for (const points of alertPoints(table, table.getChild("candidate")!)) {
-        const curves = alertCurves(points);
-        if (curves.g) bandFeatures(curves.g);
-        if (curves.r) bandFeatures(curves.r);
-      }
+  for (const table of tables) {
+    for (const points of alertPoints(table, table.getChild("candidate")!)) {
+      const curves = alertCurves(points);
+      if (curves.g) bandFeatures(curves.g);
+      if (curves.r) bandFeatures(curves.r);
     }
   }
   const featuresMs = performance.now() - started;
@@ -198,33 +231,30 @@ async function inProcess(tables: arrow.Table[], batches: number) {
   let scored = 0;
   started = performance.now();
   cpu = process.cpuUsage();
-  for (let b = 0; b < batches; b++) {
-    scored = 0;
-    for (const table of tables) {
-      const rows = await scoreBatch(table);
-      scored += rows.filter((r) => r.anomaly_score !== null).length;
-    }
+  for (const table of tables) {
+    const rows = await scoreBatch(table);
+    scored += rows.filter((r) => r.anomaly_score !== null).length;
   }
   const scoresMs = performance.now() - started;
   const scoresCpuMs = cpuMs(cpu);
   return {
     scoredPercent: Math.round(scored / count * 1000) / 10,
     result: {
-      featuresAlertsPerSecond: rate(count * batches, featuresMs),
-      scoresAlertsPerSecond: rate(count * batches, scoresMs),
-      features: cost(count * batches, featuresCpuMs),
-      scores: cost(count * batches, scoresCpuMs),
+      featuresAlertsPerSecond: rate(count, featuresMs),
+      scoresAlertsPerSecond: rate(count, scoresMs),
+      features: cost(count, featuresCpuMs),
+      scores: cost(count, scoresCpuMs),
     },
   };
 }
 
 /** The host path, pipelined as the feed runs it: the next batch is read while one is processed. */
-async function throughHost(storage: Storage, archived: ArchivedBatch, batches: number) {
-  const count = Number(archived.endOffset - archived.startOffset + 1n);
+async function throughHost(storage: Storage, archived: ArchivedBatch[]) {
+  const count = archived.reduce((n, b) => n + Number(b.endOffset - b.startOffset + 1n), 0);
   const columns = plugin.columns;
   let cpu = process.cpuUsage();
-  for (let b = 0; b < batches; b++) await liveBatches(storage, archived, columns);
-  const readBack = cost(count * batches, cpuMs(cpu));
+  for (const batch of archived) await liveBatches(storage, batch, columns);
+  const readBack = cost(count, cpuMs(cpu));
 
   const pluginDir = await installAnomaly();
   const science = await Deno.makeTempDir({ prefix: "fink_anomaly_bench_science_" });
@@ -242,32 +272,27 @@ async function throughHost(storage: Storage, archived: ArchivedBatch, batches: n
     }
     const [child] = pluginProcesses(Deno.pid);
     if (child === undefined) throw new Error("The anomaly plugin's process was not found");
-    const dispatchAll = async () => {
-      for (const batch of await liveBatches(storage, archived, columns)) {
+    const feed = async (batch: ArchivedBatch) => {
+      for (const pluginBatch of await liveBatches(storage, batch, columns)) {
         await host.ready("anomaly");
-        host.dispatch(batch);
+        host.dispatch(pluginBatch);
       }
     };
-    await dispatchAll();
+    await feed(archived[0]);
     await host.idle();
     const started = performance.now();
     cpu = process.cpuUsage();
     const childAtStart = processCpuMs(child);
-    for (let b = 0; b < batches; b++) await dispatchAll();
+    for (const batch of archived) await feed(batch);
     await host.idle();
     const ms = performance.now() - started;
-    const hostCpu = cost(count * batches, cpuMs(cpu));
-    const pluginCpu = cost(count * batches, processCpuMs(child) - childAtStart);
+    const hostCpu = cost(count, cpuMs(cpu));
+    const pluginCpu = cost(count, processCpuMs(child) - childAtStart);
     const after = host.list()[0];
     if (after.errors > 0 || after.dropped > 0) {
       throw new Error(`The anomaly plugin failed or dropped batches: ${after.lastError}`);
     }
-    return {
-      alertsPerSecond: rate(count * batches, ms),
-      hostCpu,
-      readBackCpu: readBack,
-      pluginCpu,
-    };
+    return { alertsPerSecond: rate(count, ms), hostCpu, readBackCpu: readBack, pluginCpu };
   } finally {
     await host.close();
     await Deno.remove(pluginDir, { recursive: true });
@@ -275,13 +300,16 @@ async function throughHost(storage: Storage, archived: ArchivedBatch, batches: n
   }
 }
 
-async function besideArchive(folder: string, alerts: number) {
-  const alone = await runArchiveBench({ alerts, source: folder, liveSeconds: 1 });
+/** The archive's drain of the stream, alone and then with the plugin in the archive process. */
+async function besideArchive(stream: StreamFile[]) {
+  const alerts = stream.length;
+  const source = await streamFolder(stream);
   const dir = await installAnomaly();
   try {
+    const alone = await runArchiveBench({ alerts, source, liveSeconds: 1 });
     const withAnomaly = await runArchiveBench({
       alerts,
-      source: folder,
+      source,
       liveSeconds: 1,
       plugin: { dir, name: "anomaly" },
     });
@@ -303,6 +331,7 @@ async function besideArchive(folder: string, alerts: number) {
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(source, { recursive: true });
   }
 }
 
@@ -318,8 +347,15 @@ export async function runAnomalyBench(
   const archiveDir = await Deno.makeTempDir({ prefix: "fink_anomaly_bench_archive_" });
   try {
     const storage = openStorage(archiveDir);
-    const archived = await archiveBatch(storage, folder, count);
-    const tables = (await liveBatches(storage, archived, plugin.columns)).map((b) => b.table);
+    const stream = await alertStream(folder, count * batches);
+    const archived: ArchivedBatch[] = [];
+    for (let b = 0; b < batches; b++) {
+      archived.push(await archiveBatch(storage, stream, { from: b * count, to: (b + 1) * count }));
+    }
+    const tables: arrow.Table[] = [];
+    for (const batch of archived) {
+      tables.push(...(await liveBatches(storage, batch, plugin.columns)).map((b) => b.table));
+    }
     const ids = new Set<bigint>();
     let history = 0;
     for (const table of tables) {
@@ -329,16 +365,19 @@ export async function runAnomalyBench(
         history += prv?.get(i)?.length ?? 0;
       }
     }
-    const local = await inProcess(tables, batches);
-    const host = await throughHost(storage, archived, batches);
+    const local = await inProcess(tables);
+    const host = await throughHost(storage, archived);
     const archiveAlerts = options.archiveAlerts ?? 20_000;
-    const archive = archiveAlerts > 0 ? await besideArchive(folder, archiveAlerts) : null;
+    const archive = archiveAlerts > 0
+      ? await besideArchive(await alertStream(folder, archiveAlerts))
+      : null;
     return {
       load: { start, end: loadAverage() },
       realAlerts: ids.size,
-      meanHistoryPoints: Math.round(history / count * 10) / 10,
+      meanHistoryPoints: Math.round(history / (count * batches) * 10) / 10,
       alertsPerBatch: count,
       batches,
+      archiveFiles: archived.reduce((n, b) => n + b.files.length, 0),
       scoredPercent: local.scoredPercent,
       inProcess: local.result,
       host,
