@@ -11,6 +11,7 @@
  */
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
+import { logicalPath, type PathTree, pathTree } from "../arrow/projection.ts";
 import type { Storage } from "../storage/storage.ts";
 import { parseParquetName } from "./compactor.ts";
 import { readCommittedOffset, TMP_SUFFIX } from "./ledger.ts";
@@ -57,8 +58,9 @@ export interface CommittedOffset {
 /** Options of {@link readArchivedFile}. */
 export interface ReadOptions {
   /**
-   * Top-level columns to read; names the file does not have are left out. The
-   * ingest columns and the alert id are not added: ask for them.
+   * Columns to read: top-level names or paths into records (`candidate.jd`); names and
+   * paths the file does not have are left out. The ingest columns and the alert id are
+   * not added: ask for them.
    */
   columns?: string[];
 }
@@ -67,14 +69,14 @@ const HOUR_MS = 3_600_000;
 /** Top-level columns that hold the alert id, in the order the archive's table builder looks. */
 export const ALERT_ID_COLUMNS: readonly string[] = ["candid", "diaSourceId", "alertId"];
 /**
- * Top-level columns that hold the object id astronomers name an alert by: ZTF
- * `objectId`, Rubin `diaObjectId` (inside the `diaObject` or `diaSource` record).
+ * Column paths of the object id astronomers name an alert by: ZTF `objectId`, Rubin
+ * `diaObjectId` (top-level, or inside the `diaObject` or `diaSource` record).
  */
 export const OBJECT_ID_COLUMNS: readonly string[] = [
   "objectId",
   "diaObjectId",
-  "diaObject",
-  "diaSource",
+  "diaObject.diaObjectId",
+  "diaSource.diaObjectId",
 ];
 /** The Kafka position columns the archive adds to every row. */
 export const INGEST_COLUMNS: readonly string[] = ["kafka_topic", "kafka_partition", "kafka_offset"];
@@ -181,20 +183,65 @@ export async function readArchivedFile(
   return parquetToTable(bytes, options.columns);
 }
 
-/** Decodes Parquet bytes, reading only `columns` (those the file has) when given. */
+/**
+ * Decodes Parquet bytes, reading only `columns` when given: top-level names or paths into
+ * records and lists of records (`candidate.jd`, `prv_candidates.magpsf`; see
+ * `core/arrow/projection.ts`). Names and paths the file does not have are left out.
+ */
 export async function parquetToTable(bytes: Uint8Array, columns?: string[]): Promise<arrow.Table> {
   if (columns === undefined) return arrow.tableFromIPC(pq.readParquet(bytes).intoIPCStream());
-  const present = new Set(
-    arrow.tableFromIPC(pq.readSchema(bytes).intoIPCStream()).schema.fields.map((f) => f.name),
-  );
-  const wanted = [...new Set(columns)].filter((c) => present.has(c));
   // The synchronous reader of parquet-wasm 0.8 ignores `columns`; the file reader honours it.
-  const file = await pq.ParquetFile.fromFile(new Blob([bytes as Uint8Array<ArrayBuffer>]));
+  const file = await pq.ParquetFile.fromFile(blobOf(bytes));
   try {
+    const wanted = leafColumns(file, pathTree(columns));
     return arrow.tableFromIPC((await file.read({ columns: wanted })).intoIPCStream());
   } finally {
     file.free();
   }
+}
+
+/**
+ * The bytes as the file reader takes them: it only asks for the size and for slices of the
+ * byte ranges it reads, so this stands in for a `Blob`, whose construction would copy every
+ * byte of the file (cutouts included) first.
+ */
+function blobOf(bytes: Uint8Array): Blob {
+  const slices = {
+    size: bytes.byteLength,
+    slice: (start: number, end: number) => ({
+      arrayBuffer: () => Promise.resolve(bytes.slice(start, end).buffer),
+    }),
+  };
+  return slices as unknown as Blob;
+}
+
+/** The physical paths of the file's leaf columns that `tree` covers, as the reader takes them. */
+function leafColumns(file: pq.ParquetFile, tree: PathTree): string[] {
+  const schema = arrow.tableFromIPC(file.schema().intoIPCStream()).schema;
+  const metadata = file.metadata();
+  if (metadata.numRowGroups() === 0) {
+    return schema.fields.map((f) => f.name).filter((name) => tree.has(name));
+  }
+  const wanted: string[] = [];
+  for (const column of metadata.rowGroup(0).columns()) {
+    const physical = column.columnPath();
+    // A column asked for whole takes all its leaves, however they nest.
+    const whole = tree.get(physical[0]) === true;
+    const logical = whole ? null : logicalPath(schema, physical);
+    if (whole || (logical !== null && covers(tree, logical))) wanted.push(physical.join("."));
+  }
+  return wanted;
+}
+
+/** Whether the path is asked for by `tree`, itself or as part of a field asked for whole. */
+function covers(tree: PathTree, path: string): boolean {
+  let node: PathTree | true | undefined = tree;
+  for (const part of path.split(".")) {
+    if (node === true) return true;
+    node = node.get(part);
+    if (node === undefined) return false;
+  }
+  return node === true;
 }
 
 /**
