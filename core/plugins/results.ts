@@ -12,6 +12,7 @@ import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import { dirname, join } from "node:path";
 import type { OutputType, PluginRow } from "./define.ts";
+import { rowsToTable } from "./result_table.ts";
 
 /** Identifies the source batch and describes the rows handed to a {@link ResultSink}. */
 export interface ResultBatchMeta {
@@ -133,14 +134,6 @@ export function resultFilePath(
   );
 }
 
-const ARROW_TYPES: Record<OutputType, () => arrow.DataType> = {
-  string: () => new arrow.Utf8(),
-  float64: () => new arrow.Float64(),
-  int64: () => new arrow.Int64(),
-  int32: () => new arrow.Int32(),
-  bool: () => new arrow.Bool(),
-};
-
 /**
  * The Arrow table of a plugin's rows: `id` (Int64), the declared outputs, and
  * `event_hour` (UTC timestamp in ms, truncated to the hour).
@@ -150,24 +143,39 @@ export function resultTable(
   options: Pick<ResultBatchMeta, "outputs" | "eventHours">,
 ): arrow.Table {
   const { outputs, eventHours } = options;
-  const columns: Record<string, arrow.Vector> = {
-    id: arrow.vectorFromArray(rows.map((row) => row.id), new arrow.Int64()),
-  };
-  for (const [column, type] of Object.entries(outputs)) {
-    columns[column] = arrow.vectorFromArray(rows.map((row) => row[column]), ARROW_TYPES[type]());
-  }
-  columns.event_hour = arrow.vectorFromArray(
-    eventHours.map((hour) => hour * HOUR_MS),
-    new arrow.TimestampMillisecond("UTC"),
-  );
+  const table = rowsToTable(rows, outputs);
+  const hours = new BigInt64Array(eventHours.length);
+  for (let i = 0; i < hours.length; i++) hours[i] = BigInt(eventHours[i] * HOUR_MS);
+  const eventHour = arrow.makeVector(arrow.makeData({
+    type: new arrow.TimestampMillisecond("UTC"),
+    length: hours.length,
+    data: hours,
+  }));
+  const columns: Record<string, arrow.Vector> = {};
+  for (const field of table.schema.fields) columns[field.name] = table.getChild(field.name)!;
+  columns.event_hour = eventHour;
   return new arrow.Table(columns);
+}
+
+/**
+ * Snappy; statistics per row group (DuckDB prunes on them); dictionaries for text outputs
+ * only: scores and features are nearly all distinct, and a dictionary tried and dropped for
+ * each of their columns doubled the write time.
+ */
+function writerProperties(outputs: Record<string, OutputType>): pq.WriterProperties {
+  let builder = new pq.WriterPropertiesBuilder()
+    .setCompression(pq.Compression.SNAPPY)
+    .setDictionaryEnabled(false)
+    .setStatisticsEnabled(pq.EnabledStatistics.Chunk);
+  for (const [column, type] of Object.entries(outputs)) {
+    if (type === "string") builder = builder.setColumnDictionaryEnabled(column, true);
+  }
+  return builder.build();
 }
 
 /** A {@link ResultSink} writing one Parquet file per plugin, event hour and source batch. */
 export function createParquetSink(options: ParquetSinkOptions): ResultSink {
   const storage = options.storage ?? diskStorage();
-  const properties = () =>
-    new pq.WriterPropertiesBuilder().setCompression(pq.Compression.SNAPPY).build();
   // Folders known to exist, so a steady stream does not pay one mkdirs per file.
   const folders = new Set<string>();
   async function ensureFolder(path: string): Promise<void> {
@@ -203,7 +211,7 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         });
         written.add(path);
         const ipc = arrow.tableToIPC(table.slice(start, end), "stream");
-        const bytes = pq.writeParquet(pq.Table.fromIPCStream(ipc), properties());
+        const bytes = pq.writeParquet(pq.Table.fromIPCStream(ipc), writerProperties(meta.outputs));
         writes.push((async () => {
           const temporary = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
           await ensureFolder(dirname(path));
