@@ -220,8 +220,9 @@ async function inProcess(tables: arrow.Table[]) {
   let started = performance.now();
   let cpu = process.cpuUsage();
   for (const table of tables) {
-    for (const points of alertPoints(table, table.getChild("candidate")!)) {
-      const curves = alertCurves(points);
+    const { points, starts } = alertPoints(table, table.getChild("candidate")!);
+    for (let i = 0; i < table.numRows; i++) {
+      const curves = alertCurves(points, starts[i], starts[i + 1]);
       if (curves.g) bandFeatures(curves.g);
       if (curves.r) bandFeatures(curves.r);
     }
