@@ -77,12 +77,18 @@ function readColumn(vector: arrow.Vector | null, name: string, rows: PluginRow[]
   let at = 0;
   for (const data of vector.data) {
     const type = data.type;
-    const values = data.values;
-    const direct = arrow.DataType.isFloat(type) || arrow.DataType.isInt(type);
+    if (!arrow.DataType.isFloat(type) && !arrow.DataType.isInt(type)) {
+      for (let i = 0; i < data.length; i++, at++) {
+        rows[at][name] = data.getValid(i) ? vector.get(at) as Value : null;
+      }
+      continue;
+    }
+    // Values are sliced with the data, validity bits are not: they start at its offset.
+    const values = data.values as ArrayLike<Value>;
+    const bitmap = data.nullCount === 0 ? null : data.nullBitmap;
     for (let i = 0; i < data.length; i++, at++) {
-      if (!data.getValid(i)) rows[at][name] = null;
-      else if (direct) rows[at][name] = values[i];
-      else rows[at][name] = vector.get(at) as Value;
+      const bit = data.offset + i;
+      rows[at][name] = bitmap === null || (bitmap[bit >> 3] >> (bit & 7)) & 1 ? values[i] : null;
     }
   }
 }
