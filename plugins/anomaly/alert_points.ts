@@ -14,15 +14,18 @@ function floats(vector: Vector | null, n: number): Float64Array {
   let at = 0;
   for (const data of vector.data) {
     const values = data.values as ArrayLike<number | bigint> | undefined;
-    const plain = values !== undefined && !(values instanceof BigInt64Array);
-    if (plain && data.nullCount === 0) {
-      for (let i = 0; i < data.length; i++) out[at + i] = values[i] as number;
-      at += data.length;
+    if (values === undefined || values instanceof BigInt64Array) {
+      for (let i = 0; i < data.length; i++, at++) {
+        if (data.getValid(i)) out[at] = Number(vector.get(at));
+      }
       continue;
     }
+    const numbers = values as ArrayLike<number>;
+    const bitmap = data.nullCount === 0 ? null : data.nullBitmap;
     for (let i = 0; i < data.length; i++, at++) {
-      if (!data.getValid(i)) continue;
-      out[at] = plain ? values[i] as number : Number(vector.get(at));
+      // The validity bits are not sliced with the values: they start at the data's offset.
+      const bit = data.offset + i;
+      if (bitmap === null || (bitmap[bit >> 3] >> (bit & 7)) & 1) out[at] = numbers[i];
     }
   }
   return out;

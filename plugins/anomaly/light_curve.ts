@@ -42,10 +42,14 @@ function sourceBehind(distnr: number): boolean {
 
 /**
  * DC magnitude and error of point `i` from its difference magnitude (fink_utils vect_dc_mag,
- * ZTF Science Data System Explanatory Supplement p. 107); NaN when the flux is not positive
- * or the reference is missing.
+ * ZTF Science Data System Explanatory Supplement p. 107), written to `out[at]`; NaN when the
+ * flux is not positive or the reference is missing.
  */
-export function dcMagnitude(points: PointColumns, i: number): [number, number] {
+function dcMagnitude(
+  points: PointColumns,
+  i: number,
+  out: { m: Float64Array; s: Float64Array; at: number },
+): void {
   const magnr = points.magnr[i] < 0 ? NaN : points.magnr[i];
   const differenceFlux = 10 ** (-0.4 * points.magpsf[i]);
   const differenceSigma = (points.sigmapsf[i] / 1.0857) * differenceFlux;
@@ -53,50 +57,86 @@ export function dcMagnitude(points: PointColumns, i: number): [number, number] {
   const refSigma = (points.sigmagnr[i] / 1.0857) * refFlux;
   const flux = points.positive[i] === 1 ? refFlux + differenceFlux : refFlux - differenceFlux;
   const sigma = Math.sqrt(differenceSigma ** 2 + refSigma ** 2);
-  return [-2.5 * Math.log10(flux), sigma / flux * 1.0857];
+  out.m[out.at] = -2.5 * Math.log10(flux);
+  out.s[out.at] = sigma / flux * 1.0857;
+}
+
+/** Scratch space for the alert being built, grown as needed (alerts have tens of points). */
+const scratch = {
+  rows: new Int32Array(64),
+  m: new Float64Array(64),
+  s: new Float64Array(64),
+  band: { t: new Float64Array(64), m: new Float64Array(64), sigma: new Float64Array(64) },
+  at: 0,
+};
+
+function reserve(size: number): void {
+  if (scratch.rows.length >= size) return;
+  const n = 2 * size;
+  scratch.rows = new Int32Array(n);
+  scratch.m = new Float64Array(n);
+  scratch.s = new Float64Array(n);
+  scratch.band = { t: new Float64Array(n), m: new Float64Array(n), sigma: new Float64Array(n) };
 }
 
 /** Builds the g and r light curves of the alert whose points are rows `from` to `to` - 1. */
 export function alertCurves(points: PointColumns, from: number, to: number): AlertCurves {
   const { jd, fid, magpsf, sigmapsf } = points;
-  const kept: number[] = [];
-  // Any point of any band behind a source turns the whole curve into DC magnitudes.
+  reserve(to - from);
+  const { rows, m, s } = scratch;
+  // Upper limits and NaN dropped; any point of any band behind a source turns the whole
+  // curve into DC magnitudes.
+  let kept = 0;
   let dc = false;
   for (let i = from; i < to; i++) {
     if (Number.isNaN(magpsf[i]) || Number.isNaN(sigmapsf[i])) continue;
-    kept.push(i);
+    rows[kept++] = i;
     if (sourceBehind(points.distnr[i])) dc = true;
   }
-  const m = new Float64Array(to - from);
-  const s = new Float64Array(to - from);
-  const rows: number[] = [];
-  for (const i of kept) {
-    let [mi, si] = [magpsf[i], sigmapsf[i]];
+  let n = 0;
+  for (let k = 0; k < kept; k++) {
+    const i = rows[k];
     if (dc) {
-      [mi, si] = dcMagnitude(points, i);
-      if (Number.isNaN(mi) || Number.isNaN(si)) continue;
+      scratch.at = n;
+      dcMagnitude(points, i, scratch);
+      if (Number.isNaN(m[n]) || Number.isNaN(s[n])) continue;
+    } else {
+      m[n] = magpsf[i];
+      s[n] = sigmapsf[i];
     }
-    m[i - from] = mi;
-    s[i - from] = si;
-    rows.push(i);
+    rows[n++] = i;
   }
-  // Stable on jd: of points with the same jd, the first in the alert (history first) is kept.
-  rows.sort((a, b) => jd[a] - jd[b] || a - b);
+  // Sorted by jd, stably (an insertion sort: tens of points), so that of points with the same
+  // jd the first in the alert (history first) is the one kept.
+  for (let a = 1; a < n; a++) {
+    const row = rows[a];
+    const ma = m[a];
+    const sa = s[a];
+    let b = a - 1;
+    for (; b >= 0 && jd[rows[b]] > jd[row]; b--) {
+      rows[b + 1] = rows[b];
+      m[b + 1] = m[b];
+      s[b + 1] = s[b];
+    }
+    rows[b + 1] = row;
+    m[b + 1] = ma;
+    s[b + 1] = sa;
+  }
   const band = (band: number): BandCurve | null => {
     let present = false;
     for (let i = from; i < to && !present; i++) present = fid[i] === band;
     if (!present) return null;
-    const t: number[] = [];
-    const mags: number[] = [];
-    const sigma: number[] = [];
-    for (const i of rows) {
-      if (fid[i] !== band) continue;
-      if (t.length > 0 && t[t.length - 1] === jd[i]) continue;
-      t.push(jd[i]);
-      mags.push(m[i - from]);
-      sigma.push(s[i - from]);
+    const { t, m: mags, sigma } = scratch.band;
+    let c = 0;
+    for (let k = 0; k < n; k++) {
+      const i = rows[k];
+      if (fid[i] !== band || (c > 0 && t[c - 1] === jd[i])) continue;
+      t[c] = jd[i];
+      mags[c] = m[k];
+      sigma[c] = s[k];
+      c++;
     }
-    return { t: Float64Array.from(t), m: Float64Array.from(mags), sigma: Float64Array.from(sigma) };
+    return { t: t.slice(0, c), m: mags.slice(0, c), sigma: sigma.slice(0, c) };
   };
   return { g: band(1), r: band(2) };
 }
