@@ -176,7 +176,14 @@ async function archiveBatch(
       parquetName({ topic: TOPIC, partition: 0 }, file.startOffset, file.endOffset)
     }`;
     await storage.writeFile(path, file.bytes);
-    files.push({ path, hour: file.hour, rows: file.rows, size: file.bytes.byteLength });
+    // As the archive hands them over: with the bytes it has just written.
+    files.push({
+      path,
+      hour: file.hour,
+      rows: file.rows,
+      size: file.bytes.byteLength,
+      bytes: file.bytes,
+    });
   }
   return {
     topic: TOPIC,

@@ -32,12 +32,17 @@ export interface BatchWrite {
   quarantined: QuarantinedWrite[];
 }
 
-/** A written file, for counts. */
+/** A written file, for counts and for the plugins that read the batch back. */
 export interface WrittenFile {
   path: string;
   hour: string;
   rows: number;
   size: number;
+  /**
+   * The file's content, as durably written: the plugins read the batch from it instead of
+   * reading the whole file (cutouts included) back from storage.
+   */
+  bytes?: Uint8Array;
 }
 
 /** The file name that says what a Parquet file holds. */
@@ -57,7 +62,7 @@ export async function writeBatch(
   for (const f of batch.files) {
     const path = `${tp.topic}/${f.hour}/${parquetName(tp, f.startOffset, f.endOffset)}`;
     writes.push({ path, bytes: f.bytes });
-    written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength });
+    written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength, bytes: f.bytes });
   }
   for (const q of batch.quarantined) {
     const base = `_quarantine/${tp.topic}/${tp.topic}+${tp.partition}+${q.offset}`;
