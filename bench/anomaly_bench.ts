@@ -100,6 +100,8 @@ export interface AnomalyBenchResult {
       alertsPerSecond: number;
       /** Until the plugin has results for the whole backlog. */
       anomalyAlertsPerSecond: number;
+      /** Mean alerts per batch the plugin got from the archive. */
+      alertsPerBatch: number;
       /** The archive process, the plugin host included. */
       archiveCpu: CpuCost;
       pluginCpu: CpuCost;
@@ -332,6 +334,7 @@ async function besideArchive(stream: StreamFile[]) {
       withAnomaly: {
         alertsPerSecond: withAnomaly.alertsPerSecond,
         anomalyAlertsPerSecond: drained.alertsPerSecond,
+        alertsPerBatch: drained.alertsPerBatch,
         archiveCpu: cost(alerts, withAnomaly.cpuUsPerAlert * alerts / 1000),
         pluginCpu: cost(alerts, drained.cpuUsPerAlert * alerts / 1000),
       },

@@ -47,6 +47,8 @@ export interface PluginDrainResult {
   alertsPerSecond: number;
   /** CPU time (user + system) of the plugin's own process per alert. */
   cpuUsPerAlert: number;
+  /** Mean alerts per batch the plugin got (the archive's batches, or catch-up reads). */
+  alertsPerBatch: number;
 }
 
 /** What {@link runArchiveBench} measured. */
@@ -170,15 +172,18 @@ async function pluginDone(
     if (status?.state === "failed") {
       throw new Error(`Plugin ${plugin.name} failed: ${status.error}`);
     }
-    return status?.details?.rows >= plugin.alerts ? performance.now() : null;
+    return status?.details?.rows >= plugin.alerts
+      ? { t: performance.now(), batches: status.details.batches as number }
+      : null;
   }, 1_800_000);
   const cpuMs = plugin.pids.reduce((ms, pid) => ms + processCpuMs(pid), 0) - from.cpuMs;
-  const seconds = (done - from.t) / 1000;
+  const seconds = (done.t - from.t) / 1000;
   return {
     name: plugin.name,
     doneSeconds: Math.round(seconds * 100) / 100,
     alertsPerSecond: Math.round(plugin.alerts / seconds),
     cpuUsPerAlert: Math.round(cpuMs * 1000 / plugin.alerts),
+    alertsPerBatch: Math.round(plugin.alerts / done.batches),
   };
 }
 

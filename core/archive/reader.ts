@@ -193,11 +193,37 @@ export async function parquetToTable(bytes: Uint8Array, columns?: string[]): Pro
   // The synchronous reader of parquet-wasm 0.8 ignores `columns`; the file reader honours it.
   const file = await pq.ParquetFile.fromFile(blobOf(bytes));
   try {
-    const wanted = leafColumns(file, pathTree(columns));
-    return arrow.tableFromIPC((await file.read({ columns: wanted })).intoIPCStream());
+    return arrow.tableFromIPC((await readLeaves(file, columns)).intoIPCStream());
   } finally {
     file.free();
   }
+}
+
+/**
+ * The leaf columns to read, by the paths asked for and the file's Arrow schema (as embedded by
+ * its writer): every file of a schema has the same leaves, and finding them costs more than
+ * reading a small file's few leaves.
+ */
+const leafCache = new Map<string, string[]>();
+const LEAF_CACHE_ENTRIES = 256;
+
+async function readLeaves(file: pq.ParquetFile, columns: string[]): Promise<pq.Table> {
+  const schema = file.metadata().fileMetadata().keyValueMetadata().get("ARROW:schema");
+  const key = typeof schema === "string" ? `${columns.join(",")}\n${schema}` : undefined;
+  const cached = key === undefined ? undefined : leafCache.get(key);
+  if (cached !== undefined) {
+    try {
+      return await file.read({ columns: cached });
+    } catch {
+      // Another writer's layout under the same schema: this file's own leaves are found below.
+    }
+  }
+  const wanted = leafColumns(file, pathTree(columns));
+  if (key !== undefined) {
+    if (leafCache.size >= LEAF_CACHE_ENTRIES) leafCache.clear();
+    leafCache.set(key, wanted);
+  }
+  return await file.read({ columns: wanted });
 }
 
 /**

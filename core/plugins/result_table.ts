@@ -57,15 +57,23 @@ function column(
   }));
 }
 
-/** Checked rows (see rows.ts) as a table with `id` first, then the outputs in declared order. */
-export function rowsToTable(rows: PluginRow[], outputs: Record<string, OutputType>): arrow.Table {
+/** Checked rows (see rows.ts) as columns: `id` first, then the outputs in declared order. */
+export function rowColumns(
+  rows: PluginRow[],
+  outputs: Record<string, OutputType>,
+): Record<string, arrow.Vector> {
   const columns: Record<string, arrow.Vector> = {
     id: column(rows.length, "int64", (i) => rows[i].id),
   };
   for (const [name, type] of Object.entries(outputs)) {
     columns[name] = column(rows.length, type, (i) => rows[i][name]);
   }
-  return new arrow.Table(columns);
+  return columns;
+}
+
+/** Checked rows (see rows.ts) as a table with `id` first, then the outputs in declared order. */
+export function rowsToTable(rows: PluginRow[], outputs: Record<string, OutputType>): arrow.Table {
+  return new arrow.Table(rowColumns(rows, outputs));
 }
 
 /** Writes the values of `vector` into `rows[i][name]`, null where it is null. */

@@ -12,7 +12,7 @@ import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import { dirname, join } from "node:path";
 import type { OutputType, PluginRow } from "./define.ts";
-import { rowsToTable } from "./result_table.ts";
+import { rowColumns } from "./result_table.ts";
 
 /** Identifies the source batch and describes the rows handed to a {@link ResultSink}. */
 export interface ResultBatchMeta {
@@ -143,17 +143,14 @@ export function resultTable(
   options: Pick<ResultBatchMeta, "outputs" | "eventHours">,
 ): arrow.Table {
   const { outputs, eventHours } = options;
-  const table = rowsToTable(rows, outputs);
+  const columns = rowColumns(rows, outputs);
   const hours = new BigInt64Array(eventHours.length);
   for (let i = 0; i < hours.length; i++) hours[i] = BigInt(eventHours[i] * HOUR_MS);
-  const eventHour = arrow.makeVector(arrow.makeData({
+  columns.event_hour = arrow.makeVector(arrow.makeData({
     type: new arrow.TimestampMillisecond("UTC"),
     length: hours.length,
     data: hours,
   }));
-  const columns: Record<string, arrow.Vector> = {};
-  for (const field of table.schema.fields) columns[field.name] = table.getChild(field.name)!;
-  columns.event_hour = eventHour;
   return new arrow.Table(columns);
 }
 
