@@ -24,7 +24,7 @@ import * as arrow from "apache-arrow";
 import process from "node:process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { pluginProcesses, processCpuMs, runArchiveBench } from "./archive_bench.ts";
+import { runArchiveBench } from "./archive_bench.ts";
 import { parquetName, type WrittenFile } from "../core/archive/batch_writer.ts";
 import { decodeToTables, encodeBatch, type RawMessage } from "../core/archive/encoder.ts";
 import { type ArchivedBatch, liveBatches } from "../core/plugins/archive_batches.ts";
@@ -37,6 +37,7 @@ import { alertPoints } from "../plugins/anomaly/alert_points.ts";
 import { bandFeatures } from "../plugins/anomaly/features.ts";
 import { alertCurves } from "../plugins/anomaly/light_curve.ts";
 import { sharedData } from "../tests/shared_data.ts";
+import { pluginProcesses, processCpuMs } from "../tests/support/processes.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const GOAL_ALERTS_PER_SECOND = 5000;

@@ -18,6 +18,7 @@ import { readProcessState } from "../core/process/state_file.ts";
 import { openStorage } from "../core/storage/mod.ts";
 import { launch } from "../tests/support/chromium.ts";
 import { freePort } from "../tests/support/fink_process.ts";
+import { pluginProcesses, processCpuMs } from "../tests/support/processes.ts";
 
 /** Options of {@link runArchiveBench}. */
 export interface ArchiveBenchOptions {
@@ -108,40 +109,6 @@ async function until<T>(
     if (Date.now() > deadline) throw new Error(`Benchmark gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** CPU time (user + system, every thread) a process has used, in ms; 0 once it is gone. */
-export function processCpuMs(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
-}
-
-/** The pids of the plugin processes (`core/plugins/child.ts … run`) a process has started. */
-export function pluginProcesses(parent: number): number[] {
-  const found: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== parent) continue;
-      const args = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
-      if (args.some((a) => a.endsWith("core/plugins/child.ts")) && args.includes("run")) {
-        found.push(Number(entry.name));
-      }
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return found;
 }
 
 async function peakMemoryMB(pid: number): Promise<number> {
