@@ -35,12 +35,17 @@ export interface BatchWrite {
   quarantined: QuarantinedWrite[];
 }
 
-/** A written file, for counts. */
+/** A written file, for counts and for the plugins that read the batch back. */
 export interface WrittenFile {
   path: string;
   hour: string;
   rows: number;
   size: number;
+  /**
+   * The file's content, as durably written: the plugins read the batch from it instead of
+   * reading the whole file (cutouts included) back from storage.
+   */
+  bytes?: Uint8Array;
 }
 
 /** Writes a batch exactly once; returns the Parquet files written. */
@@ -55,7 +60,7 @@ export async function writeBatch(
   for (const f of batch.files) {
     const path = archiveFilePath(f.hour, { tp, start: f.startOffset, end: f.endOffset });
     writes.push({ path, data: f.bytes });
-    written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength });
+    written.push({ path, hour: f.hour, rows: f.rows, size: f.bytes.byteLength, bytes: f.bytes });
   }
   for (const q of batch.quarantined) {
     const base = quarantineBase(tp, q.offset);

@@ -54,8 +54,9 @@ export interface CommittedOffset {
 /** Options of {@link readArchivedFile}. */
 export interface ReadOptions {
   /**
-   * Top-level columns to read; names the file does not have are left out. The
-   * ingest columns and the alert id are not added: ask for them.
+   * Columns to read: top-level names or paths into records (`candidate.jd`); names and
+   * paths the file does not have are left out. The ingest columns and the alert id are
+   * not added: ask for them.
    */
   columns?: string[];
 }
@@ -64,14 +65,14 @@ const HOUR_MS = 3_600_000;
 /** Top-level columns that hold the alert id, in the order the archive's table builder looks. */
 export const ALERT_ID_COLUMNS: readonly string[] = ["candid", "diaSourceId", "alertId"];
 /**
- * Top-level columns that hold the object id astronomers name an alert by: ZTF
- * `objectId`, Rubin `diaObjectId` (inside the `diaObject` or `diaSource` record).
+ * Column paths of the object id astronomers name an alert by: ZTF `objectId`, Rubin
+ * `diaObjectId` (top-level, or inside the `diaObject` or `diaSource` record).
  */
 export const OBJECT_ID_COLUMNS: readonly string[] = [
   "objectId",
   "diaObjectId",
-  "diaObject",
-  "diaSource",
+  "diaObject.diaObjectId",
+  "diaSource.diaObjectId",
 ];
 /** The Kafka position columns the archive adds to every row. */
 export const INGEST_COLUMNS: readonly string[] = ["kafka_topic", "kafka_partition", "kafka_offset"];
@@ -176,7 +177,11 @@ export async function readArchivedFile(
   return parquetToTable(bytes, options.columns);
 }
 
-/** Decodes Parquet bytes, reading only `columns` (those the file has) when given. */
+/**
+ * Decodes Parquet bytes, reading only `columns` when given: top-level names or paths into
+ * records and lists of records (`candidate.jd`, `prv_candidates.magpsf`; see
+ * `core/arrow/projection.ts`). Names and paths the file does not have are left out.
+ */
 export async function parquetToTable(bytes: Uint8Array, columns?: string[]): Promise<arrow.Table> {
   return columns === undefined ? readParquet(bytes) : await readParquetColumns(bytes, columns);
 }

@@ -13,6 +13,7 @@ import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
 import { query } from "../support/duckdb.ts";
 import { drain, isolatedSettings, spawnFink } from "../support/fink_process.ts";
+import { pluginProcesses } from "../support/processes.ts";
 import { waitFor } from "../support/wait.ts";
 
 /** Kills of the plugin's process and of the whole process (at least 20 in all). */
@@ -68,25 +69,6 @@ async function progress(dir: string): Promise<number> {
   }
 }
 
-/** Pid of the process running the tagger plugin (not its probe) under `parent`, if any. */
-function pluginPid(parent: number): number | undefined {
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== parent) continue;
-      const args = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
-      if (args.some((a) => a.endsWith("/tagger.ts")) && args.includes("run")) {
-        return Number(entry.name);
-      }
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return undefined;
-}
-
 function spawnArchive(dir: string): Deno.ChildProcess {
   return spawnFink([
     "start",
@@ -133,7 +115,7 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
         const before = await progress(dir);
         const pid = await waitFor("the plugin to make progress", async () => {
           if (exited) return null;
-          const pid = pluginPid(child.pid);
+          const [pid] = pluginProcesses(child.pid, "tagger");
           return pid !== undefined && await progress(dir) > before ? pid : undefined;
         }, { timeoutMs: 120_000 });
         if (pid === null) break;
