@@ -1,11 +1,28 @@
 /**
  * Compacts closed hours: the small files one partition wrote into an hour are
  * merged into files of about the target size, named by the offset range they
- * cover, so exactly-once survives compaction. Only committed files are merged,
- * and each merge is journalled in `_wal/compact/`: a crash after the merged
- * file was renamed into place finishes the job on restart (inputs deleted), a
- * crash before it rolls back (inputs kept). A reader listing the hour during
- * the few milliseconds between the rename and the deletes sees both.
+ * cover, so exactly-once survives compaction. Only committed files are merged.
+ *
+ * The commit protocol lets readers that list the folder themselves (DuckDB or
+ * Spark over a glob, an HDFS copy) never fail and never count an alert twice
+ * or not at all (see README.md beside this file):
+ *
+ * 1. the merge is journalled in `_wal/compact/` (output and inputs);
+ * 2. the output is written under a temporary name (`.tmp`, no reader's glob
+ *    matches it), then renamed into place: the one atomic step that commits
+ *    the merge, on local disk and on HDFS alike;
+ * 3. the inputs stay where they are for `graceMs` more, so a reader that
+ *    listed them before the rename can still open them. During that time a
+ *    listing holds the output and its inputs, and the rule every reader of
+ *    the archive applies ({@link withoutSuperseded}: a file whose offset range
+ *    lies inside another file's of the same folder and partition is not read)
+ *    keeps one of them;
+ * 4. {@link Compactor.expire} then deletes the inputs, then the journal.
+ *
+ * A crash before the rename rolls back on restart (temporary output deleted,
+ * inputs kept); after it, the inputs wait out their grace as if nothing had
+ * happened. A merged file whose inputs still wait is not merged again, so the
+ * superseded files of a folder are always inputs of one pending journal.
  *
  * Merging streams: inputs are read one at a time and their row groups go
  * through parquet-wasm's streaming writer straight to storage, so memory holds
@@ -17,16 +34,30 @@ import type { Storage } from "../storage/storage.ts";
 import { parseJson, TMP_SUFFIX } from "./ledger.ts";
 import { parquetName } from "./batch_writer.ts";
 import { AVRO_SCHEMA_KEY, parquetProperties, SCHEMA_KEY_KEY } from "./parquet_writer.ts";
+import { hourPathStart } from "./partitioner.ts";
+import { type ArchivedFile, listHourFiles } from "./reader.ts";
 
 /** Options of {@link Compactor}. */
 export interface CompactorOptions {
   targetBytes: number;
   /** Last committed offset of a partition (files past it are never touched). */
   committed(tp: { topic: string; partition: number }): Promise<bigint>;
+  /**
+   * How long merged inputs stay beside the merged file once it is in place (from a
+   * restart, for merges a previous run left), so readers that listed them before
+   * finish reading them. Default 0.
+   */
+  graceMs?: number;
+  /** The clock, in ms since the epoch (tests move it). Default `Date.now`. */
+  now?: () => number;
 }
+
+/** Folder of the compaction journals, relative to the archive root. */
+const COMPACT_JOURNAL_DIR = "_wal/compact";
 
 /** Rows per row group of merged files (about 16 MB of ZTF alerts with cutouts). */
 const MERGED_ROW_GROUP_ROWS = 256;
+const HOUR_MS = 3_600_000;
 
 /** What one {@link Compactor.compactHour} call did. */
 export interface CompactionResult {
@@ -34,12 +65,13 @@ export interface CompactionResult {
   written: number;
 }
 
-interface FileRef {
+/** A journalled merge: its output and the inputs that wait out their grace once it is in place. */
+interface Journal {
   path: string;
-  partition: number;
-  start: bigint;
-  end: bigint;
-  size: number;
+  output: string;
+  inputs: string[];
+  /** Since when (ms, the compactor's clock) the output is in place, or this run knows it is. */
+  since: number;
 }
 
 const NAME = /^(.+)\+(\d+)\+(\d+)\+(\d+)\.parquet$/;
@@ -55,12 +87,20 @@ export function parseParquetName(
 
 /** Merges small files of closed hours. */
 export class Compactor {
+  /** Merges in place whose inputs wait out their grace, by output path. */
+  #pending = new Map<string, Journal>();
+
   constructor(readonly storage: Storage, readonly options: CompactorOptions) {}
 
-  /** Finishes or rolls back merges a crash interrupted. */
+  /**
+   * Reads the journals a previous run left: rolls back merges a crash interrupted
+   * before their rename, and keeps those in place waiting for {@link expire}. Call
+   * it once, before the first {@link compactHour}. Returns the merges rolled back.
+   */
   async recover(): Promise<number> {
     let n = 0;
-    for (const entry of await this.storage.list("_wal/compact")) {
+    this.#pending.clear();
+    for (const entry of await this.storage.list(COMPACT_JOURNAL_DIR)) {
       if (!entry.name.endsWith(".json")) {
         await this.storage.remove(entry.path);
         continue;
@@ -71,107 +111,147 @@ export class Compactor {
         await this.storage.remove(entry.path);
         continue;
       }
-      if (await this.storage.stat(job.output) !== null) {
-        for (const input of job.inputs as string[]) await this.storage.remove(input);
-      } else {
-        await this.storage.remove(job.output + TMP_SUFFIX);
+      const journal: Journal = {
+        path: entry.path,
+        output: job.output,
+        inputs: job.inputs,
+        since: this.#now(),
+      };
+      if (await this.storage.stat(journal.output) !== null) {
+        this.#pending.set(journal.output, journal);
+        continue;
       }
+      await this.storage.remove(journal.output + TMP_SUFFIX);
       await this.storage.remove(entry.path);
       n++;
     }
     return n;
   }
 
+  /**
+   * Deletes the inputs of merges whose grace is over, then their journals;
+   * returns how many inputs were deleted.
+   */
+  async expire(): Promise<number> {
+    let deleted = 0;
+    const grace = this.options.graceMs ?? 0;
+    for (const journal of [...this.#pending.values()]) {
+      if (this.#now() < journal.since + grace) continue;
+      const output = await this.storage.stat(journal.output);
+      // An output someone else deleted leaves its inputs the only copy: they stay.
+      if (output !== null) { for (const input of journal.inputs) await this.storage.remove(input); }
+      await this.storage.remove(journal.path);
+      this.#pending.delete(journal.output);
+      if (output !== null) deleted += journal.inputs.length;
+    }
+    return deleted;
+  }
+
+  /** Merges waiting for their inputs to be deleted. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
   /** Merges the committed small files of one hour folder (`<topic>/<hour>`). */
   async compactHour(topic: string, hourDir: string): Promise<CompactionResult> {
     const result: CompactionResult = { merged: 0, written: 0 };
-    const byPartition = new Map<number, FileRef[]>();
-    for (const entry of await this.storage.list(hourDir)) {
-      const parsed = entry.isDirectory ? null : parseParquetName(entry.name);
-      if (parsed === null || parsed.topic !== topic) continue;
-      if (parsed.end > await this.options.committed({ topic, partition: parsed.partition })) {
-        continue;
-      }
-      const list = byPartition.get(parsed.partition) ?? [];
-      list.push({
-        path: entry.path,
-        partition: parsed.partition,
-        start: parsed.start,
-        end: parsed.end,
-        size: entry.size,
-      });
-      byPartition.set(parsed.partition, list);
+    const hour = (hourPathStart(hourDir) ?? 0) / HOUR_MS;
+    const byPartition = new Map<number, ArchivedFile[]>();
+    // Superseded inputs waiting out their grace are not listed: only what readers read is merged.
+    for (const f of await listHourFiles(this.storage, { topic, hour, dir: hourDir })) {
+      if (f.endOffset > await this.options.committed(f)) continue;
+      const list = byPartition.get(f.partition) ?? [];
+      list.push(f);
+      byPartition.set(f.partition, list);
     }
     for (const [partition, files] of byPartition) {
-      files.sort((a, b) => (a.start < b.start ? -1 : 1));
       for (const run of this.#runs(files)) {
-        const written = await this.#merge({ topic, partition }, hourDir, run);
-        result.merged += written === 0 ? 0 : run.length;
-        result.written += written;
+        for (const same of await this.#sameSchema(run)) {
+          await this.#merge({ topic, partition }, { hourDir, hour }, same);
+          result.merged += same.files.length;
+          result.written++;
+        }
       }
     }
     return result;
   }
 
-  /** Consecutive files whose sizes add up to at most the target; only runs of 2+. */
-  #runs(files: FileRef[]): FileRef[][] {
-    const runs: FileRef[][] = [];
-    let run: FileRef[] = [];
+  /**
+   * Consecutive files whose sizes add up to at most the target; only runs of 2+.
+   * A file at the target size, or whose own inputs still wait, ends a run.
+   */
+  #runs(files: ArchivedFile[]): ArchivedFile[][] {
+    const runs: ArchivedFile[][] = [];
+    let run: ArchivedFile[] = [];
     let size = 0;
+    const close = () => {
+      if (run.length > 1) runs.push(run);
+      run = [];
+      size = 0;
+    };
     for (const f of files) {
-      if (f.size >= this.options.targetBytes) {
-        if (run.length > 1) runs.push(run);
-        run = [];
-        size = 0;
+      if (f.size >= this.options.targetBytes || this.#pending.has(f.path)) {
+        close();
         continue;
       }
-      if (size + f.size > this.options.targetBytes) {
-        if (run.length > 1) runs.push(run);
-        run = [];
-        size = 0;
-      }
+      if (size + f.size > this.options.targetBytes) close();
       run.push(f);
       size += f.size;
     }
-    if (run.length > 1) runs.push(run);
+    close();
     return runs;
   }
 
-  /** Merges one run, grouping by schema; returns the number of files written. */
-  async #merge(
-    tp: { topic: string; partition: number },
-    hourDir: string,
-    run: FileRef[],
-  ): Promise<number> {
-    const groups = new Map<string, { files: FileRef[]; schema: arrow.Schema }>();
+  /**
+   * A run cut where the schema changes, into consecutive pieces of 2+ files: a merged
+   * file's offset range then covers exactly its inputs, never a file left out.
+   */
+  async #sameSchema(
+    run: ArchivedFile[],
+  ): Promise<{ files: ArchivedFile[]; schema: arrow.Schema }[]> {
+    const pieces: { files: ArchivedFile[]; schema: arrow.Schema; key: string }[] = [];
     for (const f of run) {
       const schema = readArrowSchema(await this.storage.readFile(f.path));
       const key = JSON.stringify(schema.fields.map((field) => field.toString()));
-      const g = groups.get(key) ?? { files: [], schema };
-      g.files.push(f);
-      groups.set(key, g);
+      const last = pieces[pieces.length - 1];
+      if (last?.key === key) last.files.push(f);
+      else pieces.push({ files: [f], schema, key });
     }
-    let written = 0;
-    for (const { files, schema } of groups.values()) {
-      if (files.length < 2) continue;
-      const start = files[0].start;
-      const end = files[files.length - 1].end;
-      const output = `${hourDir}/${parquetName(tp, start, end)}`;
-      const job = { output, inputs: files.map((f) => f.path) };
-      const journal = `_wal/compact/${tp.topic}+${tp.partition}+${start}-${end}.json`;
-      await this.storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(job)));
-      const properties = parquetProperties(schema, {
-        avroSchema: schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",
-        schemaKey: schema.metadata.get(SCHEMA_KEY_KEY) ?? "",
-      }, { rowGroupRows: MERGED_ROW_GROUP_ROWS });
-      const bytes = await pq.transformParquetStream(this.#rowGroups(job.inputs), properties);
-      await this.storage.writeFile(output + TMP_SUFFIX, bytes);
-      await this.storage.rename(output + TMP_SUFFIX, output);
-      for (const input of job.inputs) await this.storage.remove(input);
-      await this.storage.remove(journal);
-      written++;
-    }
-    return written;
+    return pieces.filter((p) => p.files.length > 1);
+  }
+
+  /** Merges files of one schema into one, journalled; its inputs then wait out their grace. */
+  async #merge(
+    tp: { topic: string; partition: number },
+    where: { hourDir: string; hour: number },
+    { files, schema }: { files: ArchivedFile[]; schema: arrow.Schema },
+  ): Promise<void> {
+    const start = files[0].startOffset;
+    const end = files[files.length - 1].endOffset;
+    const output = `${where.hourDir}/${parquetName(tp, start, end)}`;
+    const journal: Journal = {
+      // Files of one batch in different hours can share an offset range: the hour tells them apart.
+      path:
+        `${COMPACT_JOURNAL_DIR}/${tp.topic}+${tp.partition}+${start}-${end}+h${where.hour}.json`,
+      output,
+      inputs: files.map((f) => f.path),
+      since: 0,
+    };
+    const body = JSON.stringify({ output, inputs: journal.inputs });
+    await this.storage.writeFile(journal.path, new TextEncoder().encode(body));
+    const properties = parquetProperties(schema, {
+      avroSchema: schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",
+      schemaKey: schema.metadata.get(SCHEMA_KEY_KEY) ?? "",
+    }, { rowGroupRows: MERGED_ROW_GROUP_ROWS });
+    const bytes = await pq.transformParquetStream(this.#rowGroups(journal.inputs), properties);
+    await this.storage.writeFile(output + TMP_SUFFIX, bytes);
+    await this.storage.rename(output + TMP_SUFFIX, output);
+    journal.since = this.#now();
+    this.#pending.set(output, journal);
+  }
+
+  #now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   /** The record batches of the files, read one file at a time as the writer asks. */

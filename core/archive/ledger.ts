@@ -107,7 +107,8 @@ export class Ledger {
   async recover(): Promise<Recovery> {
     const result: Recovery = { rolledBack: 0, removedFiles: [] };
     for (const dir of await this.storage.list("_wal")) {
-      if (!dir.isDirectory) continue;
+      // `_wal/compact` holds the compactor's journals (see compactor.ts), not batches.
+      if (!dir.isDirectory || dir.name === "compact") continue;
       for (const file of await this.storage.list(dir.path)) {
         if (!file.name.endsWith(".json")) {
           await this.storage.remove(file.path);

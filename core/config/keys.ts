@@ -158,6 +158,12 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     default: 60,
     doc: "An hour counts as closed this long after the newest event time passed its end",
   },
+  "archive.compact_grace_minutes": {
+    type: int(0),
+    default: 10,
+    doc: "Files a merge replaced stay this long beside the merged file, so readers that " +
+      "listed them before finish reading them (see core/archive/README.md)",
+  },
   "science.root": {
     type: str,
     default: "data/science",

@@ -157,3 +157,13 @@ Deno.test("a WAL entry or offset copy torn by a crash is ignored, not fatal", as
     assert.equal(await new Ledger(storage).committed(TP), 3n);
   });
 });
+
+Deno.test("recovery leaves the compactor's journals alone", async () => {
+  await withStorage(async (storage) => {
+    const journal = "_wal/compact/ztf+3+0-9+h473000.json";
+    const body = { output: "ztf/2024/01/01/00/ztf+3+0+9.parquet", inputs: [] };
+    await storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(body)));
+    assert.deepEqual(await new Ledger(storage).recover(), { rolledBack: 0, removedFiles: [] });
+    assert.notEqual(await storage.stat(journal), null);
+  });
+});
