@@ -237,6 +237,8 @@ function dyingAt(inner: Storage, at: number): Storage & { died: boolean } {
       wrapper.change(() => inner.remove(path, o)),
     mkdirs: (path: string) => wrapper.change(() => inner.mkdirs(path)),
     readFile: (path: string) => wrapper.read(() => inner.readFile(path)),
+    readRange: (path: string, offset: number, length: number) =>
+      wrapper.read(() => inner.readRange(path, offset, length)),
     list: (dir: string) => wrapper.read(() => inner.list(dir)),
     stat: (path: string) => wrapper.read(() => inner.stat(path)),
     usage: (dir: string) => wrapper.read(() => inner.usage(dir)),
