@@ -85,13 +85,23 @@ export async function listTopics(storage: Storage): Promise<string[]> {
   return entries.filter((e) => e.isDirectory && !e.name.startsWith("_")).map((e) => e.name);
 }
 
+/** An hour folder of a topic. */
+export interface ArchivedHour {
+  /** Its event hour, in whole hours since the Unix epoch. */
+  hour: number;
+  /** Its path relative to the archive root (`<topic>/YYYY/MM/dd/hh`). */
+  dir: string;
+  /** When an entry of it was last added, renamed or removed, if the storage says. */
+  modified: Date | null;
+}
+
 /** Hour folders of a topic (`<topic>/YYYY/MM/dd/hh`), oldest first, optionally within a range. */
 export async function listArchivedHours(
   storage: Storage,
   topic: string,
   hours?: HourRange,
-): Promise<{ hour: number; dir: string }[]> {
-  const found: { hour: number; dir: string }[] = [];
+): Promise<ArchivedHour[]> {
+  const found: ArchivedHour[] = [];
   // Each level narrows the span of hours its folder can hold; spans outside the range are skipped.
   async function walk(dir: string, level: number, parts: number[]): Promise<void> {
     for (const entry of await storage.list(dir)) {
@@ -103,7 +113,9 @@ export async function listArchivedHours(
       if (hours !== undefined && (last < hours.from || first > hours.to)) continue;
       if (level === 3) {
         const start = hourPathStart(entry.path);
-        if (start !== null) found.push({ hour: start / HOUR_MS, dir: entry.path });
+        if (start !== null) {
+          found.push({ hour: start / HOUR_MS, dir: entry.path, modified: entry.modified });
+        }
       } else {
         await walk(entry.path, level + 1, next);
       }
