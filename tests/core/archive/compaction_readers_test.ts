@@ -21,23 +21,12 @@ import { openStorage } from "../../../core/storage/mod.ts";
 import type { Storage } from "../../../core/storage/storage.ts";
 import { skyAlerts, writeSkyArchive } from "../../support/sky_archive.ts";
 import { WebHdfsTestServer } from "../../support/webhdfs_server.ts";
+import { readmeReaderQuery } from "../../support/duckdb.ts";
 
-const README = new URL("../../../core/archive/README.md", import.meta.url);
-const README_GLOB = "data/archive/ztf/*/*/*/*/*.parquet";
 const ALERTS = 2_400;
 /** Alerts per hour and per file: ten hours of six files. */
 const PER_HOUR = 240;
 const PER_FILE = 40;
-
-/** The README's reader query over another glob: the listing statement and the reading one. */
-async function readmeQuery(glob: string): Promise<{ list: string; read: string }> {
-  const text = await Deno.readTextFile(README);
-  const section = text.slice(text.indexOf("<!-- reader-query"));
-  const sql = /```sql\n([\s\S]*?)```/.exec(section)![1];
-  assert.ok(sql.includes(README_GLOB));
-  const [list, read] = sql.replace(README_GLOB, glob).split(/;\n(?=SELECT)/);
-  return { list, read };
-}
 
 /** An archive of ten hours of small files under `root`, written as the archive writes them. */
 async function writeArchive(root: string): Promise<void> {
@@ -135,7 +124,7 @@ Deno.test("DuckDB over a glob with the README's query, during compaction: never 
   const db = await instance.connect();
   try {
     await writeArchive(root);
-    const query = await readmeQuery(glob);
+    const query = await readmeReaderQuery(glob);
     const storage = openStorage(root);
 
     await t.step("a read that listed before a merge opens its inputs after it", async () => {
@@ -204,7 +193,11 @@ async function copyAndRead(
     await Deno.writeFile(target, await hdfs.readFile(path));
   }
   const glob = `${local}/sky/*/*/*/*/*.parquet`;
-  return { ...await readWithRule(db, await readmeQuery(glob), glob), listed, read: files.length };
+  return {
+    ...await readWithRule(db, await readmeReaderQuery(glob), glob),
+    listed,
+    read: files.length,
+  };
 }
 
 Deno.test("a copy through WebHDFS during compaction never fails and, read with the README's query, holds every alert once", async (t) => {
