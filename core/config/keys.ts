@@ -291,7 +291,8 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
   "process.state_dir": {
     type: str,
     default: ".fink",
-    doc: "Where the running process leaves its address and control token",
+    doc: "Where the running process leaves its address and control token (and the query " +
+      "engine its local copies of WebHDFS files, in query_cache/)",
   },
   "simulator.host": { type: str, default: "127.0.0.1", doc: "Embedded broker address" },
   "simulator.port": { type: int(0, 65535), default: 9092, doc: "Embedded broker port" },

@@ -67,6 +67,8 @@ export interface TopicView {
   columns: Set<string>;
   /** Its committed files (paths relative to the archive root), oldest hour first. */
   files: ListedFile[];
+  /** The same files by path. */
+  byPath: Map<string, ListedFile>;
 }
 
 /** What a query sees: the archive's topics and the plugins that have results. */
@@ -115,7 +117,9 @@ export class QueryEngine {
     tables: { alerts: FileTables<IndexedTopic>; science: FileTables<ScienceFiles> },
     readonly files: { archive: ParquetFiles; science: ParquetFiles },
     storages: { archive: Storage; science: Storage },
-    readonly options: Required<Omit<EngineOptions, "cacheDir">> & { cacheDir: string | null },
+    readonly options: Required<Omit<EngineOptions, "cacheDir">>,
+    /** The temporary cache folder the engine made for itself, deleted when it closes. */
+    readonly ownCache: string | null,
   ) {
     this.#instance = instance;
     this.#alerts = tables.alerts;
@@ -182,8 +186,8 @@ export class QueryEngine {
         scienceRoot: options.scienceRoot,
         timeoutMs: options.timeoutMs ?? 30_000,
         refreshMs: options.refreshMs ?? (remote ? 5_000 : 500),
-        cacheDir: ownCache ? cacheDir : null,
       },
+      ownCache ? cacheDir : null,
     );
   }
 
@@ -240,8 +244,8 @@ export class QueryEngine {
     await this.#running?.catch(() => {});
     for (const connection of this.#idle.splice(0)) connection.closeSync();
     this.#instance.closeSync();
-    if (this.options.cacheDir !== null) {
-      await Deno.remove(this.options.cacheDir, { recursive: true }).catch(() => {});
+    if (this.ownCache !== null) {
+      await Deno.remove(this.ownCache, { recursive: true }).catch(() => {});
     }
   }
 
@@ -301,7 +305,14 @@ export class QueryEngine {
     const topics: TopicView[] = [];
     for (const { topic, files } of listed) {
       const { survey, columns } = await this.#surveyOf(topic, files[0]);
-      if (survey !== null) topics.push({ topic, survey, columns, files });
+      if (survey === null) continue;
+      topics.push({
+        topic,
+        survey,
+        columns,
+        files,
+        byPath: new Map(files.map((f) => [f.path, f])),
+      });
     }
     const science = SCIENCE.map((plugin) => ({ plugin, files: results.get(plugin.plugin) ?? [] }))
       .filter((s) => s.files.length > 0);

@@ -363,7 +363,7 @@ async function alertsAt(
   if (byFile.size === 0) return null;
   const parts: string[] = [];
   for (const [path, rows] of byFile) {
-    const listed = topic.files.find((f) => f.path === path);
+    const listed = topic.byPath.get(path);
     if (listed === undefined) continue;
     await files.prepare(listed, { rows });
     parts.push(
