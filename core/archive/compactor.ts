@@ -5,7 +5,8 @@
  *
  * The commit protocol lets readers that list the folder themselves (DuckDB or
  * Spark over a glob, an HDFS copy) never fail and never count an alert twice
- * or not at all (see README.md beside this file):
+ * or not at all, when they read the files their listing does not show
+ * superseded within the grace period (see README.md beside this file):
  *
  * 1. the merge is journalled in `_wal/compact/` (output and inputs);
  * 2. the output is written under a temporary name (`.tmp`, no reader's glob
