@@ -83,13 +83,23 @@ export async function listTopics(storage: Storage): Promise<string[]> {
   return entries.filter((e) => e.isDirectory && !e.name.startsWith("_")).map((e) => e.name);
 }
 
+/** An hour folder of a topic. */
+export interface ArchivedHour {
+  /** Its event hour, in whole hours since the Unix epoch. */
+  hour: number;
+  /** Its path relative to the archive root (`<topic>/YYYY/MM/dd/hh`). */
+  dir: string;
+  /** When an entry of it was last added, renamed or removed, if the storage says. */
+  modified: Date | null;
+}
+
 /** Hour folders of a topic (`<topic>/YYYY/MM/dd/hh`), oldest first, optionally within a range. */
 export async function listArchivedHours(
   storage: Storage,
   topic: string,
   hours?: HourRange,
-): Promise<{ hour: number; dir: string }[]> {
-  const found: { hour: number; dir: string }[] = [];
+): Promise<ArchivedHour[]> {
+  const found: ArchivedHour[] = [];
   // Each level narrows the span of hours its folder can hold; spans outside the range are skipped.
   async function walk(dir: string, level: number, parts: number[]): Promise<void> {
     for (const entry of await storage.list(dir)) {
@@ -101,7 +111,9 @@ export async function listArchivedHours(
       if (hours !== undefined && (last < hours.from || first > hours.to)) continue;
       if (level === 3) {
         const start = hourPathStart(entry.path);
-        if (start !== null) found.push({ hour: start / HOUR_MS, dir: entry.path });
+        if (start !== null) {
+          found.push({ hour: start / HOUR_MS, dir: entry.path, modified: entry.modified });
+        }
       } else {
         await walk(entry.path, level + 1, next);
       }
@@ -124,7 +136,10 @@ export async function listArchivedFiles(
   return files;
 }
 
-/** The Parquet files of one hour folder of a topic, sorted by partition then start offset. */
+/**
+ * The Parquet files of one hour folder of a topic that hold its alerts, sorted by partition
+ * then start offset: files a merge superseded (see {@link withoutSuperseded}) are left out.
+ */
 export async function listHourFiles(
   storage: Storage,
   where: { topic: string; hour: number; dir: string },
@@ -147,9 +162,39 @@ export async function listHourFiles(
       size: entry.size,
     });
   }
-  return files.sort((a, b) =>
+  return withoutSuperseded(files).sort((a, b) =>
     a.partition - b.partition || (a.startOffset < b.startOffset ? -1 : 1)
   );
+}
+
+/**
+ * The rule every reader of the archive applies: a file whose offset range lies inside
+ * another file's of the same hour folder and partition was merged into that file (by
+ * compaction, which keeps its inputs a while for readers that listed them) and is not
+ * read. Batches never overlap, so only merges nest ranges.
+ */
+export function withoutSuperseded<
+  F extends { hourDir: string; partition: number; startOffset: bigint; endOffset: bigint },
+>(files: F[]): F[] {
+  const covered = new Set<F>();
+  // By folder and partition, start ascending and end descending: a file is covered when a
+  // file before it reaches as far (one sweep, not a comparison of every pair).
+  const order = [...files].sort((a, b) =>
+    a.hourDir.localeCompare(b.hourDir) || a.partition - b.partition ||
+    (a.startOffset < b.startOffset ? -1 : a.startOffset > b.startOffset ? 1 : 0) ||
+    (a.endOffset > b.endOffset ? -1 : a.endOffset < b.endOffset ? 1 : 0)
+  );
+  let reach = -1n;
+  for (let i = 0; i < order.length; i++) {
+    const f = order[i];
+    const prev = order[i - 1];
+    if (prev === undefined || prev.hourDir !== f.hourDir || prev.partition !== f.partition) {
+      reach = -1n;
+    }
+    if (f.endOffset <= reach) covered.add(f);
+    else reach = f.endOffset;
+  }
+  return covered.size === 0 ? files : files.filter((f) => !covered.has(f));
 }
 
 /** Committed offsets of every topic-partition, from the archive's `_offsets/`. */

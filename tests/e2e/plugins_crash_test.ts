@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
-import { query } from "../support/duckdb.ts";
+import { archiveFiles, query } from "../support/duckdb.ts";
 import { drain, isolatedSettings, spawnFink } from "../support/fink_process.ts";
 import { pluginProcesses } from "../support/processes.ts";
 import { waitFor } from "../support/wait.ts";
@@ -156,7 +156,9 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
     assert.equal((await last.status).code, 0, `seed ${seed}: ${log.join("").slice(-3000)}`);
 
     const archived = await query(
-      `select candid::varchar id, count(*)::int n from read_parquet('${dir}/archive/files/**/*.parquet')
+      `select candid::varchar id, count(*)::int n from read_parquet(${await archiveFiles(
+        `${dir}/archive/files/*/*/*/*/*.parquet`,
+      )})
        where kafka_offset >= ${firstOffset} group by candid order by candid`,
     );
     const results = await query(
