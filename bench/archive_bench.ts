@@ -4,18 +4,23 @@
  * A simulator process fills the embedded broker (on disk) with a backlog of
  * real alerts; an archive process then drains it. Measured: alerts/s and MB/s
  * of the drain, the CPU time the archive process spent on it (every thread:
- * Workers, plugins' hosts; a figure a loaded machine does not inflate as it
- * does wall-clock time), its peak memory (VmHWM, Workers included), and the
- * broker-to-durable latency p50/p99 of a live stream sent at a steady rate
- * while the archive runs.
+ * Workers, plugins' hosts; from /proc, a figure a loaded machine does not
+ * inflate as it does wall-clock time), its peak memory (VmHWM, Workers
+ * included), and the broker-to-durable latency p50/p99 of a live stream sent
+ * at a steady rate while the archive runs. Optionally a stream plugin runs in
+ * the archive process during the drain: then also how long until it has
+ * results for the whole backlog, and the CPU time of its own process per alert.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { replay } from "../simulator/replayer/mod.ts";
 import { processCpuMs } from "../core/plugins/process.ts";
+import { ProgressStore } from "../core/plugins/progress.ts";
 import { readProcessState } from "../core/process/state_file.ts";
+import { openStorage } from "../core/storage/mod.ts";
 import { launch } from "../tests/support/chromium.ts";
 import { freePort } from "../tests/support/fink_process.ts";
+import { pluginProcesses } from "../tests/support/processes.ts";
 
 /** Options of {@link runArchiveBench}. */
 export interface ArchiveBenchOptions {
@@ -29,6 +34,24 @@ export interface ArchiveBenchOptions {
   liveSeconds?: number;
   /** Keep the dashboard's live page open in headless Chromium during the drain (default false). */
   dashboard?: boolean;
+  /**
+   * A stream plugin the archive process runs during the drain, from its own plugin folder
+   * (inside the project, so that its imports resolve); it reads the backlog from its first
+   * alert. Default none (an empty plugin folder).
+   */
+  plugin?: { dir: string; name: string };
+}
+
+/** The plugin of {@link ArchiveBenchOptions.plugin} during the drain. */
+export interface PluginDrainResult {
+  name: string;
+  /** From the first archived alert until the plugin has returned rows for the whole backlog. */
+  doneSeconds: number;
+  alertsPerSecond: number;
+  /** CPU time (user + system) of the plugin's own process per alert. */
+  cpuUsPerAlert: number;
+  /** Mean alerts per batch the plugin got (the archive's batches, or catch-up reads). */
+  alertsPerBatch: number;
 }
 
 /** What {@link runArchiveBench} measured. */
@@ -37,6 +60,8 @@ export interface ArchiveBenchResult {
   drainSeconds: number;
   alertsPerSecond: number;
   megabytesPerSecond: number;
+  /** CPU time (user + system, every thread) of the archive process per alert drained. */
+  cpuUsPerAlert: number;
   peakMemoryMB: number;
   /** CPU seconds (user + system, every thread) the archive process spent during the drain. */
   drainCpuSeconds: number;
@@ -46,6 +71,8 @@ export interface ArchiveBenchResult {
   alertsPerCpuSecond: number;
   dashboardOpen: boolean;
   live: { rate: number; sent: number; latencyP50Ms: number | null; latencyP99Ms: number | null };
+  /** Present when a plugin ran during the drain. */
+  plugin?: PluginDrainResult;
 }
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -106,6 +133,35 @@ async function openLivePage(stateDir: string): Promise<{ close(): Promise<void> 
   return browser;
 }
 
+/** Waits until the plugin has returned rows for the whole backlog; its rate and CPU per alert. */
+async function pluginDone(
+  plugin: { name: string; stateDir: string; alerts: number; pids: number[] },
+  from: { t: number; cpuMs: number },
+): Promise<PluginDrainResult> {
+  if (plugin.pids.length === 0) {
+    throw new Error(`Benchmark found no process of plugin ${plugin.name} once the drain began`);
+  }
+  const done = await until(`plugin ${plugin.name} to process the backlog`, async () => {
+    const doc = await statusOf(plugin.stateDir);
+    const status = doc?.services?.find((s: { name: string }) => s.name === plugin.name);
+    if (status?.state === "failed") {
+      throw new Error(`Plugin ${plugin.name} failed: ${status.error}`);
+    }
+    return status?.details?.rows >= plugin.alerts
+      ? { t: performance.now(), batches: status.details.batches as number }
+      : null;
+  }, 1_800_000);
+  const cpuMs = plugin.pids.reduce((ms, pid) => ms + (processCpuMs(pid) ?? 0), 0) - from.cpuMs;
+  const seconds = (done.t - from.t) / 1000;
+  return {
+    name: plugin.name,
+    doneSeconds: Math.round(seconds * 100) / 100,
+    alertsPerSecond: Math.round(plugin.alerts / seconds),
+    cpuUsPerAlert: Math.round(cpuMs * 1000 / plugin.alerts),
+    alertsPerBatch: Math.round(plugin.alerts / done.batches),
+  };
+}
+
 /** Runs the benchmark; every process it starts is stopped before it returns. */
 export async function runArchiveBench(
   options: ArchiveBenchOptions = {},
@@ -117,7 +173,7 @@ export async function runArchiveBench(
   const dir = await Deno.makeTempDir({ prefix: "fink-bench-" });
   const port = freePort();
   await Deno.mkdir(join(dir, "plugins"));
-  const common = [`--set=plugins.dir=${join(dir, "plugins")}`];
+  const common = [`--set=plugins.dir=${options.plugin?.dir ?? join(dir, "plugins")}`];
   const children: Deno.ChildProcess[] = [];
   try {
     const sim = spawnFink([
@@ -133,6 +189,10 @@ export async function runArchiveBench(
       "--set=simulator.partitions=4",
     ], join(dir, "sim"));
     children.push(sim);
+    if (options.plugin !== undefined) {
+      // As if it had run here before: it reads the new topic from its first offset.
+      await new ProgressStore(openStorage(join(dir, "science"))).markStarted(options.plugin.name);
+    }
     await until("the backlog to be sent", async () => {
       const doc = await statusOf(join(dir, "sim"));
       const replayed = doc?.services?.find((s: { name: string }) => s.name === "simulator")?.details
@@ -157,6 +217,8 @@ export async function runArchiveBench(
         ? { t: performance.now(), doc, cpuMs: processCpuMs(archive.pid) ?? 0 }
         : null;
     }, 120_000);
+    const pluginPids = options.plugin === undefined ? [] : pluginProcesses(archive.pid);
+    const pluginCpuAtFirst = pluginPids.reduce((ms, pid) => ms + (processCpuMs(pid) ?? 0), 0);
     const last = await until("the backlog to be archived", async () => {
       const doc = await statusOf(join(dir, "archive-state"));
       return doc !== null && doc.totals?.archived >= alerts
@@ -166,6 +228,10 @@ export async function runArchiveBench(
     const drainSeconds = (last.t - first.t) / 1000;
     const drainCpuMs = last.cpuMs - first.cpuMs;
     const archived = last.doc.totals.archived - first.doc.totals.archived;
+    const plugin = options.plugin === undefined ? undefined : await pluginDone(
+      { ...options.plugin, stateDir: join(dir, "archive-state"), alerts, pids: pluginPids },
+      { t: first.t, cpuMs: pluginCpuAtFirst },
+    );
     const bytesIn = (doc: Record<string, any>) =>
       doc.partitions.reduce((n: number, p: { bytesIn: number }) => n + p.bytesIn, 0);
     const bytes = bytesIn(last.doc) - bytesIn(first.doc);
@@ -194,6 +260,7 @@ export async function runArchiveBench(
       drainSeconds: Math.round(drainSeconds * 100) / 100,
       alertsPerSecond: Math.round(archived / drainSeconds),
       megabytesPerSecond: Math.round(bytes / 1e6 / ((last.t - first.t) / 1000) * 10) / 10,
+      cpuUsPerAlert: Math.round((last.cpuMs - first.cpuMs) * 1000 / archived),
       peakMemoryMB: peak,
       drainCpuSeconds: Math.round(drainCpuMs / 10) / 100,
       cpuMsPerThousandAlerts: Math.round(drainCpuMs / archived * 1000),
@@ -205,6 +272,7 @@ export async function runArchiveBench(
         latencyP50Ms: latency.p50,
         latencyP99Ms: latency.p99,
       },
+      ...(plugin === undefined ? {} : { plugin }),
     };
   } finally {
     for (const child of children) {

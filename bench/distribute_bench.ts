@@ -33,6 +33,7 @@ import type { EncodedAlerts } from "../core/distribution/alert_encoder.ts";
 import { FilterEngine } from "../core/distribution/filter_engine.ts";
 import { EMBEDDED_REQUEST_BYTES, TransactionalPublisher } from "../core/distribution/publisher.ts";
 import { FilterCounters } from "../core/distribution/status.ts";
+import { processCpuMs } from "../core/plugins/process.ts";
 import { freePort } from "../tests/support/fink_process.ts";
 import { archiveAlertFolder } from "../tests/support/sky_archive.ts";
 
@@ -69,12 +70,10 @@ export async function buildArchive(dir: string, alerts: number): Promise<void> {
   );
 }
 
-/** CPU milliseconds a process has used (user + system), from /proc. */
-function processCpuMs(pid: number | "self" = "self"): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS;
+/** CPU milliseconds a process (this one by default) has used, user + system. */
+function cpuMs(pid = Deno.pid): number {
+  return processCpuMs(pid) ?? 0;
 }
-const CLOCK_TICKS = 100;
 
 /** The embedded broker in a process of its own (a Kafka beside the distribution). */
 async function brokerProcess(
@@ -147,12 +146,12 @@ async function throughput(dir: string, alerts: number) {
       log: () => {},
     });
     const loadBefore = load();
-    const [cpu0, broker0, workers0] = [processCpuMs(), processCpuMs(broker.pid), encoders.cpuMs];
+    const [cpu0, broker0, workers0] = [cpuMs(), cpuMs(broker.pid), encoders.cpuMs];
     const t0 = performance.now();
     const read = await distributor.round();
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = processCpuMs() - cpu0;
-    const brokerCpu = processCpuMs(broker.pid) - broker0;
+    const cpu = cpuMs() - cpu0;
+    const brokerCpu = cpuMs(broker.pid) - broker0;
     const [figures] = counters.figures([{ name: "all", where: "true", topic: "" }]);
     await publisher.close();
     return {
@@ -186,9 +185,9 @@ async function stages(
   publisher: TransactionalPublisher,
 ) {
   const files = await listArchivedFiles(archive, "bench");
-  let cpu = processCpuMs();
+  let cpu = cpuMs();
   const lap = () => {
-    const now = processCpuMs();
+    const now = cpuMs();
     const spent = now - cpu;
     cpu = now;
     return spent;
@@ -215,7 +214,7 @@ async function stages(
   }
   const encode = lap();
   const encodeWorkers = encoders.cpuMs - workers0;
-  const broker0 = processCpuMs(broker.pid);
+  const broker0 = cpuMs(broker.pid);
   for (const [i, e] of encoded.entries()) {
     const key = Buffer.from(e.key);
     const messages = Array.from(e.ends, (end, j) => ({
@@ -231,7 +230,7 @@ async function stages(
     });
   }
   const publish = lap();
-  const brokerCpu = processCpuMs(broker.pid) - broker0;
+  const brokerCpu = cpuMs(broker.pid) - broker0;
   await publisher.close();
   return {
     filter: perAlert(filter, alerts),

@@ -18,7 +18,8 @@ import { runArchiveBench } from "./archive_bench.ts";
 import { createPluginHost } from "../core/plugins/host.ts";
 import { createParquetSink } from "../core/plugins/results.ts";
 import { processCpuMs } from "../core/plugins/process.ts";
-import { EventLog, installPlugin, pluginPid, tempRoot } from "../tests/fixtures/plugins/install.ts";
+import { EventLog, installPlugin, tempRoot } from "../tests/fixtures/plugins/install.ts";
+import { pluginProcesses } from "../tests/support/processes.ts";
 import {
   eventHour,
   readZtfAlerts,
@@ -228,7 +229,7 @@ export async function runClassifyBench(
       (e) => e.event === "batch" && e.startOffset === String(tables.at(-1)!.startOffset),
       600_000,
     );
-    const pid = pluginPid(Deno.pid, "/plugins/classify.ts");
+    const [pid] = pluginProcesses(Deno.pid, "classify");
     if (pid === undefined) throw new Error("classify runs, but its process was not found");
     const cpuBefore = { plugin: processCpuMs(pid) ?? 0, host: processCpuMs(Deno.pid) ?? 0 };
     const started = performance.now();

@@ -29,7 +29,7 @@ import {
   type PluginContext,
   type PluginRow,
 } from "../core/plugins/define.ts";
-import { alertPoints } from "./anomaly/alert_points.ts";
+import { alertPoints, POINT_FIELDS } from "./anomaly/alert_points.ts";
 import { bandFeatures, FEATURE_NAMES } from "./anomaly/features.ts";
 import { alertCurves } from "./anomaly/light_curve.ts";
 import { ModelZipError } from "./anomaly/model_zip.ts";
@@ -188,15 +188,17 @@ export async function scoreBatch(table: Table): Promise<PluginRow[]> {
   if (table.numRows === 0) return [];
   const alertIds = ids(table);
   const candidate = table.getChild("candidate");
-  const features: BandFeatures[] = candidate
-    ? alertPoints(table, candidate).map((points) => {
-      const curves = alertCurves(points);
-      return {
+  const features: BandFeatures[] = alertIds.map(() => ({ g: null, r: null }));
+  if (candidate) {
+    const { points, starts } = alertPoints(table, candidate);
+    for (let i = 0; i < features.length; i++) {
+      const curves = alertCurves(points, starts[i], starts[i + 1]);
+      features[i] = {
         g: curves.g ? bandFeatures(curves.g) : null,
         r: curves.r ? bandFeatures(curves.r) : null,
       };
-    })
-    : alertIds.map(() => ({ g: null, r: null }));
+    }
+  }
   // One model at a time: the single-threaded runtime runs one session after the other anyway.
   const scores: Float64Array[] = [];
   for (const { model } of models) scores.push(await model.score(features));
@@ -225,7 +227,15 @@ export default definePlugin({
   version: "1.0.0",
   permissions: { read: MODEL_FOLDERS },
   kind: "stream",
-  columns: ["candid", "candidate", "prv_candidates", "diaSourceId", "alertId", "diaSource"],
+  // The ids and the few fields of the light curve's points, not the 100-odd of each record.
+  columns: [
+    "candid",
+    "diaSourceId",
+    "alertId",
+    "candidate.candid",
+    "diaSource.diaSourceId",
+    ...POINT_FIELDS.flatMap((field) => [`candidate.${field}`, `prv_candidates.${field}`]),
+  ],
   outputs: OUTPUTS,
   outputsFor,
   // Live summary: how many alerts were scored, the score distribution and the lowest scores

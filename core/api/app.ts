@@ -53,7 +53,7 @@ export interface ApiContext {
   distribution?: DistributionService;
   /** Lists the archive storage, when the process can (see `createArchiveIndexer`). */
   archiveIndex?: ArchiveIndexer;
-  /** The query engine of `/api/v1/*`, opened on first use; null when the archive is not local. */
+  /** The query engine of `/api/v1/*`, opened on first use; null when there is no archive to read. */
   query?: () => Promise<QueryEngine | null>;
   /** Where the dashboard files and chart.js are; defaults suit the project. */
   web?: WebOptions;

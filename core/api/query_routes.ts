@@ -40,7 +40,7 @@ export function registerQueryRoutes(app: Hono, engine: () => Promise<QueryEngine
       const params = await readerOf(c);
       const e = await engine();
       if (e === null) {
-        throw new ApiError(503, "The query API needs a local archive.root; this process has none");
+        throw new ApiError(503, "The query API has no archive to read in this process");
       }
       try {
         return await handler(params, e);

@@ -35,13 +35,16 @@ export interface BatchWrite {
   quarantined: QuarantinedWrite[];
 }
 
-/** A written file, for counts, with its content for those downstream (read back otherwise). */
+/** A written file, for counts and for the plugins that read the batch back. */
 export interface WrittenFile {
   path: string;
   hour: string;
   rows: number;
   size: number;
-  /** The Parquet bytes as written. */
+  /**
+   * The file's content, as durably written: the plugins read the batch from it instead of
+   * reading the whole file (cutouts included) back from storage.
+   */
   bytes?: Uint8Array;
 }
 

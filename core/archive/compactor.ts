@@ -1,13 +1,29 @@
 /**
  * Compacts closed hours: the small files one partition wrote into an hour are
  * merged into files of about the target size, named by the offset range they
- * cover, so exactly-once survives compaction. Only committed files are merged,
- * and each merge is journalled in `_wal/compact/`: a crash after the merged
- * file was renamed into place finishes the job on restart (inputs deleted), a
- * crash before it rolls back (inputs kept). Between the rename and the deletes
- * (and after a crash there, until recovery) the hour folder holds both; the
- * reader (reader.ts) leaves out the inputs of a journalled merge whose output
- * it lists ({@link journalledMerges}).
+ * cover, so exactly-once survives compaction. Only committed files are merged.
+ *
+ * The commit protocol lets readers that list the folder themselves (DuckDB or
+ * Spark over a glob, an HDFS copy) never fail and never count an alert twice
+ * or not at all, when they read the files their listing does not show
+ * superseded within the grace period (see README.md beside this file):
+ *
+ * 1. the merge is journalled in `_wal/compact/` (output and inputs);
+ * 2. the output is written under a temporary name (`.tmp`, no reader's glob
+ *    matches it), then renamed into place: the one atomic step that commits
+ *    the merge, on local disk and on HDFS alike;
+ * 3. the inputs stay where they are for `graceMs` more, so a reader that
+ *    listed them before the rename can still open them. During that time a
+ *    listing holds the output and its inputs, and the rule every reader of
+ *    the archive applies ({@link withoutSuperseded}: a file whose offset range
+ *    lies inside another file's of the same folder and partition is not read)
+ *    keeps one of them;
+ * 4. {@link Compactor.expire} then deletes the inputs, then the journal.
+ *
+ * A crash before the rename rolls back on restart (temporary output deleted,
+ * inputs kept); after it, the inputs wait out their grace as if nothing had
+ * happened. A merged file whose inputs still wait is not merged again, so the
+ * superseded files of a folder are always inputs of one pending journal.
  *
  * Merging streams: inputs are read one at a time and their row groups go
  * through a streaming writer (core/arrow/parquet.ts) straight to storage, so
@@ -15,27 +31,32 @@
  */
 import type * as arrow from "apache-arrow";
 import { concatParquet, readParquetSchema } from "../arrow/parquet.ts";
-import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import { parseJsonFile, replaceFile, temporaryOf } from "../storage/atomic_replace.ts";
 import { journalEntries } from "./ledger.ts";
-import {
-  COMPACTION_JOURNALS,
-  compactionJournalPath,
-  parquetName,
-  parseParquetName,
-} from "./file_names.ts";
+import { COMPACTION_JOURNALS, compactionJournalPath, parquetName } from "./file_names.ts";
 import { AVRO_SCHEMA_KEY, parquetProperties, SCHEMA_KEY_KEY } from "./parquet_writer.ts";
+import { hourPathStart } from "./partitioner.ts";
+import { type ArchivedFile, listHourFiles } from "./reader.ts";
 
 /** Options of {@link Compactor}. */
 export interface CompactorOptions {
   targetBytes: number;
   /** Last committed offset of a partition (files past it are never touched). */
   committed(tp: { topic: string; partition: number }): Promise<bigint>;
+  /**
+   * How long merged inputs stay beside the merged file once it is in place (from a
+   * restart, for merges a previous run left), so readers that listed them before
+   * finish reading them. Default 0.
+   */
+  graceMs?: number;
+  /** The clock, in ms since the epoch (tests move it). Default `Date.now`. */
+  now?: () => number;
 }
 
 /** Rows per row group of merged files (about 16 MB of ZTF alerts with cutouts). */
 const MERGED_ROW_GROUP_ROWS = 256;
+const HOUR_MS = 3_600_000;
 
 /** What one {@link Compactor.compactHour} call did. */
 export interface CompactionResult {
@@ -43,163 +64,177 @@ export interface CompactionResult {
   written: number;
 }
 
-interface FileRef {
+/** A journalled merge in place: its inputs wait out their grace. */
+interface PendingMerge extends JournalFile {
+  /** Its journal. */
   path: string;
-  partition: number;
-  start: bigint;
-  end: bigint;
-  size: number;
-}
-
-/**
- * The merges journalled now: under way, or interrupted by a crash until
- * {@link Compactor.recover} finishes or rolls them back. A journal torn while
- * written (its merge had not begun) or removed meanwhile (its merge is done) is
- * left out; nothing is removed here, as readers call it.
- */
-export async function journalledMerges(storage: Storage): Promise<MergeJob[]> {
-  const jobs: MergeJob[] = [];
-  for (const entry of await storage.list(COMPACTION_JOURNALS)) {
-    if (entry.isDirectory || !entry.name.endsWith(".json")) continue;
-    const bytes = await storage.readFile(entry.path).catch((error) => {
-      if (error instanceof StorageNotFoundError) return null;
-      throw error;
-    });
-    const job = bytes === null ? null : parseJournal(bytes);
-    if (job !== null) jobs.push(job);
-  }
-  return jobs;
+  /** Since when (ms, the compactor's clock) the output is in place, or this run knows it is. */
+  since: number;
 }
 
 /** Merges small files of closed hours. */
 export class Compactor {
+  /** Merges in place whose inputs wait out their grace, by output path. */
+  #pending = new Map<string, PendingMerge>();
+
   constructor(readonly storage: Storage, readonly options: CompactorOptions) {}
 
-  /** Finishes or rolls back merges a crash interrupted. */
+  /**
+   * Reads the journals a previous run left: rolls back merges a crash interrupted
+   * before their rename, and keeps those in place waiting for {@link expire}. Call
+   * it once, before the first {@link compactHour}. Returns the merges rolled back.
+   */
   async recover(): Promise<number> {
     let n = 0;
+    this.#pending.clear();
     // A torn journal is dropped: the merge had not begun writing its output.
     for await (
       const { path, entry: job } of journalEntries(this.storage, COMPACTION_JOURNALS, parseJournal)
     ) {
       if (await this.storage.stat(job.output) !== null) {
-        for (const input of job.inputs) await this.storage.remove(input);
-      } else {
-        await this.storage.remove(temporaryOf(job.output));
+        this.#pending.set(job.output, { path, ...job, since: this.#now() });
+        continue;
       }
+      await this.storage.remove(temporaryOf(job.output));
       await this.storage.remove(path);
       n++;
     }
     return n;
   }
 
+  /**
+   * Deletes the inputs of merges whose grace is over, then their journals;
+   * returns how many inputs were deleted.
+   */
+  async expire(): Promise<number> {
+    let deleted = 0;
+    const grace = this.options.graceMs ?? 0;
+    for (const journal of [...this.#pending.values()]) {
+      if (this.#now() < journal.since + grace) continue;
+      const output = await this.storage.stat(journal.output);
+      // An output someone else deleted leaves its inputs the only copy: they stay.
+      if (output !== null) { for (const input of journal.inputs) await this.storage.remove(input); }
+      await this.storage.remove(journal.path);
+      this.#pending.delete(journal.output);
+      if (output !== null) deleted += journal.inputs.length;
+    }
+    return deleted;
+  }
+
+  /** Merges waiting for their inputs to be deleted. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
   /** Merges the committed small files of one hour folder (`<topic>/<hour>`). */
   async compactHour(topic: string, hourDir: string): Promise<CompactionResult> {
     const result: CompactionResult = { merged: 0, written: 0 };
-    const byPartition = new Map<number, FileRef[]>();
-    for (const entry of await this.storage.list(hourDir)) {
-      const parsed = entry.isDirectory ? null : parseParquetName(entry.name);
-      if (parsed === null || parsed.topic !== topic) continue;
-      if (parsed.end > await this.options.committed({ topic, partition: parsed.partition })) {
-        continue;
-      }
-      const list = byPartition.get(parsed.partition) ?? [];
-      list.push({
-        path: entry.path,
-        partition: parsed.partition,
-        start: parsed.start,
-        end: parsed.end,
-        size: entry.size,
-      });
-      byPartition.set(parsed.partition, list);
+    const hour = (hourPathStart(hourDir) ?? 0) / HOUR_MS;
+    const byPartition = new Map<number, ArchivedFile[]>();
+    // Superseded inputs waiting out their grace are not listed: only what readers read is merged.
+    for (const f of await listHourFiles(this.storage, { topic, hour, dir: hourDir })) {
+      if (f.endOffset > await this.options.committed(f)) continue;
+      const list = byPartition.get(f.partition) ?? [];
+      list.push(f);
+      byPartition.set(f.partition, list);
     }
     for (const [partition, files] of byPartition) {
-      files.sort((a, b) => (a.start < b.start ? -1 : 1));
       for (const run of this.#runs(files)) {
-        const written = await this.#merge({ topic, partition }, hourDir, run);
-        result.merged += written === 0 ? 0 : run.length;
-        result.written += written;
+        for (const same of await this.#sameSchema(run)) {
+          await this.#merge({ topic, partition }, { hourDir, hour }, same);
+          result.merged += same.files.length;
+          result.written++;
+        }
       }
     }
     return result;
   }
 
-  /** Consecutive files whose sizes add up to at most the target; only runs of 2+. */
-  #runs(files: FileRef[]): FileRef[][] {
-    const runs: FileRef[][] = [];
-    let run: FileRef[] = [];
+  /**
+   * Consecutive files whose sizes add up to at most the target; only runs of 2+.
+   * A file at the target size, or whose own inputs still wait, ends a run.
+   */
+  #runs(files: ArchivedFile[]): ArchivedFile[][] {
+    const runs: ArchivedFile[][] = [];
+    let run: ArchivedFile[] = [];
     let size = 0;
+    const close = () => {
+      if (run.length > 1) runs.push(run);
+      run = [];
+      size = 0;
+    };
     for (const f of files) {
-      if (f.size >= this.options.targetBytes) {
-        if (run.length > 1) runs.push(run);
-        run = [];
-        size = 0;
+      if (f.size >= this.options.targetBytes || this.#pending.has(f.path)) {
+        close();
         continue;
       }
-      if (size + f.size > this.options.targetBytes) {
-        if (run.length > 1) runs.push(run);
-        run = [];
-        size = 0;
-      }
+      if (size + f.size > this.options.targetBytes) close();
       run.push(f);
       size += f.size;
     }
-    if (run.length > 1) runs.push(run);
+    close();
     return runs;
   }
 
-  /** Merges one run, grouping by schema; returns the number of files written. */
-  async #merge(
-    tp: { topic: string; partition: number },
-    hourDir: string,
-    run: FileRef[],
-  ): Promise<number> {
-    const groups = new Map<string, { files: FileRef[]; schema: arrow.Schema }>();
+  /**
+   * A run cut where the schema changes, into consecutive pieces of 2+ files: a merged
+   * file's offset range then covers exactly its inputs, never a file left out.
+   */
+  async #sameSchema(
+    run: ArchivedFile[],
+  ): Promise<{ files: ArchivedFile[]; schema: arrow.Schema }[]> {
+    const pieces: { files: ArchivedFile[]; schema: arrow.Schema; key: string }[] = [];
     for (const f of run) {
       const schema = readParquetSchema(await this.storage.readFile(f.path));
       const key = JSON.stringify(schema.fields.map((field) => field.toString()));
-      const g = groups.get(key) ?? { files: [], schema };
-      g.files.push(f);
-      groups.set(key, g);
+      const last = pieces[pieces.length - 1];
+      if (last?.key === key) last.files.push(f);
+      else pieces.push({ files: [f], schema, key });
     }
-    let written = 0;
-    for (const { files, schema } of groups.values()) {
-      if (files.length < 2) continue;
-      const start = files[0].start;
-      const end = files[files.length - 1].end;
-      const output = `${hourDir}/${parquetName(tp, start, end)}`;
-      const job: MergeJob = { output, inputs: files.map((f) => f.path) };
-      const journal = compactionJournalPath(tp, start, end);
-      await this.storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(job)));
-      const settings = parquetProperties(schema, {
-        avroSchema: schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",
-        schemaKey: schema.metadata.get(SCHEMA_KEY_KEY) ?? "",
-      }, { rowGroupRows: MERGED_ROW_GROUP_ROWS });
-      // Batches come without the schema's metadata; the schema key must stay in the file.
-      const bytes = await concatParquet(
-        job.inputs.map((path) => () => this.storage.readFile(path)),
-        { settings, keepMetadata: [SCHEMA_KEY_KEY] },
-      );
-      await replaceFile(this.storage, output, bytes);
-      for (const input of job.inputs) await this.storage.remove(input);
-      await this.storage.remove(journal);
-      written++;
-    }
-    return written;
+    return pieces.filter((p) => p.files.length > 1);
+  }
+
+  /** Merges files of one schema into one, journalled; its inputs then wait out their grace. */
+  async #merge(
+    tp: { topic: string; partition: number },
+    where: { hourDir: string; hour: number },
+    { files, schema }: { files: ArchivedFile[]; schema: arrow.Schema },
+  ): Promise<void> {
+    const start = files[0].startOffset;
+    const end = files[files.length - 1].endOffset;
+    const job: JournalFile = {
+      output: `${where.hourDir}/${parquetName(tp, start, end)}`,
+      inputs: files.map((f) => f.path),
+    };
+    const path = compactionJournalPath(tp, { start, end, hour: where.hour });
+    await this.storage.writeFile(path, new TextEncoder().encode(JSON.stringify(job)));
+    const settings = parquetProperties(schema, {
+      avroSchema: schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",
+      schemaKey: schema.metadata.get(SCHEMA_KEY_KEY) ?? "",
+    }, { rowGroupRows: MERGED_ROW_GROUP_ROWS });
+    // Batches come without the schema's metadata; the schema key must stay in the file.
+    const bytes = await concatParquet(
+      job.inputs.map((input) => () => this.storage.readFile(input)),
+      { settings, keepMetadata: [SCHEMA_KEY_KEY] },
+    );
+    await replaceFile(this.storage, job.output, bytes);
+    this.#pending.set(job.output, { path, ...job, since: this.#now() });
+  }
+
+  #now(): number {
+    return (this.options.now ?? Date.now)();
   }
 }
 
-/** A merge as its journal records it, paths relative to the archive root. */
-export interface MergeJob {
-  /** The merged file. */
+/** What a compaction journal records: the merged file and the files it replaces. */
+interface JournalFile {
   output: string;
-  /** The files the output replaces, deleted once it is in place. */
   inputs: string[];
 }
 
 /** A compaction journal; null when a crash tore it while it was written. */
-function parseJournal(bytes: Uint8Array): MergeJob | null {
-  const parsed = parseJsonFile(bytes) as Partial<MergeJob> | null;
+function parseJournal(bytes: Uint8Array): JournalFile | null {
+  const parsed = parseJsonFile(bytes) as Partial<JournalFile> | null;
   if (typeof parsed?.output !== "string" || !Array.isArray(parsed.inputs)) return null;
-  return { output: parsed.output, inputs: parsed.inputs.map(String) };
+  return { output: parsed.output, inputs: parsed.inputs };
 }

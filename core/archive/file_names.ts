@@ -9,7 +9,7 @@
  * - quarantined alerts `_quarantine/<topic>/<topic>+<partition>+<offset>.avro` (+ `.json`);
  * - the ledger's `_offsets/<topic>+<partition>.json` and
  *   `_wal/<topic>+<partition>/<start>-<end>.json`, and compaction journals
- *   `_wal/compact/<topic>+<partition>+<start>-<end>.json`.
+ *   `_wal/compact/<topic>+<partition>+<start>-<end>+h<hour>.json`.
  *
  * Offsets are written zero-padded to {@link OFFSET_DIGITS} digits, so a
  * folder's names sort in offset order; the parsers also read the unpadded
@@ -113,9 +113,16 @@ export function walPath(tp: TopicPartition, start: bigint, end: bigint): string 
 /** Folder of the compaction journals. */
 export const COMPACTION_JOURNALS = "_wal/compact";
 
-/** The journal of one merge of a partition's files covering `start..end`. */
-export function compactionJournalPath(tp: TopicPartition, start: bigint, end: bigint): string {
-  return `${COMPACTION_JOURNALS}/${formatTopicPartition(tp)}+${padOffset(start)}-${
-    padOffset(end)
-  }.json`;
+/**
+ * The journal of one merge of a partition's files covering `start..end` in the event hour
+ * `hour` (whole hours since the epoch): files of one batch in different hours can share an
+ * offset range, and their merges' journals wait side by side while the inputs' grace runs.
+ */
+export function compactionJournalPath(
+  tp: TopicPartition,
+  merge: { start: bigint; end: bigint; hour: number },
+): string {
+  return `${COMPACTION_JOURNALS}/${formatTopicPartition(tp)}+${padOffset(merge.start)}-${
+    padOffset(merge.end)
+  }+h${merge.hour}.json`;
 }

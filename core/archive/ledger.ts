@@ -18,7 +18,7 @@ import {
 } from "../storage/atomic_replace.ts";
 import type { Storage } from "../storage/storage.ts";
 import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
-import { offsetsPath, walPath } from "./file_names.ts";
+import { COMPACTION_JOURNALS, offsetsPath, walPath } from "./file_names.ts";
 
 /** One batch's planned writes. */
 export interface LedgerEntry {
@@ -136,7 +136,8 @@ export class Ledger {
   async recover(): Promise<Recovery> {
     const result: Recovery = { rolledBack: 0, removedFiles: [] };
     for (const dir of await this.storage.list("_wal")) {
-      if (!dir.isDirectory) continue;
+      // `_wal/compact` holds the compactor's journals (see compactor.ts), not batches.
+      if (!dir.isDirectory || dir.path === COMPACTION_JOURNALS) continue;
       for await (
         const { path: file, entry } of journalEntries(this.storage, dir.path, parseWalFile)
       ) {

@@ -6,15 +6,13 @@
  *
  * Files are `<topic>/<hour>/<topic>+<partition>+<start>+<end>.parquet`, the
  * hour as `YYYY/MM/dd/hh` or hive `year=YYYY/month=MM/day=dd/hour=hh`.
- * Bookkeeping folders (`_wal`, `_offsets`, `_quarantine`), files being
- * written (`.tmp`) and the inputs of a merge whose output is in place
- * (compactor.ts) are never listed.
+ * Bookkeeping folders (`_wal`, `_offsets`, `_quarantine`) and files being
+ * written (`.tmp`) are never listed.
  */
 import * as arrow from "apache-arrow";
 import { readParquet, readParquetColumns } from "../arrow/parquet.ts";
 import type { Storage } from "../storage/storage.ts";
 import { TopicPartitionMap } from "../source/topic_partition.ts";
-import { journalledMerges } from "./compactor.ts";
 import { OFFSETS_FOLDER, parseOffsetsName, parseParquetName } from "./file_names.ts";
 import { TMP_SUFFIX } from "../storage/atomic_replace.ts";
 import type { HourRange } from "./hour_range.ts";
@@ -56,8 +54,9 @@ export interface CommittedOffset {
 /** Options of {@link readArchivedFile}. */
 export interface ReadOptions {
   /**
-   * Top-level columns to read; names the file does not have are left out. The
-   * ingest columns and the alert id are not added: ask for them.
+   * Columns to read: top-level names or paths into records (`candidate.jd`); names and
+   * paths the file does not have are left out. The ingest columns and the alert id are
+   * not added: ask for them.
    */
   columns?: string[];
 }
@@ -66,14 +65,14 @@ const HOUR_MS = 3_600_000;
 /** Top-level columns that hold the alert id, in the order the archive's table builder looks. */
 export const ALERT_ID_COLUMNS: readonly string[] = ["candid", "diaSourceId", "alertId"];
 /**
- * Top-level columns that hold the object id astronomers name an alert by: ZTF
- * `objectId`, Rubin `diaObjectId` (inside the `diaObject` or `diaSource` record).
+ * Column paths of the object id astronomers name an alert by: ZTF `objectId`, Rubin
+ * `diaObjectId` (top-level, or inside the `diaObject` or `diaSource` record).
  */
 export const OBJECT_ID_COLUMNS: readonly string[] = [
   "objectId",
   "diaObjectId",
-  "diaObject",
-  "diaSource",
+  "diaObject.diaObjectId",
+  "diaSource.diaObjectId",
 ];
 /** The Kafka position columns the archive adds to every row. */
 export const INGEST_COLUMNS: readonly string[] = ["kafka_topic", "kafka_partition", "kafka_offset"];
@@ -84,13 +83,23 @@ export async function listTopics(storage: Storage): Promise<string[]> {
   return entries.filter((e) => e.isDirectory && !e.name.startsWith("_")).map((e) => e.name);
 }
 
+/** An hour folder of a topic. */
+export interface ArchivedHour {
+  /** Its event hour, in whole hours since the Unix epoch. */
+  hour: number;
+  /** Its path relative to the archive root (`<topic>/YYYY/MM/dd/hh`). */
+  dir: string;
+  /** When an entry of it was last added, renamed or removed, if the storage says. */
+  modified: Date | null;
+}
+
 /** Hour folders of a topic (`<topic>/YYYY/MM/dd/hh`), oldest first, optionally within a range. */
 export async function listArchivedHours(
   storage: Storage,
   topic: string,
   hours?: HourRange,
-): Promise<{ hour: number; dir: string }[]> {
-  const found: { hour: number; dir: string }[] = [];
+): Promise<ArchivedHour[]> {
+  const found: ArchivedHour[] = [];
   // Each level narrows the span of hours its folder can hold; spans outside the range are skipped.
   async function walk(dir: string, level: number, parts: number[]): Promise<void> {
     for (const entry of await storage.list(dir)) {
@@ -102,7 +111,9 @@ export async function listArchivedHours(
       if (hours !== undefined && (last < hours.from || first > hours.to)) continue;
       if (level === 3) {
         const start = hourPathStart(entry.path);
-        if (start !== null) found.push({ hour: start / HOUR_MS, dir: entry.path });
+        if (start !== null) {
+          found.push({ hour: start / HOUR_MS, dir: entry.path, modified: entry.modified });
+        }
       } else {
         await walk(entry.path, level + 1, next);
       }
@@ -120,43 +131,16 @@ export async function listArchivedFiles(
 ): Promise<ArchivedFile[]> {
   const files: ArchivedFile[] = [];
   for (const { hour, dir } of await listArchivedHours(storage, topic, options.hours)) {
-    files.push(...(await hourFolderFiles(storage, { topic, hour, dir }, options.partition)));
+    files.push(...(await listHourFiles(storage, { topic, hour, dir }, options.partition)));
   }
-  return await withoutMergedInputs(storage, files);
-}
-
-/** The Parquet files of one hour folder of a topic, sorted by partition then start offset. */
-export async function listHourFiles(
-  storage: Storage,
-  where: { topic: string; hour: number; dir: string },
-  partition?: number,
-): Promise<ArchivedFile[]> {
-  return await withoutMergedInputs(storage, await hourFolderFiles(storage, where, partition));
+  return files;
 }
 
 /**
- * Leaves out the inputs of a journalled merge whose output is listed: from the
- * rename of a merged file to the deletion of its inputs (and after a crash
- * there, until the archive's next start finishes the job) the hour folder holds
- * both, and a reader taking both would read those alerts twice. The journals
- * are read after the listing: a merge that finished meanwhile has deleted its
- * inputs, so reading one fails with StorageNotFoundError, as for any file
- * compaction removed since a listing.
+ * The Parquet files of one hour folder of a topic that hold its alerts, sorted by partition
+ * then start offset: files a merge superseded (see {@link withoutSuperseded}) are left out.
  */
-async function withoutMergedInputs(
-  storage: Storage,
-  files: ArchivedFile[],
-): Promise<ArchivedFile[]> {
-  if (files.length === 0) return files;
-  const listed = new Set(files.map((f) => f.path));
-  const merged = new Set<string>();
-  for (const merge of await journalledMerges(storage)) {
-    if (listed.has(merge.output)) { for (const input of merge.inputs) merged.add(input); }
-  }
-  return merged.size === 0 ? files : files.filter((f) => !merged.has(f.path));
-}
-
-async function hourFolderFiles(
+export async function listHourFiles(
   storage: Storage,
   where: { topic: string; hour: number; dir: string },
   partition?: number,
@@ -178,9 +162,39 @@ async function hourFolderFiles(
       size: entry.size,
     });
   }
-  return files.sort((a, b) =>
+  return withoutSuperseded(files).sort((a, b) =>
     a.partition - b.partition || (a.startOffset < b.startOffset ? -1 : 1)
   );
+}
+
+/**
+ * The rule every reader of the archive applies: a file whose offset range lies inside
+ * another file's of the same hour folder and partition was merged into that file (by
+ * compaction, which keeps its inputs a while for readers that listed them) and is not
+ * read. Batches never overlap, so only merges nest ranges.
+ */
+export function withoutSuperseded<
+  F extends { hourDir: string; partition: number; startOffset: bigint; endOffset: bigint },
+>(files: F[]): F[] {
+  const covered = new Set<F>();
+  // By folder and partition, start ascending and end descending: a file is covered when a
+  // file before it reaches as far (one sweep, not a comparison of every pair).
+  const order = [...files].sort((a, b) =>
+    a.hourDir.localeCompare(b.hourDir) || a.partition - b.partition ||
+    (a.startOffset < b.startOffset ? -1 : a.startOffset > b.startOffset ? 1 : 0) ||
+    (a.endOffset > b.endOffset ? -1 : a.endOffset < b.endOffset ? 1 : 0)
+  );
+  let reach = -1n;
+  for (let i = 0; i < order.length; i++) {
+    const f = order[i];
+    const prev = order[i - 1];
+    if (prev === undefined || prev.hourDir !== f.hourDir || prev.partition !== f.partition) {
+      reach = -1n;
+    }
+    if (f.endOffset <= reach) covered.add(f);
+    else reach = f.endOffset;
+  }
+  return covered.size === 0 ? files : files.filter((f) => !covered.has(f));
 }
 
 /** Committed offsets of every topic-partition, from the archive's `_offsets/`. */
@@ -208,7 +222,11 @@ export async function readArchivedFile(
   return parquetToTable(bytes, options.columns);
 }
 
-/** Decodes Parquet bytes, reading only `columns` (those the file has) when given. */
+/**
+ * Decodes Parquet bytes, reading only `columns` when given: top-level names or paths into
+ * records and lists of records (`candidate.jd`, `prv_candidates.magpsf`; see
+ * `core/arrow/projection.ts`). Names and paths the file does not have are left out.
+ */
 export async function parquetToTable(bytes: Uint8Array, columns?: string[]): Promise<arrow.Table> {
   return columns === undefined ? readParquet(bytes) : await readParquetColumns(bytes, columns);
 }

@@ -186,9 +186,10 @@ async function startArchive(
   const compactor = new Compactor(storage, {
     targetBytes: config.number("archive.compact_target_mb") * 1024 * 1024,
     committed: (tp) => ledger.committed(tp),
+    graceMs: config.number("archive.compact_grace_minutes") * 60_000,
   });
   const compactions = await compactor.recover();
-  if (compactions > 0) log.info("finished interrupted compactions", { count: compactions });
+  if (compactions > 0) log.info("rolled back interrupted compactions", { count: compactions });
   const recovery = await ledger.recover();
   if (recovery.rolledBack > 0) {
     log.info("rolled back uncommitted batches", {
@@ -412,6 +413,8 @@ async function compactClosedHours(
       });
     }
   }
+  const deleted = await compactor.expire();
+  if (deleted > 0) log.info("deleted merged files past their grace", { files: deleted });
 }
 
 function logFigures(stats: ArchiveStats, batcher: Batcher): void {

@@ -7,6 +7,7 @@
  */
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
+import { logicalPath, type PathTree, pathTree } from "./projection.ts";
 
 /** A Parquet compression codec. */
 export type ParquetCompression = "lz4" | "snappy" | "zstd" | "none";
@@ -54,20 +55,94 @@ export function readParquet(bytes: Uint8Array): arrow.Table {
   return arrow.tableFromIPC(pq.readParquet(bytes).intoIPCStream());
 }
 
-/** Reads only `columns` of Parquet bytes; names the file does not have are left out. */
+/**
+ * Reads only `columns` of Parquet bytes: top-level names or paths into records and lists of
+ * records (`candidate.jd`, `prv_candidates.magpsf`; see projection.ts), a record then holding
+ * only the fields asked for. Only the leaf columns those cover are decoded. Names and paths
+ * the file does not have are left out.
+ */
 export async function readParquetColumns(
   bytes: Uint8Array,
   columns: readonly string[],
 ): Promise<arrow.Table> {
-  const present = new Set(readParquetSchema(bytes).fields.map((f) => f.name));
-  const wanted = [...new Set(columns)].filter((c) => present.has(c));
   // The synchronous reader of parquet-wasm 0.8 ignores `columns`; the file reader honours it.
-  const file = await pq.ParquetFile.fromFile(new Blob([bytes as Uint8Array<ArrayBuffer>]));
+  const file = await pq.ParquetFile.fromFile(blobOf(bytes));
   try {
-    return arrow.tableFromIPC((await file.read({ columns: wanted })).intoIPCStream());
+    return arrow.tableFromIPC((await readLeaves(file, columns)).intoIPCStream());
   } finally {
     file.free();
   }
+}
+
+/**
+ * The leaf columns to read, by the paths asked for and the file's Arrow schema (as embedded by
+ * its writer): every file of a schema has the same leaves, and finding them costs more than
+ * reading a small file's few leaves.
+ */
+const leafCache = new Map<string, string[]>();
+const LEAF_CACHE_ENTRIES = 256;
+
+async function readLeaves(file: pq.ParquetFile, columns: readonly string[]): Promise<pq.Table> {
+  const schema = file.metadata().fileMetadata().keyValueMetadata().get("ARROW:schema");
+  const key = typeof schema === "string" ? `${columns.join(",")}\n${schema}` : undefined;
+  const cached = key === undefined ? undefined : leafCache.get(key);
+  if (cached !== undefined) {
+    try {
+      return await file.read({ columns: cached });
+    } catch {
+      // Another writer's layout under the same schema: this file's own leaves are found below.
+    }
+  }
+  const wanted = leafColumns(file, pathTree(columns));
+  if (key !== undefined) {
+    if (leafCache.size >= LEAF_CACHE_ENTRIES) leafCache.clear();
+    leafCache.set(key, wanted);
+  }
+  return await file.read({ columns: wanted });
+}
+
+/**
+ * The bytes as the file reader takes them: it only asks for the size and for slices of the
+ * byte ranges it reads, so this stands in for a `Blob`, whose construction would copy every
+ * byte of the file (cutouts included) first.
+ */
+function blobOf(bytes: Uint8Array): Blob {
+  const slices = {
+    size: bytes.byteLength,
+    slice: (start: number, end: number) => ({
+      arrayBuffer: () => Promise.resolve(bytes.slice(start, end).buffer),
+    }),
+  };
+  return slices as unknown as Blob;
+}
+
+/** The physical paths of the file's leaf columns that `tree` covers, as the reader takes them. */
+function leafColumns(file: pq.ParquetFile, tree: PathTree): string[] {
+  const schema = arrow.tableFromIPC(file.schema().intoIPCStream()).schema;
+  const metadata = file.metadata();
+  if (metadata.numRowGroups() === 0) {
+    return schema.fields.map((f) => f.name).filter((name) => tree.has(name));
+  }
+  const wanted: string[] = [];
+  for (const column of metadata.rowGroup(0).columns()) {
+    const physical = column.columnPath();
+    // A column asked for whole takes all its leaves, however they nest.
+    const whole = tree.get(physical[0]) === true;
+    const logical = whole ? null : logicalPath(schema, physical);
+    if (whole || (logical !== null && covers(tree, logical))) wanted.push(physical.join("."));
+  }
+  return wanted;
+}
+
+/** Whether the path is asked for by `tree`, itself or as part of a field asked for whole. */
+function covers(tree: PathTree, path: string): boolean {
+  let node: PathTree | true | undefined = tree;
+  for (const part of path.split(".")) {
+    if (node === true) return true;
+    node = node.get(part);
+    if (node === undefined) return false;
+  }
+  return node === true;
 }
 
 /** The Arrow schema (with its metadata) of Parquet bytes, without decoding rows. */

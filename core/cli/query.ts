@@ -52,13 +52,8 @@ export async function runQueryCli(args: string[]): Promise<number> {
   }
   const config = await loadConfig({ file, sets });
   setLogLevel(config.choice("log.level"));
-  const root = config.string("archive.root");
-  if (root.includes("://")) {
-    console.error(`error: archive.root ${root} is not local; query it through the running API`);
-    return 1;
-  }
   const engine = await QueryEngine.open({
-    archiveRoot: root,
+    archiveRoot: config.string("archive.root"),
     scienceRoot: config.string("science.root"),
   });
   try {

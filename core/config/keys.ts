@@ -160,6 +160,12 @@ const SPECS = {
     default: 60,
     doc: "An hour counts as closed this long after the newest event time passed its end",
   },
+  "archive.compact_grace_minutes": {
+    type: int(0),
+    default: 10,
+    doc: "Files a merge replaced stay this long beside the merged file, so readers that " +
+      "listed them before finish reading them (see core/archive/README.md)",
+  },
   "science.root": {
     type: str,
     default: "data/science",
@@ -320,7 +326,8 @@ const SPECS = {
   "process.state_dir": {
     type: str,
     default: ".fink",
-    doc: "Where the running process leaves its address and control token",
+    doc: "Where the running process leaves its address and control token (and the query " +
+      "engine its local copies of WebHDFS files, in query_cache/)",
   },
   "log.level": {
     type: oneOf("debug", "info", "warn", "error"),

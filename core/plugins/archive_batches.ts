@@ -13,6 +13,7 @@ import {
   type ArchivedFile,
   OBJECT_ID_COLUMNS,
   parquetToTable,
+  readArchivedFile,
 } from "../archive/reader.ts";
 import { parseParquetName } from "../archive/file_names.ts";
 import { hourPathStart } from "../archive/partitioner.ts";
@@ -22,7 +23,10 @@ import type { OffsetRange } from "./results.ts";
 
 /** Options of {@link fileBatches}. */
 export interface FileBatchOptions {
-  /** Top-level columns to read (the id and `kafka_offset` are added); all when undefined. */
+  /**
+   * Columns to read, top-level names or paths into records (the id, the object id and
+   * `kafka_offset` are added); all when undefined.
+   */
   columns?: string[];
   /** Rows per batch at most; a bigger file is cut into several batches. */
   chunkRows: number;
@@ -44,7 +48,8 @@ export function readColumns(columns: string[] | undefined): string[] | undefined
 }
 
 /**
- * The plugin batches of one archive batch: its files read back (one batch per
+ * The plugin batches of one archive batch: its files read back, from the bytes the
+ * archive has just written when it hands them over, else from storage (one batch per
  * schema, so a night of late alerts spread over many hours stays one batch).
  * Files without an alert id column give no batch.
  */
@@ -55,9 +60,9 @@ export async function liveBatches(
 ): Promise<PluginBatch[]> {
   const bySchema = new Map<string, { tables: arrow.Table[]; files: WrittenFile[] }>();
   for (const file of archived.files) {
-    // The archive hands over the bytes it wrote; a batch without them is read back.
-    const bytes = file.bytes ?? await storage.readFile(file.path);
-    const table = await parquetToTable(bytes, readColumns(columns));
+    const table = file.bytes === undefined
+      ? await readArchivedFile(storage, file.path, { columns: readColumns(columns) })
+      : await parquetToTable(file.bytes, readColumns(columns));
     const key = JSON.stringify(table.schema.fields.map((f) => f.toString()));
     const group = bySchema.get(key) ?? { tables: [], files: [] };
     group.tables.push(table);

@@ -98,11 +98,18 @@ async function processIsolating(
   }
 }
 
-/** A lower bound of the bytes rows take as Arrow columns. */
-function resultBytes(rows: PluginRow[]): number {
-  let bytes = 0;
-  for (const row of rows) {
-    for (const value of Object.values(row)) bytes += typeof value === "string" ? value.length : 8;
+/**
+ * A lower bound of the bytes checked rows (every declared column present) take as Arrow
+ * columns: 8 per number, boolean or null, its length per string.
+ */
+function resultBytes(rows: PluginRow[], outputs: Record<string, OutputType>): number {
+  const text = Object.keys(outputs).filter((column) => outputs[column] === "string");
+  let bytes = rows.length * 8 * (1 + Object.keys(outputs).length - text.length);
+  for (const column of text) {
+    for (const row of rows) {
+      const value = row[column];
+      bytes += typeof value === "string" ? value.length : 8;
+    }
   }
   return bytes;
 }
@@ -167,7 +174,7 @@ async function main(): Promise<void> {
     }
     const processMs = performance.now() - started;
     // Checked before the table is built, which would take long for a result the host refuses.
-    const bytes = resultBytes(out.rows);
+    const bytes = resultBytes(out.rows, outputs);
     if (bytes > maxResultBytes) {
       await fail("oversized", new Error(`returned ${megabytes(bytes)} MB of results`), message.seq);
       continue;

@@ -85,8 +85,10 @@ export interface PluginManifest {
    */
   science?: string[];
   /**
-   * Top-level batch columns the plugin reads (include the id column, e.g. `candid`).
-   * When given, the host sends only these, so a plugin that ignores the cutouts is not sent them.
+   * Batch columns the plugin reads (include the id column, e.g. `candid`): top-level names, or
+   * paths to fields of records and of lists of records (`candidate.jd`, `prv_candidates.magpsf`),
+   * which then hold only the fields asked for. When given, only these are read from the archive
+   * and sent, so a plugin that ignores the cutouts, or most of a record, is not sent them.
    */
   columns?: string[];
   /** What the live summary ranks rows by, besides counting string outputs. */
@@ -119,6 +121,8 @@ export type PluginDefinition =
 
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 const KINDS: readonly PluginKind[] = ["stream", "batch", "filter"];
+/** A column name, or a path of names through records: `candidate.jd`. */
+const COLUMN_PATH = /^[^.]+(\.[^.]+)*$/;
 /** The only permission kinds a plugin may declare; run, ffi, sys and import are never granted. */
 export const PERMISSION_KINDS: readonly (keyof PluginPermissions)[] = [
   "read",
@@ -179,10 +183,12 @@ export function definePlugin(definition: PluginDefinition): PluginManifest {
   const columns = m.columns;
   if (
     columns !== undefined &&
-    (!Array.isArray(columns) || columns.length === 0 || columns.some((c) => typeof c !== "string"))
+    (!Array.isArray(columns) || columns.length === 0 ||
+      columns.some((c) => typeof c !== "string" || !COLUMN_PATH.test(c)))
   ) {
     throw new Error(
-      `Plugin ${m.name}: "columns" must be a non-empty list of column names when given`,
+      `Plugin ${m.name}: "columns" must be a non-empty list of column names or paths ` +
+        `such as "candidate.jd" when given, found ${JSON.stringify(columns)}`,
     );
   }
   const budget = m.budgetMs;

@@ -12,6 +12,7 @@
  */
 import * as arrow from "apache-arrow";
 import { basename, dirname, resolve } from "node:path";
+import { projectTable } from "../arrow/projection.ts";
 import { alertObjectIds } from "../archive/reader.ts";
 import { keyDefault } from "../config/keys.ts";
 import type { ConfigTable } from "../config/mod.ts";
@@ -282,7 +283,7 @@ export async function createPluginHost(options: PluginHostOptions): Promise<Plug
       }
       for (const [key, group] of groups) {
         const columns = JSON.parse(key) as string[] | null;
-        const table = columns === null ? batch.table : batch.table.select(columns);
+        const table = columns === null ? batch.table : projectTable(batch.table, columns);
         const bytes = arrow.tableToIPC(table, "stream");
         group.forEach((runner, index) => {
           const last = index === group.length - 1;

@@ -17,7 +17,7 @@ import {
   resultFolder,
 } from "../archive/file_names.ts";
 import type { PartitionLayout } from "../archive/partitioner.ts";
-import { writeParquet } from "../arrow/parquet.ts";
+import { type ParquetSettings, writeParquet } from "../arrow/parquet.ts";
 import { replaceFile } from "../storage/atomic_replace.ts";
 import { LocalStorage } from "../storage/local.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -133,13 +133,30 @@ export function resultTable(
   options: Pick<ResultBatchMeta, "outputs" | "eventHours">,
 ): arrow.Table {
   const { outputs, eventHours } = options;
-  return new arrow.Table({
-    ...rowColumns(rows, outputs),
-    event_hour: arrow.vectorFromArray(
-      eventHours.map((hour) => hour * HOUR_MS),
-      new arrow.TimestampMillisecond("UTC"),
-    ),
-  });
+  const columns = rowColumns(rows, outputs);
+  const hours = new BigInt64Array(eventHours.length);
+  for (let i = 0; i < hours.length; i++) hours[i] = BigInt(eventHours[i] * HOUR_MS);
+  columns.event_hour = arrow.makeVector(arrow.makeData({
+    type: new arrow.TimestampMillisecond("UTC"),
+    length: hours.length,
+    data: hours,
+  }));
+  return new arrow.Table(columns);
+}
+
+/**
+ * Snappy; statistics per row group (DuckDB prunes on them); dictionaries for text outputs
+ * only: scores and features are nearly all distinct, and a dictionary tried and dropped for
+ * each of their columns doubled the write time.
+ */
+function writerSettings(outputs: Record<string, OutputType>): ParquetSettings {
+  const text = Object.keys(outputs).filter((column) => outputs[column] === "string");
+  return {
+    compression: "snappy",
+    dictionary: false,
+    statistics: true,
+    columns: new Map(text.map((column) => [column, { dictionary: true }])),
+  };
 }
 
 /** A {@link ResultSink} writing one Parquet file per plugin, event hour and source batch. */
@@ -188,7 +205,7 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         const { folder, name } = resultFile(plugin, file);
         const path = `${folder}/${name}`;
         written.add(path);
-        const bytes = writeParquet(table.slice(start, end), { compression: "snappy" });
+        const bytes = writeParquet(table.slice(start, end), writerSettings(meta.outputs));
         writes.push((async () => {
           const legacy = await holdsLegacyNames(folder);
           // Two writers may replace the same file at once (a replay beside the live flow).

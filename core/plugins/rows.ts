@@ -1,7 +1,8 @@
 /**
  * Checks what a plugin's `process` returned against its declared outputs and
  * normalises it: every row gets every declared column (null when absent) and
- * integer int64 values given as numbers become bigint.
+ * integer int64 values given as numbers become bigint; a row that needs neither
+ * is returned as it is.
  */
 import type { OutputType, PluginRow } from "./define.ts";
 
@@ -18,7 +19,10 @@ export function checkRows(rows: unknown, outputs: Record<string, OutputType>): P
     throw new Error(`process() must return an array of rows, found ${describe(rows)}`);
   }
   const columns = Object.keys(outputs);
-  return rows.map((row, index) => {
+  const types = columns.map((column) => outputs[column]);
+  const checked: PluginRow[] = new Array(rows.length);
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index];
     if (typeof row !== "object" || row === null || Array.isArray(row)) {
       throw new Error(
         `Row ${index} must be an object such as { id: 123n }, found ${describe(row)}`,
@@ -31,20 +35,51 @@ export function checkRows(rows: unknown, outputs: Record<string, OutputType>): P
           `found ${describe(record.id)}`,
       );
     }
-    for (const key of Object.keys(record)) {
-      if (key !== "id" && !(key in outputs)) {
-        throw new Error(
-          `Row ${index}: column "${key}" is not declared in outputs ` +
-            `(declared: ${columns.join(", ") || "none"}); declare it or drop it`,
-        );
-      }
+    // Own keys that are declared, counted on the way; any other key is found below. A row
+    // that needs no change (every column present, no int64 given as a number) is kept as is.
+    let declared = 1;
+    let normal = true;
+    for (let c = 0; c < columns.length; c++) {
+      const value = record[columns[c]];
+      if (value !== undefined || Object.hasOwn(record, columns[c])) declared++;
+      if (!Object.is(checkValue(value, types[c], index, columns[c]), value)) normal = false;
     }
-    const out: PluginRow = { id: record.id };
-    for (const column of columns) {
-      out[column] = checkValue(record[column], outputs[column], index, column);
+    const keys = Object.keys(record).length;
+    if (keys !== declared) undeclared(record, outputs, index);
+    checked[index] = normal && keys === columns.length + 1
+      ? record as PluginRow
+      : normalised(record, columns, types);
+  }
+  return checked;
+}
+
+/** A copy of a checked row with every column, null where absent, int64 numbers as bigints. */
+function normalised(
+  record: Record<string, unknown>,
+  columns: string[],
+  types: OutputType[],
+): PluginRow {
+  const out: PluginRow = { id: record.id as bigint };
+  for (let c = 0; c < columns.length; c++) {
+    out[columns[c]] = checkValue(record[columns[c]], types[c], 0, columns[c]);
+  }
+  return out;
+}
+
+/** Throws for the first key of `record` that is neither `id` nor a declared output. */
+function undeclared(
+  record: Record<string, unknown>,
+  outputs: Record<string, OutputType>,
+  index: number,
+): void {
+  for (const key of Object.keys(record)) {
+    if (key !== "id" && !Object.hasOwn(outputs, key)) {
+      throw new Error(
+        `Row ${index}: column "${key}" is not declared in outputs ` +
+          `(declared: ${Object.keys(outputs).join(", ") || "none"}); declare it or drop it`,
+      );
     }
-    return out;
-  });
+  }
 }
 
 function checkValue(

@@ -3,6 +3,7 @@
  * its address in the state file, starts what was asked and runs until stopped
  * by a signal or by `deno task stop`.
  */
+import { join } from "node:path";
 import { type Config, ConfigError } from "../config/mod.ts";
 import { createApiApp } from "../api/app.ts";
 import { QueryEngine } from "../query/engine.ts";
@@ -166,14 +167,17 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
-/** Opens the query engine on first use, over a local archive only (DuckDB reads local files). */
+/**
+ * Opens the query engine on first use, over the configured roots (local or WebHDFS; the local
+ * copies of remote files go under the state folder).
+ */
 function lazyQueryEngine(config: Config): () => Promise<QueryEngine | null> {
   let engine: Promise<QueryEngine | null> | undefined;
   return () => {
-    const root = config.string("archive.root");
-    engine ??= root.includes("://") ? Promise.resolve(null) : QueryEngine.open({
-      archiveRoot: root,
+    engine ??= QueryEngine.open({
+      archiveRoot: config.string("archive.root"),
       scienceRoot: config.string("science.root"),
+      cacheDir: join(config.string("process.state_dir"), "query_cache"),
     }).then((opened) => {
       opened.warm();
       return opened;

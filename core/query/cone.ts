@@ -7,14 +7,18 @@ import { ang2vec, order2nside, query_disc_inclusive_nest } from "@hscmap/healpix
 import { SKY_PIXEL_ORDER } from "../archive/sky_pixel.ts";
 
 const DEG = Math.PI / 180;
-/** Ranges beyond this are merged by querying at a coarser order. */
-const MAX_RANGES = 48;
+/**
+ * Ranges beyond this are merged by querying at a coarser order: each range is one branch of
+ * the engine's query (a fixed cost), each pixel outside the cone rows read for nothing.
+ */
+const MAX_RANGES = 24;
 
 /** Inclusive ranges of order-10 NESTED pixels covering a cone. */
 export function coneRanges(raDeg: number, decDeg: number, radiusDeg: number): [number, number][] {
   const v = ang2vec((90 - decDeg) * DEG, raDeg * DEG);
-  // Start at the order whose pixels are about the cone's size, then coarsen until few ranges.
-  let order = Math.min(SKY_PIXEL_ORDER, Math.max(0, Math.floor(Math.log2(60 / radiusDeg / 1.5))));
+  // Start at the order whose pixels are about a quarter of the cone's radius (the pixels cover
+  // about twice the cone's area), then coarsen until the ranges are few.
+  let order = Math.min(SKY_PIXEL_ORDER, Math.max(0, Math.floor(Math.log2(60 / radiusDeg)) + 2));
   for (;; order--) {
     const pixels: number[] = [];
     query_disc_inclusive_nest(order2nside(order), v, radiusDeg * DEG, (p) => pixels.push(p));

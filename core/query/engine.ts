@@ -1,34 +1,62 @@
 /**
  * The query engine: DuckDB over the archive's Parquet files and the science
- * results (`<science root>/<plugin>/…`, joined by alert id). The DuckDB
- * instance is locked down when it opens: it may read only the archive and
- * science roots, external access is off and the configuration is locked, so no
- * SQL can reach another file. User values always travel as bound parameters.
+ * results (`<science root>/<plugin>/…`, joined by alert id), on local disk or
+ * WebHDFS. The DuckDB instance is locked down when it opens: it may read only
+ * the local roots (or, for a remote root, the engine's cache folder),
+ * external access is off and the configuration is locked, so no SQL can reach
+ * another file. User values always travel as bound parameters.
  *
- * Each query runs over a snapshot of the committed files (see
- * `snapshot.ts`); when compaction deletes a file between the listing and the
- * read, the query is run again over a fresh listing (as often as compaction
- * keeps deleting files under it, within the query's time limit), so it never
- * sees an alert twice or not at all. Listings are reused for about a second (a
- * new one is made in the background meanwhile), so an answer may lag the
- * archive by that much.
+ * Answers come from tables in memory (`alert_index.ts`, `science_index.ts`)
+ * that a background refresh keeps equal to a listing of the committed files
+ * (every `refreshMs`: an answer lags the archive by about that much; a query
+ * waits for a refresh only when the last one is much older, the first one
+ * included, and {@link QueryEngine.refresh} waits for a fresh one). Only raw
+ * columns and cutouts are read from the files, at the rows the index points
+ * to; for a remote root through sparse local copies (`parquet_files.ts`).
+ *
+ * Every alert once: a refresh applies one listing in one transaction, and
+ * files a compaction merged stay `archive.compact_grace_minutes` after it, so
+ * the files the index points to are there when a query reads them. Should
+ * one vanish all the same (no grace), the query runs again after a fresh
+ * listing, within its time limit.
  */
-import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
+import {
+  DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBPreparedStatement,
+  type DuckDBValue,
+} from "@duckdb/node-api";
 import { join, resolve } from "node:path";
 import { logger } from "../log.ts";
-import { LocalStorage } from "../storage/mod.ts";
-import { archiveSnapshot, type TopicFiles } from "./snapshot.ts";
+import { openStorage } from "../storage/mod.ts";
+import type { Storage } from "../storage/storage.ts";
+import { createAlertIndex, type IndexedTopic } from "./alert_index.ts";
+import type { FileTables } from "./file_tables.ts";
+import {
+  CachedParquetFiles,
+  LocalParquetFiles,
+  type ParquetFiles,
+  type RowGroupLayout,
+} from "./parquet_files.ts";
+import { createScienceIndex, SCIENCE, type ScienceFiles } from "./science_index.ts";
+import { FolderListing, type ListedFile } from "./snapshot.ts";
 import { type Survey, surveyOf } from "./surveys.ts";
-import { AlertIndex } from "./alert_index.ts";
 
 /** Options of {@link QueryEngine.open}. */
 export interface EngineOptions {
-  /** The archive root, a local folder. */
+  /** The archive root: a local folder or `webhdfs://host:port/path`. */
   archiveRoot: string;
-  /** The science results root, a local folder. */
+  /** The science results root, likewise. */
   scienceRoot: string;
+  /**
+   * A folder the engine owns for its local copies of remote files (emptied when it
+   * opens). Default: a temporary folder, deleted when it closes.
+   */
+  cacheDir?: string;
   /** Longest a query may run before it is interrupted (default 30 s). */
   timeoutMs?: number;
+  /** How often the index follows the archive (default 500 ms, 5 s for a remote root). */
+  refreshMs?: number;
 }
 
 /** One topic of the archive as a query sees it. */
@@ -37,8 +65,17 @@ export interface TopicView {
   survey: Survey;
   /** Names of its columns (top-level and nested, from the first file's schema). */
   columns: Set<string>;
-  /** Absolute paths and event hours (hours since the epoch) of its committed files. */
-  files: { path: string; hour: number }[];
+  /** Its committed files (paths relative to the archive root), oldest hour first. */
+  files: ListedFile[];
+  /** The same files by path. */
+  byPath: Map<string, ListedFile>;
+}
+
+/** What a query sees: the archive's topics and the plugins that have results. */
+export interface ArchiveView {
+  topics: TopicView[];
+  /** Result files of each plugin that has some. */
+  science: ScienceFiles[];
 }
 
 /** Bound parameters of a query, by name (`$name` in the SQL). */
@@ -54,40 +91,77 @@ const VANISHED = /No files found|No such file|does not exist|Could not open|cann
  * its time limit: each failure means compaction deleted a file, and compaction's work is finite.
  */
 const ATTEMPTS = 5;
-/** Age after which a query starts listing the archive again. */
-const SNAPSHOT_MAX_AGE_MS = 1_000;
+/** A query waits for a refresh when the last one started this many refresh periods ago. */
+const STALE_PERIODS = 4;
+/** Connections kept open between queries. */
+const IDLE_CONNECTIONS = 4;
 const log = logger("query");
 
 /** DuckDB over one archive; see the module comment. */
 export class QueryEngine {
   #instance: DuckDBInstance;
-  #storage: LocalStorage;
+  #alerts: FileTables<IndexedTopic>;
+  #science: FileTables<ScienceFiles>;
+  #listings: { archive: FolderListing; science: FolderListing };
   #surveys = new Map<string, { survey: Survey | null; columns: Set<string> }>();
-  #snapshot: { files: Promise<TopicFiles[]>; at: number } | null = null;
-  #refresh: Promise<void> | null = null;
-  #warming: Promise<void> | undefined;
-  #index: AlertIndex;
+  #view: { view: ArchiveView; startedAt: number } | null = null;
+  #running: Promise<void> | null = null;
+  #queued: Promise<void> | null = null;
+  #timer: ReturnType<typeof setInterval>;
+  #lastError = "";
+  #closed = false;
+  #idle: DuckDBConnection[] = [];
 
   private constructor(
     instance: DuckDBInstance,
-    index: AlertIndex,
-    readonly options: Required<EngineOptions>,
+    tables: { alerts: FileTables<IndexedTopic>; science: FileTables<ScienceFiles> },
+    readonly files: { archive: ParquetFiles; science: ParquetFiles },
+    storages: { archive: Storage; science: Storage },
+    readonly options: Required<Omit<EngineOptions, "cacheDir">>,
+    /** The temporary cache folder the engine made for itself, deleted when it closes. */
+    readonly ownCache: string | null,
   ) {
     this.#instance = instance;
-    this.#index = index;
-    this.#storage = new LocalStorage(options.archiveRoot);
+    this.#alerts = tables.alerts;
+    this.#science = tables.science;
+    this.#listings = {
+      archive: new FolderListing(storages.archive),
+      science: new FolderListing(storages.science),
+    };
+    this.#timer = setInterval(() => {
+      if (this.#running === null && this.#queued === null) this.#backgroundRefresh();
+    }, options.refreshMs);
+    // The refresh never keeps a process alive on its own.
+    Deno.unrefTimer(this.#timer);
   }
 
   /** Opens a locked-down DuckDB instance over the roots. */
   static async open(options: EngineOptions): Promise<QueryEngine> {
-    const archiveRoot = resolve(options.archiveRoot);
-    const scienceRoot = resolve(options.scienceRoot);
-    await Deno.mkdir(archiveRoot, { recursive: true });
-    await Deno.mkdir(scienceRoot, { recursive: true });
+    const remote = [options.archiveRoot, options.scienceRoot].some((r) => r.includes("://"));
+    const ownCache = remote && options.cacheDir === undefined;
+    const cacheDir = !remote
+      ? null
+      : resolve(options.cacheDir ?? await Deno.makeTempDir({ prefix: "fink_query_cache_" }));
     const instance = await DuckDBInstance.create(":memory:", { threads: "2" });
+    const footer = footerReader(instance);
+    const side = async (root: string, name: string) => {
+      if (!root.includes("://")) {
+        const local = resolve(root);
+        await Deno.mkdir(local, { recursive: true });
+        return { storage: openStorage(local), files: new LocalParquetFiles(local) };
+      }
+      const storage = openStorage(root, { retry: { maxAttempts: 3 } });
+      return {
+        storage,
+        files: await CachedParquetFiles.open(storage, join(cacheDir!, name), footer),
+      };
+    };
+    const archive = await side(options.archiveRoot, "archive");
+    const science = await side(options.scienceRoot, "science");
     const connection = await instance.connect();
     try {
-      const dirs = [archiveRoot, scienceRoot].map((d) => `'${sqlString(d + "/")}'`);
+      const dirs = [archive.files.localRoot, science.files.localRoot]
+        .map((d) => `'${sqlString(d + "/")}'`);
       await connection.run(`set allowed_directories = [${dirs.join(", ")}]`);
       await connection.run("set enable_external_access = false");
       await connection.run("set parquet_metadata_cache = true");
@@ -95,28 +169,41 @@ export class QueryEngine {
     } finally {
       connection.closeSync();
     }
-    return new QueryEngine(instance, await AlertIndex.create(instance), {
-      archiveRoot,
-      scienceRoot,
-      timeoutMs: options.timeoutMs ?? 30_000,
-    });
+    const tables = {
+      alerts: await createAlertIndex(instance, archive.files),
+      science: await createScienceIndex(instance, science.files),
+    };
+    return new QueryEngine(
+      instance,
+      tables,
+      {
+        archive: archive.files,
+        science: science.files,
+      },
+      { archive: archive.storage, science: science.storage },
+      {
+        archiveRoot: options.archiveRoot,
+        scienceRoot: options.scienceRoot,
+        timeoutMs: options.timeoutMs ?? 30_000,
+        refreshMs: options.refreshMs ?? (remote ? 5_000 : 500),
+      },
+      ownCache ? cacheDir : null,
+    );
   }
 
   /**
-   * Runs `fn` over the archive's topics with a connection; runs it again over a
-   * fresh listing when a file vanished under it (compaction).
+   * Runs `fn` over the archive as the index last saw it, with a connection; after a
+   * fresh listing again when a file vanished under it (compaction).
    */
-  async withTopics<T>(fn: (topics: TopicView[], db: Session) => Promise<T>): Promise<T> {
+  async query<T>(fn: (view: ArchiveView, db: Session) => Promise<T>): Promise<T> {
     const started = Date.now();
     for (let attempt = 1;; attempt++) {
-      const connection = await this.#instance.connect();
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const view = attempt > 1 ? await this.#fresh() : await this.#current();
+      // Connections are kept between queries, with the statements prepared on them.
+      const connection = this.#idle.pop() ?? await this.#instance.connect();
+      const timer = setTimeout(() => connection.interrupt(), this.options.timeoutMs);
       try {
-        const topics = await this.#topics(attempt > 1);
-        // Taking in new files is the archive's work, not the query's: the time limit starts after.
-        await this.#index.sync(topics);
-        timer = setTimeout(() => connection.interrupt(), this.options.timeoutMs);
-        return await fn(topics, new Session(connection));
+        return await fn(view, new Session(connection));
       } catch (e) {
         const message = (e as Error).message ?? "";
         if (/interrupt/i.test(message)) {
@@ -133,87 +220,118 @@ export class QueryEngine {
         );
       } finally {
         clearTimeout(timer);
-        connection.closeSync();
+        if (this.#closed || this.#idle.length >= IDLE_CONNECTIONS) connection.closeSync();
+        else this.#idle.push(connection);
       }
     }
   }
 
-  /** The Parquet files of a plugin's results, or an empty list when it has none. */
-  async sciencePaths(plugin: string): Promise<string[]> {
-    const paths: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      let entries: Deno.DirEntry[];
-      try {
-        entries = [...Deno.readDirSync(dir)];
-      } catch {
-        return;
-      }
-      for (const e of entries) {
-        if (e.isDirectory) await walk(join(dir, e.name));
-        else if (e.name.endsWith(".parquet")) paths.push(join(dir, e.name));
-      }
-    };
-    await walk(join(this.options.scienceRoot, plugin));
-    return paths.sort();
+  /** Waits until the index holds a listing of the archive made after this call. */
+  async refresh(): Promise<void> {
+    await this.#fresh();
   }
 
-  /** Starts building the index of what the archive holds, so the first query need not wait. */
+  /** Starts building the index, so the first query need not wait as long. */
   warm(): void {
-    this.#warming ??= this.withTopics(() => Promise.resolve()).catch((error) => {
-      // Not fatal: the first query builds the index itself.
-      log.warn("warming the query index failed; the first query will build it", { error });
-    });
+    if (this.#view === null && this.#running === null) this.#backgroundRefresh();
   }
 
-  /** Closes DuckDB. */
+  /** Stops refreshing and closes DuckDB. */
   async close(): Promise<void> {
-    await this.#warming;
-    await this.#refresh;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#queued?.catch(() => {});
+    await this.#running?.catch(() => {});
+    for (const connection of this.#idle.splice(0)) connection.closeSync();
     this.#instance.closeSync();
+    if (this.ownCache !== null) {
+      await Deno.remove(this.ownCache, { recursive: true }).catch(() => {});
+    }
   }
 
-  async #topics(fresh: boolean): Promise<TopicView[]> {
-    if (fresh || this.#snapshot === null) {
-      this.#snapshot = this.#list();
-    } else if (Date.now() - this.#snapshot.at > SNAPSHOT_MAX_AGE_MS && this.#refresh === null) {
-      // Listing a big archive takes a while: queries keep the last listing (consistent, at most
-      // a second or so old) while the next one is made.
-      const next = this.#list();
-      this.#refresh = next.files
-        .then(() => {
-          // A retry may have listed afresh meanwhile: never put an older listing back.
-          if (this.#snapshot === null || this.#snapshot.at <= next.at) this.#snapshot = next;
-        }, () => {})
-        .finally(() => this.#refresh = null);
-    }
-    const views: TopicView[] = [];
-    for (const { topic, files } of await this.#snapshot.files) {
-      const { survey, columns } = await this.#surveyOf(topic, files[0].path);
-      if (survey !== null) views.push({ topic, survey, columns, files });
-    }
-    return views;
+  async #current(): Promise<ArchiveView> {
+    const stale = this.#view === null ||
+      Date.now() - this.#view.startedAt > STALE_PERIODS * this.options.refreshMs;
+    if (stale) await (this.#running ?? this.#startRefresh());
+    return this.#view?.view ?? await this.#fresh();
   }
 
-  #list(): { files: Promise<TopicFiles[]>; at: number } {
-    const listing = {
-      files: archiveSnapshot(this.#storage, this.options.archiveRoot),
-      at: Date.now(),
-    };
-    listing.files.catch(() => {
-      if (this.#snapshot === listing) this.#snapshot = null;
+  async #fresh(): Promise<ArchiveView> {
+    await this.#startRefresh();
+    return this.#view!.view;
+  }
+
+  #backgroundRefresh(): void {
+    this.#startRefresh().catch((error) => {
+      const message = (error as Error).message;
+      // Logged once per distinct problem: the refresh runs again every period.
+      if (message !== this.#lastError) {
+        log.warn("the query index could not follow the archive; answers use the last listing", {
+          error,
+        });
+      }
+      this.#lastError = message;
     });
-    return listing;
+  }
+
+  /**
+   * A refresh that starts after this call: the one queued behind the running one, or a
+   * new one. Refreshes run one at a time.
+   */
+  #startRefresh(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("the query engine is closed"));
+    if (this.#queued !== null) return this.#queued;
+    const queued: Promise<void> = (this.#running ?? Promise.resolve()).catch(() => {})
+      .then(() => {
+        this.#queued = null;
+        this.#running = queued;
+        return this.#refresh(Date.now());
+      })
+      .then(() => {
+        this.#lastError = "";
+      })
+      .finally(() => {
+        if (this.#running === queued) this.#running = null;
+      });
+    this.#queued = queued;
+    return queued;
+  }
+
+  async #refresh(startedAt: number): Promise<void> {
+    const [listed, results] = await Promise.all([
+      this.#listings.archive.archive(),
+      this.#listings.science.science(SCIENCE.map((s) => s.plugin)),
+    ]);
+    const topics: TopicView[] = [];
+    for (const { topic, files } of listed) {
+      const { survey, columns } = await this.#surveyOf(topic, files[0]);
+      if (survey === null) continue;
+      topics.push({
+        topic,
+        survey,
+        columns,
+        files,
+        byPath: new Map(files.map((f) => [f.path, f])),
+      });
+    }
+    const science = SCIENCE.map((plugin) => ({ plugin, files: results.get(plugin.plugin) ?? [] }))
+      .filter((s) => s.files.length > 0);
+    await this.#alerts.sync(topics);
+    await this.#science.sync(science);
+    this.#view = { view: { topics, science }, startedAt };
   }
 
   async #surveyOf(
     topic: string,
-    path: string,
+    file: ListedFile,
   ): Promise<{ survey: Survey | null; columns: Set<string> }> {
     if (!this.#surveys.has(topic)) {
+      await this.files.archive.prepare(file, { footer: true });
       const connection = await this.#instance.connect();
       try {
         const reader = await connection.runAndReadAll(
-          `select name from parquet_schema('${sqlString(path)}') where name is not null`,
+          `select name from parquet_schema('${sqlString(this.files.archive.localPath(file.path))}')
+           where name is not null`,
         );
         const names = reader.getRowObjectsJS().map((r) => String(r.name));
         this.#surveys.set(topic, { survey: surveyOf(names), columns: new Set(names) });
@@ -228,14 +346,88 @@ export class QueryEngine {
 /** A result row of a SQL query: its columns are the query's, named at run time. */
 export type Row = Record<string, unknown>;
 
+/** Reads a local Parquet file's row group layout with DuckDB's `parquet_metadata`. */
+function footerReader(instance: DuckDBInstance): (path: string) => Promise<RowGroupLayout[]> {
+  return async (path) => {
+    const connection = await instance.connect();
+    try {
+      const rows = (await connection.runAndReadAll(
+        `select row_group_id, row_group_num_rows, path_in_schema, data_page_offset,
+           dictionary_page_offset, total_compressed_size
+         from parquet_metadata('${sqlString(path)}') order by row_group_id, column_id`,
+      )).getRowObjectsJS();
+      const groups: RowGroupLayout[] = [];
+      let firstRow = 0;
+      for (const r of rows) {
+        const id = Number(r.row_group_id);
+        if (groups[id] === undefined) {
+          groups[id] = { firstRow, rows: Number(r.row_group_num_rows), chunks: [] };
+          firstRow += groups[id].rows;
+        }
+        const data = Number(r.data_page_offset);
+        const dictionary = r.dictionary_page_offset === null
+          ? data
+          : Number(r.dictionary_page_offset);
+        const start = Math.min(data, dictionary);
+        groups[id].chunks.push({
+          column: String(r.path_in_schema).split(", ")[0],
+          start,
+          end: start + Number(r.total_compressed_size),
+        });
+      }
+      return groups;
+    } finally {
+      connection.closeSync();
+    }
+  };
+}
+
+/** Options of {@link Session.rows}. */
+export interface RowsOptions {
+  /**
+   * Keep the statement prepared on this connection for the next query of the same text (the
+   * hot queries: DuckDB's planning costs them more than their execution).
+   */
+  prepared?: boolean;
+}
+
+/** Prepared statements kept per connection (the hot queries' few shapes). */
+const PREPARED_PER_CONNECTION = 64;
+const preparedOf = new WeakMap<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
+
 /** One connection of a query, with the helpers the queries share. */
 export class Session {
   constructor(readonly connection: DuckDBConnection) {}
 
   /** Rows as JSON-ready objects (64-bit integers as strings). */
-  async rows(sql: string, params: Params = {}): Promise<Row[]> {
-    const reader = await this.connection.runAndReadAll(sql, params);
-    return reader.getRowObjectsJson() as Row[];
+  async rows(
+    sql: string,
+    params: Params = {},
+    options: RowsOptions = {},
+  ): Promise<Row[]> {
+    if (!options.prepared) {
+      const reader = await this.connection.runAndReadAll(sql, params);
+      return reader.getRowObjectsJson() as Row[];
+    }
+    const statement = await this.#prepared(sql);
+    statement.bind(params);
+    return (await statement.runAndReadAll()).getRowObjectsJson() as Row[];
+  }
+
+  async #prepared(sql: string): Promise<DuckDBPreparedStatement> {
+    let cache = preparedOf.get(this.connection);
+    if (cache === undefined) preparedOf.set(this.connection, cache = new Map());
+    let statement = cache.get(sql);
+    if (statement === undefined) {
+      statement = await this.connection.prepare(sql);
+      if (cache.size >= PREPARED_PER_CONNECTION) {
+        const [oldest, old] = cache.entries().next().value!;
+        old.destroySync();
+        cache.delete(oldest);
+      }
+      cache.set(sql, statement);
+    }
+    return statement;
   }
 
   /** Rows with JS values (bigint, Uint8Array for blobs). */
@@ -253,11 +445,4 @@ export class Session {
 /** A SQL string literal's body: quotes doubled. Only for paths the engine listed itself. */
 export function sqlString(text: string): string {
   return text.replaceAll("'", "''");
-}
-
-/** `read_parquet([...])` over listed paths (never user input). */
-export function parquetScan(paths: readonly string[]): string {
-  return `read_parquet([${
-    paths.map((p) => `'${sqlString(p)}'`).join(", ")
-  }], union_by_name = true)`;
 }

@@ -5,17 +5,24 @@
  * `diffmaglim`, `isdiffpos`, `magnr`, `sigmagnr`, `tag`, `topic`) plus the
  * science results of the alert when present (`class` from `classify`,
  * `anomaly_score` from `anomaly`) and any raw columns asked for.
+ *
+ * Everything but raw columns, upper limits and cutouts is answered from the
+ * engine's tables in memory; those are read from the files at the rows the
+ * index points to, so only the row groups holding them are read.
  */
-import { INDEX_TABLE } from "./alert_index.ts";
-import { coneRanges, separationSql } from "./cone.ts";
 import {
-  type Params,
-  parquetScan,
-  type QueryEngine,
-  type Row,
-  type Session,
-  type TopicView,
-} from "./engine.ts";
+  ALL_ALERTS,
+  INDEX_TABLE,
+  INDEX_TABLES,
+  INTERNAL_COLUMNS,
+  MID_TABLE,
+  RECENT_TABLE,
+} from "./alert_index.ts";
+import { coneRanges, separationSql } from "./cone.ts";
+import type { Params, QueryEngine, Row, Session, TopicView } from "./engine.ts";
+import { sqlLiteral } from "./file_tables.ts";
+import type { ParquetFiles } from "./parquet_files.ts";
+import { type ScienceFiles, scienceTable } from "./science_index.ts";
 import { type CutoutKind, lightCurveSelect } from "./surveys.ts";
 
 export type { Row };
@@ -26,10 +33,7 @@ export interface JdRange {
   stop?: number;
 }
 
-const JD_UNIX_EPOCH = 2440587.5;
 const HOUR_MS = 3_600_000;
-/** Alerts can land up to this long outside their hour folder's span (late data never does). */
-const HOUR_SLACK = 1;
 
 /** The light-curve columns every row has, in order. */
 export const LIGHT_CURVE_COLUMNS = [
@@ -60,56 +64,45 @@ export interface ObjectsQuery {
 
 /** Every alert of the objects, oldest first, with upper limits (`tag` = "upperlim") if asked. */
 export function objects(engine: QueryEngine, q: ObjectsQuery): Promise<Row[]> {
-  return engine.withTopics(async (topics, db) => {
-    const rows: Row[] = [];
-    const science = await sciences(engine);
-    const found = new Set<string>();
+  return engine.query(async (view, db) => {
     const params: Params = {};
     q.objectIds.forEach((id, i) => params[`o${i}`] = id);
     const list = q.objectIds.map((_, i) => `$o${i}`).join(", ");
     if (!q.withUpperLimits && !q.withCutouts && (q.columns ?? []).length === 0) {
       // The light-curve columns are all in the index: no file is read.
-      return await db.rows(
-        `${withScience(engine, null, science)}
-        select a.*${scienceColumns(science)} from (
-          select * exclude (file, healpix) from ${INDEX_TABLE} where objectId in (${list})) a
-          ${scienceJoin(science)}
-        order by jd, alertId`,
+      const rows = await db.rows(
+        `select * exclude (${INTERNAL_COLUMNS}) from ${indexed(`objectId in (${list})`)}
+         order by jd, alertId`,
         params,
+        { prepared: true },
       );
+      return await withScience(db, rows, view.science);
     }
-    // The index tells which files hold the objects; only those are read.
-    const holding = new Set(
-      (await db.rows(
-        `select distinct file from ${INDEX_TABLE} where objectId in (${list})`,
-        params,
-      )).map((r) => String(r.file)),
-    );
-    for (const all of topics) {
-      const view = { ...all, files: all.files.filter((f) => holding.has(f.path)) };
-      const extra = await rawColumns(db, all, q.columns ?? [], found);
-      if (view.files.length === 0) continue;
+    const rows: Row[] = [];
+    const found = new Set<string>();
+    const where = await rowsOf(db, `objectId in (${list})`, params);
+    for (const topic of view.topics) {
+      const extra = await rawColumns(db, engine.files.archive, topic, q.columns ?? [], found);
+      const alerts = await alertsAt(engine.files.archive, topic, where);
+      if (alerts === null) continue;
       const cutouts = q.withCutouts
-        ? Object.entries(view.survey.cutouts).map(([k, e]) =>
-          hasColumn(view, e) ? `, to_base64(${e}) as "cutout${k}"` : `, null as "cutout${k}"`
+        ? Object.entries(topic.survey.cutouts).map(([k, e]) =>
+          hasColumn(topic, e) ? `, to_base64(${e}) as "cutout${k}"` : `, null as "cutout${k}"`
         ).join("")
         : "";
-      const sql = `${withScience(engine, view, science)}
-        select a.*${scienceColumns(science)} from (select ${
-        lightCurveSelect(view.topic, view.survey)
-      }${extra}${cutouts}
-          from alerts where ${view.survey.objectId} in (${list})) a
-          ${scienceJoin(science)}
-        order by jd, alertId`;
-      rows.push(...await db.rows(sql, params));
-      if (
-        q.withUpperLimits && view.survey.upperLimits !== null &&
-        view.columns.has(view.survey.upperLimitsColumn!)
-      ) {
+      const detections = await db.rows(
+        `with alerts as (${alerts})
+         select ${lightCurveSelect(topic.topic, topic.survey)}${extra}${cutouts}
+         from alerts where ${topic.survey.objectId} in (${list}) order by jd, alertId`,
+        params,
+      );
+      rows.push(...await withScience(db, detections, view.science));
+      const s = topic.survey;
+      if (q.withUpperLimits && s.upperLimits !== null && topic.columns.has(s.upperLimitsColumn!)) {
         const limits = await db.rows(
-          `${withScience(engine, view, [])}
-          select distinct '${view.topic}' as topic, objectId, jd, band, diffmaglim
-          from ${view.survey.upperLimits} where objectId in (${list})`,
+          `with alerts as (${alerts})
+          select distinct ${sqlLiteral(topic.topic)} as topic, objectId, jd, band, diffmaglim
+          from ${s.upperLimits} where objectId in (${list})`,
           params,
         );
         const detected = new Set(rows.map((r) => `${r.objectId} ${r.jd}`));
@@ -120,7 +113,7 @@ export function objects(engine: QueryEngine, q: ObjectsQuery): Promise<Row[]> {
       }
     }
     const missing = (q.columns ?? []).find((c) => !found.has(c));
-    if (missing !== undefined && topics.length > 0) throw unknownColumn(missing);
+    if (missing !== undefined && view.topics.length > 0) throw unknownColumn(missing);
     return rows.sort((a, b) => Number(a.jd) - Number(b.jd));
   });
 }
@@ -153,34 +146,31 @@ export function conesearch(engine: QueryEngine, q: ConeQuery): Promise<Row[]> {
     params[`l${i}`] = lo;
     params[`h${i}`] = hi;
   });
-  const pixels = ranges.map((_, i) => `healpix between $l${i} and $h${i}`).join(" or ");
-  let dates = "";
-  if (q.dates?.start !== undefined) {
-    params.start = q.dates.start;
-    dates += " and jd >= $start";
-  }
-  if (q.dates?.stop !== undefined) {
-    params.stop = q.dates.stop;
-    dates += " and jd <= $stop";
-  }
-  return engine.withTopics(async (_topics, db) => {
-    const science = await sciences(engine);
+  const range = (i: number) => `healpix between $l${i} and $h${i}`;
+  // One branch per pixel range of the big sorted table, so each reads only its row groups (an
+  // OR of ranges would scan them all); the middle table within the ranges' span; the recent
+  // rows are few and scanned once; alerts archived before the pixel column existed are found
+  // by declination.
+  const any = ranges.map((_, i) => range(i)).join(" or ");
+  const candidates = [
+    ...ranges.map((_, i) => `select * from ${INDEX_TABLE} where ${range(i)}`),
+    `select * from ${MID_TABLE} where healpix between $l0 and $h${ranges.length - 1} and (${any})`,
+    `select * from ${RECENT_TABLE} where ${any}`,
+    `select * from ${indexed("healpix is null and dec between $dmin and $dmax")}`,
+  ].join("\nunion all\n");
+  const dates = jdFilter("jd", q.dates, params);
+  return engine.query(async (view, db) => {
     const sep = separationSql("ra", "dec");
-    // Two branches, not an OR, so each reads only its rows: the cone's pixel ranges, and the
-    // alerts archived before the pixel column existed (by declination).
-    return await db.rows(
-      `${withScience(engine, null, science)}
-      select a.*${scienceColumns(science)} from (
-        select * exclude (file, healpix), ${sep} * 3600 as separation from (
-          select * from ${INDEX_TABLE} where ${pixels}
-          union all
-          select * from ${INDEX_TABLE} where healpix is null and dec between $dmin and $dmax)
-        where ${sep} <= $radius ${dates}
-        qualify row_number() over (partition by topic, objectId order by jd desc) = 1
-        order by separation limit $n) a ${scienceJoin(science)}
-      order by separation`,
+    const rows = await db.rows(
+      `select * exclude (${INTERNAL_COLUMNS}), ${sep} * 3600 as separation
+       from (${candidates})
+       where ${sep} <= $radius ${dates}
+       qualify row_number() over (partition by topic, objectId order by jd desc) = 1
+       order by separation limit $n`,
       params,
+      { prepared: true },
     );
+    return await withScience(db, rows, view.science);
   });
 }
 
@@ -193,32 +183,25 @@ export interface LatestsQuery {
 
 /** The latest alerts `classify` put in a class, newest first. */
 export function latests(engine: QueryEngine, q: LatestsQuery): Promise<Row[]> {
-  return engine.withTopics(async (topics, db) => {
-    const science = await sciences(engine);
-    if (!science.some((s) => s.plugin === "classify")) return [];
-    const rows: Row[] = [];
+  return engine.query(async (view, db) => {
+    if (!view.science.some((s) => s.plugin.plugin === "classify")) return [];
     const params: Params = { cls: q.cls, n: q.n };
-    for (const view of inDates(topics, q.dates)) {
-      const sql = `${withScience(engine, view, science)}
-        select a.*${scienceColumns(science)} from (select ${
-        lightCurveSelect(view.topic, view.survey)
-      } from alerts
-          where ${view.survey.alertId} in (select id from classify where class = $cls)
-          ${jdFilter(view, q.dates, params)}
-          order by jd desc limit $n) a ${scienceJoin(science)} order by jd desc`;
-      rows.push(...await db.rows(sql, params));
-    }
-    return rows.sort((a, b) => Number(b.jd) - Number(a.jd)).slice(0, q.n);
+    const rows = await db.rows(
+      `select * exclude (${INTERNAL_COLUMNS}) from ${ALL_ALERTS}
+       where alertId in (select id from ${scienceTable("classify")} where class = $cls)
+         ${jdFilter("jd", q.dates, params)}
+       order by jd desc limit $n`,
+      params,
+    );
+    return await withScience(db, rows, view.science);
   });
 }
 
 /** The classes `classify` gave, with how many alerts each. */
 export function classes(engine: QueryEngine): Promise<{ class: string; alerts: number }[]> {
-  return engine.withTopics(async (_topics, db) => {
-    const paths = await engine.sciencePaths("classify");
-    if (paths.length === 0) return [];
+  return engine.query(async (_view, db) => {
     const rows = await db.rows(
-      `select class, count(distinct id)::INTEGER as alerts from ${parquetScan(paths)}
+      `select class, count(distinct id)::INTEGER as alerts from ${scienceTable("classify")}
        where class is not null group by class order by alerts desc, class`,
     );
     return rows as { class: string; alerts: number }[];
@@ -233,23 +216,18 @@ export interface AnomalyQuery {
 
 /** The most anomalous alerts (lowest `anomaly_score` from the `anomaly` plugin), or none. */
 export function anomaly(engine: QueryEngine, q: AnomalyQuery): Promise<Row[] | null> {
-  return engine.withTopics(async (topics, db) => {
-    const science = await sciences(engine);
-    if (!science.some((s) => s.plugin === "anomaly")) return null;
-    const rows: Row[] = [];
+  return engine.query(async (view, db) => {
+    if (!view.science.some((s) => s.plugin.plugin === "anomaly")) return null;
     const params: Params = { n: q.n };
-    for (const view of inDates(topics, q.dates)) {
-      const sql = `${withScience(engine, view, science)}
-        select a.*${scienceColumns(science)} from (select ${
-        lightCurveSelect(view.topic, view.survey)
-      } from alerts
-          where ${view.survey.alertId} in (select id from anomaly) ${
-        jdFilter(view, q.dates, params)
-      }) a
-        ${scienceJoin(science)} order by anomaly_score limit $n`;
-      rows.push(...await db.rows(sql, params));
-    }
-    return rows.sort((a, b) => Number(a.anomaly_score) - Number(b.anomaly_score)).slice(0, q.n);
+    const rows = await db.rows(
+      `select a.* exclude (${INTERNAL_COLUMNS}) from ${ALL_ALERTS} a
+       join (select id, min(anomaly_score) as score from ${scienceTable("anomaly")}
+         where anomaly_score is not null group by id) s on s.id = a.alertId
+       where true ${jdFilter("a.jd", q.dates, params)}
+       order by s.score, a.alertId limit $n`,
+      params,
+    );
+    return await withScience(db, rows, view.science);
   });
 }
 
@@ -258,61 +236,46 @@ export function statistics(
   engine: QueryEngine,
   period: { from: number; to: number },
 ): Promise<{ alerts: number; objects: number; classes: Record<string, number> }> {
-  return engine.withTopics(async (topics, db) => {
-    const science = await sciences(engine);
-    const hasClassify = science.some((s) => s.plugin === "classify");
-    let alerts = 0;
-    let objects = 0;
+  return engine.query(async (view, db) => {
+    const params: Params = { from: period.from / HOUR_MS, to: period.to / HOUR_MS };
+    const inPeriod = `from ${ALL_ALERTS} where hour >= $from and hour < $to`;
+    const [count] = await db.rows(
+      `select count(*)::INTEGER as alerts, count(distinct (topic, objectId))::INTEGER as objects
+       ${inPeriod}`,
+      params,
+    );
     const classes: Record<string, number> = {};
-    const from = period.from / HOUR_MS;
-    const to = period.to / HOUR_MS;
-    for (const view of topics) {
-      const files = view.files.filter((f) => f.hour >= from && f.hour < to);
-      if (files.length === 0) continue;
-      const one = { ...view, files };
-      const [count] = await db.rows(
-        `${withScience(engine, one, [])} select count(*)::INTEGER as alerts,
-         count(distinct ${view.survey.objectId})::INTEGER as objects from alerts`,
-      );
-      alerts += Number(count.alerts);
-      objects += Number(count.objects);
-      if (!hasClassify) continue;
+    if (view.science.some((s) => s.plugin.plugin === "classify")) {
       const byClass = await db.rows(
-        `${withScience(engine, one, science)} select class, count(*)::INTEGER as n from alerts
-         join classify on classify.id = alerts.${view.survey.alertId}
-         where class is not null group by class`,
+        `select c.class, count(*)::INTEGER as n from (select alertId ${inPeriod}) a
+         join (select id, any_value(class) as class from ${scienceTable("classify")}
+           group by id) c on c.id = a.alertId
+         where c.class is not null group by c.class`,
+        params,
       );
-      for (const r of byClass) {
-        classes[String(r.class)] = (classes[String(r.class)] ?? 0) + Number(r.n);
-      }
+      for (const r of byClass) classes[String(r.class)] = Number(r.n);
     }
-    return { alerts, objects, classes };
+    return { alerts: Number(count.alerts), objects: Number(count.objects), classes };
   });
 }
 
-/** The columns of each topic's alerts and of each plugin's results. */
+/** The columns of each topic's alerts (its newest file) and of each plugin's results. */
 export function schema(engine: QueryEngine): Promise<Row> {
-  return engine.withTopics(async (topics, db) => {
+  return engine.query(async (view, db) => {
     const out: Row = {
       lightCurveColumns: LIGHT_CURVE_COLUMNS,
       topics: {} as Row,
       science: {} as Row,
     };
-    for (const view of topics) {
-      const columns = await db.rows(
-        `describe select * from ${parquetScan(view.files.map((f) => f.path))}`,
-      );
-      (out.topics as Row)[view.topic] = {
-        survey: view.survey.name,
-        columns: columns.map((c) => ({ name: c.column_name, type: c.column_type })),
+    for (const topic of view.topics) {
+      (out.topics as Row)[topic.topic] = {
+        survey: topic.survey.name,
+        columns: await describe(db, engine.files.archive, topic.files[topic.files.length - 1]),
       };
     }
-    for (const { plugin, paths } of await sciences(engine)) {
-      const columns = await db.rows(`describe select * from ${parquetScan(paths)}`);
-      (out.science as Row)[plugin] = columns.map((c) => ({
-        name: c.column_name,
-        type: c.column_type,
-      }));
+    for (const { plugin, files } of view.science) {
+      const columns = await describe(db, engine.files.science, files[files.length - 1]);
+      (out.science as Row)[plugin.plugin] = columns;
     }
     return out;
   });
@@ -330,78 +293,120 @@ export function cutout(
   engine: QueryEngine,
   q: CutoutQuery,
 ): Promise<{ alertId: string; objectId: string; bytes: Uint8Array } | null> {
-  return engine.withTopics(async (topics, db) => {
-    let best: { jd: number; alertId: string; objectId: string; bytes: Uint8Array } | null = null;
-    for (const view of topics) {
-      const s = view.survey;
-      if (!hasColumn(view, s.cutouts[q.kind])) continue;
-      const where = q.alertId !== undefined ? `${s.alertId}::VARCHAR = $id` : `${s.objectId} = $id`;
+  return engine.query(async (view, db) => {
+    const condition = q.alertId !== undefined ? "alertId = $id" : "objectId = $id";
+    const id = { id: q.alertId ?? q.objectId! };
+    // Newest first: the first alert whose topic has the cutout column is the answer.
+    const where = await rowsOf(db, condition, id, "order by jd desc");
+    for (const at of where) {
+      const topic = view.topics.find((t) => t.topic === at.topic);
+      const column = topic?.survey.cutouts[q.kind];
+      if (topic === undefined || !hasColumn(topic, column!)) continue;
+      const alerts = await alertsAt(engine.files.archive, topic, [at]);
       const [row] = await db.values(
-        `${withScience(engine, view, [])} select ${s.jd} as jd, ${s.alertId}::VARCHAR as alertId,
-           ${s.objectId} as objectId, ${s.cutouts[q.kind]} as bytes
-         from alerts where ${where} order by jd desc limit 1`,
-        { id: q.alertId ?? q.objectId! },
+        `with alerts as (${alerts}) select ${column} as bytes from alerts`,
       );
-      if (row === undefined || !(row.bytes instanceof Uint8Array)) continue;
-      if (best === null || Number(row.jd) > best.jd) {
-        best = {
-          jd: Number(row.jd),
-          alertId: String(row.alertId),
-          objectId: String(row.objectId),
-          bytes: row.bytes,
-        };
-      }
+      if (!(row?.bytes instanceof Uint8Array)) continue;
+      return { alertId: at.alertId, objectId: at.objectId, bytes: row.bytes };
     }
-    return best && { alertId: best.alertId, objectId: best.objectId, bytes: best.bytes };
+    return null;
   });
 }
 
 /** A dotted column path that names no column of a topic. */
 export class UnknownColumnError extends Error {}
 
-interface Science {
-  plugin: "classify" | "anomaly";
-  /** Output columns joined into answer rows. */
-  columns: string[];
-  paths: string[];
+/** Where an alert of the index is. */
+interface IndexedRow {
+  topic: string;
+  file: string;
+  row: number;
+  alertId: string;
+  objectId: string;
 }
 
-async function sciences(engine: QueryEngine): Promise<Science[]> {
-  const out: Science[] = [];
-  const known = [
-    { plugin: "classify" as const, columns: ["class"] },
-    { plugin: "anomaly" as const, columns: ["anomaly_score"] },
-  ];
-  for (const k of known) {
-    const paths = await engine.sciencePaths(k.plugin);
-    if (paths.length > 0) out.push({ ...k, paths });
+/** Where the index's rows matching `condition` are (in the order `order` gives). */
+async function rowsOf(
+  db: Session,
+  condition: string,
+  params: Params,
+  order = "",
+): Promise<IndexedRow[]> {
+  const rows = await db.values(
+    `select topic, file, row, alertId, objectId from ${indexed(condition)} ${order}`,
+    params,
+  );
+  return rows.map((r) => ({
+    topic: String(r.topic),
+    file: String(r.file),
+    row: Number(r.row),
+    alertId: String(r.alertId),
+    objectId: String(r.objectId),
+  }));
+}
+
+/**
+ * SQL for a topic's archived rows at these places, every raw column, reading only the row
+ * groups that hold them; null when none is in the topic.
+ */
+async function alertsAt(
+  files: ParquetFiles,
+  topic: TopicView,
+  at: IndexedRow[],
+): Promise<string | null> {
+  const byFile = new Map<string, number[]>();
+  for (const r of at) {
+    if (r.topic !== topic.topic) continue;
+    byFile.set(r.file, [...byFile.get(r.file) ?? [], r.row]);
   }
-  return out;
-}
-
-/** The CTEs of a query: `alerts` (the topic's files) and one per plugin's results, one row per id. */
-function withScience(
-  _engine: QueryEngine,
-  view: TopicView | null,
-  science: Science[],
-): string {
-  const ctes = view === null
-    ? []
-    : [`alerts as (select * from ${parquetScan(view.files.map((f) => f.path))})`];
-  for (const s of science) {
-    ctes.push(`${s.plugin} as (select id, ${s.columns.join(", ")} from ${parquetScan(s.paths)}
-      qualify row_number() over (partition by id) = 1)`);
+  if (byFile.size === 0) return null;
+  const parts: string[] = [];
+  for (const [path, rows] of byFile) {
+    const listed = topic.byPath.get(path);
+    if (listed === undefined) continue;
+    await files.prepare(listed, { rows });
+    parts.push(
+      `select * exclude (file_row_number)
+       from read_parquet(${sqlLiteral(files.localPath(path))}, file_row_number = true)
+       where file_row_number in (${rows.join(", ")})`,
+    );
   }
-  return ctes.length === 0 ? "" : `with ${ctes.join(",\n")}`;
+  return parts.length === 0 ? null : parts.join("\nunion all by name\n");
 }
 
-function scienceJoin(science: Science[]): string {
-  return science.map((s) => `left join ${s.plugin} on ${s.plugin}.id::VARCHAR = a.alertId`)
-    .join(" ");
+/**
+ * Adds to each row the science results of its alert (one value per plugin column, null when
+ * the plugin has none for it), looked up by id in the science tables through their ART index.
+ */
+async function withScience(db: Session, rows: Row[], science: ScienceFiles[]): Promise<Row[]> {
+  if (science.length === 0 || rows.length === 0) return rows;
+  const ids = [...new Set(rows.map((r) => String(r.alertId)))].map(sqlLiteral).join(", ");
+  const found = new Map<string, Row>();
+  for (const { plugin } of science) {
+    const values = plugin.columns.map((c) => `any_value("${c.name}") as "${c.name}"`).join(", ");
+    for (
+      const r of await db.rows(
+        `select id, ${values} from ${scienceTable(plugin.plugin)} where id in (${ids}) group by id`,
+      )
+    ) {
+      const { id, ...columns } = r;
+      found.set(String(id), { ...found.get(String(id)), ...columns });
+    }
+  }
+  const empty = Object.fromEntries(
+    science.flatMap((s) => s.plugin.columns.map((c) => [c.name, null])),
+  );
+  return rows.map((r) => ({ ...r, ...empty, ...found.get(String(r.alertId)) }));
 }
 
-function scienceColumns(science: Science[]): string {
-  return science.flatMap((s) => s.columns.map((c) => `, ${s.plugin}.${c}`)).join("");
+/**
+ * The index's rows matching `condition`, as a FROM item: each table filtered by itself (through
+ * a view the big table's ART index would not be used).
+ */
+function indexed(condition: string): string {
+  return `(${
+    INDEX_TABLES.map((t) => `select * from ${t} where ${condition}`).join(" union all ")
+  })`;
 }
 
 /** Whether the topic has the column an expression such as `cutoutScience.stampData` starts with. */
@@ -415,22 +420,34 @@ function emptyRow(): Row {
 
 const PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
+/** A file's columns and types, from its footer. */
+async function describe(
+  db: Session,
+  files: ParquetFiles,
+  file: { path: string; size: number },
+): Promise<{ name: unknown; type: unknown }[]> {
+  await files.prepare(file, { footer: true });
+  const columns = await db.rows(
+    `describe select * from read_parquet(${sqlLiteral(files.localPath(file.path))})`,
+  );
+  return columns.map((c) => ({ name: c.column_name, type: c.column_type }));
+}
+
 /**
  * `, "a"."b" as "a.b"` for each asked column the topic has (null for those it
  * lacks); adds the ones it has to `found`.
  */
 async function rawColumns(
   db: Session,
+  files: ParquetFiles,
   view: TopicView,
   columns: string[],
   found: Set<string>,
 ): Promise<string> {
   if (columns.length === 0) return "";
-  // The last-listed file's schema stands for the topic's (a column is checked once, cheaply).
-  const described = await db.rows(
-    `describe select * from ${parquetScan([view.files[view.files.length - 1].path])}`,
-  );
-  const types = new Map(described.map((c) => [String(c.column_name), String(c.column_type)]));
+  // The newest file's schema stands for the topic's (a column is checked once, cheaply).
+  const described = await describe(db, files, view.files[view.files.length - 1]);
+  const types = new Map(described.map((c) => [String(c.name), String(c.type)]));
   let sql = "";
   for (const column of columns) {
     const parts = column.split(".");
@@ -456,29 +473,15 @@ function nestedHas(type: string, path: string[]): boolean {
   return path.every((p) => new RegExp(`[(,]\\s*"?${p}"?\\s`).test(type));
 }
 
-/** The topics with only the files whose hours can hold alerts of the date range. */
-function inDates(topics: TopicView[], dates: JdRange | undefined): TopicView[] {
-  if (dates?.start === undefined && dates?.stop === undefined) return topics;
-  const from = dates.start === undefined ? -Infinity : jdToHour(dates.start) - HOUR_SLACK;
-  const to = dates.stop === undefined ? Infinity : jdToHour(dates.stop) + HOUR_SLACK;
-  return topics
-    .map((t) => ({ ...t, files: t.files.filter((f) => f.hour >= from && f.hour <= to) }))
-    .filter((t) => t.files.length > 0);
-}
-
-function jdFilter(view: TopicView, dates: JdRange | undefined, params: Params): string {
+function jdFilter(column: string, dates: JdRange | undefined, params: Params): string {
   let sql = "";
   if (dates?.start !== undefined) {
     params.start = dates.start;
-    sql += ` and ${view.survey.jd} >= $start`;
+    sql += ` and ${column} >= $start`;
   }
   if (dates?.stop !== undefined) {
     params.stop = dates.stop;
-    sql += ` and ${view.survey.jd} <= $stop`;
+    sql += ` and ${column} <= $stop`;
   }
   return sql;
-}
-
-function jdToHour(jd: number): number {
-  return Math.floor(((jd - JD_UNIX_EPOCH) * 86_400_000) / HOUR_MS);
 }

@@ -10,6 +10,8 @@ export interface Survey {
   name: "ztf" | "rubin";
   /** The column that tells this survey's rows apart. */
   marker: string;
+  /** The top-level columns the expressions below read (what the engine's index needs). */
+  indexColumns: readonly string[];
   objectId: string;
   alertId: string;
   /** Julian Date (UTC) of the detection. */
@@ -45,6 +47,7 @@ const NJY_ZERO_POINT = 31.4;
 export const ZTF: Survey = {
   name: "ztf",
   marker: "candidate",
+  indexColumns: ["objectId", "candid", "candidate"],
   objectId: "objectId",
   alertId: "candid",
   jd: "candidate.jd",
@@ -72,6 +75,7 @@ export const ZTF: Survey = {
 export const RUBIN: Survey = {
   name: "rubin",
   marker: "diaSource",
+  indexColumns: ["diaSourceId", "diaSource"],
   objectId: "diaSource.diaObjectId::VARCHAR",
   alertId: "diaSourceId",
   jd: "(diaSource.midpointMjdTai + 2400000.5)",

@@ -199,6 +199,28 @@ export class LocalStorage implements Storage {
     }
   }
 
+  /** See {@link Storage.readRange}. */
+  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const rel = normalizeFilePath(path, "readRange");
+    try {
+      using file = await Deno.open(this.#abs(rel), { read: true });
+      await file.seek(offset, Deno.SeekMode.Start);
+      const buffer = new Uint8Array(length);
+      let filled = 0;
+      while (filled < length) {
+        const n = await file.read(buffer.subarray(filled));
+        if (n === null) break;
+        filled += n;
+      }
+      return filled === length ? buffer : buffer.slice(0, filled);
+    } catch (error) {
+      throw localError(error, "readRange", rel, {
+        IsADirectory: "not-found",
+        NotADirectory: "not-found",
+      });
+    }
+  }
+
   /** See {@link Storage.rename}: one atomic `rename(2)`. */
   async rename(from: string, to: string): Promise<void> {
     const src = normalizeFilePath(from, "rename");

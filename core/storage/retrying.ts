@@ -175,6 +175,11 @@ export class RetryingStorage implements Storage {
     return this.#run("readFile", path, () => this.#inner.readFile(path));
   }
 
+  /** See {@link Storage.readRange}. */
+  readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.#run("readRange", path, () => this.#inner.readRange(path, offset, length));
+  }
+
   /**
    * See {@link Storage.rename}. When an attempt's answer was lost after the backend did the
    * rename, the retry finds no source: if the destination is there and the source is not,

@@ -69,6 +69,13 @@ export interface Storage {
   readFile(path: string): Promise<Uint8Array>;
 
   /**
+   * Reads `length` bytes of the file at `path` from byte `offset` (fewer when the file ends
+   * before; none from its end on), so a reader of Parquet footers and column chunks need
+   * not fetch whole files. Fails like {@link readFile} when no file is there.
+   */
+  readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
+
+  /**
    * Moves the file or directory `from` to `to`, creating `to`'s missing parent
    * directories and replacing an existing FILE at `to`. An existing directory at `to`
    * is never replaced nor moved into: that fails with kind `already-exists`. Fails with

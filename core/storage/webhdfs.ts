@@ -231,12 +231,21 @@ export class WebHdfsStorage implements Storage {
 
   /** See {@link Storage.readFile}: OPEN, following the datanode redirect. */
   async readFile(path: string): Promise<Uint8Array> {
-    const hdfsPath = this.#hdfs(normalizeFilePath(path, "readFile"));
+    return await this.#open(this.#hdfs(normalizeFilePath(path, "readFile")), {});
+  }
+
+  /** See {@link Storage.readRange}: OPEN with `offset` and `length`. */
+  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const hdfsPath = this.#hdfs(normalizeFilePath(path, "readRange"));
+    return await this.#open(hdfsPath, { offset: String(offset), length: String(length) });
+  }
+
+  async #open(hdfsPath: string, params: Record<string, string>): Promise<Uint8Array> {
     const read = async (response: Response) => new Uint8Array(await response.arrayBuffer());
     if (!this.#noRedirect) {
-      return await this.#call({ method: "GET", op: "OPEN", hdfsPath, ok: [200], read });
+      return await this.#call({ method: "GET", op: "OPEN", hdfsPath, params, ok: [200], read });
     }
-    const location = await this.#datanodeLocation("GET", "OPEN", hdfsPath, {});
+    const location = await this.#datanodeLocation("GET", "OPEN", hdfsPath, params);
     return await this.#call({
       method: "GET",
       op: "OPEN",

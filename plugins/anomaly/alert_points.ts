@@ -1,22 +1,11 @@
 /**
- * The photometric points of each ZTF alert of an Arrow batch: its `prv_candidates` then its
- * `candidate`, in Fink's order (history first), read column by column.
+ * The photometric points of each ZTF alert of an Arrow batch, as flat columns: its
+ * `prv_candidates` then its `candidate`, in Fink's order (history first), read column by
+ * column from the Arrow buffers.
  */
 import type { Table, Vector } from "apache-arrow";
 import * as arrow from "apache-arrow";
-import type { Point } from "./light_curve.ts";
-
-/** A struct's fields as flat arrays: numbers with NaN for null, isdiffpos as Fink reads it. */
-interface Columns {
-  jd: Float64Array;
-  fid: Float64Array;
-  magpsf: Float64Array;
-  sigmapsf: Float64Array;
-  distnr: Float64Array;
-  magnr: Float64Array;
-  sigmagnr: Float64Array;
-  isdiffpos: (string | null)[];
-}
+import type { PointColumns } from "./light_curve.ts";
 
 /** A numeric column as float64, NaN for nulls, read from its buffers (much faster than get()). */
 function floats(vector: Vector | null, n: number): Float64Array {
@@ -25,42 +14,56 @@ function floats(vector: Vector | null, n: number): Float64Array {
   let at = 0;
   for (const data of vector.data) {
     const values = data.values as ArrayLike<number | bigint> | undefined;
-    const plain = values !== undefined && !(values instanceof BigInt64Array);
-    if (plain && data.nullCount === 0) {
-      for (let i = 0; i < data.length; i++) out[at + i] = values[i] as number;
-      at += data.length;
+    if (values === undefined || values instanceof BigInt64Array) {
+      for (let i = 0; i < data.length; i++, at++) {
+        if (data.getValid(i)) out[at] = Number(vector.get(at));
+      }
       continue;
     }
+    const numbers = values as ArrayLike<number>;
+    const bitmap = data.nullCount === 0 ? null : data.nullBitmap;
     for (let i = 0; i < data.length; i++, at++) {
-      if (!data.getValid(i)) continue;
-      out[at] = plain ? values[i] as number : Number(vector.get(at));
+      // The validity bits are not sliced with the values: they start at the data's offset.
+      const bit = data.offset + i;
+      if (bitmap === null || (bitmap[bit >> 3] >> (bit & 7)) & 1) out[at] = numbers[i];
     }
   }
   return out;
 }
 
-const SIGNS: Record<number, string> = { 116: "t", 102: "f", 49: "1", 48: "0" };
+/** The fields of `candidate` and of each `prv_candidates` record that the light curve reads. */
+export const POINT_FIELDS: readonly string[] = [
+  "jd",
+  "fid",
+  "magpsf",
+  "sigmapsf",
+  "distnr",
+  "magnr",
+  "sigmagnr",
+  "isdiffpos",
+];
 
-/** isdiffpos values; the common one-letter ones are read from the bytes without decoding. */
-function signs(vector: Vector | null, n: number): (string | null)[] {
-  const out: (string | null)[] = new Array(n).fill(null);
+const T = "t".charCodeAt(0);
+const ONE = "1".charCodeAt(0);
+
+/** 1 where isdiffpos is "t" or "1" (a positive difference), read from the bytes. */
+function positives(vector: Vector | null, n: number): Uint8Array {
+  const out = new Uint8Array(n);
   if (!vector) return out;
   let at = 0;
   for (const data of vector.data) {
     const offsets = data.valueOffsets as Int32Array | undefined;
     const bytes = data.values as Uint8Array | undefined;
     for (let i = 0; i < data.length; i++, at++) {
-      if (!data.getValid(i)) continue;
-      const one = offsets && bytes && offsets[i + 1] - offsets[i] === 1
-        ? SIGNS[bytes[offsets[i]]]
-        : undefined;
-      out[at] = one ?? String(vector.get(at));
+      if (!data.getValid(i) || !offsets || !bytes) continue;
+      const [start, end] = [offsets[i], offsets[i + 1]];
+      out[at] = end - start === 1 && (bytes[start] === T || bytes[start] === ONE) ? 1 : 0;
     }
   }
   return out;
 }
 
-function columnsOf(struct: Vector | null, n: number): Columns {
+function columnsOf(struct: Vector | null, n: number): PointColumns {
   const child = (name: string) => struct?.getChild(name) ?? null;
   return {
     jd: floats(child("jd"), n),
@@ -70,32 +73,24 @@ function columnsOf(struct: Vector | null, n: number): Columns {
     distnr: floats(child("distnr"), n),
     magnr: floats(child("magnr"), n),
     sigmagnr: floats(child("sigmagnr"), n),
-    isdiffpos: signs(child("isdiffpos"), n),
+    positive: positives(child("isdiffpos"), n),
   };
 }
 
-const orNull = (x: number): number | null => Number.isNaN(x) ? null : x;
-
-function point(c: Columns, i: number): Point {
-  return {
-    jd: c.jd[i],
-    fid: Number.isNaN(c.fid[i]) ? 0 : c.fid[i],
-    magpsf: orNull(c.magpsf[i]),
-    sigmapsf: orNull(c.sigmapsf[i]),
-    distnr: orNull(c.distnr[i]),
-    magnr: orNull(c.magnr[i]),
-    sigmagnr: orNull(c.sigmagnr[i]),
-    isdiffpos: c.isdiffpos[i],
-  };
+/** The points of every alert of a batch; alert `i`'s are rows `starts[i]` to `starts[i + 1] - 1`. */
+export interface BatchPoints {
+  points: PointColumns;
+  starts: Int32Array;
 }
 
 /**
  * Points per alert of a ZTF batch (a `candidate` struct column, optionally a `prv_candidates`
- * list of structs). An alert without a candidate row gets no point.
+ * list of structs). An alert without a candidate row gets only its history.
  */
-export function alertPoints(table: Table, candidate: Vector): Point[][] {
+export function alertPoints(table: Table, candidate: Vector): BatchPoints {
   const n = table.numRows;
-  const out: Point[][] = Array.from({ length: n }, () => []);
+  const history: { columns: PointColumns; from: number; to: number }[] = new Array(n);
+  let total = 0;
   const prv = table.getChild("prv_candidates");
   if (prv && arrow.DataType.isList(prv.type)) {
     let row = 0;
@@ -105,13 +100,47 @@ export function alertPoints(table: Table, candidate: Vector): Point[][] {
       const offsets = data.valueOffsets;
       for (let i = 0; i < data.length; i++, row++) {
         if (!data.getValid(i)) continue;
-        for (let k = offsets[i]; k < offsets[i + 1]; k++) out[row].push(point(columns, k));
+        history[row] = { columns, from: offsets[i], to: offsets[i + 1] };
+        total += offsets[i + 1] - offsets[i];
       }
     }
   }
-  const columns = columnsOf(candidate, n);
+  const own = columnsOf(candidate, n);
+  const points = emptyColumns(total + n);
+  const starts = new Int32Array(n + 1);
+  let at = 0;
   for (let i = 0; i < n; i++) {
-    if (candidate.isValid(i)) out[i].push(point(columns, i));
+    starts[i] = at;
+    const past = history[i];
+    for (let k = past?.from ?? 0; k < (past?.to ?? 0); k++) {
+      copyPoint(past.columns, k, points, at++);
+    }
+    if (candidate.isValid(i)) copyPoint(own, i, points, at++);
   }
-  return out;
+  starts[n] = at;
+  return { points, starts };
+}
+
+function emptyColumns(n: number): PointColumns {
+  return {
+    jd: new Float64Array(n),
+    fid: new Float64Array(n),
+    magpsf: new Float64Array(n),
+    sigmapsf: new Float64Array(n),
+    distnr: new Float64Array(n),
+    magnr: new Float64Array(n),
+    sigmagnr: new Float64Array(n),
+    positive: new Uint8Array(n),
+  };
+}
+
+function copyPoint(from: PointColumns, i: number, to: PointColumns, at: number): void {
+  to.jd[at] = from.jd[i];
+  to.fid[at] = from.fid[i];
+  to.magpsf[at] = from.magpsf[i];
+  to.sigmapsf[at] = from.sigmapsf[i];
+  to.distnr[at] = from.distnr[i];
+  to.magnr[at] = from.magnr[i];
+  to.sigmagnr[at] = from.sigmagnr[i];
+  to.positive[at] = from.positive[i];
 }

@@ -14,12 +14,13 @@ const NIGHT = sharedData("ztf", "alerts", "fink-broker-local-20200101");
 Deno.test("a start compacts the closed hours archived before it, exactly once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "fink_compact_" });
   try {
-    const job = () =>
+    const job = (...sets: string[]) =>
       fink([
         "start",
         "archive",
         `--source=files:${NIGHT}`,
         "--set=batch.max_alerts=10",
+        ...sets,
         ...isolatedSettings(dir),
       ], {});
     const files = async () => {
@@ -37,9 +38,11 @@ Deno.test("a start compacts the closed hours archived before it, exactly once", 
     assert.equal((await files()).length, 5, "five batches of ten alerts, one file each");
     assert.deepEqual(await rows(), [{ n: 50, ids: 50 }]);
 
-    const second = await job();
+    // No grace: the merged inputs are deleted by the same sweep, before the job ends.
+    const second = await job("--set=archive.compact_grace_minutes=0");
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stderr, /hour compacted/);
+    assert.match(second.stderr, /deleted merged files past their grace/);
     assert.deepEqual(await files(), [parquetName({ topic: "files", partition: 0 }, 0n, 49n)]);
     assert.deepEqual(await rows(), [{ n: 50, ids: 50 }]);
   } finally {

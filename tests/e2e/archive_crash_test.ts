@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
-import { query } from "../support/duckdb.ts";
+import { archiveFiles, query } from "../support/duckdb.ts";
 import { isolatedSettings, spawnFink } from "../support/fink_process.ts";
 import { SeededRandom } from "../../simulator/alerts/random.ts";
 import { readAlertIndex, ZTF_FOLDERS } from "./alert_index.ts";
@@ -122,7 +122,8 @@ Deno.test("SIGKILL at random moments loses and doubles no alert", async () => {
     const expected = Array.from({ length: COPIES }, () => once).flat();
     const rows = await query(`
       SELECT kafka_offset::VARCHAR AS offset, candid::VARCHAR AS candid
-      FROM read_parquet('${dir}/archive/files/**/*.parquet', union_by_name = true)`) as {
+      FROM read_parquet(${await archiveFiles(`${dir}/archive/files/*/*/*/*/*.parquet`)},
+        union_by_name = true)`) as {
       offset: string;
       candid: string;
     }[];

@@ -14,7 +14,7 @@ import { type ArchiveService, createArchiveService } from "../../core/archive/se
 import { listAlertFiles } from "../../core/source/files.ts";
 import { type Broker, startBroker } from "../../simulator/broker/mod.ts";
 import { sharedData } from "../shared_data.ts";
-import { query } from "../support/duckdb.ts";
+import { archiveFiles, query } from "../support/duckdb.ts";
 import { WebHdfsTestServer } from "../support/webhdfs_server.ts";
 import { readAlertIndex } from "./alert_index.ts";
 import { waitFor } from "../support/wait.ts";
@@ -127,7 +127,9 @@ class RetryLog {
 /** Candids of the Parquet files under `dir`, read by DuckDB, sorted. */
 async function archivedCandids(dir: string): Promise<string[]> {
   const rows = await query(
-    `SELECT candid::VARCHAR AS candid FROM read_parquet('${dir}/**/*.parquet', union_by_name = true)`,
+    `SELECT candid::VARCHAR AS candid FROM read_parquet(${await archiveFiles(
+      `${dir}/*/*/*/*/*.parquet`,
+    )}, union_by_name = true)`,
   );
   return rows.map((r) => String(r.candid)).sort();
 }

@@ -12,7 +12,7 @@ import { type ArchiveService, createArchiveService } from "../../core/archive/se
 import { startBroker } from "../../simulator/broker/mod.ts";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
-import { query } from "../support/duckdb.ts";
+import { archiveFiles, query } from "../support/duckdb.ts";
 import { type IndexRow, jdHour, readAlertIndex, ZTF_FOLDERS } from "./alert_index.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -108,8 +108,8 @@ Deno.test({
         SELECT candid::VARCHAR AS candid, objectId, candidate.jd AS jd, candidate.ra AS ra,
                candidate.dec AS dec, candidate.magpsf AS magpsf, year, month, day, hour,
                kafka_topic, kafka_partition, kafka_offset
-        FROM read_parquet('${join(root, "ztf")}/**/*.parquet', hive_partitioning = true,
-                          union_by_name = true)`);
+        FROM read_parquet(${await archiveFiles(`${join(root, "ztf")}/*/*/*/*/*.parquet`)},
+                          hive_partitioning = true, union_by_name = true)`);
       assert.equal(rows.length, ztf.index.length, "every ZTF alert archived once");
       assert.deepEqual(
         sortedCounts(rows.map((r) => String(r.candid))),
@@ -133,8 +133,8 @@ Deno.test({
 
       const rubinRows = await query(`
         SELECT diaSource.diaSourceId::VARCHAR AS id, diaSource.midpointMjdTai AS mjd, year, day, hour
-        FROM read_parquet('${join(root, "rubin")}/**/*.parquet', hive_partitioning = true,
-                          union_by_name = true)`);
+        FROM read_parquet(${await archiveFiles(`${join(root, "rubin")}/*/*/*/*/*.parquet`)},
+                          hive_partitioning = true, union_by_name = true)`);
       assert.deepEqual(
         sortedCounts(rubinRows.map((r) => String(r.id))),
         sortedCounts(rubin.index.map((r) => r.diaSourceId)),
@@ -171,7 +171,8 @@ Deno.test({
       await replay.stop();
       assert.equal(replay.stats.total("archived"), 0, "nothing archived twice");
       const again = await query(
-        `SELECT count(*)::INTEGER AS n FROM read_parquet('${root}/ztf/**/*.parquet')`,
+        `SELECT count(*)::INTEGER AS n
+         FROM read_parquet(${await archiveFiles(`${root}/ztf/*/*/*/*/*.parquet`)})`,
       );
       assert.equal(again[0].n, ztf.index.length);
     } finally {

@@ -16,7 +16,7 @@ import { AlertGenerator } from "../../simulator/alerts/generator.ts";
 import { createEncoder } from "../../simulator/replayer/encodings.ts";
 import { replay } from "../../simulator/replayer/mod.ts";
 import { sharedData } from "../shared_data.ts";
-import { query } from "../support/duckdb.ts";
+import { archiveFiles, query } from "../support/duckdb.ts";
 import { jdHour, readAlertIndex } from "./alert_index.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -241,7 +241,9 @@ Deno.test({
       const rows = await query(`
         SELECT candid::VARCHAR AS candid, candidate.jd AS jd, year, month, day, hour,
                kafka_topic, kafka_partition, kafka_offset::VARCHAR AS kafka_offset
-        FROM read_parquet('${join(root, "ztf_*")}/**/*.parquet', hive_partitioning = true,
+        FROM read_parquet(${await archiveFiles(
+        `${join(root, "ztf_*")}/*/*/*/*/*.parquet`,
+      )}, hive_partitioning = true,
                           union_by_name = true)`);
       assert.equal(rows.length, backlogTotal + live.length, "every alert archived");
       const perCandid = new Map<string, number>();
@@ -265,7 +267,9 @@ Deno.test({
       // Each past night's synthetic alerts sit in that night's hours, tonight's in today's.
       const synthetic = await query(`
         SELECT kafka_topic, min(candidate.jd) AS lo, max(candidate.jd) AS hi
-        FROM read_parquet('${join(root, "ztf_*")}/**/*.parquet', union_by_name = true)
+        FROM read_parquet(${await archiveFiles(
+        `${join(root, "ztf_*")}/*/*/*/*/*.parquet`,
+      )}, union_by_name = true)
         WHERE objectId LIKE 'FSIM%' GROUP BY kafka_topic`);
       const topicDays = new Map(
         [...nights.map((t, i) => [t, 3 - i] as const), [tonight, 0] as const],

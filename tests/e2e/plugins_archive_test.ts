@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sharedData } from "../shared_data.ts";
-import { query } from "../support/duckdb.ts";
+import { archiveFiles, query } from "../support/duckdb.ts";
 import { drain, isolatedSettings, spawnFink } from "../support/fink_process.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -64,7 +64,9 @@ async function readOffset(path: string, field: string): Promise<bigint | null> {
 /** Result rows per id against archived rows per candid: equal when nothing is lost or doubled. */
 async function assertExactlyOnce(dir: string, plugin: string): Promise<number> {
   const archived = await query(
-    `select candid::varchar id, count(*)::int n from read_parquet('${dir}/archive/files/**/*.parquet')
+    `select candid::varchar id, count(*)::int n from read_parquet(${await archiveFiles(
+      `${dir}/archive/files/*/*/*/*/*.parquet`,
+    )})
      group by candid order by candid`,
   );
   const results = await query(

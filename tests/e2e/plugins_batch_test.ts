@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readProcessState } from "../../core/process/state_file.ts";
 import { sharedData } from "../shared_data.ts";
-import { query } from "../support/duckdb.ts";
+import { archiveFiles, query } from "../support/duckdb.ts";
 import { drain, fink, isolatedSettings, spawnFink, stopProcess } from "../support/fink_process.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -45,7 +45,9 @@ async function project(): Promise<{ dir: string; settings: string[] }> {
 async function compare(dir: string, like: string) {
   const archived = await query(
     `select candid::varchar id, count(*)::int n
-     from read_parquet('${dir}/archive/files/**/*.parquet', filename = true)
+     from read_parquet(${await archiveFiles(
+      `${dir}/archive/files/*/*/*/*/*.parquet`,
+    )}, filename = true)
      where filename like '${dir}/archive/files/${like}' group by candid order by candid`,
   );
   const results = await query(

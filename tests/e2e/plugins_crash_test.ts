@@ -19,10 +19,10 @@ import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { listAlertFiles } from "../../core/source/files.ts";
 import { sharedData } from "../shared_data.ts";
-import { query } from "../support/duckdb.ts";
+import { archiveFiles, query } from "../support/duckdb.ts";
 import { drain, isolatedSettings, spawnFink } from "../support/fink_process.ts";
+import { pluginProcesses } from "../support/processes.ts";
 import { waitFor } from "../support/wait.ts";
-import { pluginPid } from "../fixtures/plugins/install.ts";
 
 /** Kills of the plugin's process and of the whole process (at least 20 in all). */
 const PLUGIN_KILLS = 10;
@@ -124,7 +124,7 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
         const before = await progress(dir);
         const pid = await waitFor("the plugin to make progress", async () => {
           if (exited) return null;
-          const pid = pluginPid(child.pid, "/tagger.ts");
+          const [pid] = pluginProcesses(child.pid, "tagger");
           return pid !== undefined && await progress(dir) > before ? pid : undefined;
         }, { timeoutMs: 120_000 });
         if (pid === null) break;
@@ -172,7 +172,9 @@ Deno.test("science results stay exactly once through SIGKILLs of the process and
     assert.equal((await last.status).code, 0, `seed ${seed}: ${log.join("").slice(-3000)}`);
 
     const archived = await query(
-      `select candid::varchar id, count(*)::int n from read_parquet('${dir}/archive/files/**/*.parquet')
+      `select candid::varchar id, count(*)::int n from read_parquet(${await archiveFiles(
+        `${dir}/archive/files/*/*/*/*/*.parquet`,
+      )})
        group by candid order by candid`,
     );
     const results = await query(

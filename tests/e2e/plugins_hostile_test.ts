@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readProcessState } from "../../core/process/state_file.ts";
-import { query } from "../support/duckdb.ts";
+import { archiveFiles, query } from "../support/duckdb.ts";
 import { drain, freePort, ROOT, stopProcess } from "../support/fink_process.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -280,7 +280,9 @@ allow = ["read:/"]
     assert.equal((await child.status).code, 0, log.join("").slice(-3000));
     // Nothing lost or doubled: each archived alert once, and once in the good plugin's results.
     const archived = await query(
-      `select candid::varchar id, count(*)::int n from read_parquet('${dir}/archive/**/*.parquet')
+      `select candid::varchar id, count(*)::int n from read_parquet(${await archiveFiles(
+        `${dir}/archive/*/*/*/*/*/*.parquet`,
+      )})
        group by candid order by candid`,
     );
     assert.ok(archived.length > 0);

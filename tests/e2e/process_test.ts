@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { archiveFiles } from "../support/duckdb.ts";
 import { readProcessState } from "../../core/process/state_file.ts";
 import { sharedData } from "../shared_data.ts";
 import { fink, type FinkProcess, getJson, startFink } from "../support/fink_process.ts";
@@ -152,7 +153,9 @@ async function rowsOnDisk(archiveRoot: string): Promise<Map<number, number>> {
     const reader = await connection.runAndReadAll(
       `SELECT regexp_extract(filename, '\\+(\\d+)\\+\\d+\\+\\d+\\.parquet$', 1)::INTEGER AS p,
               count(*)::INTEGER AS n
-         FROM read_parquet('${join(archiveRoot, TOPIC)}/**/*.parquet', filename = true)
+         FROM read_parquet(${await archiveFiles(
+        `${join(archiveRoot, TOPIC)}/*/*/*/*/*.parquet`,
+      )}, filename = true)
         GROUP BY p ORDER BY p`,
     );
     const rows = reader.getRowObjectsJS() as { p: number; n: number }[];

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as arrow from "apache-arrow";
 import plugin, { modelSpecs } from "../../plugins/anomaly.ts";
 import { bandFeatures, erfc, FEATURE_NAMES } from "../../plugins/anomaly/features.ts";
-import { alertCurves, type Point } from "../../plugins/anomaly/light_curve.ts";
+import { alertCurves, type PointColumns } from "../../plugins/anomaly/light_curve.ts";
 import type { PluginContext, PluginRow } from "../../core/plugins/define.ts";
 import { alertTables, ANNOTATED, BETA_ZIP } from "./anomaly_alerts.ts";
 import { sharedData } from "../shared_data.ts";
@@ -160,22 +160,29 @@ Deno.test("Rubin alerts and ZTF alerts without g or r points get nulls, not an e
 });
 
 Deno.test("the light curve follows Fink: limits dropped, sorted, de-duplicated, DC when a source is behind", () => {
-  const p = (jd: number, fid: number, magpsf: number | null, distnr = 5): Point => ({
-    jd,
-    fid,
-    magpsf,
-    sigmapsf: magpsf === null ? null : 0.1,
-    distnr,
-    magnr: 17,
-    sigmagnr: 0.05,
-    isdiffpos: "t",
+  /** Points as columns: [jd, fid, magpsf (null: an upper limit), distnr]. */
+  const points = (rows: [number, number, number | null, number?][]): PointColumns => ({
+    jd: Float64Array.from(rows, (r) => r[0]),
+    fid: Float64Array.from(rows, (r) => r[1]),
+    magpsf: Float64Array.from(rows, (r) => r[2] ?? NaN),
+    sigmapsf: Float64Array.from(rows, (r) => r[2] === null ? NaN : 0.1),
+    distnr: Float64Array.from(rows, (r) => r[3] ?? 5),
+    magnr: Float64Array.from(rows, () => 17),
+    sigmagnr: Float64Array.from(rows, () => 0.05),
+    positive: Uint8Array.from(rows, () => 1),
   });
-  const plain = alertCurves([p(3, 1, 19), p(1, 1, 18), p(2, 2, 17), p(1, 1, 18.5), p(4, 1, null)]);
+  // Two alerts side by side, as a batch lays them out: only the second one's rows count.
+  const batch = points([[9, 1, 12], [3, 1, 19], [1, 1, 18], [2, 2, 17], [1, 1, 18.5], [
+    4,
+    1,
+    null,
+  ]]);
+  const plain = alertCurves(batch, 1, 6);
   assert.deepEqual([...plain.g!.t], [1, 3]);
   assert.deepEqual([...plain.g!.m], [18, 19]);
   assert.deepEqual([...plain.r!.m], [17]);
   // One point of any band within 1.5 pixels of a reference source turns the curve into DC mags.
-  const dc = alertCurves([p(1, 1, 18), p(2, 2, 17, 0.4)]);
+  const dc = alertCurves(points([[1, 1, 18], [2, 2, 17, 0.4]]), 0, 2);
   const expected = -2.5 * Math.log10(10 ** (-0.4 * 17) + 10 ** (-0.4 * 18));
   assert.ok(Math.abs(dc.g!.m[0] - expected) < 1e-12);
   assert.ok(dc.g!.m[0] < 17);

@@ -504,8 +504,11 @@ export class WebHdfsTestServer {
       for await (const item of Deno.readDir(abs)) names.push(item.name);
       for (const name of names.sort()) {
         const childAbs = join(abs, name);
-        const child = await Deno.stat(childAbs);
-        statuses.push(fileStatus(name, child, await countChildren(childAbs, child)));
+        // Deleted since the directory was read: a namenode lists under its lock, so a file
+        // deleted meanwhile is not listed rather than failing the listing.
+        const child = await statOrNull(childAbs);
+        if (child === null) continue;
+        statuses.push(fileStatus(name, child, await countChildren(childAbs, child).catch(() => 0)));
       }
     }
     return Response.json({ FileStatuses: { FileStatus: statuses } });

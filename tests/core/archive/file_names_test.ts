@@ -69,8 +69,8 @@ Deno.test("bookkeeping names of a topic-partition", () => {
     "_wal/ztf_20200101+3/00000000000000000005-00000000000000000009.json",
   );
   assert.equal(
-    compactionJournalPath(TP, 5n, 9n),
-    "_wal/compact/ztf_20200101+3+00000000000000000005-00000000000000000009.json",
+    compactionJournalPath(TP, { start: 5n, end: 9n, hour: 438288 }),
+    "_wal/compact/ztf_20200101+3+00000000000000000005-00000000000000000009+h438288.json",
   );
   assert.equal(
     quarantineBase(TP, 42n),

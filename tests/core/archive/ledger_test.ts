@@ -4,7 +4,12 @@ import type { Storage } from "../../../core/storage/storage.ts";
 import { Ledger } from "../../../core/archive/ledger.ts";
 import { TMP_SUFFIX } from "../../../core/storage/atomic_replace.ts";
 import { type BatchWrite, writeBatch } from "../../../core/archive/batch_writer.ts";
-import { archiveFilePath, quarantineBase } from "../../../core/archive/file_names.ts";
+import {
+  archiveFilePath,
+  compactionJournalPath,
+  parquetName,
+  quarantineBase,
+} from "../../../core/archive/file_names.ts";
 import { sharedData } from "../../shared_data.ts";
 
 const TP = { topic: "ztf", partition: 3 };
@@ -162,5 +167,15 @@ Deno.test("a WAL entry or offset copy torn by a crash is ignored, not fatal", as
     assert.equal(recovery.rolledBack, 0);
     assert.deepEqual(await storage.list("_wal/ztf+3"), []);
     assert.equal(await new Ledger(storage).committed(TP), 3n);
+  });
+});
+
+Deno.test("recovery leaves the compactor's journals alone", async () => {
+  await withStorage(async (storage) => {
+    const journal = compactionJournalPath(TP, { start: 0n, end: 9n, hour: 473352 });
+    const body = { output: `ztf/2024/01/01/00/${parquetName(TP, 0n, 9n)}`, inputs: [] };
+    await storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(body)));
+    assert.deepEqual(await new Ledger(storage).recover(), { rolledBack: 0, removedFiles: [] });
+    assert.notEqual(await storage.stat(journal), null);
   });
 });

@@ -103,11 +103,13 @@ Deno.test("an Avro map is archived as a MAP column that DuckDB, the reader and c
     await checkReader("as written");
     await checkDuckDb("as written");
     const hour = (await listArchivedFiles(storage, "rubin"))[0].hourDir;
-    const compaction = await new Compactor(storage, {
+    const compactor = new Compactor(storage, {
       targetBytes: 128 * 1024 * 1024,
       committed: (tp) => ledger.committed(tp),
-    }).compactHour("rubin", hour);
+    });
+    const compaction = await compactor.compactHour("rubin", hour);
     assert.ok(compaction.merged > 1, "the small files were merged");
+    await compactor.expire();
     await checkReader("after compaction");
     await checkDuckDb("after compaction");
   } finally {

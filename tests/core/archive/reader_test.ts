@@ -93,6 +93,29 @@ Deno.test("the reader lists topics, hours and files and reads them back projecte
       }
       ids.push(...alertIds(table)!.ids);
     }
+    // Paths into records read only those fields, with the values of the whole records.
+    const whole = await readArchivedFile(storage, files[0].path, {
+      columns: ["candidate", "prv_candidates"],
+    });
+    const cut = await readArchivedFile(storage, files[0].path, {
+      columns: ["candidate.jd", "prv_candidates.magpsf", "prv_candidates.jd", "candidate.nothing"],
+    });
+    assert.deepEqual(cut.schema.fields.map((f) => f.toString()), [
+      "candidate: Struct<{jd:Float64}>",
+      "prv_candidates: List<Struct<{jd:Float64, magpsf:Float32}>>",
+    ]);
+    let points = 0;
+    for (let i = 0; i < whole.numRows; i++) {
+      assert.equal(cut.getChild("candidate")!.get(i)!.jd, whole.getChild("candidate")!.get(i)!.jd);
+      const history = whole.getChild("prv_candidates")!.get(i);
+      const kept = cut.getChild("prv_candidates")!.get(i);
+      assert.equal(kept?.length, history?.length);
+      for (let k = 0; k < (history?.length ?? 0); k++, points++) {
+        assert.equal(kept!.get(k)!.magpsf, history!.get(k)!.magpsf);
+        assert.equal(kept!.get(k)!.jd, history!.get(k)!.jd);
+      }
+    }
+    assert.ok(points > 0);
     const expected = await query(
       `select candid from read_parquet('${root}/files/**/*.parquet') order by candid`,
     );

@@ -12,8 +12,9 @@ const BASE: PluginManifest = {
 };
 
 Deno.test("definePlugin accepts the optional columns and budgetMs", () => {
-  const manifest = definePlugin({ ...BASE, columns: ["candid", "candidate"], budgetMs: 250 });
-  assert.deepEqual(manifest.columns, ["candid", "candidate"]);
+  const columns = ["candid", "candidate", "prv_candidates.magpsf"];
+  const manifest = definePlugin({ ...BASE, columns, budgetMs: 250 });
+  assert.deepEqual(manifest.columns, columns);
   assert.equal(manifest.budgetMs, 250);
 });
 
@@ -21,6 +22,10 @@ Deno.test("definePlugin refuses what the host cannot honour, naming the field", 
   const bad = (changes: Record<string, unknown>) => ({ ...BASE, ...changes }) as PluginManifest;
   assert.throws(() => definePlugin(bad({ columns: [] })), /"columns" must be a non-empty list/);
   assert.throws(() => definePlugin(bad({ columns: [1] })), /"columns" must be a non-empty list/);
+  assert.throws(
+    () => definePlugin(bad({ columns: ["candidate..jd"] })),
+    /"columns" must be a non-empty list of column names or paths .* found \["candidate\.\.jd"\]/,
+  );
   assert.throws(() => definePlugin(bad({ budgetMs: 0 })), /"budgetMs" must be a number .* found 0/);
   assert.throws(() => definePlugin(bad({ budgetMs: "5s" })), /"budgetMs" must be a number/);
   assert.throws(() => definePlugin(bad({ outputs: { id: "int64" } })), /output "id" is implicit/);

@@ -118,6 +118,7 @@ Deno.test("catching up over a compacted hour replaces the results of the files i
       merged: 10,
       written: 1,
     });
+    await compactor.expire();
     await progress.saveStream("ids", { topic: "files", partition: 0 }, 0n);
     await host.start("ids");
     assert.ok(await feed.drain(20_000), "caught up again");

@@ -1,3 +1,4 @@
+import * as arrow from "apache-arrow";
 import assert from "node:assert/strict";
 import { encodeFrame, FrameTooLargeError, readFrames } from "../../../core/plugins/frames.ts";
 import { rowsToTable, tableToRows } from "../../../core/plugins/result_table.ts";
@@ -63,4 +64,29 @@ Deno.test("result rows travel as an Arrow table and come back equal, nulls inclu
     { id: 2n, label: null, score: null, n: null, k: null, ok: null },
   ];
   assert.deepEqual(tableToRows(rowsToTable(rows, outputs), outputs), rows);
+
+  // Through the IPC stream, over several bytes of validity bits, in slices and in chunks.
+  const many = Array.from({ length: 70 }, (_, i) => ({
+    id: BigInt(i) - 2n ** 62n,
+    label: i % 5 === 0 ? null : `c${i}`,
+    score: i % 3 === 0 ? null : i === 1 ? NaN : i === 2 ? -0 : i / 7,
+    n: i % 4 === 0 ? null : BigInt(i) * 2n ** 40n,
+    k: i % 6 === 0 ? null : -i,
+    ok: i % 7 === 0 ? null : i % 2 === 0,
+  }));
+  const table = arrow.tableFromIPC(arrow.tableToIPC(rowsToTable(many, outputs), "stream"));
+  assert.deepEqual(tableToRows(table, outputs), many);
+  assert.deepEqual(tableToRows(table.slice(9, 30), outputs), many.slice(9, 30));
+  const chunked = table.slice(0, 33).concat(table.slice(33));
+  assert.equal(chunked.batches.length, 2);
+  assert.deepEqual(tableToRows(chunked, outputs), many);
+  // Columns the table lacks come back null.
+  assert.deepEqual(tableToRows(table.select(["id"]), outputs)[3], {
+    id: many[3].id,
+    label: null,
+    score: null,
+    n: null,
+    k: null,
+    ok: null,
+  });
 });

@@ -11,12 +11,17 @@ const OUTPUTS = {
 
 Deno.test("checkRows fills missing columns with null and turns integer int64 numbers into bigint", () => {
   const rows = checkRows(
-    [{ id: 1n, cls: "SN", score: 0.5, n: 3, big: 7, ok: true }, { id: 2n, score: null }],
+    [
+      { id: 1n, cls: "SN", score: 0.5, n: 3, big: 7, ok: true },
+      { id: 2n, score: null },
+      { id: 3n, cls: undefined, score: NaN, n: -0, big: 2n, ok: false },
+    ],
     OUTPUTS,
   );
   assert.deepEqual(rows, [
     { id: 1n, cls: "SN", score: 0.5, n: 3, big: 7n, ok: true },
     { id: 2n, cls: null, score: null, n: null, big: null, ok: null },
+    { id: 3n, cls: null, score: NaN, n: -0, big: 2n, ok: false },
   ]);
 });
 
@@ -29,6 +34,11 @@ Deno.test("checkRows names the row and column that break the contract", () => {
       [{ id: 1n }, { id: 2n, extra: 1 }],
       /Row 1: column "extra" is not declared in outputs \(declared: cls, score, n, big, ok\)/,
     ],
+    [
+      [{ id: 1n, cls: "a", score: 1, n: 1, big: 1n, ok: true, extra: 2 }],
+      /Row 0: column "extra" is not declared/,
+    ],
+    [[{ id: 1n, cls: "a", score: 1, n: 1, big: 1n, extra: 2 }], /column "extra" is not declared/],
     [[{ id: 1n, cls: 3 }], /Row 0: column "cls" is declared string, found number 3/],
     [[{ id: 1n, n: 1.5 }], /column "n" is declared int32, found number 1.5/],
     [[{ id: 1n, n: 2 ** 31 }], /column "n" is declared int32/],

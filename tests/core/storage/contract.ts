@@ -104,6 +104,19 @@ export function storageContract(name: string, open: () => Promise<StorageFixture
     assert(entry?.modified instanceof Date && !Number.isNaN(entry.modified.getTime()));
   });
 
+  test("readRange reads a slice, shorter at the file's end, and fails on a missing file", async (storage) => {
+    const alert = await Deno.readFile(ALERT);
+    await storage.writeFile("r/alert.avro", alert);
+    assert.deepEqual(await storage.readRange("r/alert.avro", 100, 1000), alert.subarray(100, 1100));
+    assert.deepEqual(
+      await storage.readRange("r/alert.avro", alert.length - 8, 64),
+      alert.subarray(alert.length - 8),
+    );
+    assert.deepEqual((await storage.readRange("r/alert.avro", alert.length, 10)).length, 0);
+    const missing = storage.readRange("r/none.avro", 0, 10);
+    await assert.rejects(missing, (e) => e instanceof StorageNotFoundError);
+  });
+
   test("writeFile replaces an existing file entirely", async (storage) => {
     await storage.writeFile("a/file.bin", text("a much longer first version"));
     await storage.writeFile("a/file.bin", text("short"));
