@@ -178,6 +178,46 @@ export class LocalStorage implements Storage {
     }
   }
 
+  /**
+   * See {@link Storage.createIfAbsent}: the data goes to a hidden temporary file beside
+   * `path`, fsynced, then `link(2)` gives it the name only if the name is free. A crash
+   * between the two can leave that `.<name>.<random>.create` file behind; nothing reads it.
+   */
+  async createIfAbsent(path: string, data: Uint8Array): Promise<boolean> {
+    const rel = normalizeFilePath(path, "createIfAbsent");
+    const abs = this.#abs(rel);
+    const temporary = join(dirname(abs), `.${baseName(rel)}.${crypto.randomUUID()}.create`);
+    try {
+      await this.#ensureDir(dirname(abs));
+      if (statOrNull(abs) !== null) return false;
+      const file = Deno.openSync(temporary, { write: true, createNew: true });
+      try {
+        await writeAll(file, data);
+        await file.sync();
+      } finally {
+        file.close();
+      }
+      try {
+        Deno.linkSync(temporary, abs);
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) return false;
+        throw new StorageError(
+          kindOf(error, {}),
+          `Local createIfAbsent of "${rel}" could not link its data to the name: ${
+            oneLine((error as Error).message)
+          }; the archive's filesystem must support hard links (link(2))`,
+          { op: "createIfAbsent", path: rel, cause: error },
+        );
+      } finally {
+        Deno.removeSync(temporary);
+      }
+      await syncDir(dirname(abs));
+      return true;
+    } catch (error) {
+      throw localError(error, "createIfAbsent", rel);
+    }
+  }
+
   /** See {@link Storage.readFile}. */
   async readFile(path: string): Promise<Uint8Array> {
     const rel = normalizeFilePath(path, "readFile");

@@ -170,6 +170,24 @@ export class RetryingStorage implements Storage {
     return this.#run("writeFile", path, () => this.#inner.writeFile(path, data));
   }
 
+  /**
+   * See {@link Storage.createIfAbsent}. When an attempt's answer was lost after the backend
+   * created the file, the retry finds it there: if it holds exactly `data` (which the
+   * contract asks to be unique to the writer), that retry counts as the success it is.
+   */
+  createIfAbsent(path: string, data: Uint8Array): Promise<boolean> {
+    let retried = false;
+    return this.#run("createIfAbsent", path, async () => {
+      const first = !retried;
+      retried = true;
+      if (await this.#inner.createIfAbsent(path, data)) return true;
+      if (first) return false;
+      const found = await this.#inner.readFile(path).catch(() => null);
+      return found !== null && found.byteLength === data.byteLength &&
+        found.every((byte, i) => byte === data[i]);
+    });
+  }
+
   /** See {@link Storage.readFile}. */
   readFile(path: string): Promise<Uint8Array> {
     return this.#run("readFile", path, () => this.#inner.readFile(path));

@@ -63,6 +63,26 @@ export interface Storage {
   writeFile(path: string, data: FileData): Promise<void>;
 
   /**
+   * Creates the file at `path` with `data` only when nothing is there yet (a compare-and-set
+   * on the name), creating missing parent directories. Resolves true when this call created
+   * it, false when a file or directory was already at `path` (left untouched). Of any number
+   * of concurrent calls for one path, from any number of processes and machines sharing the
+   * storage, exactly one resolves true. Durable when the promise resolves, like `writeFile`.
+   *
+   * Local disk: the data is written and fsynced under a hidden temporary name beside `path`,
+   * then `link(2)`ed to `path` (which fails when `path` exists), so `path` appears whole.
+   * HDFS: CREATE with `overwrite=false`; the namenode's create is atomic, but the data
+   * streams in after it, so a writer that dies mid-write leaves a partial file at `path`:
+   * keep `data` self-delimiting (a JSON object: no proper prefix of one parses) and read a
+   * partial one as "claimed, holding nothing".
+   *
+   * A retry after a lost answer cannot tell its own earlier success from another writer's:
+   * put something unique to the writer in `data`, and when a call fails or resolves false
+   * after a failure, read the file back and compare.
+   */
+  createIfAbsent(path: string, data: Uint8Array): Promise<boolean>;
+
+  /**
    * Reads the whole file at `path`. Fails with `StorageNotFoundError` when no file is
    * there (nothing at all, or a directory: HDFS reports both the same way).
    */

@@ -229,6 +229,36 @@ export class WebHdfsStorage implements Storage {
     });
   }
 
+  /**
+   * See {@link Storage.createIfAbsent}: two-step CREATE with `overwrite=false`. The
+   * namenode refuses an existing name with FileAlreadyExistsException, atomically.
+   */
+  async createIfAbsent(path: string, data: Uint8Array): Promise<boolean> {
+    const hdfsPath = this.#hdfs(normalizeFilePath(path, "createIfAbsent"));
+    try {
+      const location = await this.#datanodeLocation("PUT", "CREATE", hdfsPath, {
+        overwrite: "false",
+      });
+      await this.#call({
+        method: "PUT",
+        op: "CREATE",
+        hdfsPath,
+        url: location,
+        body: data,
+        ok: [201],
+        read: discard,
+      });
+      return true;
+    } catch (error) {
+      if (
+        error instanceof StorageError && error.exception?.endsWith("FileAlreadyExistsException")
+      ) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
   /** See {@link Storage.readFile}: OPEN, following the datanode redirect. */
   async readFile(path: string): Promise<Uint8Array> {
     const hdfsPath = this.#hdfs(normalizeFilePath(path, "readFile"));

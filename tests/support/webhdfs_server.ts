@@ -3,7 +3,8 @@
  * temporary directory. It follows the Hadoop WebHDFS REST documentation
  * (`/work/shared/data/webhdfs/webhdfs_facts.json`): two-step CREATE and OPEN through a
  * 307 redirect to a "datanode" (this same server under `/datanode/webhdfs/v1/…`) or
- * `noredirect=true`, MKDIRS, RENAME (old `rename` semantics: `false` instead of errors),
+ * `noredirect=true` (CREATE with `overwrite=false` atomic, as the namenode's create is), MKDIRS,
+ * RENAME (old `rename` semantics: `false` instead of errors; atomic against rival renames),
  * LISTSTATUS, GETFILESTATUS, GETCONTENTSUMMARY, DELETE, and Hadoop's JSON error bodies.
  * Tests inject faults with {@link WebHdfsTestServer.failNext}, fill the disk with
  * {@link WebHdfsTestServer.setSpaceQuota} and inspect {@link WebHdfsTestServer.requests}.
@@ -400,7 +401,19 @@ export class WebHdfsTestServer {
     await Deno.mkdir(this.localPath(path.slice(0, path.lastIndexOf("/")) || "/"), {
       recursive: true,
     });
-    await Deno.writeFile(abs, body);
+    // The namenode's create is atomic: of two writers racing past the check above with
+    // overwrite=false, the second one's create must fail, as HDFS's does.
+    const overwrite = params.get("overwrite") === "true";
+    try {
+      await Deno.writeFile(abs, body, { createNew: !overwrite });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      throw new Remote(
+        403,
+        "org.apache.hadoop.fs.FileAlreadyExistsException",
+        `${path} for client 127.0.0.1 already exists`,
+      );
+    }
     return new Response(null, {
       status: 201,
       headers: { location: `webhdfs://127.0.0.1:${this.#server.addr.port}${path}` },
@@ -466,7 +479,20 @@ export class WebHdfsTestServer {
     if (dst.startsWith(`${src}/`)) return booleanResponse(false);
     const parent = await statOrNull(this.localPath(dst.slice(0, dst.lastIndexOf("/")) || "/"));
     if (!parent?.isDirectory) return booleanResponse(false);
-    await Deno.rename(this.localPath(src), this.localPath(dst));
+    // The namenode renames atomically: a rival rename of the same source (between the checks
+    // above and this line) makes this one answer false, never fail or overwrite.
+    try {
+      if (srcInfo.isDirectory) await Deno.rename(this.localPath(src), this.localPath(dst));
+      else {
+        await Deno.link(this.localPath(src), this.localPath(dst));
+        await Deno.remove(this.localPath(src));
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.AlreadyExists) {
+        return booleanResponse(false);
+      }
+      throw error;
+    }
     return booleanResponse(true);
   }
 

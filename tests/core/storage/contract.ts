@@ -177,6 +177,41 @@ export function storageContract(name: string, open: () => Promise<StorageFixture
     assert.deepEqual((await storage.stat("same.bin"))?.size, 1);
   });
 
+  test("createIfAbsent creates a missing file whole, with its parents", async (storage) => {
+    const alert = await Deno.readFile(ALERT);
+    assert.equal(
+      await storage.createIfAbsent("_ledger/ztf+3/00000000000000000007.json", alert),
+      true,
+    );
+    assert.deepEqual(await storage.readFile("_ledger/ztf+3/00000000000000000007.json"), alert);
+    assert.deepEqual(
+      (await storage.list("_ledger/ztf+3")).map((e) => e.name),
+      ["00000000000000000007.json"],
+      "no temporary name is left beside it",
+    );
+  });
+
+  test("createIfAbsent leaves an existing file or directory untouched", async (storage) => {
+    await storage.writeFile("slot/1.json", text("first"));
+    assert.equal(await storage.createIfAbsent("slot/1.json", text("second")), false);
+    assert.equal(new TextDecoder().decode(await storage.readFile("slot/1.json")), "first");
+    await storage.mkdirs("slot/dir");
+    assert.equal(await storage.createIfAbsent("slot/dir", text("x")), false);
+    assert.equal((await storage.stat("slot/dir"))?.isDirectory, true);
+    assert.deepEqual((await storage.list("slot")).map((e) => e.name), ["1.json", "dir"]);
+  });
+
+  test("createIfAbsent: of concurrent creates of one name exactly one wins", async (storage) => {
+    const writers = Array.from({ length: 8 }, (_, i) => `{"writer":${i}}`);
+    const won = await Promise.all(
+      writers.map((w) => storage.createIfAbsent("race/slot.json", text(w))),
+    );
+    assert.equal(won.filter((w) => w).length, 1, `winners: ${won}`);
+    const winner = writers[won.indexOf(true)];
+    assert.equal(new TextDecoder().decode(await storage.readFile("race/slot.json")), winner);
+    assert.deepEqual((await storage.list("race")).map((e) => e.name), ["slot.json"]);
+  });
+
   test("mkdirs creates nested directories and is idempotent", async (storage) => {
     await storage.mkdirs("y/2024/m/05/d/01");
     await storage.mkdirs("y/2024/m/05/d/01");
