@@ -7,6 +7,7 @@
 import type { Config } from "../config/mod.ts";
 import type { Figures } from "../metrics/figures.ts";
 import type { ServiceStatus } from "../services/service.ts";
+import type { Membership } from "../source/source.ts";
 import { VERSION } from "../version.ts";
 import type { ArchiveIndex } from "./archive_index.ts";
 import { configSummary } from "./config_summary.ts";
@@ -19,6 +20,8 @@ export interface StatusInputs {
   figures: Figures;
   /** The last listing of the archive storage, when one was made. */
   index: ArchiveIndex | null;
+  /** This process's consumer group membership (the partitions it owns); null without one. */
+  membership: Membership | null;
 }
 
 /** Builds the `/api/status` document. */
@@ -44,6 +47,7 @@ export function statusDocument(inputs: StatusInputs): Record<string, unknown> {
       })),
     },
     partitions: figures.partitions,
+    group: inputs.membership,
     lastCommit: figures.lastCommit,
     connected: figures.connected,
     problems: figures.problems,

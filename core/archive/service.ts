@@ -9,7 +9,7 @@ import type { Service } from "../services/service.ts";
 import { createFilesSource } from "../source/files.ts";
 import { createKafkaSource } from "../source/kafka.ts";
 import type { ArchivedBatch } from "../plugins/archive_batches.ts";
-import type { Source } from "../source/source.ts";
+import type { Membership, Source } from "../source/source.ts";
 import { isClearableStorageError, oneLine, openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Batcher } from "./batcher.ts";
@@ -44,6 +44,8 @@ export interface ArchiveService extends Service {
   readonly stats: ArchiveStats;
   /** Resolves when a finite source (files) has been archived completely. */
   idle(): Promise<void>;
+  /** This process's consumer group membership while the archive consumes Kafka, else null. */
+  membership(): Membership | null;
 }
 
 const log = logger("archive");
@@ -88,6 +90,7 @@ export function createArchiveService(
       await running?.source.finished;
       await running?.batcher.flushAll();
     },
+    membership: () => running?.source.membership() ?? null,
     details() {
       return archiveDetails(stats, running, storageProblem.current);
     },
@@ -192,6 +195,8 @@ async function startArchive(
     clientId: config.string("kafka.client_id"),
     fromBeginning: config.string("kafka.start") === "earliest",
     sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
+    heartbeatMs: config.number("kafka.heartbeat_ms"),
+    rebalanceTimeoutMs: config.number("kafka.rebalance_timeout_ms"),
     topicRefreshMs: config.number("kafka.topic_refresh_ms"),
   });
 

@@ -3,6 +3,13 @@
  * /regex/ patterns). Offsets are committed to Kafka only after the archive made
  * the data durable; the archive's own committed offsets stay the truth.
  *
+ * Group timeouts come from the configuration (`kafka.session_timeout_ms`,
+ * `kafka.heartbeat_ms`, `kafka.rebalance_timeout_ms`): they set how soon the
+ * partitions of a member that died move to the others. kafkajs heartbeats only
+ * between batches, so while the handler holds a batch (waiting for room, for
+ * storage) this source keeps heartbeating for it: a member busy writing is not
+ * taken for a dead one.
+ *
  * kafkajs resolves a pattern once, when it subscribes, and never looks again
  * (kafka.js.org "Consuming messages"; tulios/kafkajs#336, #1685): with patterns, this
  * source reads the topic list every `topicRefreshMs` and, when a new topic matches,
@@ -17,8 +24,10 @@ import {
   logLevel,
 } from "kafkajs";
 import "./kafkajs_timer_fix.ts";
+import { KEYS } from "../config/keys.ts";
 import { logger } from "../log.ts";
 import type {
+  Membership,
   PartitionPosition,
   Source,
   SourceHandler,
@@ -36,8 +45,15 @@ export interface KafkaSourceOptions {
   clientId: string;
   /** Where a group without committed offsets starts, for topics that exist at start. */
   fromBeginning: boolean;
-  /** Session timeout of the group member, ms (default 30 s). */
+  /** Session timeout of the group member, ms (default `kafka.session_timeout_ms`). */
   sessionTimeoutMs?: number;
+  /**
+   * Heartbeat interval, ms (default `kafka.heartbeat_ms`); also the longest a fetch waits
+   * on the broker, so an idle member hears of a rebalance as soon.
+   */
+  heartbeatMs?: number;
+  /** How long a rebalance waits for the members to rejoin, ms (default `kafka.rebalance_timeout_ms`). */
+  rebalanceTimeoutMs?: number;
   /** Partitions processed at the same time (default 4). */
   concurrency?: number;
   /**
@@ -82,6 +98,11 @@ async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([work, new Promise((r) => (timer = setTimeout(r, ms)))]);
   clearTimeout(timer);
+}
+
+/** The configuration's default for a numeric key. */
+function defaultOf(key: string): number {
+  return KEYS[key].default as number;
 }
 
 function tpKey(topic: string, partition: number): string {
@@ -132,15 +153,24 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     retry,
   });
   const maxBytesPerPartition = options.maxBytesPerPartition ?? 2 * 1024 * 1024;
+  const heartbeatMs = options.heartbeatMs ?? defaultOf("kafka.heartbeat_ms");
   const consumer: Consumer = kafka.consumer({
     groupId: options.group,
     maxBytesPerPartition,
     maxBytes: maxBytesPerPartition * PARTITIONS_PER_FETCH,
-    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-    rebalanceTimeout: 60_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: options.sessionTimeoutMs ?? defaultOf("kafka.session_timeout_ms"),
+    rebalanceTimeout: options.rebalanceTimeoutMs ?? defaultOf("kafka.rebalance_timeout_ms"),
+    heartbeatInterval: heartbeatMs,
+    maxWaitTimeInMs: heartbeatMs,
     retry: { ...retry, restartOnFailure: () => Promise.resolve(true) },
   });
+  const membership: Membership = {
+    group: options.group,
+    memberId: null,
+    clientId: options.clientId,
+    assigned: [],
+    since: null,
+  };
   const admin: Admin | null = hasPatterns ? kafka.admin({ retry }) : null;
   /** Reads high watermarks of assigned partitions, so an idle partition shows its lag (0). */
   const offsetsAdmin: Admin = admin ?? kafka.admin({ retry });
@@ -213,12 +243,17 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     if (messages.length > 0) {
       const next = messages[messages.length - 1].offset + 1n;
       delivered.set(key, next);
+      // The coordinator re-arms the session on every heartbeat, a rebalance in progress
+      // included; this member rejoins once the batch is taken (kafkajs's next heartbeat).
+      const beating = setInterval(() => heartbeat().catch(() => {}), heartbeatMs);
       try {
         await handler.onMessages(messages);
       } catch (e) {
         // Refused, so not held: kafkajs retries the batch and it must be delivered again.
         if (delivered.get(key) === next) delivered.set(key, messages[0].offset);
         throw e;
+      } finally {
+        clearInterval(beating);
       }
     }
     resolveOffset(batch.lastOffset());
@@ -244,16 +279,20 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
 
   function onGroupJoin(
     handler: SourceHandler,
-    memberAssignment: Record<string, number[]>,
+    payload: { memberId: string; memberAssignment: Record<string, number[]> },
   ): void {
     const assigned: TopicPartition[] = [];
     const owned = new Set<string>();
-    for (const [topic, partitions] of Object.entries(memberAssignment)) {
+    for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
       for (const partition of partitions) {
         assigned.push({ topic, partition });
         owned.add(tpKey(topic, partition));
       }
     }
+    assigned.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    membership.memberId = payload.memberId;
+    membership.assigned = assigned;
+    membership.since = new Date().toISOString();
     for (const key of delivered.keys()) if (!owned.has(key)) delivered.delete(key);
     // Resume where the handler is rather than at Kafka's committed offset, which lags by
     // what the archive still buffers; with kafka.start=latest, a partition without a
@@ -262,7 +301,11 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
       const next = delivered.get(tpKey(topic, partition));
       if (next !== undefined) consumer.seek({ topic, partition, offset: next.toString() });
     }
-    log.info("partitions assigned", { group: options.group, partitions: assigned.length });
+    log.info("partitions assigned", {
+      group: options.group,
+      member: payload.memberId,
+      partitions: assigned.map((tp) => `${tp.topic}[${tp.partition}]`).join(",") || "none",
+    });
     handler.onAssigned?.(assigned);
     void readWatermarks(assigned);
   }
@@ -340,7 +383,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     if (stopped || initial === null) return;
     consumer.on(
       consumer.events.GROUP_JOIN,
-      (e) => onGroupJoin(handler, e.payload.memberAssignment),
+      (e) => onGroupJoin(handler, e.payload),
     );
     if (initial.length > 0) {
       await consumer.subscribe({ topics: initial, fromBeginning: options.fromBeginning });
@@ -380,10 +423,12 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     },
     positions: () => [...positions.values()],
     health: () => ({ ...health }),
+    membership: () => ({ ...membership, assigned: [...membership.assigned] }),
     finished: new Promise<void>(() => {}),
     async stop() {
       stopped = true;
       stopping.abort();
+      membership.assigned = [];
       // A re-subscription may be joining the group: let it finish (it checks `stopped`
       // before running again) so no consumer runs on after the disconnect.
       await bounded(resubscribing, STOP_WAIT_MS);

@@ -38,6 +38,19 @@ export interface PartitionPosition extends TopicPartition {
   highWatermark: bigint;
 }
 
+/** This process's place in its consumer group, as its source knows it. */
+export interface Membership {
+  /** The consumer group id. */
+  group: string;
+  /** The member id the coordinator gave this process; null before it first joined. */
+  memberId: string | null;
+  clientId: string;
+  /** The partitions this process owns now, sorted by topic then partition. */
+  assigned: TopicPartition[];
+  /** When the current assignment was received (ISO time), null before the first. */
+  since: string | null;
+}
+
 /** Connection state of a source. */
 export interface SourceHealth {
   connected: boolean;
@@ -56,6 +69,8 @@ export interface Source {
   positions(): PartitionPosition[];
   /** Whether the source is connected, and its last error while it is not. */
   health(): SourceHealth;
+  /** The consumer group membership; null for a source without a group (files). */
+  membership(): Membership | null;
   /** Resolves when a finite source (files) delivered everything; never for Kafka. */
   readonly finished: Promise<void>;
   /** Stops delivering; resolves once no handler call is running. */
