@@ -9,7 +9,7 @@
 import { dirname, join, resolve } from "node:path";
 import { oneLine, StorageError, type StorageErrorKind, StorageNotFoundError } from "./errors.ts";
 import { baseName, childPath, normalizeFilePath, normalizePath } from "./path.ts";
-import type { Entry, FileData, RemoveOptions, Storage, Usage } from "./storage.ts";
+import type { Entry, FileData, RemoveOptions, RenameOptions, Storage, Usage } from "./storage.ts";
 
 /** Kinds to use instead of the default mapping for some Deno error classes, per operation. */
 type KindOverrides = Partial<Record<string, StorageErrorKind>>;
@@ -231,8 +231,11 @@ export class LocalStorage implements Storage {
     }
   }
 
-  /** See {@link Storage.rename}: one atomic `rename(2)`. */
-  async rename(from: string, to: string): Promise<void> {
+  /**
+   * See {@link Storage.rename}: one atomic `rename(2)`; without replacing, `link(2)` (which
+   * fails when the destination exists) then unlink of the source.
+   */
+  async rename(from: string, to: string, options: RenameOptions = {}): Promise<void> {
     const src = normalizeFilePath(from, "rename");
     const dst = normalizeFilePath(to, "rename");
     const absSrc = this.#abs(src);
@@ -253,7 +256,28 @@ export class LocalStorage implements Storage {
         );
       }
       await this.#ensureDir(dirname(absDst));
-      Deno.renameSync(absSrc, absDst);
+      if (options.replace === false) {
+        const source = statOrNull(absSrc);
+        if (source?.isDirectory === true && statOrNull(absDst) === null) {
+          Deno.renameSync(absSrc, absDst);
+        } else if (source !== null) {
+          try {
+            Deno.linkSync(absSrc, absDst);
+          } catch (error) {
+            if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+            throw new StorageError(
+              "already-exists",
+              `Cannot rename "${src}" to "${dst}" without replacing: the destination exists`,
+              { op: "rename", path: dst },
+            );
+          }
+          Deno.removeSync(absSrc);
+        } else {
+          throw new Deno.errors.NotFound(`${src} vanished`);
+        }
+      } else {
+        Deno.renameSync(absSrc, absDst);
+      }
       await syncDir(dirname(absDst));
       if (dirname(absSrc) !== dirname(absDst)) await syncDir(dirname(absSrc));
     } catch (error) {

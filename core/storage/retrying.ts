@@ -5,7 +5,7 @@
  * Not-found, permission and validation errors are passed through at once.
  */
 import { isTransientStorageError, StorageError } from "./errors.ts";
-import type { Entry, FileData, RemoveOptions, Storage, Usage } from "./storage.ts";
+import type { Entry, FileData, RemoveOptions, RenameOptions, Storage, Usage } from "./storage.ts";
 
 /** What `onRetry` is told before each wait. */
 export interface RetryInfo {
@@ -198,13 +198,13 @@ export class RetryingStorage implements Storage {
    * rename, the retry finds no source: if the destination is there and the source is not,
    * that retry counts as the success it is.
    */
-  rename(from: string, to: string): Promise<void> {
+  rename(from: string, to: string, options?: RenameOptions): Promise<void> {
     let retried = false;
     return this.#run("rename", `${from} -> ${to}`, async () => {
       const first = !retried;
       retried = true;
       try {
-        await this.#inner.rename(from, to);
+        await this.#inner.rename(from, to, options);
       } catch (error) {
         const notFound = error instanceof StorageError && error.kind === "not-found";
         if (first || !notFound) throw error;

@@ -398,21 +398,26 @@ export class WebHdfsTestServer {
         );
       }
     }
-    await Deno.mkdir(this.localPath(path.slice(0, path.lastIndexOf("/")) || "/"), {
-      recursive: true,
-    });
     // The namenode's create is atomic: of two writers racing past the check above with
-    // overwrite=false, the second one's create must fail, as HDFS's does.
+    // overwrite=false, the second one's create must fail, as HDFS's does; and the parents it
+    // creates cannot vanish under it (a rival's recursive DELETE between the two steps here).
     const overwrite = params.get("overwrite") === "true";
-    try {
-      await Deno.writeFile(abs, body, { createNew: !overwrite });
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      throw new Remote(
-        403,
-        "org.apache.hadoop.fs.FileAlreadyExistsException",
-        `${path} for client 127.0.0.1 already exists`,
-      );
+    for (let attempt = 0;; attempt++) {
+      await Deno.mkdir(this.localPath(path.slice(0, path.lastIndexOf("/")) || "/"), {
+        recursive: true,
+      });
+      try {
+        await Deno.writeFile(abs, body, { createNew: !overwrite });
+        break;
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound && attempt < 10) continue;
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        throw new Remote(
+          403,
+          "org.apache.hadoop.fs.FileAlreadyExistsException",
+          `${path} for client 127.0.0.1 already exists`,
+        );
+      }
     }
     return new Response(null, {
       status: 201,
@@ -506,7 +511,13 @@ export class WebHdfsTestServer {
         `\`${path} is non empty': Directory is not empty`,
       );
     }
-    await Deno.remove(this.localPath(path), { recursive: true });
+    try {
+      await Deno.remove(this.localPath(path), { recursive: true });
+    } catch (error) {
+      // A rival DELETE got there first: the namenode answers false, as for a missing path.
+      if (error instanceof Deno.errors.NotFound) return booleanResponse(false);
+      throw error;
+    }
     return booleanResponse(true);
   }
 
@@ -514,7 +525,9 @@ export class WebHdfsTestServer {
     const abs = this.localPath(path);
     const info = await statOrNull(abs);
     if (!info) throw notFound(path);
-    return Response.json({ FileStatus: fileStatus("", info, await countChildren(abs, info)) });
+    const children = await countChildren(abs, info).catch(() => null);
+    if (children === null) throw notFound(path);
+    return Response.json({ FileStatus: fileStatus("", info, children) });
   }
 
   async #listStatus(path: string): Promise<Response> {
@@ -530,8 +543,12 @@ export class WebHdfsTestServer {
       for await (const item of Deno.readDir(abs)) names.push(item.name);
       for (const name of names.sort()) {
         const childAbs = join(abs, name);
-        const child = await Deno.stat(childAbs);
-        statuses.push(fileStatus(name, child, await countChildren(childAbs, child)));
+        // The namenode lists a consistent folder: a child deleted meanwhile is not in it.
+        const child = await statOrNull(childAbs);
+        const children = child === null
+          ? null
+          : await countChildren(childAbs, child).catch(() => null);
+        if (child !== null && children !== null) statuses.push(fileStatus(name, child, children));
       }
     }
     return Response.json({ FileStatuses: { FileStatus: statuses } });

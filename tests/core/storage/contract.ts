@@ -144,6 +144,42 @@ export function storageContract(name: string, open: () => Promise<StorageFixture
     assert.deepEqual(await storage.stat("final/2024/05/part.parquet"), null);
   });
 
+  test("rename without replacing leaves an existing destination alone", async (storage) => {
+    await storage.writeFile("staged/a.parquet", text("new"));
+    await storage.writeFile("final/a.parquet", text("old"));
+    await assertStorageError(
+      storage.rename("staged/a.parquet", "final/a.parquet", { replace: false }),
+      "already-exists",
+      "final/a.parquet",
+    );
+    assert.equal(new TextDecoder().decode(await storage.readFile("final/a.parquet")), "old");
+    await storage.rename("staged/a.parquet", "elsewhere/a.parquet", { replace: false });
+    assert.equal(new TextDecoder().decode(await storage.readFile("elsewhere/a.parquet")), "new");
+    assert.equal(await storage.stat("staged/a.parquet"), null);
+  });
+
+  test("rename without replacing: of rival renames of one file, one moves it, none loses it", async (storage) => {
+    await storage.writeFile("staged/b.parquet", text("bytes"));
+    const outcomes = await Promise.allSettled(
+      Array.from(
+        { length: 6 },
+        () => storage.rename("staged/b.parquet", "final/b.parquet", { replace: false }),
+      ),
+    );
+    assert.equal(outcomes.filter((o) => o.status === "fulfilled").length, 1);
+    for (const o of outcomes) {
+      if (o.status === "rejected") {
+        assert.ok(
+          o.reason instanceof StorageError &&
+            (o.reason.kind === "not-found" || o.reason.kind === "already-exists"),
+          `${o.reason}`,
+        );
+      }
+    }
+    assert.equal(new TextDecoder().decode(await storage.readFile("final/b.parquet")), "bytes");
+    assert.equal(await storage.stat("staged/b.parquet"), null);
+  });
+
   test("rename moves a whole directory", async (storage) => {
     await storage.writeFile("staging/h03/a.bin", text("a"));
     await storage.writeFile("staging/h03/b.bin", text("bb"));
