@@ -1,15 +1,17 @@
 /**
- * Writes one encoded batch of a topic-partition exactly once: plan the files in
- * the ledger, write each to a temporary name, rename them into place, then
- * commit the batch's end offset. Parquet files go to
+ * Writes one encoded batch of a topic-partition exactly once: write each file
+ * to the partition session's staging folder, commit the batch in the ledger
+ * (the partition's next record, created only if nobody fenced this session),
+ * and only then are the files renamed into place. Parquet files go to
  * `<topic>/<hour>/<topic>+<partition>+<start>+<end>.parquet`; alerts that
  * could not be decoded go, raw, with their reason, to
  * `_quarantine/<topic>/<topic>+<partition>+<offset>.avro` (+ `.json`).
  */
 import type { TopicPartition } from "../source/source.ts";
+import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { EncodedFile, QuarantinedMessage } from "./encoder.ts";
-import { type Ledger, type LedgerEntry, TMP_SUFFIX } from "./ledger.ts";
+import type { PartitionLedger } from "./ledger.ts";
 
 /** A Parquet file of one hour, ready to write (what the encoder made). */
 export type FileToWrite = Pick<
@@ -45,10 +47,14 @@ export function parquetName(tp: TopicPartition, start: bigint, end: bigint): str
   return `${tp.topic}+${tp.partition}+${start}+${end}.parquet`;
 }
 
-/** Writes a batch exactly once; returns the Parquet files written. */
+/**
+ * Writes a batch exactly once; returns the Parquet files written. Throws the
+ * ledger's FencedError, with nothing of the batch left, when another session
+ * holds the partition now.
+ */
 export async function writeBatch(
   batch: BatchWrite,
-  target: { storage: Storage; ledger: Ledger },
+  target: { storage: Storage; ledger: PartitionLedger },
 ): Promise<WrittenFile[]> {
   const { storage, ledger } = target;
   const { tp } = batch;
@@ -72,14 +78,15 @@ export async function writeBatch(
     writes.push({ path: `${base}.avro`, bytes: q.value });
     writes.push({ path: `${base}.json`, bytes: new TextEncoder().encode(JSON.stringify(reason)) });
   }
-  const entry: LedgerEntry = {
-    start: batch.start,
-    end: batch.end,
-    files: writes.map((w) => w.path),
-  };
-  await ledger.begin(tp, entry);
-  await Promise.all(writes.map((w) => storage.writeFile(w.path + TMP_SUFFIX, w.bytes)));
-  for (const w of writes) await storage.rename(w.path + TMP_SUFFIX, w.path);
-  await ledger.commit(tp, entry);
+  // Staged files of a batch that never commits are deleted by the partition's next owner.
+  const files = writes.map((w) => ({ from: ledger.stage(w.path), to: w.path }));
+  try {
+    await Promise.all(writes.map((w, i) => storage.writeFile(files[i].from, w.bytes)));
+  } catch (error) {
+    // The next owner deleted this session's staging folder as it took the partition over.
+    const fenced = error instanceof StorageNotFoundError ? await ledger.fencedNow() : null;
+    throw fenced ?? error;
+  }
+  await ledger.commitBatch({ end: batch.end, files });
   return written;
 }

@@ -1,11 +1,13 @@
 /**
  * Compacts closed hours: the small files one partition wrote into an hour are
  * merged into files of about the target size, named by the offset range they
- * cover, so exactly-once survives compaction. Only committed files are merged,
- * and each merge is journalled in `_wal/compact/`: a crash after the merged
- * file was renamed into place finishes the job on restart (inputs deleted), a
- * crash before it rolls back (inputs kept). A reader listing the hour during
- * the few milliseconds between the rename and the deletes sees both.
+ * cover, so exactly-once survives compaction. Only the partition's owner
+ * merges its files, and each merge is a record of the partition's ledger: the
+ * merged file is staged, the record commits it with its inputs (or fails, when
+ * another process took the partition over), then the merged file is renamed
+ * into place and the inputs deleted; a crash in between is completed by the
+ * partition's next owner. A reader listing the hour during the few
+ * milliseconds between the rename and the deletes sees both.
  *
  * Merging streams: inputs are read one at a time and their row groups go
  * through parquet-wasm's streaming writer straight to storage, so memory holds
@@ -14,15 +16,13 @@
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import type { Storage } from "../storage/storage.ts";
-import { parseJson, TMP_SUFFIX } from "./ledger.ts";
+import type { PartitionLedger } from "./ledger.ts";
 import { parquetName } from "./batch_writer.ts";
 import { AVRO_SCHEMA_KEY, parquetProperties, SCHEMA_KEY_KEY } from "./parquet_writer.ts";
 
 /** Options of {@link Compactor}. */
 export interface CompactorOptions {
   targetBytes: number;
-  /** Last committed offset of a partition (files past it are never touched). */
-  committed(tp: { topic: string; partition: number }): Promise<bigint>;
 }
 
 /** Rows per row group of merged files (about 16 MB of ZTF alerts with cutouts). */
@@ -57,41 +57,20 @@ export function parseParquetName(
 export class Compactor {
   constructor(readonly storage: Storage, readonly options: CompactorOptions) {}
 
-  /** Finishes or rolls back merges a crash interrupted. */
-  async recover(): Promise<number> {
-    let n = 0;
-    for (const entry of await this.storage.list("_wal/compact")) {
-      if (!entry.name.endsWith(".json")) {
-        await this.storage.remove(entry.path);
-        continue;
-      }
-      const job = parseJson(await this.storage.readFile(entry.path));
-      if (job === null) {
-        // Torn while written: the merge had not begun writing its output.
-        await this.storage.remove(entry.path);
-        continue;
-      }
-      if (await this.storage.stat(job.output) !== null) {
-        for (const input of job.inputs as string[]) await this.storage.remove(input);
-      } else {
-        await this.storage.remove(job.output + TMP_SUFFIX);
-      }
-      await this.storage.remove(entry.path);
-      n++;
-    }
-    return n;
-  }
-
-  /** Merges the committed small files of one hour folder (`<topic>/<hour>`). */
-  async compactHour(topic: string, hourDir: string): Promise<CompactionResult> {
+  /**
+   * Merges the small files of one hour folder (`<topic>/<hour>`) of the partitions
+   * `owned` gives a ledger for (this process's); the others are left to their owners.
+   */
+  async compactHour(
+    topic: string,
+    hourDir: string,
+    owned: (partition: number) => PartitionLedger | null,
+  ): Promise<CompactionResult> {
     const result: CompactionResult = { merged: 0, written: 0 };
     const byPartition = new Map<number, FileRef[]>();
     for (const entry of await this.storage.list(hourDir)) {
       const parsed = entry.isDirectory ? null : parseParquetName(entry.name);
-      if (parsed === null || parsed.topic !== topic) continue;
-      if (parsed.end > await this.options.committed({ topic, partition: parsed.partition })) {
-        continue;
-      }
+      if (parsed === null || parsed.topic !== topic || owned(parsed.partition) === null) continue;
       const list = byPartition.get(parsed.partition) ?? [];
       list.push({
         path: entry.path,
@@ -105,7 +84,9 @@ export class Compactor {
     for (const [partition, files] of byPartition) {
       files.sort((a, b) => (a.start < b.start ? -1 : 1));
       for (const run of this.#runs(files)) {
-        const written = await this.#merge({ topic, partition }, hourDir, run);
+        const ledger = owned(partition);
+        if (ledger === null) break;
+        const written = await this.#merge(ledger, hourDir, run);
         result.merged += written === 0 ? 0 : run.length;
         result.written += written;
       }
@@ -138,11 +119,8 @@ export class Compactor {
   }
 
   /** Merges one run, grouping by schema; returns the number of files written. */
-  async #merge(
-    tp: { topic: string; partition: number },
-    hourDir: string,
-    run: FileRef[],
-  ): Promise<number> {
+  async #merge(ledger: PartitionLedger, hourDir: string, run: FileRef[]): Promise<number> {
+    const { tp } = ledger;
     const groups = new Map<string, { files: FileRef[]; schema: arrow.Schema }>();
     for (const f of run) {
       const schema = readArrowSchema(await this.storage.readFile(f.path));
@@ -157,18 +135,15 @@ export class Compactor {
       const start = files[0].start;
       const end = files[files.length - 1].end;
       const output = `${hourDir}/${parquetName(tp, start, end)}`;
-      const job = { output, inputs: files.map((f) => f.path) };
-      const journal = `_wal/compact/${tp.topic}+${tp.partition}+${start}-${end}.json`;
-      await this.storage.writeFile(journal, new TextEncoder().encode(JSON.stringify(job)));
+      const inputs = files.map((f) => f.path);
       const properties = parquetProperties(schema, {
         avroSchema: schema.metadata.get(AVRO_SCHEMA_KEY) ?? "",
         schemaKey: schema.metadata.get(SCHEMA_KEY_KEY) ?? "",
       }, { rowGroupRows: MERGED_ROW_GROUP_ROWS });
-      const bytes = await pq.transformParquetStream(this.#rowGroups(job.inputs), properties);
-      await this.storage.writeFile(output + TMP_SUFFIX, bytes);
-      await this.storage.rename(output + TMP_SUFFIX, output);
-      for (const input of job.inputs) await this.storage.remove(input);
-      await this.storage.remove(journal);
+      const bytes = await pq.transformParquetStream(this.#rowGroups(inputs), properties);
+      const staged = ledger.stage(output);
+      await this.storage.writeFile(staged, bytes);
+      await ledger.commitMerge({ files: [{ from: staged, to: output }], inputs });
       written++;
     }
     return written;

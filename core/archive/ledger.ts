@@ -1,39 +1,60 @@
 /**
- * The archive's write-ahead log and committed offsets, kept in the archive's
- * own storage (Kafka Connect's HDFS sink method):
+ * The archive's ledger, kept in the archive's own storage: per topic-partition
+ * a fenced commit log (`core/storage/fenced_log.ts`) under
+ * `_ledger/<topic>+<partition>/`, a redo log whose latest record holds the
+ * partition's committed offset. Any number of processes may share the root:
  *
- * - before a batch's files are written, `_wal/<topic>+<partition>/<start>-<end>.json`
- *   lists every file the batch will create;
- * - once they are all renamed into place, `_offsets/<topic>+<partition>.json`
- *   is atomically replaced with the batch's end offset, then the WAL entry goes;
- * - on start, {@link Ledger.recover} deletes the files of every WAL entry whose
- *   end is past the committed offset (a batch that never committed), so a
- *   replay writes them again exactly once.
+ * - a process takes over a partition ({@link Ledger.acquire}, when Kafka assigns
+ *   it) by claiming the next record with a fence, completing what the earlier
+ *   owners committed (renames still pending) and deleting what they left
+ *   staged; it resumes after the committed offset;
+ * - a batch's files are written under `_staging/<topic>+<partition>/<session>/`,
+ *   then the batch commits by creating the partition's next record
+ *   (create-if-absent), and only then are its files renamed into the archive;
+ * - an owner that lost the partition (paused, partitioned away, slow to hear of
+ *   a rebalance) finds its next record taken by the new owner's fence: its
+ *   commit fails with {@link FencedError}, its staged files are removed and none
+ *   of its names ever appears in the archive.
+ *
+ * Archives written by earlier versions (`_offsets/<topic>+<partition>.json`, an
+ * undo log under `_wal/`, compaction journals under `_wal/compact/`) are read,
+ * and their leftovers are rolled back or finished the first time a partition is
+ * taken over (all nodes must run this version by then).
  */
+import {
+  type FencedError,
+  latestRecord,
+  type LogSession,
+  newWriterId,
+  openSession,
+  type Owner,
+  type Rename,
+  thisProcess,
+} from "../storage/fenced_log.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { TopicPartition } from "../source/source.ts";
 
-/** One batch's planned writes. */
-export interface LedgerEntry {
-  start: bigint;
-  end: bigint;
-  /** Final paths (relative to the archive root) the batch creates. */
-  files: string[];
+/** What a record of the archive's ledger holds. */
+export interface ArchiveState {
+  /** The last offset durably archived (decimal), "-1" when none. */
+  committed: string;
 }
 
-/** What {@link Ledger.recover} did. */
-export interface Recovery {
-  /** Uncommitted batches rolled back. */
-  rolledBack: number;
-  /** Files of those batches that were deleted. */
-  removedFiles: string[];
-}
-
-/** Suffix of a file being written; never read as part of the archive. */
+/** Suffix earlier versions wrote files under before renaming them; never read as data. */
 export const TMP_SUFFIX = ".tmp";
+
+/** Folder of the ledger's records. */
+export const LEDGER_DIR = "_ledger";
+/** Folder of the sessions' staged files. */
+export const STAGING_DIR = "_staging";
 
 function key(tp: TopicPartition): string {
   return `${tp.topic}+${tp.partition}`;
+}
+
+/** The folder of one partition's records. */
+export function ledgerPath(tp: TopicPartition): string {
+  return `${LEDGER_DIR}/${key(tp)}`;
 }
 
 function offsetsPath(tp: TopicPartition): string {
@@ -41,10 +62,17 @@ function offsetsPath(tp: TopicPartition): string {
 }
 
 /**
- * The committed offset of a partition as the ledger stored it under
- * `_offsets/`, -1 when it has none; for readers of the archive as well.
+ * The committed offset of a partition, -1 when it has none; for readers of the
+ * archive as well (the query engine, the distribution, the plugins' feed).
  */
 export async function readCommittedOffset(storage: Storage, tp: TopicPartition): Promise<bigint> {
+  const latest = await latestRecord<ArchiveState>(storage, ledgerPath(tp));
+  if (latest !== null) return BigInt(latest.record.state.committed);
+  return await legacyCommittedOffset(storage, tp);
+}
+
+/** The committed offset an earlier version kept in `_offsets/`, -1 when none. */
+async function legacyCommittedOffset(storage: Storage, tp: TopicPartition): Promise<bigint> {
   const path = offsetsPath(tp);
   // On HDFS a rename deletes the old file first: when a crash fell between the two,
   // only the temporary copy is left, and it is complete (written before the rename).
@@ -57,87 +85,102 @@ export async function readCommittedOffset(storage: Storage, tp: TopicPartition):
   return -1n;
 }
 
-function pad(n: bigint): string {
-  return n.toString().padStart(20, "0");
-}
-
-/** Write-ahead log and committed offsets of one archive root. */
-export class Ledger {
-  #committed = new Map<string, bigint>();
-
-  constructor(readonly storage: Storage) {}
-
-  /** Last durably archived offset of a partition, -1 when none. */
-  async committed(tp: TopicPartition): Promise<bigint> {
-    const cached = this.#committed.get(key(tp));
-    if (cached !== undefined) return cached;
-    const offset = await readCommittedOffset(this.storage, tp);
-    this.#committed.set(key(tp), offset);
-    return offset;
-  }
-
-  /** Forgets cached offsets so the next read comes from storage (after a rebalance). */
-  forget(tps: TopicPartition[]): void {
-    for (const tp of tps) this.#committed.delete(key(tp));
-  }
-
-  /** Records a batch's planned files before any is written. */
-  async begin(tp: TopicPartition, entry: LedgerEntry): Promise<void> {
-    const body = JSON.stringify({
-      topic: tp.topic,
-      partition: tp.partition,
-      start: entry.start.toString(),
-      end: entry.end.toString(),
-      files: entry.files,
-    });
-    await this.storage.writeFile(this.#walPath(tp, entry), new TextEncoder().encode(body));
-  }
-
-  /** Marks a batch durable: advances the committed offset, then drops the WAL entry. */
-  async commit(tp: TopicPartition, entry: LedgerEntry): Promise<void> {
-    const path = offsetsPath(tp);
-    const body = JSON.stringify({ offset: entry.end.toString(), at: new Date().toISOString() });
-    await this.storage.writeFile(path + TMP_SUFFIX, new TextEncoder().encode(body));
-    await this.storage.rename(path + TMP_SUFFIX, path);
-    this.#committed.set(key(tp), entry.end);
-    await this.storage.remove(this.#walPath(tp, entry));
-  }
-
-  /** Rolls back every batch that began but never committed. */
-  async recover(): Promise<Recovery> {
-    const result: Recovery = { rolledBack: 0, removedFiles: [] };
-    for (const dir of await this.storage.list("_wal")) {
-      if (!dir.isDirectory) continue;
-      for (const file of await this.storage.list(dir.path)) {
-        if (!file.name.endsWith(".json")) {
-          await this.storage.remove(file.path);
-          continue;
-        }
-        const entry = parseJson(await this.storage.readFile(file.path));
-        if (entry === null) {
-          // Torn by a crash while it was written: no file of that batch was written yet.
-          await this.storage.remove(file.path);
-          continue;
-        }
-        const tp = { topic: entry.topic, partition: entry.partition };
-        const committed = await readCommittedOffset(this.storage, tp);
-        if (BigInt(entry.end) > committed) {
-          for (const path of entry.files as string[]) {
-            await this.storage.remove(path);
-            await this.storage.remove(path + TMP_SUFFIX);
-            result.removedFiles.push(path);
-          }
-          result.rolledBack++;
-        }
-        await this.storage.remove(file.path);
+/**
+ * An earlier version's leftovers of one partition, the first time this version
+ * takes it over: batches it began but never committed are rolled back (their
+ * files deleted), merges it journalled are finished or rolled back. Returns its
+ * committed offset, which the first record of the ledger carries on.
+ */
+async function takeOverLegacy(storage: Storage, tp: TopicPartition): Promise<ArchiveState> {
+  const committed = await legacyCommittedOffset(storage, tp);
+  for (const file of await storage.list(`_wal/${key(tp)}`)) {
+    const entry = file.name.endsWith(".json") ? parseJson(await storage.readFile(file.path)) : null;
+    // A torn entry was written before any of its batch's files.
+    if (entry !== null && BigInt(entry.end) > committed) {
+      for (const path of entry.files as string[]) {
+        await storage.remove(path);
+        await storage.remove(path + TMP_SUFFIX);
       }
     }
-    this.#committed.clear();
-    return result;
+    await storage.remove(file.path);
+  }
+  const prefix = `${key(tp)}+`;
+  for (const entry of await storage.list("_wal/compact")) {
+    if (!entry.name.startsWith(prefix)) continue;
+    const job = entry.name.endsWith(".json") ? parseJson(await storage.readFile(entry.path)) : null;
+    if (job !== null && await storage.stat(job.output) !== null) {
+      for (const input of job.inputs as string[]) await storage.remove(input);
+    } else if (job !== null) {
+      await storage.remove(job.output + TMP_SUFFIX);
+    }
+    await storage.remove(entry.path);
+  }
+  return { committed: committed.toString() };
+}
+
+/** One archive root's ledger, as this process holds it. */
+export class Ledger {
+  /** Names this process's sessions, so that one fenced by a newer one of its own says so. */
+  readonly #writer = newWriterId();
+
+  /** `owner` names this process in the records it writes (the logs of those it fences). */
+  constructor(readonly storage: Storage, readonly owner: Owner = thisProcess()) {}
+
+  /**
+   * Takes over a partition: fences its earlier owners (this process's earlier
+   * sessions included), completes their commits and returns the new session.
+   */
+  async acquire(tp: TopicPartition): Promise<PartitionLedger> {
+    const session = await openSession<ArchiveState>(this.storage, {
+      dir: ledgerPath(tp),
+      staging: `${STAGING_DIR}/${key(tp)}`,
+      owner: this.owner,
+      initial: () => takeOverLegacy(this.storage, tp),
+      writer: this.#writer,
+    });
+    return new PartitionLedger(tp, session);
+  }
+}
+
+/** A batch's files: each staged file and its name in the archive. */
+export interface BatchCommit {
+  /** Last offset of the batch. */
+  end: bigint;
+  files: Rename[];
+}
+
+/** This process's hold on one partition (one session of its log). */
+export class PartitionLedger {
+  constructor(readonly tp: TopicPartition, readonly session: LogSession<ArchiveState>) {}
+
+  /** The partition's committed offset as of this session's last commit (-1 when none). */
+  get committed(): bigint {
+    return BigInt(this.session.state.committed);
   }
 
-  #walPath(tp: TopicPartition, entry: LedgerEntry): string {
-    return `_wal/${key(tp)}/${pad(entry.start)}-${pad(entry.end)}.json`;
+  /** Why this hold ended, once a commit was fenced; else null. */
+  get fenced(): FencedError | null {
+    return this.session.fenced;
+  }
+
+  /** The error a commit would have now, if another process took the partition over. */
+  fencedNow(): Promise<FencedError | null> {
+    return this.session.fencedNow();
+  }
+
+  /** Where to write a file that will be named `path` in the archive. */
+  stage(path: string): string {
+    return this.session.stage(path);
+  }
+
+  /** Commits a batch: its end offset and its files, which appear only if the commit lands. */
+  async commitBatch(batch: BatchCommit): Promise<void> {
+    await this.session.commit({ state: { committed: batch.end.toString() }, renames: batch.files });
+  }
+
+  /** Commits a merge: the merged file appears and its inputs go, or nothing happens. */
+  async commitMerge(merge: { files: Rename[]; inputs: string[] }): Promise<void> {
+    await this.session.commit({ renames: merge.files, removes: merge.inputs });
   }
 }
 

@@ -6,14 +6,14 @@
  *
  * Files are `<topic>/<hour>/<topic>+<partition>+<start>+<end>.parquet`, the
  * hour as `YYYY/MM/dd/hh` or hive `year=YYYY/month=MM/day=dd/hour=hh`.
- * Bookkeeping folders (`_wal`, `_offsets`, `_quarantine`) and files being
- * written (`.tmp`) are never listed.
+ * Bookkeeping folders (`_ledger`, `_staging`, `_quarantine`, and an earlier
+ * version's `_wal`, `_offsets`) and files being written (`.tmp`) are never listed.
  */
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
 import type { Storage } from "../storage/storage.ts";
 import { parseParquetName } from "./compactor.ts";
-import { readCommittedOffset, TMP_SUFFIX } from "./ledger.ts";
+import { LEDGER_DIR, readCommittedOffset, TMP_SUFFIX } from "./ledger.ts";
 import { hourPathStart } from "./partitioner.ts";
 
 /** One archived Parquet file. */
@@ -154,9 +154,18 @@ export async function listHourFiles(
   );
 }
 
-/** Committed offsets of every topic-partition, from the archive's `_offsets/`. */
+/**
+ * Committed offsets of every topic-partition, from the archive's ledger
+ * (`_ledger/`, and `_offsets/` of partitions an earlier version wrote last).
+ */
 export async function readCommittedOffsets(storage: Storage): Promise<CommittedOffset[]> {
   const tps = new Map<string, { topic: string; partition: number }>();
+  for (const entry of await storage.list(LEDGER_DIR)) {
+    const m = /^(.+)\+(\d+)$/.exec(entry.name);
+    if (entry.isDirectory && m !== null) {
+      tps.set(`${m[1]}+${m[2]}`, { topic: m[1], partition: Number(m[2]) });
+    }
+  }
   for (const entry of await storage.list("_offsets")) {
     const m = /^(.+)\+(\d+)\.json(\.tmp)?$/.exec(entry.name);
     if (!entry.isDirectory && m !== null) {

@@ -249,7 +249,8 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
   "distribution.transactional_id": {
     type: str,
     default: "fink-distribution",
-    doc: "Kafka transactional id; one distribution per id (a second one fences the first)",
+    doc: "Prefix of the Kafka transactional ids, one per source partition " +
+      "(<id>.<topic>.<partition>): the node that takes a partition over fences the one that had it",
   },
   "distribution.group": {
     type: str,

@@ -5,7 +5,8 @@
  * filter and publishes the passing alerts with the new progress in one
  * transaction. Rounds are cut at archived file boundaries so that a round
  * holds every row below its end offset, whatever hour folders the rows of a
- * batch went to.
+ * batch went to. Only the source partitions this process owns are distributed
+ * (`owns`): with several nodes, each distributes what its archive holds.
  */
 import type * as arrow from "apache-arrow";
 import {
@@ -33,6 +34,8 @@ import type { FilterCounters } from "./status.ts";
 export interface Sink {
   progress(topic: string, partition: number): Promise<bigint | null>;
   publish(messages: OutMessage[], progress: Progress): Promise<void>;
+  /** Whether another process took the source partition over (it is then left alone). */
+  lost(topic: string, partition: number): boolean;
 }
 
 /** What the distributor reads and how it names topics. */
@@ -53,6 +56,8 @@ export interface DistributorOptions {
   scienceWaitMs: number;
   /** Next offset of each science plugin per `topic+partition` (null: the plugin never ran). */
   scienceProgress(plugin: string): Promise<Map<string, bigint> | null>;
+  /** Whether this process distributes a source partition now; default every one. */
+  owns?(tp: { topic: string; partition: number }): boolean;
   log(message: string, fields: Record<string, unknown>): void;
 }
 
@@ -70,17 +75,37 @@ export class Distributor {
   readonly lag = new Map<string, bigint>();
 
   /**
+   * Forgets where every partition stands: after a change of ownership the next round
+   * reads each partition's progress again (another process may have moved it).
+   */
+  reassign(): void {
+    this.#generation++;
+    this.#next.clear();
+    this.lag.clear();
+  }
+
+  /** Bumped by {@link reassign}: a round in progress stops after its transaction. */
+  #generation = 0;
+
+  /**
    * One pass: publishes every complete round available; returns the alerts read. Once
    * `signal` aborts, it returns after the transaction in progress (a stop waits for one, not
    * for the whole backlog).
    */
   async round(signal?: AbortSignal): Promise<number> {
     let read = 0;
+    const generation = this.#generation;
+    const mine = (tp: { topic: string; partition: number }) =>
+      generation === this.#generation && (this.options.owns?.(tp) ?? true) &&
+      !this.options.sink.lost(tp.topic, tp.partition);
     for (const committed of await readCommittedOffsets(this.options.archive)) {
       if (signal?.aborted) return read;
+      if (generation !== this.#generation) return read;
+      if (!mine(committed)) continue;
       const key = `${committed.topic}+${committed.partition}`;
       let next: bigint = this.#next.get(key) ??
         await this.options.sink.progress(committed.topic, committed.partition) ?? 0n;
+      if (generation !== this.#generation) return read;
       this.#next.set(key, next);
       this.lag.set(key, committed.offset + 1n - next);
       if (next > committed.offset) continue;
@@ -91,7 +116,7 @@ export class Distributor {
           a,
           b,
         ) => (a.startOffset < b.startOffset ? -1 : a.startOffset > b.startOffset ? 1 : 0));
-      while (files.length > 0 && !signal?.aborted) {
+      while (files.length > 0 && !signal?.aborted && mine(committed)) {
         const first = files[0].startOffset > next ? files[0].startOffset : next;
         const later = files.find((f) => f.startOffset > first);
         const end = later === undefined ? committed.offset + 1n : later.startOffset;
@@ -103,6 +128,7 @@ export class Distributor {
           next: end,
         });
         next = end;
+        if (generation !== this.#generation) return read;
         this.#next.set(key, next);
         this.lag.set(key, committed.offset + 1n - next);
         for (let i = files.length - 1; i >= 0; i--) {

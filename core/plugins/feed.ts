@@ -18,14 +18,23 @@
  * A plugin that has never run here (no progress folder) starts at the archive's
  * current end: history is for batch plugins. A topic-partition that appears
  * later is read from its first offset. The archive never waits for a plugin.
+ *
+ * With several processes on one archive, each feeds only the partitions its
+ * archive owns (`Ownership`): at every change of ownership it takes each
+ * plugin's progress on those over (fencing the process that had it), so a
+ * process that lost a partition can no longer land results for it; a batch's
+ * results become visible with the progress record that covers them.
  */
 import { listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
+import { Ownership } from "../archive/ownership.ts";
 import { StorageNotFoundError } from "../storage/errors.ts";
+import { FencedError } from "../storage/fenced_log.ts";
 import type { Storage } from "../storage/storage.ts";
 import { type ArchivedBatch, liveBatches } from "./archive_batches.ts";
 import type { PluginBatch, PluginHost } from "./host.ts";
-import type { ProgressStore, TopicPartition } from "./progress.ts";
+import type { ProgressSession, ProgressStore, TopicPartition } from "./progress.ts";
 import { pumpFiles } from "./pump.ts";
+import type { ResultPublisher } from "./results.ts";
 import type { BatchTicket, PluginEvent } from "./runner.ts";
 
 /** Options of {@link StreamFeed}. */
@@ -40,6 +49,8 @@ export interface StreamFeedOptions {
   maxAttempts?: number;
   /** Delay before catching up again after results could not be written. Default 1,000 ms. */
   retryMs?: number;
+  /** The partitions fed here (this process's archive's); default: every partition. */
+  ownership?: Ownership;
   /** Structured log of what the feed does. */
   log(message: string, fields: Record<string, unknown>): void;
 }
@@ -76,6 +87,10 @@ interface PluginFeed {
   epoch: number;
   ready: boolean;
   cursors: Map<string, Cursor>;
+  /** This process's hold on the plugin's progress, per `topic+partition` of a cursor. */
+  sessions: Map<string, ProgressSession>;
+  /** Where the plugin starts on a partition it has no progress for (see progress.ts). */
+  start: Map<string, bigint>;
   loop: Promise<void> | null;
   wake: boolean;
   /** Failures in a row of the batch that failed last (its key); other batches do not reset it. */
@@ -100,11 +115,16 @@ export class StreamFeed {
   #work = new Set<Promise<unknown>>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #closed = false;
+  #ownership: Ownership;
+  /** Partitions a process took over from this one, left alone until ownership changes. */
+  #lost = new Set<string>();
 
   /** A feed over `options.archive`; it reads the committed offsets right away. */
   constructor(options: StreamFeedOptions) {
     this.#options = options;
+    this.#ownership = options.ownership ?? new Ownership();
     this.#initial = this.#track(this.#readCommitted());
+    this.#ownership.onChange(() => this.#reassign());
   }
 
   /** Pass every host event here: starts, failures and stops move the cursors. */
@@ -121,11 +141,9 @@ export class StreamFeed {
       case "sink_error":
         if (feed !== undefined) {
           this.#invalidate(feed);
-          const timer = setTimeout(() => {
-            this.#timers.delete(timer);
+          this.#later(() => {
             if (this.#plugins.get(feed.name) === feed) this.#track(this.#resume(feed.name));
-          }, this.#options.retryMs ?? 1000);
-          this.#timers.add(timer);
+          });
         }
         return;
       case "stopped":
@@ -143,9 +161,9 @@ export class StreamFeed {
   /** Hands a batch the archive has just committed to the plugins that are level with it. */
   async onArchived(batch: ArchivedBatch): Promise<void> {
     await this.#initial;
-    if (this.#closed) return;
     const key = `${batch.topic}+${batch.partition}`;
     const tp = { topic: batch.topic, partition: batch.partition };
+    if (this.#closed || !this.#feeds(tp)) return;
     const known = this.#archived.get(key);
     if (known === undefined || known.committed < batch.endOffset) {
       this.#archived.set(key, { tp, committed: batch.endOffset });
@@ -156,7 +174,12 @@ export class StreamFeed {
         feed.wake = true;
         continue;
       }
-      const cursor = this.#cursor(feed, tp);
+      const cursor = feed.cursors.get(key);
+      if (cursor === undefined) {
+        // A partition new to the plugin: its progress is taken over as it catches up.
+        this.#kick(feed);
+        continue;
+      }
       if (batch.endOffset < cursor.next) continue;
       if (
         cursor.live && cursor.next === batch.startOffset && this.#options.host.hasRoom(feed.name)
@@ -279,10 +302,29 @@ export class StreamFeed {
   }
 
   async #readCommitted(): Promise<void> {
+    const archived = new Map<string, { tp: TopicPartition; committed: bigint }>();
     for (const c of await readCommittedOffsets(this.#options.archive)) {
       const tp = { topic: c.topic, partition: c.partition };
-      this.#archived.set(`${c.topic}+${c.partition}`, { tp, committed: c.offset });
+      if (this.#feeds(tp)) archived.set(`${c.topic}+${c.partition}`, { tp, committed: c.offset });
     }
+    for (const [key, entry] of this.#archived) {
+      if (this.#feeds(entry.tp) && !archived.has(key)) archived.set(key, entry);
+    }
+    this.#archived = archived;
+  }
+
+  /** Whether this process feeds the plugins `tp`'s batches (it owns it, nobody took it over). */
+  #feeds(tp: TopicPartition): boolean {
+    return this.#ownership.owns(tp) && !this.#lost.has(`${tp.topic}+${tp.partition}`);
+  }
+
+  /** Ownership changed: every plugin is taken over again on the partitions owned now. */
+  #reassign(): void {
+    if (this.#closed) return;
+    this.#lost.clear();
+    const previous = this.#initial;
+    this.#initial = this.#track(previous.then(() => this.#readCommitted()));
+    for (const name of [...this.#plugins.keys()]) this.#track(this.#resume(name));
   }
 
   #isStream(name: string): boolean {
@@ -307,6 +349,8 @@ export class StreamFeed {
       epoch: (old?.epoch ?? 0) + 1,
       ready: false,
       cursors: new Map(),
+      sessions: new Map(),
+      start: new Map(),
       loop: null,
       wake: false,
       failures: old?.failures ?? { key: "", count: 0 },
@@ -316,40 +360,40 @@ export class StreamFeed {
       pending: Promise.resolve(),
     };
     this.#plugins.set(name, feed);
-    const saved = await this.#options.progress.streamProgress(name);
-    if (this.#plugins.get(name) !== feed) return;
-    if (saved === null) {
-      // Never ran here: it starts where the archive is now.
-      for (const [key, { tp, committed }] of this.#archived) {
-        const next = committed + 1n;
-        feed.cursors.set(key, { tp, next, durable: next, live: true });
+    const progress = this.#options.progress;
+    let start = await progress.started(name);
+    if (start === null) {
+      // Never ran here: it starts where the archive is now, on every partition.
+      const end = new Map<string, bigint>();
+      for (const c of await readCommittedOffsets(this.#options.archive)) {
+        end.set(`${c.topic}+${c.partition}`, c.offset + 1n);
       }
-      for (const cursor of feed.cursors.values()) {
-        await this.#options.progress.saveStream(name, cursor.tp, cursor.next);
-      }
-      await this.#options.progress.markStarted(name);
+      start = await progress.markStarted(name, end);
       this.#options.log("plugin starts at the archive's end", { plugin: name });
-    } else {
-      for (const [key, next] of saved) {
-        const [topic, partition] = [key.slice(0, key.lastIndexOf("+")), key.split("+").pop()!];
-        const tp = { topic, partition: Number(partition) };
-        feed.cursors.set(key, { tp, next, durable: next, live: false });
-      }
+    }
+    if (this.#plugins.get(name) !== feed) return;
+    feed.start = start;
+    for (const { tp } of this.#archived.values()) {
+      if (!await this.#adopt(feed, tp)) return;
     }
     if (this.#plugins.get(name) !== feed) return;
     feed.ready = true;
     this.#kick(feed);
   }
 
-  #cursor(feed: PluginFeed, tp: TopicPartition): Cursor {
+  /**
+   * Takes over the plugin's progress on a partition and gives it a cursor there;
+   * false when the feed moved on meanwhile (the plugin failed, ownership changed).
+   */
+  async #adopt(feed: PluginFeed, tp: TopicPartition): Promise<boolean> {
     const key = `${tp.topic}+${tp.partition}`;
-    let cursor = feed.cursors.get(key);
-    if (cursor === undefined) {
-      // New to a plugin that has run before: read from its first offset.
-      cursor = { tp, next: 0n, durable: 0n, live: false };
-      feed.cursors.set(key, cursor);
-    }
-    return cursor;
+    if (feed.sessions.has(key)) return true;
+    const epoch = feed.epoch;
+    const session = await this.#options.progress.acquire(feed.name, tp, feed.start.get(key) ?? 0n);
+    if (feed.epoch !== epoch || this.#plugins.get(feed.name) !== feed) return false;
+    feed.sessions.set(key, session);
+    feed.cursors.set(key, { tp, next: session.next, durable: session.next, live: false });
+    return true;
   }
 
   #failed(feed: PluginFeed, event: PluginEvent): void {
@@ -366,7 +410,8 @@ export class StreamFeed {
       attempts: this.#options.maxAttempts ?? 3,
       error: event.message,
     });
-    feed.pending = this.#options.progress.saveStream(feed.name, ticket.tp, ticket.skipTo)
+    const session = feed.sessions.get(`${ticket.tp.topic}+${ticket.tp.partition}`);
+    feed.pending = Promise.resolve(session?.commit(ticket.skipTo))
       .catch((error) =>
         this.#options.log("recording a skipped batch failed", {
           plugin: feed.name,
@@ -389,15 +434,17 @@ export class StreamFeed {
     let failed = false;
     const loop = this.#catchUp(feed, feed.epoch).catch((error) => {
       failed = true;
-      this.#options.log("catching up from the archive failed; retrying on the next batch", {
+      this.#options.log("catching up from the archive failed; retrying", {
         plugin: feed.name,
         error: (error as Error).message,
       });
     }).finally(() => {
       if (feed.loop !== loop) return;
       feed.loop = null;
-      // A batch that arrived as the loop was ending asks for another round.
+      // A batch that arrived as the loop was ending asks for another round; a failure asks
+      // for one a little later (the archive may have nothing new to wake it with).
       if (feed.wake && !failed) this.#kick(feed);
+      else if (failed) this.#later(() => this.#kick(feed));
     });
     feed.loop = loop;
     this.#track(loop);
@@ -408,11 +455,12 @@ export class StreamFeed {
     while (feed.wake) {
       feed.wake = false;
       for (const [key, { tp, committed }] of this.#archived) {
-        const cursor = this.#cursor(feed, tp);
+        if (!await this.#adopt(feed, tp) || stale()) return;
+        const cursor = feed.cursors.get(key)!;
         // Live but short of the archive: batches were committed while the plugin was not ready.
         if (cursor.live && cursor.next > committed) continue;
         cursor.live = false;
-        while (!stale() && cursor.next <= this.#archived.get(key)!.committed) {
+        while (!stale() && cursor.next <= (this.#archived.get(key)?.committed ?? -1n)) {
           await this.#catchUpRound(feed, cursor, stale);
         }
         if (stale()) return;
@@ -428,7 +476,7 @@ export class StreamFeed {
   /** Queues every archived file of a partition with offsets at or past the cursor. */
   async #catchUpRound(feed: PluginFeed, cursor: Cursor, stale: () => boolean): Promise<void> {
     const key = `${cursor.tp.topic}+${cursor.tp.partition}`;
-    const committed = this.#archived.get(key)!.committed;
+    const committed = this.#archived.get(key)?.committed ?? -1n;
     const from = cursor.next;
     const all = await listArchivedFiles(this.#options.archive, cursor.tp.topic, {
       partition: cursor.tp.partition,
@@ -512,23 +560,52 @@ export class StreamFeed {
     const key = `${tp.topic}+${tp.partition}+${batch.startOffset}+${batch.endOffset}`;
     feed.tickets.set(key, { tp, ...progress });
     const current = () => !this.#closed && feed.epoch === epoch;
+    const session = feed.sessions.get(`${tp.topic}+${tp.partition}`)!;
+    // The results appear with the progress record that covers them, or not at all.
+    const publisher: ResultPublisher = {
+      stage: (path) => session.stage(path),
+      publish: async (files, removes) => {
+        if (!current()) return await session.discard(files);
+        try {
+          await session.commit(progress.after, { renames: files, removes });
+        } catch (error) {
+          if (error instanceof FencedError && !error.by.ours) this.#takenOver(feed, tp, error);
+          throw error;
+        }
+      },
+    };
     return {
       current,
-      written: async () => {
+      publisher,
+      written: () => {
         if (!current()) {
           feed.tickets.delete(key);
-          return;
+          return Promise.resolve();
         }
         // Batches before the failing one, written again after a restart, do not reset its count.
         if (feed.failures.key === key) feed.failures = { key: "", count: 0 };
-        await this.#options.progress.saveStream(feed.name, tp, progress.after);
         feed.tickets.delete(key);
         const cursor = feed.cursors.get(`${tp.topic}+${tp.partition}`);
-        if (cursor === undefined) return;
+        if (cursor === undefined) return Promise.resolve();
         if (cursor.durable < progress.after) cursor.durable = progress.after;
         this.#saveIfIdle(feed, cursor);
+        return Promise.resolve();
       },
     };
+  }
+
+  /** Another process took a partition's progress over: left to it until ownership changes. */
+  #takenOver(feed: PluginFeed, tp: TopicPartition, error: FencedError): void {
+    const key = `${tp.topic}+${tp.partition}`;
+    if (this.#lost.has(key)) return;
+    this.#lost.add(key);
+    this.#archived.delete(key);
+    this.#options.log("fenced: another process took this partition's results over", {
+      plugin: feed.name,
+      topic: tp.topic,
+      partition: tp.partition,
+      error: error.message,
+    });
   }
 
   /**
@@ -538,11 +615,26 @@ export class StreamFeed {
   #saveIfIdle(feed: PluginFeed, cursor: Cursor): void {
     if (feed.tickets.size > 0 || cursor.durable >= cursor.next) return;
     const next = cursor.next;
+    const tp = cursor.tp;
+    const session = feed.sessions.get(`${tp.topic}+${tp.partition}`);
+    if (session === undefined) return;
     this.#track(
-      this.#options.progress.saveStream(feed.name, cursor.tp, next).then(() => {
+      session.commit(next).then(() => {
         if (cursor.durable < next) cursor.durable = next;
+      }, (error) => {
+        if (error instanceof FencedError && !error.by.ours) this.#takenOver(feed, tp, error);
+        else if (!(error instanceof FencedError)) throw error;
       }),
     );
+  }
+
+  /** Runs `retry` after `retryMs`, unless the feed closes first. */
+  #later(retry: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#closed) retry();
+    }, this.#options.retryMs ?? 1000);
+    this.#timers.add(timer);
   }
 
   #track<T>(work: Promise<T>): Promise<T> {

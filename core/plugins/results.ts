@@ -3,10 +3,12 @@
  * as Parquet under `<scienceRoot>/<plugin>/YYYY/MM/dd/hh/` (the hour of each
  * row's event), one file per source batch and hour, named from the Kafka
  * offset range of the archive file(s) the rows came from. Files are written
- * under a temporary name and renamed, so a replayed batch replaces its earlier
- * file instead of adding a duplicate; a batch read from a compacted archive
- * file also removes the results of the smaller files it merged (see
- * {@link ResultBatchMeta.replaces}). The raw archive is never touched.
+ * under a temporary name and renamed (by a {@link ResultPublisher}: for stream
+ * plugins, together with the progress that covers them, see progress.ts), so
+ * a replayed batch replaces its earlier file instead of adding a duplicate; a
+ * batch read from a compacted archive file also removes the results of the
+ * smaller files it merged (see {@link ResultBatchMeta.replaces}). The raw
+ * archive is never touched.
  */
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm";
@@ -51,10 +53,36 @@ export interface ResultReplace {
   keep: string[];
 }
 
+/** A result file written under a temporary name, and the name it takes. */
+export interface StagedFile {
+  from: string;
+  to: string;
+}
+
+/**
+ * How one batch's result files become visible: written where {@link stage} says,
+ * then renamed into place and the files they supersede removed, all at once
+ * ({@link publish}). Stream plugins publish with their progress (progress.ts).
+ */
+export interface ResultPublisher {
+  /** A temporary path for the file that will be named `path`. */
+  stage(path: string): string;
+  /** Renames the staged files into place and removes `removes`; resolves once done. */
+  publish(files: StagedFile[], removes: string[]): Promise<void>;
+}
+
 /** Receives the checked rows of one plugin for one batch. */
 export interface ResultSink {
-  /** Persists the rows; a replay of the same batch must replace, not duplicate. */
-  write(plugin: string, rows: PluginRow[], meta: ResultBatchMeta): Promise<void>;
+  /**
+   * Persists the rows (through `publisher`, by default renamed beside their final
+   * names); a replay of the same batch must replace, not duplicate.
+   */
+  write(
+    plugin: string,
+    rows: PluginRow[],
+    meta: ResultBatchMeta,
+    publisher?: ResultPublisher,
+  ): Promise<void>;
 }
 
 /** The little a sink needs from storage; `core/storage`'s Storage fits. */
@@ -176,8 +204,16 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
     if (folders.size >= 10_000) folders.clear();
     folders.add(path);
   }
+  // Without a publisher of its own (batch plugins, tests), a file is renamed from beside it.
+  const beside: ResultPublisher = {
+    stage: (path) => `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`,
+    async publish(files, removes) {
+      await Promise.all(files.map((f) => storage.rename(f.from, f.to)));
+      for (const path of removes) await storage.remove(path);
+    },
+  };
   return {
-    async write(plugin, rows, meta) {
+    async write(plugin, rows, meta, publisher = beside) {
       if (rows.length !== meta.eventHours.length) {
         throw new Error(
           `Expected one event hour per row, found ${meta.eventHours.length} for ${rows.length} rows`,
@@ -190,7 +226,7 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         outputs: meta.outputs,
         eventHours: hours,
       });
-      const writes: Promise<void>[] = [];
+      const writes: Promise<StagedFile>[] = [];
       const written = new Set<string>();
       for (let start = 0; start < hours.length;) {
         let end = start + 1;
@@ -204,34 +240,40 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         written.add(path);
         const ipc = arrow.tableToIPC(table.slice(start, end), "stream");
         const bytes = pq.writeParquet(pq.Table.fromIPCStream(ipc), properties());
+        const temporary = publisher.stage(path);
         writes.push((async () => {
-          const temporary = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-          await ensureFolder(dirname(path));
+          await ensureFolder(dirname(temporary));
           try {
             await storage.writeFile(temporary, bytes);
           } catch {
             // The folder may have been removed since it was cached: create it and retry once.
-            folders.delete(dirname(path));
-            await ensureFolder(dirname(path));
+            folders.delete(dirname(temporary));
+            await ensureFolder(dirname(temporary));
             await storage.writeFile(temporary, bytes);
           }
-          await storage.rename(temporary, path);
+          return { from: temporary, to: path };
         })());
         start = end;
       }
-      await Promise.all(writes);
+      const files = await Promise.all(writes);
+      const removes: string[] = [];
       if (meta.replaces !== undefined) {
         const hoursOfSources = new Set((meta.sources ?? []).map((s) => s.hour));
         for (const hour of hoursOfSources) {
-          await removeReplaced(storage, {
-            dir: dirname(resultFilePath(options.scienceRoot, plugin, { ...meta, eventHour: hour })),
-            topic: meta.topic,
-            partition: meta.partition,
-            replaces: meta.replaces,
-            written,
-          });
+          removes.push(
+            ...await replacedFiles(storage, {
+              dir: dirname(
+                resultFilePath(options.scienceRoot, plugin, { ...meta, eventHour: hour }),
+              ),
+              topic: meta.topic,
+              partition: meta.partition,
+              replaces: meta.replaces,
+              written,
+            }),
+          );
         }
       }
+      await publisher.publish(files, removes);
     },
   };
 }
@@ -247,8 +289,8 @@ function spanOf(sources: ResultSource[]): { startOffset: bigint; endOffset: bigi
   return { startOffset, endOffset };
 }
 
-/** Removes the result files of one hour folder that the batch just written supersedes. */
-async function removeReplaced(
+/** The result files of one hour folder that the batch being written supersedes. */
+async function replacedFiles(
   storage: ResultStorage,
   target: {
     dir: string;
@@ -257,9 +299,10 @@ async function removeReplaced(
     replaces: ResultReplace;
     written: Set<string>;
   },
-): Promise<void> {
+): Promise<string[]> {
   const { dir, replaces } = target;
   const keep = new Set(replaces.keep);
+  const found: string[] = [];
   for (const entry of await storage.list(dir)) {
     const m = NAME.exec(entry.name);
     if (entry.isDirectory || m === null) continue;
@@ -268,6 +311,7 @@ async function removeReplaced(
     const end = BigInt(m[4]);
     const path = join(dir, entry.name);
     if (target.written.has(path) || keep.has(`${start}+${end}`)) continue;
-    if (start >= replaces.startOffset && end <= replaces.endOffset) await storage.remove(path);
+    if (start >= replaces.startOffset && end <= replaces.endOffset) found.push(path);
   }
+  return found;
 }

@@ -20,7 +20,7 @@ import {
 } from "./protocol.ts";
 import { tableToRows } from "./result_table.ts";
 import { checkRows } from "./rows.ts";
-import type { ResultReplace, ResultSink, ResultSource } from "./results.ts";
+import type { ResultPublisher, ResultReplace, ResultSink, ResultSource } from "./results.ts";
 import { describeDenial, processFlags } from "./sandbox.ts";
 import { type PluginSummary, SummaryAccumulator } from "./summary.ts";
 
@@ -88,6 +88,8 @@ export interface PluginStatus {
 export interface BatchTicket {
   /** False once the batch is no longer wanted; it is then dropped unprocessed. */
   current(): boolean;
+  /** How its results become visible (with the feed's progress); default: renamed in place. */
+  publisher?: ResultPublisher;
   /** Runs after the batch's results are durable, in the order batches were queued. */
   written(): Promise<void>;
 }
@@ -653,7 +655,7 @@ export class PluginRunner {
     };
     this.#writes = this.#writes
       .then(async () => {
-        await this.#options.sink.write(this.name, rows, meta);
+        await this.#options.sink.write(this.name, rows, meta, batch.ticket?.publisher);
         await batch.ticket?.written();
       })
       .then(

@@ -19,6 +19,7 @@ import { createPluginHost, type PluginHost } from "./host.ts";
 import type { HourRange } from "./hour_range.ts";
 import { type HourJobStatus, HourRuns } from "./hour_runs.ts";
 import { ProgressStore } from "./progress.ts";
+import type { Ownership } from "../archive/ownership.ts";
 import { createParquetSink } from "./results.ts";
 import type { PluginEvent, PluginState } from "./runner.ts";
 
@@ -45,6 +46,8 @@ export interface PluginBusOptions {
   live?: boolean;
   /** Names no plugin may take; default the built-in services of consent.ts. */
   reservedNames?(): readonly string[];
+  /** The partitions whose batches stream plugins are fed (the archive's); default every one. */
+  ownership?: Ownership;
 }
 
 const log = logger("plugins");
@@ -61,6 +64,7 @@ const STATES: Record<PluginState, ServiceState> = {
 export async function registerPluginServices(
   manager: ServiceManager,
   config: Config,
+  options: Pick<PluginBusOptions, "ownership"> = {},
 ): Promise<PluginBus> {
   // Events arrive while the host is still loading the first plugins.
   let bus: (PluginBus & Internals) | null = null;
@@ -78,7 +82,7 @@ export async function registerPluginServices(
     ...BUILT_IN_NAMES,
     ...manager.names().filter((name) => !ours.has(name)),
   ];
-  bus = await startPluginBus(config, { reservedNames }, (event) => {
+  bus = await startPluginBus(config, { reservedNames, ownership: options.ownership }, (event) => {
     if (event.event === "loaded" || event.event === "failed") register(event.plugin);
     if (event.event === "removed" && ours.delete(event.plugin)) {
       manager.unregister(event.plugin).catch(() => {});
@@ -147,7 +151,14 @@ export async function startPluginBus(
     onEvent: handle,
   });
   const chunkRows = config.number("plugins.chunk_alerts");
-  feed = new StreamFeed({ host, archive, progress, chunkRows, log: feedLog });
+  feed = new StreamFeed({
+    host,
+    archive,
+    progress,
+    chunkRows,
+    log: feedLog,
+    ownership: options.ownership,
+  });
   hours = new HourRuns({
     host,
     archive,

@@ -54,6 +54,7 @@ export async function runProcess(
   const { bus, archive, distribution } = await registerServices(manager, {
     config,
     source: options.source,
+    archiveStarts: options.start.includes("archive"),
   });
   const metrics = await MetricsRecorder.open({ dir: stateDir, read: () => manager.list() });
   metrics.start();

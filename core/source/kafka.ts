@@ -29,6 +29,7 @@ import { logger } from "../log.ts";
 import type {
   Membership,
   PartitionPosition,
+  ResumePoint,
   Source,
   SourceHandler,
   SourceHealth,
@@ -138,6 +139,12 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
    * handler already holds from being delivered twice.
    */
   const delivered = new Map<string, bigint>();
+  /** The first offset handed to the handler per partition, where it resumes when nothing is archived. */
+  const firstDelivered = new Map<string, bigint>();
+  /** Counts assignments; a delivery started under an earlier one is dropped. */
+  let assignments = 0;
+  /** Resolves once the handler said where the current assignment's partitions resume. */
+  let resumed: Promise<void> = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
   const retry = { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10 };
   const kafka = new Kafka({
@@ -223,7 +230,12 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
 
   async function deliver(handler: SourceHandler, payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
-    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const assignment = assignments;
+    await resumed;
+    // Fetched before the handler's seek to where the partition resumes, or before a newer
+    // assignment: the next fetch brings these messages again, from the right place.
+    if (!isRunning() || isStale() || assignment !== assignments) return;
+    if (batch.messages.length === 0) return;
     const { topic, partition } = batch;
     const key = tpKey(topic, partition);
     positions.set(key, { topic, partition, highWatermark: BigInt(batch.highWatermark) });
@@ -243,6 +255,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     if (messages.length > 0) {
       const next = messages[messages.length - 1].offset + 1n;
       delivered.set(key, next);
+      if (!firstDelivered.has(key)) firstDelivered.set(key, messages[0].offset);
       // The coordinator re-arms the session on every heartbeat, a rebalance in progress
       // included; this member rejoins once the batch is taken (kafkajs's next heartbeat).
       const beating = setInterval(() => heartbeat().catch(() => {}), heartbeatMs);
@@ -293,21 +306,42 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     membership.memberId = payload.memberId;
     membership.assigned = assigned;
     membership.since = new Date().toISOString();
-    for (const key of delivered.keys()) if (!owned.has(key)) delivered.delete(key);
-    // Resume where the handler is rather than at Kafka's committed offset, which lags by
-    // what the archive still buffers; with kafka.start=latest, a partition without a
-    // commit would otherwise skip what arrived while the consumer was stopped.
-    for (const { topic, partition } of assigned) {
-      const next = delivered.get(tpKey(topic, partition));
-      if (next !== undefined) consumer.seek({ topic, partition, offset: next.toString() });
+    for (const key of [...delivered.keys(), ...positions.keys()]) {
+      if (!owned.has(key)) {
+        delivered.delete(key);
+        positions.delete(key);
+      }
     }
+    const assignment = ++assignments;
     log.info("partitions assigned", {
       group: options.group,
       member: payload.memberId,
       partitions: assigned.map((tp) => `${tp.topic}[${tp.partition}]`).join(",") || "none",
     });
-    handler.onAssigned?.(assigned);
+    resumed = Promise.resolve(handler.onAssigned?.(assigned)).then((points) => {
+      if (assignment === assignments) seekTo(points ?? []);
+    }).catch((error) => {
+      health.error = `the archive could not take over its partitions: ${(error as Error).message}`;
+      log.error("taking over the assigned partitions failed", { error });
+    });
     void readWatermarks(assigned);
+  }
+
+  /**
+   * Resumes each partition where the handler says, which is past Kafka's committed offset
+   * when the archive made batches durable that Kafka has not heard of. A partition with
+   * nothing archived resumes at the first offset this process delivered (what it held was
+   * dropped), else where Kafka says: with kafka.start=latest, a partition without a commit
+   * would otherwise skip what arrived while it was held.
+   */
+  function seekTo(points: ResumePoint[]): void {
+    for (const { topic, partition, next } of points) {
+      const key = tpKey(topic, partition);
+      const offset = next ?? firstDelivered.get(key) ?? null;
+      if (offset === null) continue;
+      delivered.set(key, offset);
+      consumer.seek({ topic, partition, offset: offset.toString() });
+    }
   }
 
   /**

@@ -22,8 +22,19 @@ export interface SourceHandler {
    * returned promise before delivering more of that partition: backpressure.
    */
   onMessages(messages: SourceMessage[]): Promise<void>;
-  /** The partitions this process now owns (after a rebalance). */
-  onAssigned?(partitions: TopicPartition[]): Promise<void> | void;
+  /**
+   * The partitions this process owns now, after each rebalance (all of them, the
+   * ones it kept included). Resolves to where each resumes: the offset after the
+   * last one durably archived, or null for where Kafka's committed offset (or
+   * `kafka.start`) says. The source delivers nothing of the new assignment before.
+   */
+  onAssigned?(partitions: TopicPartition[]): Promise<ResumePoint[]> | void;
+}
+
+/** Where a partition resumes after an assignment. */
+export interface ResumePoint extends TopicPartition {
+  /** The next offset to deliver; null: where Kafka's committed offset says. */
+  next: bigint | null;
 }
 
 /** A topic and partition pair. */

@@ -5,7 +5,7 @@
  * tests (poles, RA 0/360) and the query benchmark.
  */
 import * as arrow from "apache-arrow";
-import { Ledger } from "../../core/archive/ledger.ts";
+import { Ledger, type PartitionLedger } from "../../core/archive/ledger.ts";
 import { writeBatch } from "../../core/archive/batch_writer.ts";
 import { hourPath } from "../../core/archive/partitioner.ts";
 import { writeParquet } from "../../core/archive/parquet_writer.ts";
@@ -28,6 +28,8 @@ export interface SkyArchiveOptions {
   topic?: string;
   /** Alerts per file (one batch each). */
   perFile?: number;
+  /** The partition's ledger session to commit with (default: a new one, taken over now). */
+  ledger?: PartitionLedger;
 }
 
 const JD_UNIX_EPOCH = 2440587.5;
@@ -65,11 +67,11 @@ export async function writeSkyArchive(
   options: SkyArchiveOptions = {},
 ): Promise<void> {
   const storage = new LocalStorage(root);
-  const ledger = new Ledger(storage);
   const topic = options.topic ?? "sky";
   const tp = { topic, partition: 0 };
+  const ledger = options.ledger ?? await new Ledger(storage).acquire(tp);
   const perFile = options.perFile ?? 10_000;
-  let offset = BigInt(await ledger.committed(tp)) + 1n;
+  let offset = ledger.committed + 1n;
   for (let i = 0; i < alerts.length; i += perFile) {
     const part = alerts.slice(i, i + perFile);
     const table = withSkyPixel(tableOf(part));
@@ -135,8 +137,8 @@ export async function archiveAlertFolder(
   folder: string,
 ): Promise<void> {
   const storage = new LocalStorage(root);
-  const ledger = new Ledger(storage);
   const tp = { topic, partition: 0 };
+  const ledger = await new Ledger(storage).acquire(tp);
   const files = await listAlertFiles(folder);
   const messages = await Promise.all(files.map(async (f, i) => ({
     ...tp,

@@ -1,22 +1,19 @@
 import assert from "node:assert/strict";
 import { LocalStorage } from "../../../core/storage/mod.ts";
 import type { Storage } from "../../../core/storage/storage.ts";
-import { Ledger, TMP_SUFFIX } from "../../../core/archive/ledger.ts";
+import { Ledger, type PartitionLedger } from "../../../core/archive/ledger.ts";
+import { FencedError } from "../../../core/storage/fenced_log.ts";
 import { writeBatch } from "../../../core/archive/batch_writer.ts";
 import { encodeBatch, type RawMessage } from "../../../core/archive/encoder.ts";
 import { Compactor, parseParquetName, readParquet } from "../../../core/archive/compactor.ts";
-import {
-  AVRO_SCHEMA_KEY,
-  SCHEMA_KEY_KEY,
-  writeParquet,
-} from "../../../core/archive/parquet_writer.ts";
+import { AVRO_SCHEMA_KEY, SCHEMA_KEY_KEY } from "../../../core/archive/parquet_writer.ts";
 import { listAlertFiles } from "../../../core/source/files.ts";
 import { sharedData } from "../../shared_data.ts";
 
 const TP = { topic: "ztf", partition: 0 };
 
 /** Archives the 50 real alerts of 2020-01-01 (one hour) in five batches; returns the hour folder. */
-async function archiveInBatches(storage: Storage, ledger: Ledger): Promise<string> {
+async function archiveInBatches(storage: Storage, ledger: PartitionLedger): Promise<string> {
   const files = await listAlertFiles(sharedData("ztf/alerts/fink-broker-local-20200101"));
   const messages: RawMessage[] = await Promise.all(files.map(async (f, i) => ({
     ...TP,
@@ -40,18 +37,17 @@ async function archiveInBatches(storage: Storage, ledger: Ledger): Promise<strin
   return `ztf/${hour}`;
 }
 
-function compactor(storage: Storage, ledger: Ledger): Compactor {
-  return new Compactor(storage, {
-    targetBytes: 128 * 1024 * 1024,
-    committed: (tp) => ledger.committed(tp),
-  });
+function compactor(storage: Storage): Compactor {
+  return new Compactor(storage, { targetBytes: 128 * 1024 * 1024 });
 }
 
-async function withArchive(fn: (storage: Storage, ledger: Ledger, hour: string) => Promise<void>) {
+async function withArchive(
+  fn: (storage: Storage, ledger: PartitionLedger, hour: string) => Promise<void>,
+) {
   const dir = await Deno.makeTempDir();
   try {
     const storage = new LocalStorage(dir);
-    const ledger = new Ledger(storage);
+    const ledger = await new Ledger(storage).acquire(TP);
     await fn(storage, ledger, await archiveInBatches(storage, ledger));
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -89,7 +85,7 @@ Deno.test("a closed hour's small files merge into one named by its offset range"
     const before = await rows(storage, hour);
     const everyField = await fullRows(storage, hour);
     assert.equal(before.names.length, 5);
-    const result = await compactor(storage, ledger).compactHour("ztf", hour);
+    const result = await compactor(storage).compactHour("ztf", hour, () => ledger);
     assert.deepEqual(result, { merged: 5, written: 1 });
     const after = await rows(storage, hour);
     assert.deepEqual(after.names, ["ztf+0+0+49.parquet"]);
@@ -107,53 +103,55 @@ Deno.test("a closed hour's small files merge into one named by its offset range"
   });
 });
 
-Deno.test("files past the committed offset are left alone", async () => {
-  await withArchive(async (storage, ledger, hour) => {
-    const stale = { committed: () => Promise.resolve(19n) };
-    const c = compactor(storage, ledger);
-    const partial = new Compactor(storage, { ...c.options, ...stale });
-    await partial.compactHour("ztf", hour);
-    assert.deepEqual((await rows(storage, hour)).names.sort(), [
-      "ztf+0+0+19.parquet",
-      "ztf+0+20+29.parquet",
-      "ztf+0+30+39.parquet",
-      "ztf+0+40+49.parquet",
-    ]);
+Deno.test("only the partitions this process owns are merged", async () => {
+  await withArchive(async (storage, _ledger, hour) => {
+    const before = (await rows(storage, hour)).names;
+    assert.deepEqual(await compactor(storage).compactHour("ztf", hour, () => null), {
+      merged: 0,
+      written: 0,
+    });
+    assert.deepEqual((await rows(storage, hour)).names, before);
   });
 });
 
-Deno.test("a merge interrupted after its rename is finished on recovery", async () => {
+Deno.test("a merge by an owner that was taken over leaves the inputs and no merged file", async () => {
   await withArchive(async (storage, ledger, hour) => {
-    const inputs = (await storage.list(hour)).map((e) => e.path);
-    const merged = readParquet(await storage.readFile(inputs[0]));
-    const output = `${hour}/ztf+0+0+49.parquet`;
-    await storage.writeFile(
-      "_wal/compact/ztf+0+0-49.json",
-      new TextEncoder().encode(JSON.stringify({ output, inputs })),
-    );
-    await storage.writeFile(
-      output,
-      writeParquet(merged, {
-        avroSchema: merged.schema.metadata.get(AVRO_SCHEMA_KEY)!,
-        schemaKey: merged.schema.metadata.get(SCHEMA_KEY_KEY)!,
-      }),
-    );
-    assert.equal(await compactor(storage, ledger).recover(), 1);
-    assert.deepEqual((await storage.list(hour)).map((e) => e.name), ["ztf+0+0+49.parquet"]);
+    const before = await rows(storage, hour);
+    // Another process takes the partition over while this one merges.
+    const taken = new Compactor(storage, { targetBytes: 128 * 1024 * 1024 });
+    await new Ledger(storage).acquire(TP);
+    await assert.rejects(taken.compactHour("ztf", hour, () => ledger), FencedError);
+    assert.deepEqual(await rows(storage, hour), before);
+    assert.deepEqual((await storage.usage("_staging")).files, 0);
   });
 });
 
-Deno.test("a merge interrupted before its rename is rolled back on recovery", async () => {
-  await withArchive(async (storage, ledger, hour) => {
-    const inputs = (await storage.list(hour)).map((e) => e.path);
-    const output = `${hour}/ztf+0+0+49.parquet`;
-    await storage.writeFile(
-      "_wal/compact/ztf+0+0-49.json",
-      new TextEncoder().encode(JSON.stringify({ output, inputs })),
-    );
-    await storage.writeFile(output + TMP_SUFFIX, new Uint8Array([1, 2, 3]));
-    await compactor(storage, ledger).recover();
-    assert.deepEqual((await storage.list(hour)).map((e) => e.path), inputs);
-    assert.deepEqual(await storage.list("_wal/compact"), []);
+Deno.test("a merge whose record landed before a crash is completed by the next owner", async () => {
+  await withArchive(async (storage, _ledger, hour) => {
+    const before = await rows(storage, hour);
+    // The process dies right after the merge's record: nothing is renamed nor removed.
+    let dead = false;
+    const dying = new Proxy(storage, {
+      get(target, prop) {
+        if (dead && (prop === "rename" || prop === "remove")) {
+          return () => Promise.reject(new Error("killed"));
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const owner = await new Ledger(dying).acquire(TP);
+    const c = new Compactor(dying, { targetBytes: 128 * 1024 * 1024 });
+    const committing = owner.session.commit.bind(owner.session);
+    owner.session.commit = (change) => {
+      dead = true;
+      return committing(change);
+    };
+    await assert.rejects(c.compactHour("ztf", hour, () => owner));
+    assert.deepEqual((await rows(storage, hour)).names.length, 5, "still the five inputs");
+    await new Ledger(storage).acquire(TP);
+    const after = await rows(storage, hour);
+    assert.deepEqual(after.names, ["ztf+0+0+49.parquet"]);
+    assert.deepEqual(after.candids, before.candids);
   });
 });
