@@ -8,6 +8,7 @@
  * and reads back what the nodes made: the archive, the stream plugins'
  * results and the distribution's topics.
  */
+import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
@@ -17,9 +18,11 @@ import { openStorage } from "../../core/storage/mod.ts";
 import type { Storage } from "../../core/storage/storage.ts";
 import { readCommittedOffsets } from "../../core/archive/reader.ts";
 import { listAlertFiles } from "../../core/source/files.ts";
+import { frameContainer } from "../../core/avro/container.ts";
 import { sharedData } from "../shared_data.ts";
 import { WebHdfsTestServer } from "./webhdfs_server.ts";
 import { drain, ROOT, until } from "./fink_process.ts";
+import { query } from "./duckdb.ts";
 
 /** Where the shared roots live. */
 export type Backend = "local" | "webhdfs";
@@ -35,6 +38,22 @@ export interface ClusterOptions {
   config?: string;
   /** `--set` values every node gets, over the cluster's own. */
   settings?: Record<string, string | number>;
+}
+
+/** What {@link Cluster.stream} sent. */
+export interface Sent {
+  /** Messages per partition (offsets 0 to n - 1: the producer is the topic's only one). */
+  messages: number[];
+  /** Alerts in each message, by `partition/offset` (a ZTF container may hold several). */
+  alerts: Map<string, number>;
+}
+
+/** One archived row: its partition, offset, alert id, and whether it passes a filter. */
+export interface ArchivedRow {
+  p: number;
+  o: string;
+  id: string;
+  passes: boolean;
 }
 
 /** One node: a `main.ts start archive` process. */
@@ -208,11 +227,18 @@ export class Cluster {
 
   /**
    * Sends `copies` copies of the shared ZTF alerts, copy k of file i to partition
-   * (i + k) % partitions, `perSecond` at most; resolves to the messages sent per partition.
+   * (i + k) % partitions, `perSecond` at most (Infinity: as fast as the broker takes them),
+   * until `options.signal` aborts.
    */
-  async stream(copies: number, perSecond: number): Promise<number[]> {
+  async stream(
+    copies: number,
+    perSecond: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Sent> {
     const files = await listAlertFiles(sharedData("ztf/alerts"));
     const alerts = await Promise.all(files.map(async (f) => Buffer.from(await Deno.readFile(f))));
+    const counts = alerts.map((a) => frameContainer(a).blocks.reduce((n, b) => n + b.count, 0));
+    const perMessage = new Map<string, number>();
     const kafka = new Kafka({
       brokers: [this.broker.address],
       logLevel: logLevel.NOTHING,
@@ -224,11 +250,11 @@ export class Cluster {
     const chunk = 10;
     const start = Date.now();
     let total = 0;
-    for (let k = 0; k < copies; k++) {
-      for (let i = 0; i < alerts.length; i += chunk) {
+    for (let k = 0; k < copies && !options.signal?.aborted; k++) {
+      for (let i = 0; i < alerts.length && !options.signal?.aborted; i += chunk) {
         const messages = alerts.slice(i, i + chunk).map((value, j) => {
           const partition = (i + j + k) % this.options.partitions;
-          sent[partition]++;
+          perMessage.set(`${partition}/${sent[partition]++}`, counts[i + j]);
           return { value, partition };
         });
         await this.#producer.send({ topic: ALERT_TOPIC, messages });
@@ -238,15 +264,15 @@ export class Cluster {
         if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
       }
     }
-    return sent;
+    return { messages: sent, alerts: perMessage };
   }
 
   /** Waits until the archive's ledger has committed every message sent, per partition. */
-  async archived(sent: number[]): Promise<void> {
+  async archived(sent: Sent): Promise<void> {
     const storage = this.archive();
     await until("every alert to be archived", async () => {
       const committed = await readCommittedOffsets(storage);
-      const done = sent.every((n, partition) => {
+      const done = sent.messages.every((n, partition) => {
         const c = committed.find((o) => o.topic === ALERT_TOPIC && o.partition === partition);
         return n === 0 || c?.offset === BigInt(n - 1);
       });
@@ -254,9 +280,28 @@ export class Cluster {
     }, 600_000);
   }
 
-  /** Stops every node still running (leave, then SIGKILL past the hang guard) and everything else. */
-  async close(): Promise<void> {
-    await this.#producer?.disconnect().catch(() => {});
+  /**
+   * Checks the archive holds every alert sent exactly once: per `partition/offset`, as
+   * many rows as the message had alerts, no (offset, alert id) twice. Returns the rows.
+   */
+  async archivedOnce(sent: Sent, passes = "false"): Promise<ArchivedRow[]> {
+    const rows = await query(`
+      select kafka_partition::int p, kafka_offset::varchar o, candid::varchar id,
+             coalesce(${passes}, false) passes
+      from read_parquet('${this.archiveDir}/${ALERT_TOPIC}/**/*.parquet')`) as unknown as ArchivedRow[];
+    const found = new Map<string, number>();
+    for (const r of rows) found.set(`${r.p}/${r.o}`, (found.get(`${r.p}/${r.o}`) ?? 0) + 1);
+    const wrong = [...new Set([...sent.alerts.keys(), ...found.keys()])]
+      .filter((k) => sent.alerts.get(k) !== found.get(k))
+      .map((k) => `${k}: sent ${sent.alerts.get(k) ?? 0} alerts, archived ${found.get(k) ?? 0}`);
+    assert.deepEqual(wrong.slice(0, 20), [], `${wrong.length} messages archived wrongly`);
+    const triples = new Set(rows.map((r) => `${r.p}/${r.o}/${r.id}`));
+    assert.equal(triples.size, rows.length, "an alert was archived twice");
+    return rows;
+  }
+
+  /** Stops every node still running (asked to leave; SIGKILL past the hang guard). */
+  async stopAll(): Promise<void> {
     for (const node of this.running()) {
       this.signal(node, "SIGCONT");
       await this.leave(node);
@@ -266,8 +311,34 @@ export class Cluster {
       await node.status;
       clearTimeout(kill);
     }
+  }
+
+  /**
+   * What each node logged lately, without the periodic figures: for a failure's message.
+   * With `FINK_CLUSTER_LOGS=<folder>`, {@link close} keeps every node's whole log there, and
+   * the cluster's folders (archive, science) below it.
+   */
+  logs(lines = 40): string {
+    return this.nodes.map((n) => {
+      const kept = n.log().split("\n").filter((l) => l !== "" && !l.includes("msg=figures"));
+      return `--- ${n.name}\n${kept.slice(-lines).join("\n")}`;
+    }).join("\n");
+  }
+
+  /** Stops the nodes, the broker and the WebHDFS server, and removes every folder. */
+  async close(): Promise<void> {
+    await this.#producer?.disconnect().catch(() => {});
+    await this.stopAll();
+    const keep = Deno.env.get("FINK_CLUSTER_LOGS");
+    if (keep !== undefined) {
+      await Deno.mkdir(keep, { recursive: true });
+      for (const n of this.nodes) await Deno.writeTextFile(join(keep, `${n.name}.log`), n.log());
+      await Deno.rename(this.dir, join(keep, "cluster"));
+      if (this.hdfs !== null) await Deno.rename(this.hdfs.dataDir, join(keep, "hdfs"));
+    }
     await this.broker.close();
+    if (keep !== undefined && this.hdfs !== null) await Deno.mkdir(this.hdfs.dataDir);
     await this.hdfs?.close();
-    await Deno.remove(this.dir, { recursive: true });
+    if (keep === undefined) await Deno.remove(this.dir, { recursive: true });
   }
 }
