@@ -22,8 +22,8 @@
  * taken over (all nodes must run this version by then).
  */
 import {
-  type FencedError,
   latestRecord,
+  LogHold,
   type LogSession,
   newWriterId,
   openSession,
@@ -150,27 +150,15 @@ export interface BatchCommit {
 }
 
 /** This process's hold on one partition (one session of its log). */
-export class PartitionLedger {
-  constructor(readonly tp: TopicPartition, readonly session: LogSession<ArchiveState>) {}
+export class PartitionLedger extends LogHold<ArchiveState> {
+  /** Holds `tp` through `session`. */
+  constructor(readonly tp: TopicPartition, session: LogSession<ArchiveState>) {
+    super(session);
+  }
 
   /** The partition's committed offset as of this session's last commit (-1 when none). */
   get committed(): bigint {
     return BigInt(this.session.state.committed);
-  }
-
-  /** Why this hold ended, once a commit was fenced; else null. */
-  get fenced(): FencedError | null {
-    return this.session.fenced;
-  }
-
-  /** The error a commit would have now, if another process took the partition over. */
-  fencedNow(): Promise<FencedError | null> {
-    return this.session.fencedNow();
-  }
-
-  /** Where to write a file that will be named `path` in the archive. */
-  stage(path: string): string {
-    return this.session.stage(path);
   }
 
   /** Commits a batch: its end offset and its files, which appear only if the commit lands. */

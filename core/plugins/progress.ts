@@ -16,8 +16,8 @@
  *   folder, the `partition+start+end` ranges of the archive files processed.
  */
 import {
-  type FencedError,
   latestRecord,
+  LogHold,
   type LogSession,
   newWriterId,
   openSession,
@@ -164,22 +164,15 @@ export class ProgressStore {
 }
 
 /** This process's hold on one plugin's progress on one partition. */
-export class ProgressSession {
-  constructor(readonly tp: TopicPartition, readonly session: LogSession<ProgressState>) {}
+export class ProgressSession extends LogHold<ProgressState> {
+  /** Holds `tp` through `session`. */
+  constructor(readonly tp: TopicPartition, session: LogSession<ProgressState>) {
+    super(session);
+  }
 
   /** The next offset without durable results, as of this session's last commit. */
   get next(): bigint {
     return BigInt(this.session.state.next);
-  }
-
-  /** Why this hold ended, once a commit was fenced; else null. */
-  get fenced(): FencedError | null {
-    return this.session.fenced;
-  }
-
-  /** Where to write a result file that will be named `path`. */
-  stage(path: string): string {
-    return this.session.stage(path);
   }
 
   /**
@@ -191,10 +184,5 @@ export class ProgressSession {
     files: { renames?: Rename[]; removes?: string[] } = {},
   ): Promise<void> {
     await this.session.commit({ state: { next: next.toString() }, ...files });
-  }
-
-  /** Removes staged files that will not be committed. */
-  async discard(renames: readonly Rename[]): Promise<void> {
-    await this.session.discard(renames);
   }
 }

@@ -387,3 +387,32 @@ export class LogSession<S> {
     await complete(this.#storage, record);
   }
 }
+
+/**
+ * A typed hold on one key through a session: what the archive's ledger and the
+ * plugins' progress are built on (each adds the commits its records make).
+ */
+export class LogHold<S> {
+  /** Holds `session`. */
+  constructor(readonly session: LogSession<S>) {}
+
+  /** Why this hold ended, once a commit was fenced; else null. */
+  get fenced(): FencedError | null {
+    return this.session.fenced;
+  }
+
+  /** The error a commit would have now, if another process took the key over. */
+  fencedNow(): Promise<FencedError | null> {
+    return this.session.fencedNow();
+  }
+
+  /** Where to write a file that will be named `path` once committed. */
+  stage(path: string): string {
+    return this.session.stage(path);
+  }
+
+  /** Removes staged files that will not be committed. */
+  async discard(renames: readonly Rename[]): Promise<void> {
+    await this.session.discard(renames);
+  }
+}

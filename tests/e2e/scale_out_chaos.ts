@@ -25,7 +25,7 @@ import {
 } from "../support/cluster.ts";
 import { query } from "../support/duckdb.ts";
 import { getJson, until } from "../support/fink_process.ts";
-import { readTopic } from "../core/distribution/subscriber.ts";
+import { kcatCount, readTopic } from "../core/distribution/subscriber.ts";
 
 const EVENTS = 20;
 /** Copies of the 253 shared ZTF alerts streamed in (copy k of file i to partition (i+k) % 8). */
@@ -134,7 +134,10 @@ export async function chaosRun(backend: Backend): Promise<void> {
     const seen = records.map((r) => `${r.kafka_partition}/${r.kafka_offset}/${r.candid}`);
     assert.equal(new Set(seen).size, seen.length, "a passing alert was published twice");
     assert.deepEqual(seen.sort(), passing.map((r) => `${r.p}/${r.o}/${r.id}`).sort());
-    assert.equal(await committedCount(cluster.broker.address, OUT_TOPIC), passing.length);
+    assert.equal(
+      await kcatCount(cluster.broker.address, OUT_TOPIC, { partitions: "all" }),
+      passing.length,
+    );
   } catch (error) {
     const logs = cluster.logs();
     throw new Error(
@@ -196,29 +199,4 @@ async function distributed(cluster: Cluster, sent: Sent): Promise<void> {
   } finally {
     await admin.disconnect();
   }
-}
-
-/** Messages a read_committed librdkafka consumer reads in every partition of `topic`. */
-async function committedCount(brokers: string, topic: string): Promise<number> {
-  const out = await new Deno.Command("kcat", {
-    args: [
-      "-b",
-      brokers,
-      "-C",
-      "-t",
-      topic,
-      "-o",
-      "beginning",
-      "-e",
-      "-q",
-      "-X",
-      "isolation.level=read_committed",
-      "-f",
-      "%o\\n",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (out.code !== 0) throw new Error(`kcat failed: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").length;
 }
