@@ -229,6 +229,19 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
   }
 
   async function deliver(handler: SourceHandler, payload: EachBatchPayload): Promise<void> {
+    const { heartbeat } = payload;
+    // The coordinator re-arms the session on every heartbeat, a rebalance in progress
+    // included: this member stays in while the archive takes partitions over or holds a
+    // batch, and rejoins once the batch is taken (kafkajs's next heartbeat).
+    const beating = setInterval(() => heartbeat().catch(() => {}), heartbeatMs);
+    try {
+      await deliverHeld(handler, payload);
+    } finally {
+      clearInterval(beating);
+    }
+  }
+
+  async function deliverHeld(handler: SourceHandler, payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const assignment = assignments;
     await resumed;
@@ -256,17 +269,12 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
       const next = messages[messages.length - 1].offset + 1n;
       delivered.set(key, next);
       if (!firstDelivered.has(key)) firstDelivered.set(key, messages[0].offset);
-      // The coordinator re-arms the session on every heartbeat, a rebalance in progress
-      // included; this member rejoins once the batch is taken (kafkajs's next heartbeat).
-      const beating = setInterval(() => heartbeat().catch(() => {}), heartbeatMs);
       try {
         await handler.onMessages(messages);
       } catch (e) {
         // Refused, so not held: kafkajs retries the batch and it must be delivered again.
         if (delivered.get(key) === next) delivered.set(key, messages[0].offset);
         throw e;
-      } finally {
-        clearInterval(beating);
       }
     }
     resolveOffset(batch.lastOffset());
