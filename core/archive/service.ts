@@ -186,8 +186,8 @@ async function startArchive(
   });
   const owner: Owner = thisProcess();
   const ledger = new Ledger(storage, owner);
-  /** The partitions this process holds: being taken over (a promise), then its ledger session. */
-  const held = new Map<string, Promise<PartitionLedger>>();
+  /** The partitions this process holds, each being taken over (a promise of its ledger session). */
+  const held = new Map<string, { tp: TopicPartition; taking: Promise<PartitionLedger> }>();
   const sessions = new Map<string, PartitionLedger>();
   /** Why taking over a partition failed (storage refused in a way retries cannot fix). */
   let takeoverFailure: Error | null = null;
@@ -361,21 +361,21 @@ async function startArchive(
    */
   async function assign(tps: TopicPartition[]): Promise<ResumePoint[]> {
     owner.member = source.membership()?.memberId ?? null;
-    const before = new Set(sessions.keys());
+    const before = new Set(held.keys());
     const wanted = new Set(tps.map(tpKey));
-    const revoked = [...sessions.values()].map((s) => s.tp).filter((tp) => !wanted.has(tpKey(tp)));
+    const revoked = [...held.values()].map((h) => h.tp).filter((tp) => !wanted.has(tpKey(tp)));
     batcher.forget([...tps, ...revoked]);
     for (const tp of [...revoked, ...tps]) {
       held.delete(tpKey(tp));
       sessions.delete(tpKey(tp));
     }
     for (const tp of revoked) stats.partition(tp).lag = null;
-    const taking = Promise.all(tps.map((tp) => {
+    const takeovers = Promise.all(tps.map((tp) => {
       const taking = ledger.acquire(tp).then((session) => {
-        if (held.get(tpKey(tp)) === taking) sessions.set(tpKey(tp), session);
+        if (held.get(tpKey(tp))?.taking === taking) sessions.set(tpKey(tp), session);
         return session;
       });
-      held.set(tpKey(tp), taking);
+      held.set(tpKey(tp), { tp, taking });
       return taking.then((session) => {
         // Every assigned partition is in the figures from the start, idle or not.
         const counts = stats.partition(tp);
@@ -385,7 +385,7 @@ async function startArchive(
     }));
     let points: ResumePoint[];
     try {
-      points = await taking;
+      points = await takeovers;
     } catch (error) {
       takeoverFailure ??= error as Error;
       throw error;
@@ -401,11 +401,12 @@ async function startArchive(
   await source.start({
     async onMessages(messages) {
       const key = tpKey({ topic: messages[0].topic, partition: messages[0].partition });
-      const taking = held.get(key);
+      const taking = held.get(key)?.taking;
       const session = await taking;
       // Not this process's any more, taken over again meanwhile, or fenced: the owner (this
       // process's newer session, or another) reads these messages from its committed offset.
-      if (session === undefined || held.get(key) !== taking || session.fenced !== null) return;
+      const current = held.get(key)?.taking === taking;
+      if (session === undefined || !current || session.fenced !== null) return;
       await batcher.add(messages, session.committed);
     },
     onAssigned: assign,

@@ -226,16 +226,16 @@ export class Cluster {
   }
 
   /**
-   * Sends `copies` copies of the shared ZTF alerts, copy k of file i to partition
-   * (i + k) % partitions, `perSecond` at most (Infinity: as fast as the broker takes them),
-   * until `options.signal` aborts.
+   * Sends `copies` copies of the shared ZTF alerts (or those of `options.folder`), copy k of
+   * file i to partition (i + k) % partitions, `perSecond` at most (Infinity: as fast as the
+   * broker takes them), until `options.signal` aborts.
    */
   async stream(
     copies: number,
     perSecond: number,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; folder?: string } = {},
   ): Promise<Sent> {
-    const files = await listAlertFiles(sharedData("ztf/alerts"));
+    const files = await listAlertFiles(options.folder ?? sharedData("ztf/alerts"));
     const alerts = await Promise.all(files.map(async (f) => Buffer.from(await Deno.readFile(f))));
     const counts = alerts.map((a) => frameContainer(a).blocks.reduce((n, b) => n + b.count, 0));
     const perMessage = new Map<string, number>();
