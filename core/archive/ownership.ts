@@ -2,8 +2,10 @@
  * Which topic-partitions this process works on, for everything downstream of
  * the archive (stream plugins, distribution). A process whose archive consumes
  * Kafka works on the partitions its consumer group assigned it, as the ledger
- * took them over, and on none while its archive is stopped: another node owns
- * them. A process without an archive (`start distribute` over an existing
+ * took them over; once its archive stopped, on the last ones it had, so that
+ * its plugins finish what was archived, until another node takes them over and
+ * fences them off (their commits then fail and they leave those partitions
+ * alone). A process without an archive (`start distribute` over an existing
  * archive, a plugin run alone) works on every partition of the archive.
  */
 import type { TopicPartition } from "../source/source.ts";
@@ -33,7 +35,7 @@ export class Ownership {
     if (this.#owned === null) this.#set([]);
   }
 
-  /** The archive's assignment, once its ledger took the partitions over ([] when it stops). */
+  /** The archive's assignment, once its ledger took the partitions over. */
   assign(tps: TopicPartition[]): void {
     this.#set(tps);
   }

@@ -48,8 +48,8 @@ export interface ArchiveServiceOptions {
   onFailed?: (reason: string) => void;
   /**
    * Told the partitions this process owns after each assignment, once the ledger took
-   * them over (none while the archive is stopped): what comes after the archive
-   * (plugins, distribution) works on those.
+   * them over: what comes after the archive (plugins, distribution) works on those, also
+   * once the archive stopped, until another node takes them over and fences them off.
    */
   ownership?: Ownership;
 }
@@ -432,7 +432,6 @@ async function startArchive(
       });
       clearInterval(failureWatch);
       source.stop();
-      ctx.ownership?.assign([]);
       ctx.onFailed?.(reason);
     }
   }, 1000);
@@ -448,7 +447,6 @@ async function startArchive(
       clearInterval(compactionTimer);
       await compacting;
       await source.stop();
-      ctx.ownership?.assign([]);
       // Flush what is buffered, but do not wait forever on a storage that stays down.
       const giveUp = setTimeout(() => shutdown.abort(), 30_000);
       await batcher.close();
