@@ -11,6 +11,7 @@
  * the archive process during the drain: then also how long until it has
  * results for the whole backlog, and the CPU time of its own process per alert.
  */
+import { TopicPartitionMap } from "../core/source/topic_partition.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { replay } from "../simulator/replayer/mod.ts";
@@ -191,7 +192,10 @@ export async function runArchiveBench(
     children.push(sim);
     if (options.plugin !== undefined) {
       // As if it had run here before: it reads the new topic from its first offset.
-      await new ProgressStore(openStorage(join(dir, "science"))).markStarted(options.plugin.name);
+      await new ProgressStore(openStorage(join(dir, "science"))).markStarted(
+        options.plugin.name,
+        new TopicPartitionMap(),
+      );
     }
     await until("the backlog to be sent", async () => {
       const doc = await statusOf(join(dir, "sim"));

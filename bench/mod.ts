@@ -10,6 +10,7 @@ import { runDistributeBench } from "./distribute_bench.ts";
 import { runEncodeBench } from "./encode_bench.ts";
 import { runPluginsBench } from "./plugin_bench.ts";
 import { runQueryBench } from "./query_bench.ts";
+import { runScaleBench } from "./scale_bench.ts";
 import { runXmatchBench } from "./xmatch_bench.ts";
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
@@ -32,6 +33,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   api: () => runApiBench(),
   distribute: () => runDistributeBench(),
   query: () => runQueryBench(),
+  scale: () => runScaleBench(),
 };
 
 if (import.meta.main) {

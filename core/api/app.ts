@@ -34,6 +34,8 @@ import { RequestDurations } from "./request_durations.ts";
 import { statusDocument } from "./status.ts";
 import { registerWebRoutes, type WebOptions } from "./web.ts";
 import type { QueryEngine } from "../query/engine.ts";
+import type { GroupView } from "../source/group_view.ts";
+import type { Membership } from "../source/source.ts";
 import { registerQueryRoutes } from "./query_routes.ts";
 
 /** What the API reads and controls. */
@@ -57,6 +59,16 @@ export interface ApiContext {
   query?: () => Promise<QueryEngine | null>;
   /** Where the dashboard files and chart.js are; defaults suit the project. */
   web?: WebOptions;
+  /** This process's consumer group (its own place, and Kafka's view of all members). */
+  group?: GroupStatus;
+}
+
+/** What the API shows of the consumer group the archive is a member of. */
+export interface GroupStatus {
+  /** This process's membership while its archive consumes Kafka, else null. */
+  membership(): Membership | null;
+  /** The group as Kafka describes it; `self` marks this process's member. */
+  describe(selfMemberId: string | null): Promise<GroupView>;
 }
 
 const HOUR_MS = 3_600_000;
@@ -94,8 +106,25 @@ export function createApiApp(ctx: ApiContext): Hono {
       services: sources.services,
       figures: ctx.metrics.figures(sources),
       index: lastIndex,
+      membership: ctx.group?.membership() ?? null,
     });
     return jsonResponse(c, doc);
+  });
+
+  app.get("/api/group", async (c) => {
+    if (ctx.group === undefined) {
+      throw new ApiError(404, "This process archives files: it is in no consumer group");
+    }
+    const self = ctx.group.membership()?.memberId ?? null;
+    try {
+      return jsonResponse(c, { ...await ctx.group.describe(self), memberId: self });
+    } catch (e) {
+      throw new ApiError(
+        503,
+        `Cannot describe the consumer group on Kafka: ${(e as Error).message}; ` +
+          `check kafka.brokers and that the brokers answer`,
+      );
+    }
   });
 
   app.get("/api/metrics", (c) => {

@@ -7,6 +7,7 @@
 import type { Config } from "../config/mod.ts";
 import type { Figures } from "../metrics/figures.ts";
 import type { ServiceStatus } from "../services/service.ts";
+import type { Membership } from "../source/source.ts";
 import { VERSION } from "../version.ts";
 import type { ArchiveIndex } from "./archive_index.ts";
 import { lagOf } from "./live.ts";
@@ -29,6 +30,8 @@ export interface StatusDocument {
     }[];
   };
   partitions: Figures["partitions"];
+  /** This process's place in its consumer group (the partitions it owns); null without one. */
+  group: Membership | null;
   lastCommit: Figures["lastCommit"];
   connected: boolean;
   problems: string[];
@@ -53,6 +56,8 @@ export interface StatusInputs {
   figures: Figures;
   /** The last listing of the archive storage, when one was made. */
   index: ArchiveIndex | null;
+  /** This process's consumer group membership (the partitions it owns); null without one. */
+  membership: Membership | null;
 }
 
 /** Builds the `/api/status` document. */
@@ -76,6 +81,7 @@ export function statusDocument(inputs: StatusInputs): StatusDocument {
       })),
     },
     partitions: figures.partitions,
+    group: inputs.membership,
     lastCommit: figures.lastCommit,
     connected: figures.connected,
     problems: figures.problems,

@@ -1,18 +1,19 @@
 /**
- * Writes one encoded batch of a topic-partition exactly once: plan the files in
- * the ledger, write each to a temporary name, rename them into place, then
- * commit the batch's end offset. Parquet files go to
+ * Writes one encoded batch of a topic-partition exactly once: write each file
+ * to the partition session's staging folder, commit the batch in the ledger
+ * (the partition's next record, created only if nobody fenced this session),
+ * and only then are the files renamed into place. Parquet files go to
  * `<topic>/<hour>/<topic>+<partition>+<start>+<end>.parquet`; alerts that
  * could not be decoded go, raw, with their reason, to
  * `_quarantine/<topic>/<topic>+<partition>+<offset>.avro` (+ `.json`); the
  * names are file_names.ts's.
  */
 import type { TopicPartition } from "../source/topic_partition.ts";
+import { StorageNotFoundError } from "../storage/errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { EncodedFile, QuarantinedMessage } from "./encoder.ts";
 import { archiveFilePath, quarantineBase } from "./file_names.ts";
-import { replaceFiles } from "../storage/atomic_replace.ts";
-import type { Ledger, LedgerEntry } from "./ledger.ts";
+import type { PartitionLedger } from "./ledger.ts";
 
 /** A Parquet file of one hour, ready to write (what the encoder made). */
 export type FileToWrite = Pick<
@@ -48,10 +49,14 @@ export interface WrittenFile {
   bytes?: Uint8Array;
 }
 
-/** Writes a batch exactly once; returns the Parquet files written. */
+/**
+ * Writes a batch exactly once; returns the Parquet files written. Throws the
+ * ledger's FencedError, with nothing of the batch left, when another session
+ * holds the partition now.
+ */
 export async function writeBatch(
   batch: BatchWrite,
-  target: { storage: Storage; ledger: Ledger },
+  target: { storage: Storage; ledger: PartitionLedger },
 ): Promise<WrittenFile[]> {
   const { storage, ledger } = target;
   const { tp } = batch;
@@ -75,13 +80,15 @@ export async function writeBatch(
     writes.push({ path: `${base}.avro`, data: q.value });
     writes.push({ path: `${base}.json`, data: new TextEncoder().encode(JSON.stringify(reason)) });
   }
-  const entry: LedgerEntry = {
-    start: batch.start,
-    end: batch.end,
-    files: writes.map((w) => w.path),
-  };
-  await ledger.begin(tp, entry);
-  await replaceFiles(storage, writes);
-  await ledger.commit(tp, entry);
+  // Staged files of a batch that never commits are deleted by the partition's next owner.
+  const files = writes.map((w) => ({ from: ledger.stage(w.path), to: w.path }));
+  try {
+    await Promise.all(writes.map((w, i) => storage.writeFile(files[i].from, w.data)));
+  } catch (error) {
+    // The next owner deleted this session's staging folder as it took the partition over.
+    const fenced = error instanceof StorageNotFoundError ? await ledger.fencedNow() : null;
+    throw fenced ?? error;
+  }
+  await ledger.commitBatch({ end: batch.end, files });
   return written;
 }

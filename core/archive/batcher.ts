@@ -43,6 +43,8 @@ interface Pending {
   bytes: number;
   /** Highest offset accepted, to drop re-deliveries after a rebalance. */
   last: bigint;
+  /** Bumped by {@link Batcher.forget}: an `add` still waiting for room then takes nothing more. */
+  epoch: number;
   timer: ReturnType<typeof setTimeout> | null;
   /** The flush chain of this partition. */
   flushing: Promise<void>;
@@ -89,6 +91,7 @@ export class Batcher<P = unknown> {
     if (this.#failure !== null) throw this.#failure;
     if (messages.length === 0 || this.#closed) return;
     const p = this.#partition(messages[0]);
+    const epoch = p.epoch;
     for (const m of messages) {
       if (m.offset <= after || m.offset <= p.last) continue;
       if (this.#overBound() || this.#roomWaiters.length > 0 || this.#admitted) {
@@ -96,6 +99,11 @@ export class Batcher<P = unknown> {
         this.#admitted = false;
         if (this.#failure !== null) throw this.#failure;
         if (this.#closed) return;
+        if (p.epoch !== epoch) {
+          // Forgotten meanwhile: the partition was revoked or is being taken over again.
+          this.#admitNext();
+          return;
+        }
       }
       p.messages.push(m);
       p.bytes += m.value.byteLength;
@@ -120,7 +128,10 @@ export class Batcher<P = unknown> {
     if (this.#failure !== null) throw this.#failure;
   }
 
-  /** Drops the buffers of partitions this process no longer owns. */
+  /**
+   * Drops what partitions hold while filling (revoked, or taken over again after a
+   * rebalance, when their messages are read again); batches already cut go on.
+   */
   forget(tps: TopicPartition[]): void {
     for (const tp of tps) {
       const p = this.#pending.get(tp);
@@ -132,6 +143,7 @@ export class Batcher<P = unknown> {
       p.messages = [];
       p.bytes = 0;
       p.last = -1n;
+      p.epoch++;
     }
     this.#admitNext();
   }
@@ -150,6 +162,7 @@ export class Batcher<P = unknown> {
       messages: [],
       bytes: 0,
       last: -1n,
+      epoch: 0,
       timer: null,
       flushing: Promise.resolve(),
     }));

@@ -7,8 +7,11 @@
  *   offsets their rows came from (the hour folder in the archive's layout, see
  *   partitioner.ts);
  * - quarantined alerts `_quarantine/<topic>/<topic>+<partition>+<offset>.avro` (+ `.json`);
- * - the ledger's `_offsets/<topic>+<partition>.json` and
- *   `_wal/<topic>+<partition>/<start>-<end>.json`, and compaction journals
+ * - the ledger's records `_ledger/<topic>+<partition>/<slot>.json` and the files
+ *   its sessions stage `_staging/<topic>+<partition>/<session>/` (ledger.ts);
+ * - what earlier versions kept instead, read once at a partition's first
+ *   takeover: `_offsets/<topic>+<partition>.json`,
+ *   `_wal/<topic>+<partition>/<start>-<end>.json` and compaction journals
  *   `_wal/compact/<topic>+<partition>+<start>-<end>+h<hour>.json`.
  *
  * Offsets are written zero-padded to {@link OFFSET_DIGITS} digits, so a
@@ -87,7 +90,23 @@ export function quarantineBase(tp: TopicPartition, offset: bigint): string {
   return `_quarantine/${tp.topic}/${formatTopicPartition(tp)}+${padOffset(offset)}`;
 }
 
-/** Folder of the committed offsets. */
+/** Folder of the ledger's records, one folder per topic-partition. */
+export const LEDGER_FOLDER = "_ledger";
+
+/** Folder of the staged files, one folder per topic-partition. */
+export const STAGING_FOLDER = "_staging";
+
+/** The folder of one partition's ledger records. */
+export function ledgerPath(tp: TopicPartition): string {
+  return `${LEDGER_FOLDER}/${formatTopicPartition(tp)}`;
+}
+
+/** The folder the ledger's sessions of one partition stage their files in. */
+export function stagingPath(tp: TopicPartition): string {
+  return `${STAGING_FOLDER}/${formatTopicPartition(tp)}`;
+}
+
+/** Folder of the committed offsets of earlier versions. */
 export const OFFSETS_FOLDER = "_offsets";
 
 /** The file of a partition's committed offset. */

@@ -6,14 +6,14 @@
  *
  * Files are `<topic>/<hour>/<topic>+<partition>+<start>+<end>.parquet`, the
  * hour as `YYYY/MM/dd/hh` or hive `year=YYYY/month=MM/day=dd/hour=hh`.
- * Bookkeeping folders (`_wal`, `_offsets`, `_quarantine`) and files being
- * written (`.tmp`) are never listed.
+ * Bookkeeping folders (`_ledger`, `_staging`, `_quarantine`, and an earlier
+ * version's `_wal`, `_offsets`) and files being written (`.tmp`) are never listed.
  */
 import * as arrow from "apache-arrow";
 import { readParquet, readParquetColumns } from "../arrow/parquet.ts";
 import type { Storage } from "../storage/storage.ts";
-import { TopicPartitionMap } from "../source/topic_partition.ts";
-import { OFFSETS_FOLDER, parseOffsetsName, parseParquetName } from "./file_names.ts";
+import { parseTopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
+import { LEDGER_FOLDER, OFFSETS_FOLDER, parseOffsetsName, parseParquetName } from "./file_names.ts";
 import { TMP_SUFFIX } from "../storage/atomic_replace.ts";
 import type { HourRange } from "./hour_range.ts";
 import { readCommittedOffset } from "./ledger.ts";
@@ -197,9 +197,16 @@ export function withoutSuperseded<
   return covered.size === 0 ? files : files.filter((f) => !covered.has(f));
 }
 
-/** Committed offsets of every topic-partition, from the archive's `_offsets/`. */
+/**
+ * Committed offsets of every topic-partition, from the archive's ledger
+ * (`_ledger/`, and `_offsets/` of partitions an earlier version wrote last).
+ */
 export async function readCommittedOffsets(storage: Storage): Promise<CommittedOffset[]> {
   const tps = new TopicPartitionMap<true>();
+  for (const entry of await storage.list(LEDGER_FOLDER)) {
+    const tp = entry.isDirectory ? parseTopicPartition(entry.name) : null;
+    if (tp !== null) tps.set(tp, true);
+  }
   for (const entry of await storage.list(OFFSETS_FOLDER)) {
     const tp = entry.isDirectory ? null : parseOffsetsName(entry.name);
     if (tp !== null) tps.set(tp, true);

@@ -2,13 +2,22 @@
  * The archive service: source → batcher → encoder pool (both cores) →
  * exactly-once batch writer → storage, with counts at every stage, a status
  * for the API and a log line every few seconds.
+ *
+ * Several processes may archive into one root as members of one consumer
+ * group: at every assignment this process takes over each partition in the
+ * ledger (fencing its earlier owners) before it reads any of its messages,
+ * and resumes after the ledger's committed offset. A batch whose commit is
+ * fenced (the partition moved while it was being written) is dropped and
+ * logged; the new owner reads it again.
  */
 import type { Config } from "../config/mod.ts";
 import { logger } from "../log.ts";
 import type { Service } from "../services/service.ts";
 import { createFilesSource } from "../source/files.ts";
 import { createKafkaSource } from "../source/kafka.ts";
-import type { Source } from "../source/source.ts";
+import type { Membership, ResumePoint, Source } from "../source/source.ts";
+import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
+import { FencedError, type Owner, thisProcess } from "../storage/fenced_log.ts";
 import { isClearableStorageError, oneLine, openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Batcher } from "./batcher.ts";
@@ -17,7 +26,8 @@ import type { ArchiveConsumer, ArchivedBatch } from "./consumers.ts";
 import { EncoderPool } from "./encoder_pool.ts";
 import type { EncodeOptions } from "./encoder.ts";
 import { Compactor } from "./compactor.ts";
-import { Ledger } from "./ledger.ts";
+import { Ledger, type PartitionLedger } from "./ledger.ts";
+import type { Ownership } from "./ownership.ts";
 import { hourPathStart } from "./partitioner.ts";
 import { listArchivedHours, listTopics } from "./reader.ts";
 import { type ArchiveFigures, ArchiveStats } from "./stats.ts";
@@ -36,6 +46,12 @@ export interface ArchiveServiceOptions {
    * error on one line; the service manager then shows the service `failed`.
    */
   onFailed?: (reason: string) => void;
+  /**
+   * Told the partitions this process owns after each assignment, once the ledger took
+   * them over: what comes after the archive (plugins, distribution) works on those, also
+   * once the archive stopped, until another node takes them over and fences them off.
+   */
+  ownership?: Ownership;
 }
 
 /** What storage is failing on while the archive retries it. */
@@ -68,6 +84,8 @@ export interface ArchiveService extends Service<ArchiveSnapshot> {
   readonly stats: ArchiveStats;
   /** Resolves when a finite source (files) has been archived completely. */
   idle(): Promise<void>;
+  /** This process's consumer group membership while the archive consumes Kafka, else null. */
+  membership(): Membership | null;
 }
 
 const log = logger("archive");
@@ -94,6 +112,8 @@ export function createArchiveService(
       return stats;
     },
     async start() {
+      // Until the group assigns partitions, nothing downstream competes with the other nodes.
+      if (options.source === undefined) options.ownership?.expectAssignment();
       // A start after the archive failed by itself replaces what is left of that run.
       await running?.stop().catch(() => {});
       running = null;
@@ -112,6 +132,7 @@ export function createArchiveService(
       await running?.source.finished;
       await running?.batcher.flushAll();
     },
+    membership: () => running?.source.membership() ?? null,
     details() {
       return archiveDetails(stats, running, storageProblem.current);
     },
@@ -123,6 +144,8 @@ export function createArchiveService(
  * it, so the raw messages are freed once encoded.
  */
 interface PreparedBatch extends Omit<BatchWrite, "tp"> {
+  /** The partition's ledger session its messages were taken under: the one it commits with. */
+  ledger: PartitionLedger;
   /** Messages in the batch: they stop being in flight when it commits. */
   messages: number;
   /** Alerts decoded, archived or not. */
@@ -182,21 +205,17 @@ async function startArchive(
       },
     },
   });
-  const ledger = new Ledger(storage);
+  const owner: Owner = thisProcess();
+  const ledger = new Ledger(storage, owner);
+  /** The partitions this process holds, each being taken over (a promise of its ledger session). */
+  const held = new TopicPartitionMap<{ tp: TopicPartition; taking: Promise<PartitionLedger> }>();
+  const sessions = new TopicPartitionMap<PartitionLedger>();
+  /** Why taking over a partition failed (storage refused in a way retries cannot fix). */
+  let takeoverFailure: Error | null = null;
   const compactor = new Compactor(storage, {
     targetBytes: config.number("archive.compact_target_mb") * 1024 * 1024,
-    committed: (tp) => ledger.committed(tp),
     graceMs: config.number("archive.compact_grace_minutes") * 60_000,
   });
-  const compactions = await compactor.recover();
-  if (compactions > 0) log.info("rolled back interrupted compactions", { count: compactions });
-  const recovery = await ledger.recover();
-  if (recovery.rolledBack > 0) {
-    log.info("rolled back uncommitted batches", {
-      batches: recovery.rolledBack,
-      files: recovery.removedFiles.length,
-    });
-  }
   const pool = new EncoderPool();
   const encodeOptions: EncodeOptions = {
     partition: {
@@ -217,6 +236,8 @@ async function startArchive(
     clientId: config.string("kafka.client_id"),
     fromBeginning: config.choice("kafka.start") === "earliest",
     sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
+    heartbeatMs: config.number("kafka.heartbeat_ms"),
+    rebalanceTimeoutMs: config.number("kafka.rebalance_timeout_ms"),
     topicRefreshMs: config.number("kafka.topic_refresh_ms"),
   });
 
@@ -239,6 +260,38 @@ async function startArchive(
 
   /** Hour folders written since their last compaction, with their topic. */
   const dirtyHours = new Map<string, string>();
+  const closedAfterMs = config.number("archive.compact_after_minutes") * 60_000;
+  let compacting: Promise<void> = Promise.resolve();
+  /**
+   * Hours already in the archive (written before this start, or by the partitions' earlier
+   * owners) are compacted like the new ones: listed again whenever this process gains a
+   * partition, each hour then merged for the partitions this process owns.
+   */
+  const compactPass = () => {
+    compacting = compacting.then(() =>
+      compactClosedHours(compactor, dirtyHours, {
+        closedAfterMs,
+        owned: (tp) => {
+          const session = sessions.get(tp);
+          return session === undefined || session.fenced !== null ? null : session;
+        },
+        held: () => [...sessions.values()].filter((session) => session.fenced === null),
+      })
+    ).catch((e) => {
+      if (e instanceof FencedError) {
+        log.info("compaction stopped: the partition was taken over", { error: e.message });
+        return;
+      }
+      stats.addError(`compaction: ${(e as Error).message}`);
+      log.warn("compaction failed, will retry", { error: e });
+    });
+  };
+  const compactEarlierHours = () => {
+    compacting = compacting.then(() => earlierHours(storage, dirtyHours)).catch((e) => {
+      log.warn("could not list the archived hours; only new ones get compacted", { error: e });
+    });
+    compactPass();
+  };
   const batcher = new Batcher({
     maxMessages: config.number("batch.max_alerts"),
     maxBytes: config.number("batch.max_mb") * 1024 * 1024,
@@ -256,9 +309,12 @@ async function startArchive(
       counts.received -= count;
       counts.inFlight -= count;
     },
-    async prepare(_tp, messages): Promise<PreparedBatch> {
+    async prepare(tp, messages): Promise<PreparedBatch> {
+      // Cut now, under the session its messages were taken under (a takeover forgets them).
+      const session = sessions.get(tp)!;
       const encoded = await pool.encode(messages, { ...encodeOptions, ingestTime: Date.now() });
       return {
+        ledger: session,
         start: messages[0].offset,
         end: messages[messages.length - 1].offset,
         messages: messages.length,
@@ -274,7 +330,17 @@ async function startArchive(
     async flush(tp, batch) {
       const { start, end, quarantined, timestamps } = batch;
       const counts = stats.partition(tp);
-      const written = await writeBatch({ tp, ...batch }, { storage, ledger });
+      let written;
+      try {
+        written = await writeBatch({ tp, ...batch }, { storage, ledger: batch.ledger });
+      } catch (error) {
+        if (!(error instanceof FencedError)) throw error;
+        // Not archived here: the partition's owner now reads these messages again.
+        counts.received -= batch.messages;
+        counts.inFlight -= batch.messages;
+        fenced(tp, { start, end }, error);
+        return;
+      }
       for (const f of written) {
         stats.addFile(tp.topic, f.hour, f.rows, f.size);
         dirtyHours.set(`${tp.topic}/${f.hour}`, tp.topic);
@@ -301,27 +367,83 @@ async function startArchive(
     },
   });
 
+  /** Logs a batch the ledger refused; a fence by another process ends this process's hold. */
+  function fenced(tp: TopicPartition, range: { start: bigint; end: bigint }, error: FencedError) {
+    const fields = { ...tp, start: range.start, end: range.end };
+    if (error.by.ours) {
+      log.info(
+        "batch dropped: this process took the partition over again after a rebalance",
+        fields,
+      );
+      return;
+    }
+    const by = error.by.record?.owner;
+    log.warn("fenced: cannot commit this batch, the partition was taken over by another process", {
+      ...fields,
+      by: by?.member ?? "unknown",
+      host: by?.host,
+      pid: by?.pid,
+      record: error.by.slot,
+    });
+    stats.addError(`${tp.topic}[${tp.partition}]: ${error.message}`);
+  }
+
+  /**
+   * Takes over the partitions of a new assignment (the kept ones too: another process may
+   * have held them in between, unknown to this one while it was paused) before any of their
+   * messages is taken, and says where each resumes.
+   */
+  async function assign(tps: TopicPartition[]): Promise<ResumePoint[]> {
+    owner.member = source.membership()?.memberId ?? null;
+    const before = new TopicPartitionMap([...held.keys()].map((tp) => [tp, true] as const));
+    const wanted = new TopicPartitionMap(tps.map((tp) => [tp, true] as const));
+    const revoked = [...held.values()].map((h) => h.tp).filter((tp) => !wanted.has(tp));
+    batcher.forget([...tps, ...revoked]);
+    for (const tp of [...revoked, ...tps]) {
+      held.delete(tp);
+      sessions.delete(tp);
+    }
+    for (const tp of revoked) stats.partition(tp).lag = null;
+    const takeovers = Promise.all(tps.map((tp) => {
+      const taking = ledger.acquire(tp).then((session) => {
+        if (held.get(tp)?.taking === taking) sessions.set(tp, session);
+        return session;
+      });
+      held.set(tp, { tp, taking });
+      return taking.then((session) => {
+        // Every assigned partition is in the figures from the start, idle or not.
+        const counts = stats.partition(tp);
+        if (session.committed >= 0n) counts.committedOffset = session.committed.toString();
+        return { ...tp, next: session.committed >= 0n ? session.committed + 1n : null };
+      });
+    }));
+    let points: ResumePoint[];
+    try {
+      points = await takeovers;
+    } catch (error) {
+      takeoverFailure ??= error as Error;
+      throw error;
+    }
+    if (tps.some((tp) => !before.has(tp))) compactEarlierHours();
+    log.info("partitions taken over", {
+      partitions: tps.map((tp) => `${tp.topic}[${tp.partition}]`).join(",") || "none",
+    });
+    ctx.ownership?.assign(tps);
+    return points;
+  }
+
   await source.start({
     async onMessages(messages) {
-      const tp = { topic: messages[0].topic, partition: messages[0].partition };
-      const committed = await ledger.committed(tp);
-      const counts = stats.partition(tp);
-      if (counts.committedOffset === null && committed >= 0n) {
-        counts.committedOffset = committed.toString();
-      }
-      await batcher.add(messages, committed);
+      const key = { topic: messages[0].topic, partition: messages[0].partition };
+      const taking = held.get(key)?.taking;
+      const session = await taking;
+      // Not this process's any more, taken over again meanwhile, or fenced: the owner (this
+      // process's newer session, or another) reads these messages from its committed offset.
+      const current = held.get(key)?.taking === taking;
+      if (session === undefined || !current || session.fenced !== null) return;
+      await batcher.add(messages, session.committed);
     },
-    async onAssigned(tps) {
-      ledger.forget(tps);
-      // Every assigned partition is in the figures from the start, idle or not.
-      for (const tp of tps) {
-        const counts = stats.partition(tp);
-        const committed = await ledger.committed(tp).catch(() => -1n);
-        if (counts.committedOffset === null && committed >= 0n) {
-          counts.committedOffset = committed.toString();
-        }
-      }
-    },
+    onAssigned: assign,
   });
   log.info("archive started", {
     source: source.description,
@@ -338,23 +460,11 @@ async function startArchive(
     }
   }, 1000);
   const logger = setInterval(() => logFigures(stats, batcher), LOG_EVERY_MS);
-  const closedAfterMs = config.number("archive.compact_after_minutes") * 60_000;
-  // Hours written before this start (a stop, a crash) are compacted like the new ones, now.
-  let compacting = earlierHours(storage, dirtyHours).catch((e) => {
-    log.warn("could not list the archived hours; only new ones get compacted", { error: e });
-  });
-  const compactPass = () => {
-    compacting = compacting.then(() => compactClosedHours(compactor, dirtyHours, closedAfterMs))
-      .catch((e) => {
-        stats.addError(`compaction: ${(e as Error).message}`);
-        log.warn("compaction failed, will retry", { error: e });
-      });
-  };
-  compactPass();
   const compactionTimer = setInterval(compactPass, COMPACT_EVERY_MS);
   const failureWatch = setInterval(() => {
-    if (batcher.failed !== null) {
-      const reason = oneLine(batcher.failed.message);
+    const failure = batcher.failed ?? takeoverFailure;
+    if (failure !== null) {
+      const reason = oneLine(failure.message);
       log.error("archive stopped on an error it cannot retry; fix it, then start archive", {
         error: reason,
       });
@@ -393,16 +503,28 @@ async function earlierHours(storage: Storage, dirtyHours: Map<string, string>): 
   }
 }
 
-/** Compacts the written hours that are closed (their end is `closedAfterMs` in the past). */
+/**
+ * Compacts the written hours that are closed (their end is `closedAfterMs` in the past),
+ * for the partitions `owned` gives a ledger session for.
+ */
 async function compactClosedHours(
   compactor: Compactor,
   dirtyHours: Map<string, string>,
-  closedAfterMs: number,
+  options: {
+    closedAfterMs: number;
+    owned(tp: TopicPartition): PartitionLedger | null;
+    /** The sessions this process holds now, whose pending merges it expires. */
+    held(): PartitionLedger[];
+  },
 ): Promise<void> {
   for (const [dir, topic] of [...dirtyHours]) {
     const start = hourPathStart(dir);
-    if (start === null || start + HOUR_MS + closedAfterMs > Date.now()) continue;
-    const result = await compactor.compactHour(topic, dir);
+    if (start === null || start + HOUR_MS + options.closedAfterMs > Date.now()) continue;
+    const result = await compactor.compactHour(
+      topic,
+      dir,
+      (partition) => options.owned({ topic, partition }),
+    );
     dirtyHours.delete(dir);
     if (result.written > 0) {
       log.info("hour compacted", {
@@ -413,7 +535,7 @@ async function compactClosedHours(
       });
     }
   }
-  const deleted = await compactor.expire();
+  const deleted = await compactor.expire(options.held());
   if (deleted > 0) log.info("deleted merged files past their grace", { files: deleted });
 }
 

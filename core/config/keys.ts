@@ -99,8 +99,22 @@ const SPECS = {
   "kafka.client_id": { type: str, default: "fink-deno", doc: "Kafka client id" },
   "kafka.session_timeout_ms": {
     type: int(6000, 300000),
-    default: 30000,
-    doc: "A consumer that stops heartbeating for this long leaves the group (its partitions move)",
+    default: 6000,
+    doc: "A member silent this long is dropped from the group and its partitions move to the " +
+      "others: with kafka.heartbeat_ms and batch.max_ms it sets the failover time (under 10 s " +
+      "with the defaults); Kafka accepts 6 s to 30 min by default (group.min/max.session.timeout.ms)",
+  },
+  "kafka.heartbeat_ms": {
+    type: int(100, 100000),
+    default: 1000,
+    doc: "How often a member tells the coordinator it is alive, and so how soon it hears of a " +
+      "rebalance; at most a third of kafka.session_timeout_ms",
+  },
+  "kafka.rebalance_timeout_ms": {
+    type: int(1000, 600000),
+    default: 20000,
+    doc: "How long a rebalance waits for every member to rejoin; a member busy longer (a slow " +
+      "storage write) is dropped, and rejoins once it is done",
   },
   "kafka.topic_refresh_ms": {
     type: int(100, 3600000),
@@ -243,7 +257,8 @@ const SPECS = {
   "distribution.transactional_id": {
     type: str,
     default: "fink-distribution",
-    doc: "Kafka transactional id; one distribution per id (a second one fences the first)",
+    doc: "Prefix of the Kafka transactional ids, one per source partition " +
+      "(<id>.<topic>.<partition>): the node that takes a partition over fences the one that had it",
   },
   "distribution.group": {
     type: str,

@@ -187,6 +187,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     values[key] = validate(key, fromText(key, set.slice(eq + 1)), "--set");
     sources[key] = "flag";
   }
+  checkTogether(values);
   return new Config(values, sources, plugins, file, filters);
 }
 
@@ -363,6 +364,19 @@ function typeProblem(spec: KeySpec, value: unknown): string | null {
         : "";
       return `a whole number${range}`;
     }
+  }
+}
+
+/** Checks the keys whose values bound each other. */
+function checkTogether(values: Record<string, ConfigValue>): void {
+  const session = values["kafka.session_timeout_ms"] as number;
+  const heartbeat = values["kafka.heartbeat_ms"] as number;
+  if (heartbeat * 3 > session) {
+    throw new ConfigError(
+      `kafka.heartbeat_ms is ${heartbeat} and kafka.session_timeout_ms ${session}: the ` +
+        `heartbeat must be at most a third of the session timeout, so a missed heartbeat or ` +
+        `two does not drop the member; lower kafka.heartbeat_ms or raise kafka.session_timeout_ms`,
+    );
   }
 }
 

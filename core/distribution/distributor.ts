@@ -17,6 +17,9 @@
  *
  * Rounds are prepared (1-3) ahead of the one being published (4), and
  * published strictly in order: progress only moves over published rounds.
+ *
+ * Only the source partitions this process owns are distributed (`owns`): with
+ * several nodes, each distributes what its archive holds.
  */
 import { Buffer } from "node:buffer";
 import { type ArchivedFile, listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
@@ -47,6 +50,8 @@ import type { FilterCounters } from "./status.ts";
 export interface Sink {
   progress(topic: string, partition: number): Promise<bigint | null>;
   publish(messages: OutMessage[], progress: Progress): Promise<void>;
+  /** Whether another process took the source partition over (it is then left alone). */
+  lost(topic: string, partition: number): boolean;
 }
 
 /** What the distributor reads, runs and publishes to. */
@@ -69,6 +74,8 @@ export interface DistributorOptions {
   scienceWaitMs: number;
   /** Next offset of each science plugin per topic-partition (null: the plugin never ran). */
   scienceProgress(plugin: string): Promise<TopicPartitionMap<bigint> | null>;
+  /** Whether this process distributes a source partition now; default every one. */
+  owns?(tp: TopicPartition): boolean;
   log(message: string, fields: Fields): void;
   /** The sandboxed database the SQL filters run in. */
   engine: FilterEngine;
@@ -118,6 +125,19 @@ export class Distributor {
   readonly lag = new TopicPartitionMap<bigint>();
 
   /**
+   * Forgets where every partition stands: after a change of ownership the next round
+   * reads each partition's progress again (another process may have moved it).
+   */
+  reassign(): void {
+    this.#generation++;
+    this.#next.clear();
+    this.lag.clear();
+  }
+
+  /** Bumped by {@link reassign}: a round in progress stops after its transaction. */
+  #generation = 0;
+
+  /**
    * One pass: publishes every complete round available; returns the alerts read. Once
    * `signal` aborts, it returns after the transaction in progress (a stop waits for one, not
    * for the whole backlog).
@@ -126,12 +146,22 @@ export class Distributor {
     const ahead = this.options.ahead ?? this.options.encoders.workers + 1;
     const queue: { round: Round; prepared: Promise<Prepared> }[] = [];
     let read = 0;
+    const generation = this.#generation;
+    const mine = (tp: TopicPartition) =>
+      generation === this.#generation && (this.options.owns?.(tp) ?? true) &&
+      !this.options.sink.lost(tp.topic, tp.partition);
     const publishFirst = async () => {
-      const { prepared } = queue.shift()!;
-      read += await this.#publish(await prepared);
+      const { round, prepared } = queue.shift()!;
+      const ready = await prepared;
+      // Prepared before a change of ownership: the partition's progress is read again first.
+      if (!mine(round.progress)) {
+        for (const buffer of ready.buffers) this.options.encoders.recycle(buffer);
+        return;
+      }
+      read += await this.#publish(ready);
     };
     try {
-      for await (const round of this.#rounds(signal)) {
+      for await (const round of this.#rounds(mine, signal)) {
         const prepared = this.#prepare(round);
         // Failures surface in order, from publishFirst; until then nothing is unhandled.
         prepared.catch(() => {});
@@ -149,13 +179,19 @@ export class Distributor {
     return read;
   }
 
-  /** The rounds available, partition after partition, in offset order. */
-  async *#rounds(signal?: AbortSignal): AsyncGenerator<Round> {
+  /** The rounds available on the partitions `mine` says, partition after partition, in order. */
+  async *#rounds(
+    mine: (tp: TopicPartition) => boolean,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Round> {
+    const generation = this.#generation;
     for (const committed of await readCommittedOffsets(this.options.archive)) {
-      if (signal?.aborted) return;
+      if (signal?.aborted || generation !== this.#generation) return;
       const tp: TopicPartition = { topic: committed.topic, partition: committed.partition };
+      if (!mine(tp)) continue;
       let next: bigint = this.#next.get(tp) ??
         await this.options.sink.progress(committed.topic, committed.partition) ?? 0n;
+      if (generation !== this.#generation) return;
       this.#next.set(tp, next);
       this.#committed.set(tp, committed.offset);
       this.lag.set(tp, committed.offset + 1n - next);
@@ -164,7 +200,7 @@ export class Distributor {
         partition: committed.partition,
       })).filter((f) => f.endOffset >= next && f.startOffset <= committed.offset)
         .sort((a, b) => a.startOffset < b.startOffset ? -1 : a.startOffset > b.startOffset ? 1 : 0);
-      while (files.length > 0 && !signal?.aborted) {
+      while (files.length > 0 && !signal?.aborted && mine(tp)) {
         const first = files[0].startOffset > next ? files[0].startOffset : next;
         const later = files.find((f) => f.startOffset > first);
         const end = later === undefined ? committed.offset + 1n : later.startOffset;
@@ -363,11 +399,15 @@ export class Distributor {
   /** Publishes a prepared round and moves the progress; returns the alerts read. */
   async #publish(prepared: Prepared): Promise<number> {
     const { round } = prepared;
+    const generation = this.#generation;
     await this.options.sink.publish(prepared.messages, round.progress);
     for (const buffer of prepared.buffers) this.options.encoders.recycle(buffer);
     const tp = round.progress;
-    this.#next.set(tp, round.to);
-    this.lag.set(tp, this.#committed.get(tp)! + 1n - round.to);
+    // Ownership changed meanwhile: the next pass reads the progress from the sink again.
+    if (generation === this.#generation) {
+      this.#next.set(tp, round.to);
+      this.lag.set(tp, this.#committed.get(tp)! + 1n - round.to);
+    }
     for (const [name, n] of prepared.passed) this.options.counters.published(name, n);
     for (const [name, list] of prepared.summaries) this.options.onPublished(name, list);
     return prepared.read;

@@ -11,6 +11,12 @@
  * object stay in order on one partition): kafkajs's default partitioner
  * would hash the key, and the key here is the whole schema, the same for
  * every message (hashing it took 90 % of the distribution's time).
+ *
+ * Each source partition has a transactional id of its own,
+ * `<transactionalId>.<topic>.<partition>`: the process that takes a partition
+ * over initializes it (InitProducerId), which bumps the producer epoch, aborts
+ * the transaction the previous owner left open and fences that owner, whose
+ * next send or commit fails; only then is the progress read.
  */
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel, type Producer } from "kafkajs";
@@ -21,7 +27,7 @@ import { keyDefault } from "../config/keys.ts";
 /** Options of {@link TransactionalPublisher.connect}. */
 export interface PublisherOptions {
   brokers: string[];
-  /** One distribution per transactional id: a second one fences the first. */
+  /** Prefix of the per-partition transactional ids: a process taking a partition fences the last. */
   transactionalId: string;
   /** Prefix of the progress groups. */
   group: string;
@@ -80,21 +86,37 @@ function chunks(messages: OutMessage[], limit: number): OutMessage[][] {
   return out;
 }
 
-/** A connected transactional producer with its admin client. */
+/** Whether a Kafka error says another producer holds the transactional id now. */
+export function isFenced(error: unknown): boolean {
+  // kafkajs wraps a broker's answer (retries exhausted...): look a few causes down.
+  let e = error as Record<string, any> | undefined;
+  for (let depth = 0; depth < 5 && e; depth++, e = e.cause ?? e.originalError) {
+    if (e.type === "INVALID_PRODUCER_EPOCH" || e.type === "PRODUCER_FENCED") return true;
+  }
+  return false;
+}
+
+/** A publisher whose source partition was taken over by another process. */
+export class PartitionFencedError extends Error {}
+
+/** The admin client and one transactional producer per source partition this process holds. */
 export class TransactionalPublisher {
   /** Partitions of each topic known to exist. */
   readonly #partitions = new Map<string, number>();
   readonly #requestBytes: number;
+  readonly #producers = new Map<string, Promise<Producer>>();
+  /** Source partitions another process took over; left alone until {@link release}. */
+  readonly #lost = new Set<string>();
 
   private constructor(
     private readonly options: PublisherOptions,
-    private readonly producer: Producer,
+    private readonly kafka: Kafka,
     private readonly admin: ReturnType<Kafka["admin"]>,
   ) {
     this.#requestBytes = options.requestBytes ?? keyDefault("distribution.request_kb") * 1000;
   }
 
-  /** Connects, fencing any earlier producer with the same transactional id (its open transaction is aborted). */
+  /** Connects the admin client and creates the progress topic when missing. */
   static async connect(options: PublisherOptions): Promise<TransactionalPublisher> {
     const kafka = new Kafka({
       brokers: options.brokers,
@@ -102,26 +124,10 @@ export class TransactionalPublisher {
       logLevel: logLevel.NOTHING,
       retry: { retries: 5, initialRetryTime: 200 },
     });
-    const producer = kafka.producer({
-      transactionalId: options.transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
     const admin = kafka.admin();
     await admin.connect();
-    try {
-      await producer.connect();
-    } catch (error) {
-      await admin.disconnect();
-      throw error;
-    }
-    const publisher = new TransactionalPublisher(options, producer, admin);
+    const publisher = new TransactionalPublisher(options, kafka, admin);
     await publisher.ensureTopics([options.progressTopic]);
-    // The first transaction sets the producer up (InitProducerId): an earlier
-    // process's open transaction is aborted here, before progress is read.
-    const init = await producer.transaction();
-    await init.abort();
     return publisher;
   }
 
@@ -144,8 +150,13 @@ export class TransactionalPublisher {
     for (const t of found) this.#partitions.set(t.name, Math.max(1, t.partitions.length));
   }
 
-  /** The next offset to distribute of a source partition, null when nothing was ever committed. */
+  /**
+   * The next offset to distribute of a source partition, null when nothing was ever
+   * committed. The partition's producer is initialized first, so the progress read is
+   * past any transaction its previous owner had open.
+   */
   async progress(topic: string, partition: number): Promise<bigint | null> {
+    await this.#producer(topic, partition);
     const [found] = await this.admin.fetchOffsets({
       groupId: this.#group(topic, partition),
       topics: [this.options.progressTopic],
@@ -154,10 +165,19 @@ export class TransactionalPublisher {
     return offset === "-1" ? null : BigInt(offset);
   }
 
-  /** Sends `messages` and moves `progress` in one transaction; aborts it on any failure. */
+  /** Whether another process took this source partition over (until {@link release}). */
+  lost(topic: string, partition: number): boolean {
+    return this.#lost.has(this.#group(topic, partition));
+  }
+
+  /**
+   * Sends `messages` and moves `progress` in one transaction; aborts it on any failure.
+   * Throws {@link PartitionFencedError} when another process took the partition over.
+   */
   async publish(messages: OutMessage[], progress: Progress): Promise<void> {
     await this.ensureTopics([...new Set(messages.map((m) => m.topic))]);
-    const txn = await this.producer.transaction();
+    const producer = await this.#producer(progress.topic, progress.partition);
+    const txn = await producer.transaction();
     try {
       for (const chunk of chunks(messages, this.#requestBytes)) {
         const byTopic = new Map<string, { key: Buffer; value: Buffer; partition: number }[]>();
@@ -184,14 +204,64 @@ export class TransactionalPublisher {
       await txn.commit();
     } catch (error) {
       await txn.abort().catch(() => {});
-      throw error;
+      if (!isFenced(error)) throw error;
+      this.#lost.add(this.#group(progress.topic, progress.partition));
+      throw new PartitionFencedError(
+        `fenced: another process took ${progress.topic}[${progress.partition}] over ` +
+          `(its transactional id was initialized again); this transaction was aborted`,
+        { cause: error },
+      );
     }
   }
 
-  /** Disconnects the producer and the admin client. */
+  /** Drops every partition's producer: the next use initializes it again (after a rebalance). */
+  async release(): Promise<void> {
+    const producers = [...this.#producers.values()];
+    this.#producers.clear();
+    this.#lost.clear();
+    for (const producer of producers) {
+      await producer.then((p) => p.disconnect(), () => {}).catch(() => {});
+    }
+  }
+
+  /** Disconnects the producers and the admin client. */
   async close(): Promise<void> {
-    await this.producer.disconnect().catch(() => {});
+    await this.release();
     await this.admin.disconnect().catch(() => {});
+  }
+
+  /** The partition's producer, initialized on first use (fencing the previous owner). */
+  #producer(topic: string, partition: number): Promise<Producer> {
+    const group = this.#group(topic, partition);
+    let producer = this.#producers.get(group);
+    if (producer === undefined) {
+      producer = this.#initialize(`${this.options.transactionalId}.${topic}.${partition}`);
+      producer.catch(() => {
+        if (this.#producers.get(group) === producer) this.#producers.delete(group);
+      });
+      this.#producers.set(group, producer);
+    }
+    return producer;
+  }
+
+  async #initialize(transactionalId: string): Promise<Producer> {
+    const producer = this.kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    await producer.connect();
+    try {
+      // The first transaction sets the producer up (InitProducerId): the previous owner's
+      // open transaction is aborted here, before progress is read.
+      const init = await producer.transaction();
+      await init.abort();
+    } catch (error) {
+      await producer.disconnect().catch(() => {});
+      throw error;
+    }
+    return producer;
   }
 
   #group(topic: string, partition: number): string {

@@ -4,7 +4,10 @@
  * commits (whose bytes it keeps, within `distribution.buffer_mb`) and every
  * `distribution.poll_ms`. With `distribution.brokers` empty it publishes to
  * the embedded broker at `simulator.host:port`, starting one there when none
- * answers.
+ * answers. It distributes the source partitions this process's archive owns
+ * (every one when the process has no archive); at each change it takes them
+ * over again (each partition's transactional id initialized anew, fencing the
+ * process that had it) and reads their progress again.
  */
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
@@ -23,11 +26,16 @@ import { AlertEncoderPool } from "./encoder_pool.ts";
 import { FilterEngine, parquetSource } from "./filter_engine.ts";
 import { FilterRegistry } from "./filter_registry.ts";
 import { pluginFilters } from "./plugin_filter_host.ts";
-import { EMBEDDED_REQUEST_BYTES, TransactionalPublisher } from "./publisher.ts";
+import {
+  EMBEDDED_REQUEST_BYTES,
+  PartitionFencedError,
+  TransactionalPublisher,
+} from "./publisher.ts";
 import { RecentFiles } from "./recent_files.ts";
 import { scienceFilesFor, sciencePlugins } from "./science_files.ts";
 import { type FilterDefinition, parseDefinition } from "./sql_filter.ts";
 import { FilterCounters, type FilterFigures } from "./status.ts";
+import { Ownership } from "../archive/ownership.ts";
 
 const log = logger("distribution");
 
@@ -75,8 +83,19 @@ export function declaredScience(columns: string[]): Record<string, string> {
   return Object.fromEntries([...byPlugin].map(([p, cols]) => [p, `STRUCT(${cols.join(", ")})`]));
 }
 
+/** Options of {@link createDistributionService}. */
+export interface DistributionServiceOptions {
+  /** The source partitions to distribute (the archive's); default every one. */
+  ownership?: Ownership;
+}
+
 /** The `distribute` service built from the configuration; filter plugins come from `bus`. */
-export function createDistributionService(config: Config, bus?: PluginBus): DistributionService {
+export function createDistributionService(
+  config: Config,
+  bus?: PluginBus,
+  options: DistributionServiceOptions = {},
+): DistributionService {
+  const ownership = options.ownership ?? new Ownership();
   const archive = openStorage(config.string("archive.root"));
   const science = openStorage(config.string("science.root"));
   const progress = new ProgressStore(science);
@@ -101,6 +120,13 @@ export function createDistributionService(config: Config, bus?: PluginBus): Dist
   let stopping: AbortController | null = null;
   let wake: (() => void) | null = null;
   let lastError: string | null = null;
+  /** Ownership changed: the producers are initialized again before the next round. */
+  let reassigned = false;
+  ownership.onChange(() => {
+    distributor?.reassign();
+    reassigned = true;
+    wake?.();
+  });
   const recent = new Map<string, PublishedAlert[]>();
   const plugins = bus === undefined
     ? undefined
@@ -135,11 +161,20 @@ export function createDistributionService(config: Config, bus?: PluginBus): Dist
   async function run(signal: AbortSignal): Promise<void> {
     while (running) {
       try {
+        if (reassigned) {
+          reassigned = false;
+          await publisher!.release();
+        }
         await distributor!.round(signal);
         lastError = null;
       } catch (error) {
-        lastError = (error as Error).message;
-        log.error("distribution round failed; retrying", { error: lastError });
+        if (error instanceof PartitionFencedError) {
+          // Another node distributes that partition now; this one goes on with the others.
+          log.warn("fenced: cannot publish this round", { error: error.message });
+        } else {
+          lastError = (error as Error).message;
+          log.error("distribution round failed; retrying", { error: lastError });
+        }
       }
       if (!running) break;
       await new Promise<void>((resolve) => {
@@ -189,6 +224,7 @@ export function createDistributionService(config: Config, bus?: PluginBus): Dist
         absent: declared,
         scienceWaitMs: config.number("distribution.science_wait_s") * 1000,
         scienceProgress: (plugin) => progress.streamProgress(plugin),
+        owns: (tp) => ownership.owns(tp),
         onPublished: (filter, alerts) => {
           const list = [...alerts, ...recent.get(filter) ?? []].slice(0, 10);
           recent.set(filter, list);

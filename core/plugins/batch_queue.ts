@@ -6,7 +6,7 @@
  * unprocessed.
  */
 import type { PluginRow } from "./define.ts";
-import type { ResultReplace, ResultSource } from "./results.ts";
+import type { ResultPublisher, ResultReplace, ResultSource } from "./results.ts";
 import type { FailedAlert } from "./returned_rows.ts";
 
 /**
@@ -17,6 +17,8 @@ import type { FailedAlert } from "./returned_rows.ts";
 export interface BatchTicket {
   /** False once the batch is no longer wanted; it is then dropped unprocessed. */
   current(): boolean;
+  /** How its results become visible (with the feed's progress); default: renamed in place. */
+  publisher?: ResultPublisher;
   /** Runs after the batch's results are durable, in the order batches were queued. */
   written(): Promise<void>;
   /**

@@ -19,6 +19,7 @@ import { createPluginHost, type PluginHost } from "./host.ts";
 import type { HourRange } from "../archive/hour_range.ts";
 import { type HourJobStatus, HourRuns } from "./hour_runs.ts";
 import { ProgressStore } from "./progress.ts";
+import type { Ownership } from "../archive/ownership.ts";
 import { createParquetSink } from "./results.ts";
 import type { PluginState } from "./lifecycle.ts";
 import type { PluginEvent, PluginStatus } from "./runner.ts";
@@ -63,6 +64,8 @@ export interface PluginBusOptions {
   reservedNames?(): readonly string[];
   /** The plugin services registered for the bus (see {@link registerPluginServices}); default none. */
   services?(): Service<PluginDetails>[];
+  /** The partitions whose batches stream plugins are fed (the archive's); default every one. */
+  ownership?: Ownership;
 }
 
 const log = logger("plugins");
@@ -79,6 +82,7 @@ const STATES: Record<PluginState, ServiceState> = {
 export async function registerPluginServices(
   manager: ServiceManager,
   config: Config,
+  options: Pick<PluginBusOptions, "ownership"> = {},
 ): Promise<PluginBus> {
   // Events arrive while the host is still loading the first plugins.
   let bus: (PluginBus & Internals) | null = null;
@@ -98,12 +102,16 @@ export async function registerPluginServices(
     ...manager.names().filter((name) => !ours.has(name)),
   ];
   const services = () => [...ours.values()];
-  bus = await startPluginBus(config, { reservedNames, services }, (event) => {
-    if (event.event === "loaded" || event.event === "failed") register(event.plugin);
-    if (event.event === "removed" && ours.delete(event.plugin)) {
-      manager.unregister(event.plugin).catch(() => {});
-    }
-  });
+  bus = await startPluginBus(
+    config,
+    { reservedNames, services, ownership: options.ownership },
+    (event) => {
+      if (event.event === "loaded" || event.event === "failed") register(event.plugin);
+      if (event.event === "removed" && ours.delete(event.plugin)) {
+        manager.unregister(event.plugin).catch(() => {});
+      }
+    },
+  );
   for (const plugin of bus.host.list()) register(plugin.name);
   return bus;
 }
@@ -173,7 +181,14 @@ export async function startPluginBus(
     onEvent: handle,
   });
   const chunkRows = config.number("plugins.chunk_alerts");
-  feed = new StreamFeed({ host, archive, progress, chunkRows, log: feedLog });
+  feed = new StreamFeed({
+    host,
+    archive,
+    progress,
+    chunkRows,
+    log: feedLog,
+    ownership: options.ownership,
+  });
   hours = new HourRuns({
     host,
     archive,

@@ -18,19 +18,28 @@
  * A plugin that has never run here (no progress folder) starts at the archive's
  * current end: history is for batch plugins. A topic-partition that appears
  * later is read from its first offset. The archive never waits for a plugin.
+ *
+ * With several processes on one archive, each feeds only the partitions its
+ * archive owns (`Ownership`): at every change of ownership it takes each
+ * plugin's progress on those over (fencing the process that had it), so a
+ * process that lost a partition can no longer land results for it; a batch's
+ * results become visible with the progress record that covers them.
  */
 import type { Fields } from "../log.ts";
 import { listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
+import { Ownership } from "../archive/ownership.ts";
 import { StorageNotFoundError } from "../storage/errors.ts";
+import { FencedError } from "../storage/fenced_log.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { ArchivedBatch } from "../archive/consumers.ts";
 import { liveBatches } from "./archive_batches.ts";
 import type { PluginBatch, PluginHost } from "./host.ts";
-import type { ProgressStore } from "./progress.ts";
+import type { ProgressSession, ProgressStore } from "./progress.ts";
 import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
 import { pumpFiles } from "./pump.ts";
 import type { BatchTicket } from "./batch_queue.ts";
 import { batchLabel } from "./failure_text.ts";
+import type { ResultPublisher } from "./results.ts";
 import type { PluginEvent } from "./runner.ts";
 
 /** Options of {@link StreamFeed}. */
@@ -45,6 +54,8 @@ export interface StreamFeedOptions {
   maxAttempts?: number;
   /** Delay before catching up again after results could not be written. Default 1,000 ms. */
   retryMs?: number;
+  /** The partitions fed here (this process's archive's); default: every partition. */
+  ownership?: Ownership;
   /** Structured log of what the feed does. */
   log(message: string, fields: Fields): void;
 }
@@ -81,6 +92,10 @@ interface PluginFeed {
   epoch: number;
   ready: boolean;
   cursors: TopicPartitionMap<Cursor>;
+  /** This process's hold on the plugin's progress, per topic-partition of a cursor. */
+  sessions: TopicPartitionMap<ProgressSession>;
+  /** Where the plugin starts on a partition it has no progress for (see progress.ts). */
+  start: TopicPartitionMap<bigint>;
   loop: Promise<void> | null;
   wake: boolean;
   /** Failures in a row of the batch that failed last (its {@link batchLabel}); other batches do not reset it. */
@@ -106,11 +121,16 @@ export class StreamFeed {
   #work = new Set<Promise<unknown>>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #closed = false;
+  #ownership: Ownership;
+  /** Partitions a process took over from this one, left alone until ownership changes. */
+  #lost = new TopicPartitionMap<true>();
 
   /** A feed over `options.archive`; it reads the committed offsets right away. */
   constructor(options: StreamFeedOptions) {
     this.#options = options;
+    this.#ownership = options.ownership ?? new Ownership();
     this.#initial = this.#track(this.#readCommitted());
+    this.#ownership.onChange(() => this.#reassign());
   }
 
   /** Pass every host event here: starts, failures and stops move the cursors. */
@@ -127,11 +147,9 @@ export class StreamFeed {
       case "sink_error":
         if (feed !== undefined) {
           this.#invalidate(feed);
-          const timer = setTimeout(() => {
-            this.#timers.delete(timer);
+          this.#later(() => {
             if (this.#plugins.get(feed.name) === feed) this.#track(this.#resume(feed.name));
-          }, this.#options.retryMs ?? 1000);
-          this.#timers.add(timer);
+          });
         }
         return;
       case "stopped":
@@ -149,8 +167,8 @@ export class StreamFeed {
   /** Hands a batch the archive has just committed to the plugins that are level with it. */
   async onArchived(batch: ArchivedBatch): Promise<void> {
     await this.#initial;
-    if (this.#closed) return;
     const tp = { topic: batch.topic, partition: batch.partition };
+    if (this.#closed || !this.#feeds(tp)) return;
     const known = this.#archived.get(tp);
     if (known === undefined || known < batch.endOffset) this.#archived.set(tp, batch.endOffset);
     const eligible: { feed: PluginFeed; cursor: Cursor; epoch: number }[] = [];
@@ -159,7 +177,12 @@ export class StreamFeed {
         feed.wake = true;
         continue;
       }
-      const cursor = this.#cursor(feed, tp);
+      const cursor = feed.cursors.get(tp);
+      if (cursor === undefined) {
+        // A partition new to the plugin: its progress is taken over as it catches up.
+        this.#kick(feed);
+        continue;
+      }
       if (batch.endOffset < cursor.next) continue;
       if (
         cursor.live && cursor.next === batch.startOffset && this.#options.host.hasRoom(feed.name)
@@ -282,9 +305,28 @@ export class StreamFeed {
   }
 
   async #readCommitted(): Promise<void> {
+    const archived = new TopicPartitionMap<bigint>();
     for (const c of await readCommittedOffsets(this.#options.archive)) {
-      this.#archived.set(c, c.offset);
+      if (this.#feeds(c)) archived.set(c, c.offset);
     }
+    for (const [tp, committed] of this.#archived) {
+      if (this.#feeds(tp) && !archived.has(tp)) archived.set(tp, committed);
+    }
+    this.#archived = archived;
+  }
+
+  /** Whether this process feeds the plugins `tp`'s batches (it owns it, nobody took it over). */
+  #feeds(tp: TopicPartition): boolean {
+    return this.#ownership.owns(tp) && !this.#lost.has(tp);
+  }
+
+  /** Ownership changed: every plugin is taken over again on the partitions owned now. */
+  #reassign(): void {
+    if (this.#closed) return;
+    this.#lost.clear();
+    const previous = this.#initial;
+    this.#initial = this.#track(previous.then(() => this.#readCommitted()));
+    for (const name of [...this.#plugins.keys()]) this.#track(this.#resume(name));
   }
 
   #isStream(name: string): boolean {
@@ -309,6 +351,8 @@ export class StreamFeed {
       epoch: (old?.epoch ?? 0) + 1,
       ready: false,
       cursors: new TopicPartitionMap(),
+      sessions: new TopicPartitionMap(),
+      start: new TopicPartitionMap(),
       loop: null,
       wake: false,
       failures: old?.failures ?? { key: "", count: 0 },
@@ -318,32 +362,39 @@ export class StreamFeed {
       pending: Promise.resolve(),
     };
     this.#plugins.set(name, feed);
-    const saved = await this.#options.progress.streamProgress(name);
-    if (this.#plugins.get(name) !== feed) return;
-    if (saved === null) {
-      // Never ran here: it starts where the archive is now.
-      for (const [tp, committed] of this.#archived) {
-        const next = committed + 1n;
-        feed.cursors.set(tp, { tp, next, durable: next, live: true });
+    const progress = this.#options.progress;
+    let start = await progress.started(name);
+    if (start === null) {
+      // Never ran here: it starts where the archive is now, on every partition.
+      const end = new TopicPartitionMap<bigint>();
+      for (const c of await readCommittedOffsets(this.#options.archive)) {
+        end.set(c, c.offset + 1n);
       }
-      for (const cursor of feed.cursors.values()) {
-        await this.#options.progress.saveStream(name, cursor.tp, cursor.next);
-      }
-      await this.#options.progress.markStarted(name);
+      start = await progress.markStarted(name, end);
       this.#options.log("plugin starts at the archive's end", { plugin: name });
-    } else {
-      for (const [tp, next] of saved) {
-        feed.cursors.set(tp, { tp, next, durable: next, live: false });
-      }
+    }
+    if (this.#plugins.get(name) !== feed) return;
+    feed.start = start;
+    for (const tp of this.#archived.keys()) {
+      if (!await this.#adopt(feed, tp)) return;
     }
     if (this.#plugins.get(name) !== feed) return;
     feed.ready = true;
     this.#kick(feed);
   }
 
-  #cursor(feed: PluginFeed, tp: TopicPartition): Cursor {
-    // New to a plugin that has run before: read from its first offset.
-    return feed.cursors.getOrCreate(tp, (own) => ({ tp: own, next: 0n, durable: 0n, live: false }));
+  /**
+   * Takes over the plugin's progress on a partition and gives it a cursor there;
+   * false when the feed moved on meanwhile (the plugin failed, ownership changed).
+   */
+  async #adopt(feed: PluginFeed, tp: TopicPartition): Promise<boolean> {
+    if (feed.sessions.has(tp)) return true;
+    const epoch = feed.epoch;
+    const session = await this.#options.progress.acquire(feed.name, tp, feed.start.get(tp) ?? 0n);
+    if (feed.epoch !== epoch || this.#plugins.get(feed.name) !== feed) return false;
+    feed.sessions.set(tp, session);
+    feed.cursors.set(tp, { tp, next: session.next, durable: session.next, live: false });
+    return true;
   }
 
   #failed(feed: PluginFeed, event: PluginEvent): void {
@@ -366,7 +417,8 @@ export class StreamFeed {
       attempts: this.#options.maxAttempts ?? 3,
       error: event.message,
     });
-    feed.pending = this.#options.progress.saveStream(feed.name, ticket.tp, ticket.skipTo)
+    const session = feed.sessions.get(ticket.tp);
+    feed.pending = Promise.resolve(session?.commit(ticket.skipTo))
       .catch((error) =>
         this.#options.log("recording a skipped batch failed", {
           plugin: feed.name,
@@ -389,15 +441,17 @@ export class StreamFeed {
     let failed = false;
     const loop = this.#catchUp(feed, feed.epoch).catch((error) => {
       failed = true;
-      this.#options.log("catching up from the archive failed; retrying on the next batch", {
+      this.#options.log("catching up from the archive failed; retrying", {
         plugin: feed.name,
         error: (error as Error).message,
       });
     }).finally(() => {
       if (feed.loop !== loop) return;
       feed.loop = null;
-      // A batch that arrived as the loop was ending asks for another round.
+      // A batch that arrived as the loop was ending asks for another round; a failure asks
+      // for one a little later (the archive may have nothing new to wake it with).
       if (feed.wake && !failed) this.#kick(feed);
+      else if (failed) this.#later(() => this.#kick(feed));
     });
     feed.loop = loop;
     this.#track(loop);
@@ -408,11 +462,12 @@ export class StreamFeed {
     while (feed.wake) {
       feed.wake = false;
       for (const [tp, committed] of this.#archived) {
-        const cursor = this.#cursor(feed, tp);
+        if (!await this.#adopt(feed, tp) || stale()) return;
+        const cursor = feed.cursors.get(tp)!;
         // Live but short of the archive: batches were committed while the plugin was not ready.
         if (cursor.live && cursor.next > committed) continue;
         cursor.live = false;
-        while (!stale() && cursor.next <= this.#archived.get(tp)!) {
+        while (!stale() && cursor.next <= (this.#archived.get(tp) ?? -1n)) {
           await this.#catchUpRound(feed, cursor, stale);
         }
         if (stale()) return;
@@ -427,7 +482,7 @@ export class StreamFeed {
 
   /** Queues every archived file of a partition with offsets at or past the cursor. */
   async #catchUpRound(feed: PluginFeed, cursor: Cursor, stale: () => boolean): Promise<void> {
-    const committed = this.#archived.get(cursor.tp)!;
+    const committed = this.#archived.get(cursor.tp) ?? -1n;
     const from = cursor.next;
     const all = await listArchivedFiles(this.#options.archive, cursor.tp.topic, {
       partition: cursor.tp.partition,
@@ -511,23 +566,51 @@ export class StreamFeed {
     const key = batchLabel(batch);
     feed.tickets.set(key, { tp, ...progress });
     const current = () => !this.#closed && feed.epoch === epoch;
+    const session = feed.sessions.get(tp)!;
+    // The results appear with the progress record that covers them, or not at all.
+    const publisher: ResultPublisher = {
+      stage: (path) => session.stage(path),
+      publish: async (files, removes) => {
+        if (!current()) return await session.discard(files);
+        try {
+          await session.commit(progress.after, { renames: files, removes });
+        } catch (error) {
+          if (error instanceof FencedError && !error.by.ours) this.#takenOver(feed, tp, error);
+          throw error;
+        }
+      },
+    };
     return {
       current,
-      written: async () => {
+      publisher,
+      written: () => {
         if (!current()) {
           feed.tickets.delete(key);
-          return;
+          return Promise.resolve();
         }
         // Batches before the failing one, written again after a restart, do not reset its count.
         if (feed.failures.key === key) feed.failures = { key: "", count: 0 };
-        await this.#options.progress.saveStream(feed.name, tp, progress.after);
         feed.tickets.delete(key);
         const cursor = feed.cursors.get(tp);
-        if (cursor === undefined) return;
+        if (cursor === undefined) return Promise.resolve();
         if (cursor.durable < progress.after) cursor.durable = progress.after;
         this.#saveIfIdle(feed, cursor);
+        return Promise.resolve();
       },
     };
+  }
+
+  /** Another process took a partition's progress over: left to it until ownership changes. */
+  #takenOver(feed: PluginFeed, tp: TopicPartition, error: FencedError): void {
+    if (this.#lost.has(tp)) return;
+    this.#lost.set(tp, true);
+    this.#archived.delete(tp);
+    this.#options.log("fenced: another process took this partition's results over", {
+      plugin: feed.name,
+      topic: tp.topic,
+      partition: tp.partition,
+      error: error.message,
+    });
   }
 
   /**
@@ -537,11 +620,26 @@ export class StreamFeed {
   #saveIfIdle(feed: PluginFeed, cursor: Cursor): void {
     if (feed.tickets.size > 0 || cursor.durable >= cursor.next) return;
     const next = cursor.next;
+    const tp = cursor.tp;
+    const session = feed.sessions.get(tp);
+    if (session === undefined) return;
     this.#track(
-      this.#options.progress.saveStream(feed.name, cursor.tp, next).then(() => {
+      session.commit(next).then(() => {
         if (cursor.durable < next) cursor.durable = next;
+      }, (error) => {
+        if (error instanceof FencedError && !error.by.ours) this.#takenOver(feed, tp, error);
+        else if (!(error instanceof FencedError)) throw error;
       }),
     );
+  }
+
+  /** Runs `retry` after `retryMs`, unless the feed closes first. */
+  #later(retry: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#closed) retry();
+    }, this.#options.retryMs ?? 1000);
+    this.#timers.add(timer);
   }
 
   #track<T>(work: Promise<T>): Promise<T> {

@@ -1,13 +1,20 @@
 /**
  * How far each plugin's results are durable, kept beside the results under
- * the science root (written to a temporary name, then renamed):
+ * the science root:
  *
- * - stream plugins: `_progress/<plugin>/<topic>+<partition>.json` holds the
- *   next offset whose results are not yet durable; `started.json` marks a
- *   plugin that has run, so a topic-partition it has no file for is new to
- *   the archive (read from its first offset) rather than older than the plugin;
+ * - stream plugins: per plugin and topic-partition, a fenced commit log
+ *   (`core/storage/fenced_log.ts`) under `_progress/<plugin>/<topic>+<p>/`
+ *   whose latest record holds the next offset without durable results. A
+ *   batch's result files are staged, then one record commits them with the
+ *   progress that covers them, so results and progress move together, and a
+ *   process that lost the partition (its archive no longer owns it) can no
+ *   longer land either. Earlier versions' `<topic>+<p>.json` files are read.
+ * - `started.json` marks a plugin that has run here, with where it started on
+ *   every partition the archive had then (the archive's end): a partition it
+ *   has no progress for starts there, or at its first offset when it is newer.
  * - batch plugins: `_progress/<plugin>/hours/<topic>.json` lists, per hour
- *   folder, the `partition+start+end` ranges of the archive files processed.
+ *   folder, the `partition+start+end` ranges of the archive files processed
+ *   (written to a temporary name, then renamed).
  */
 import {
   formatTopicPartition,
@@ -16,7 +23,23 @@ import {
   TopicPartitionMap,
 } from "../source/topic_partition.ts";
 import { parseJsonFile, readReplaced, replaceJson } from "../storage/atomic_replace.ts";
+import {
+  latestRecord,
+  LogHold,
+  type LogSession,
+  newWriterId,
+  openSession,
+  type Owner,
+  type Rename,
+  thisProcess,
+} from "../storage/fenced_log.ts";
 import type { Storage } from "../storage/storage.ts";
+
+/** What a stream plugin's progress record holds. */
+export interface ProgressState {
+  /** The next offset whose results are not durable (decimal). */
+  next: string;
+}
 
 /** The offset range of one archive file a batch plugin processed (its partition's). */
 export interface ProcessedRange {
@@ -28,45 +51,96 @@ export interface ProcessedRange {
 /** Progress files of every plugin under one science root. */
 export class ProgressStore {
   #storage: Storage;
+  #owner: Owner;
+  /** Names this process's sessions, so that one fenced by a newer one of its own says so. */
+  #writer = newWriterId();
   #hours = new Map<string, Map<string, ProcessedRange[]>>();
 
-  /** A store over the science root's storage. */
-  constructor(storage: Storage) {
+  /** A store over the science root's storage; `owner` names this process in its records. */
+  constructor(storage: Storage, owner: Owner = thisProcess()) {
     this.#storage = storage;
+    this.#owner = owner;
   }
 
   /**
    * The next offset to process per topic-partition of a stream plugin, or
-   * null when the plugin never ran here.
+   * null when the plugin never ran here; for readers (they never write).
    */
   async streamProgress(plugin: string): Promise<TopicPartitionMap<bigint> | null> {
     const entries = await this.#storage.list(`_progress/${plugin}`);
     if (!entries.some((e) => e.name === "started.json")) return null;
     const found = new TopicPartitionMap<bigint>();
     for (const entry of entries) {
-      const tp = entry.isDirectory || !entry.name.endsWith(".json")
-        ? null
-        : parseTopicPartition(entry.name.slice(0, -".json".length));
-      if (tp === null) continue;
+      if (entry.isDirectory) {
+        const tp = parseTopicPartition(entry.name);
+        const latest = tp === null
+          ? null
+          : await latestRecord<ProgressState>(this.#storage, entry.path);
+        if (tp !== null && latest !== null) found.set(tp, BigInt(latest.record.state.next));
+        continue;
+      }
+      // An earlier version's file, for a partition without a log yet.
+      const tp = entry.name.endsWith(".json")
+        ? parseTopicPartition(entry.name.slice(0, -".json".length))
+        : null;
+      if (tp === null || found.has(tp)) continue;
       const next = await readReplaced(this.#storage, entry.path, parseNext);
       if (next !== null) found.set(tp, next);
     }
     return found;
   }
 
-  /** Marks a stream plugin as having run (see the module documentation). */
-  async markStarted(plugin: string): Promise<void> {
-    await replaceJson(this.#storage, `_progress/${plugin}/started.json`, {
-      at: new Date().toISOString(),
-    });
+  /**
+   * Where a plugin started per topic-partition (see the module documentation),
+   * or null when it never ran here.
+   */
+  async started(plugin: string): Promise<TopicPartitionMap<bigint> | null> {
+    return await readReplaced(this.#storage, `_progress/${plugin}/started.json`, parseStarted);
   }
 
-  /** Records that results are durable up to (excluding) `next`. */
-  async saveStream(plugin: string, tp: TopicPartition, next: bigint): Promise<void> {
-    await replaceJson(this.#storage, `_progress/${plugin}/${formatTopicPartition(tp)}.json`, {
-      next: next.toString(),
+  /**
+   * Marks a stream plugin as having run, starting at `from` (next offset per
+   * topic-partition). Of several processes marking it at once the first one
+   * wins; returns the start in force.
+   */
+  async markStarted(
+    plugin: string,
+    from: TopicPartitionMap<bigint>,
+  ): Promise<TopicPartitionMap<bigint>> {
+    const body = {
       at: new Date().toISOString(),
+      from: Object.fromEntries(
+        [...from].map(([tp, next]) => [formatTopicPartition(tp), next.toString()]),
+      ),
+    };
+    const path = `_progress/${plugin}/started.json`;
+    await this.#storage.createIfAbsent(path, new TextEncoder().encode(JSON.stringify(body)));
+    return (await this.started(plugin)) ?? from;
+  }
+
+  /**
+   * Takes over a stream plugin's progress on a partition: fences this process's
+   * and other processes' earlier sessions, completes what they committed, and
+   * returns the session. `start` is where the plugin starts when it has no progress
+   * on the partition yet.
+   */
+  async acquire(plugin: string, tp: TopicPartition, start: bigint): Promise<ProgressSession> {
+    const key = formatTopicPartition(tp);
+    const session = await openSession<ProgressState>(this.#storage, {
+      dir: `_progress/${plugin}/${key}`,
+      staging: `_staging/${plugin}/${key}`,
+      owner: this.#owner,
+      initial: async () => {
+        const legacy = await readReplaced(
+          this.#storage,
+          `_progress/${plugin}/${key}.json`,
+          parseNext,
+        );
+        return { next: (legacy ?? start).toString() };
+      },
+      writer: this.#writer,
     });
+    return new ProgressSession(tp, session);
   }
 
   /** The archive ranges processed per hour folder (below the topic folder) of a topic. */
@@ -107,6 +181,21 @@ function parseNext(bytes: Uint8Array): bigint | null {
   return typeof parsed?.next === "string" ? BigInt(parsed.next) : null;
 }
 
+/**
+ * Where a plugin started per topic-partition, from `started.json`; null when it is
+ * not whole. A file of an earlier version (no `from`) says nothing of any partition.
+ */
+function parseStarted(bytes: Uint8Array): TopicPartitionMap<bigint> | null {
+  const parsed = parseJsonFile(bytes) as { at?: unknown; from?: Record<string, unknown> } | null;
+  if (parsed === null || typeof parsed !== "object") return null;
+  const found = new TopicPartitionMap<bigint>();
+  for (const [key, next] of Object.entries(parsed.from ?? {})) {
+    const tp = parseTopicPartition(key);
+    if (tp !== null && typeof next === "string") found.set(tp, BigInt(next));
+  }
+  return found;
+}
+
 /** The ranges per hour folder of a batch plugin's progress file; null when it is not whole. */
 function parseHours(bytes: Uint8Array): Record<string, string[]> | null {
   const parsed = parseJsonFile(bytes) as { hours?: unknown } | null;
@@ -123,4 +212,28 @@ function formatRange(range: ProcessedRange): string {
 function parseRange(text: string): ProcessedRange[] {
   const m = /^(\d+)\+(\d+)\+(\d+)$/.exec(text);
   return m === null ? [] : [{ partition: Number(m[1]), start: BigInt(m[2]), end: BigInt(m[3]) }];
+}
+
+/** This process's hold on one plugin's progress on one partition. */
+export class ProgressSession extends LogHold<ProgressState> {
+  /** Holds `tp` through `session`. */
+  constructor(readonly tp: TopicPartition, session: LogSession<ProgressState>) {
+    super(session);
+  }
+
+  /** The next offset without durable results, as of this session's last commit. */
+  get next(): bigint {
+    return BigInt(this.session.state.next);
+  }
+
+  /**
+   * Records that results are durable up to (excluding) `next`, making the staged
+   * result files visible and removing the ones they supersede, all or nothing.
+   */
+  async commit(
+    next: bigint,
+    files: { renames?: Rename[]; removes?: string[] } = {},
+  ): Promise<void> {
+    await this.session.commit({ state: { next: next.toString() }, ...files });
+  }
 }

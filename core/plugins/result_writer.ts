@@ -67,7 +67,7 @@ export class ResultWriter {
             await this.#options.sink.write(job.plugin, rows, {
               ...job.meta,
               eventHours: job.rows.eventHours,
-            });
+            }, ticket?.publisher);
           } else await ticket.deliver(rows, job.rows.failed);
           await ticket?.written();
         } catch (e) {

@@ -3,10 +3,12 @@
  * as Parquet under `<scienceRoot>/<plugin>/YYYY/MM/dd/hh/` (the hour of each
  * row's event), one file per source batch and hour, named from the Kafka
  * offset range of the archive file(s) the rows came from. Files go through
- * the science root's Storage by atomic replace, so a replayed batch replaces
- * its earlier file instead of adding a duplicate; a batch read from a
- * compacted archive file also removes the results of the smaller files it
- * merged (see {@link ResultBatchMeta.replaces}). The raw archive is never touched.
+ * the science root's Storage, written under a temporary name and renamed (by
+ * a {@link ResultPublisher}: for stream plugins, together with the progress
+ * that covers them, see progress.ts), so a replayed batch replaces its earlier
+ * file instead of adding a duplicate; a batch read from a compacted archive
+ * file also removes the results of the smaller files it merged (see
+ * {@link ResultBatchMeta.replaces}). The raw archive is never touched.
  */
 import * as arrow from "apache-arrow";
 import { join } from "node:path";
@@ -18,7 +20,7 @@ import {
 } from "../archive/file_names.ts";
 import type { PartitionLayout } from "../archive/partitioner.ts";
 import { type ParquetSettings, writeParquet } from "../arrow/parquet.ts";
-import { replaceFile } from "../storage/atomic_replace.ts";
+import { uniqueTemporaryOf } from "../storage/atomic_replace.ts";
 import { LocalStorage } from "../storage/local.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { OutputType, PluginRow } from "./define.ts";
@@ -66,10 +68,36 @@ export interface ResultReplace extends OffsetRange {
   keep: OffsetRange[];
 }
 
+/** A result file written under a temporary name, and the name it takes. */
+export interface StagedFile {
+  from: string;
+  to: string;
+}
+
+/**
+ * How one batch's result files become visible: written where {@link stage} says,
+ * then renamed into place and the files they supersede removed, all at once
+ * ({@link publish}). Stream plugins publish with their progress (progress.ts).
+ */
+export interface ResultPublisher {
+  /** A temporary path for the file that will be named `path`. */
+  stage(path: string): string;
+  /** Renames the staged files into place and removes `removes`; resolves once done. */
+  publish(files: StagedFile[], removes: string[]): Promise<void>;
+}
+
 /** Receives the checked rows of one plugin for one batch. */
 export interface ResultSink {
-  /** Persists the rows; a replay of the same batch must replace, not duplicate. */
-  write(plugin: string, rows: PluginRow[], meta: ResultBatchMeta): Promise<void>;
+  /**
+   * Persists the rows (through `publisher`, by default renamed beside their final
+   * names); a replay of the same batch must replace, not duplicate.
+   */
+  write(
+    plugin: string,
+    rows: PluginRow[],
+    meta: ResultBatchMeta,
+    publisher?: ResultPublisher,
+  ): Promise<void>;
 }
 
 /** Options of {@link createParquetSink}. */
@@ -176,8 +204,17 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
     legacyFolders.set(folder, legacy);
     return legacy;
   }
+  // Without a publisher of its own (batch plugins, tests), a file is replaced atomically from
+  // beside it, under a name of its own: a replay may write it beside the live flow.
+  const beside: ResultPublisher = {
+    stage: (path) => uniqueTemporaryOf(path),
+    async publish(files, removes) {
+      await Promise.all(files.map((f) => storage.rename(f.from, f.to)));
+      for (const path of removes) await storage.remove(path);
+    },
+  };
   return {
-    async write(plugin, rows, meta) {
+    async write(plugin, rows, meta, publisher = beside) {
       if (rows.length !== meta.eventHours.length) {
         throw new Error(
           `Expected one event hour per row, found ${meta.eventHours.length} for ${rows.length} rows`,
@@ -190,8 +227,9 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         outputs: meta.outputs,
         eventHours: hours,
       });
-      const writes: Promise<void>[] = [];
+      const writes: Promise<StagedFile>[] = [];
       const written = new Set<string>();
+      const removes: string[] = [];
       for (let start = 0; start < hours.length;) {
         let end = start + 1;
         while (end < hours.length && hours[end] === hours[start]) end++;
@@ -206,32 +244,35 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         const path = `${folder}/${name}`;
         written.add(path);
         const bytes = writeParquet(table.slice(start, end), writerSettings(meta.outputs));
+        const temporary = publisher.stage(path);
         writes.push((async () => {
-          const legacy = await holdsLegacyNames(folder);
-          // Two writers may replace the same file at once (a replay beside the live flow).
-          await replaceFile(storage, path, bytes, { unique: true });
-          if (legacy) {
+          await storage.writeFile(temporary, bytes);
+          if (await holdsLegacyNames(folder)) {
             // A replay of a batch whose results an earlier version wrote: that file goes.
             const start = BigInt(file.startOffset);
             const old = `${folder}/${legacyParquetName(file, start, BigInt(file.endOffset))}`;
-            if (old !== path) await storage.remove(old);
+            if (old !== path) removes.push(old);
           }
+          return { from: temporary, to: path };
         })());
         start = end;
       }
-      await Promise.all(writes);
+      const files = await Promise.all(writes);
       if (meta.replaces !== undefined) {
         const hoursOfSources = new Set((meta.sources ?? []).map((s) => s.hour));
         for (const hour of hoursOfSources) {
-          await removeReplaced(storage, {
-            dir: resultFolder(plugin, hour, options.layout),
-            topic: meta.topic,
-            partition: meta.partition,
-            replaces: meta.replaces,
-            written,
-          });
+          removes.push(
+            ...await replacedFiles(storage, {
+              dir: resultFolder(plugin, hour, options.layout),
+              topic: meta.topic,
+              partition: meta.partition,
+              replaces: meta.replaces,
+              written,
+            }),
+          );
         }
       }
+      await publisher.publish(files, removes);
     },
   };
 }
@@ -255,8 +296,8 @@ function spanOf(sources: ResultSource[]): { startOffset: bigint; endOffset: bigi
   return { startOffset, endOffset };
 }
 
-/** Removes the result files of one hour folder that the batch just written supersedes. */
-async function removeReplaced(
+/** The result files of one hour folder that the batch being written supersedes. */
+async function replacedFiles(
   storage: Storage,
   target: {
     dir: string;
@@ -265,9 +306,9 @@ async function removeReplaced(
     replaces: ResultReplace;
     written: Set<string>;
   },
-): Promise<void> {
+): Promise<string[]> {
   const { dir, replaces } = target;
-
+  const found: string[] = [];
   for (const entry of await storage.list(dir)) {
     const name = entry.isDirectory ? null : parseParquetName(entry.name);
     if (name === null || name.topic !== target.topic || name.partition !== target.partition) {
@@ -277,6 +318,7 @@ async function removeReplaced(
     const path = entry.path;
     const kept = replaces.keep.some((k) => k.startOffset === start && k.endOffset === end);
     if (target.written.has(path) || kept) continue;
-    if (start >= replaces.startOffset && end <= replaces.endOffset) await storage.remove(path);
+    if (start >= replaces.startOffset && end <= replaces.endOffset) found.push(path);
   }
+  return found;
 }

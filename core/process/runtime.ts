@@ -16,6 +16,7 @@ import { openStorage } from "../storage/mod.ts";
 import { logger } from "../log.ts";
 import { ServiceManager, type ServiceStatuses } from "../services/manager.ts";
 import { ProgressStore } from "../plugins/progress.ts";
+import { GroupDescriber } from "../source/group_view.ts";
 import { type FilesJobSummary, filesJobSummary, waitForStreamPlugins } from "./files_job.ts";
 import { registerServices } from "./service_catalog.ts";
 import { clearProcessState, writeProcessState } from "./state_file.ts";
@@ -57,6 +58,7 @@ export async function runProcess(
   const { bus, archive, distribution } = await registerServices(manager, {
     config,
     source: options.source,
+    archiveStarts: options.start.includes("archive"),
   });
   const metrics = await MetricsRecorder.open({
     dir: stateDir,
@@ -65,6 +67,12 @@ export async function runProcess(
   });
   metrics.start();
   const archiveIndex = createArchiveIndexer(openStorage(config.string("archive.root")));
+  // A files job is in no consumer group; a Kafka archive's group is described by Kafka itself.
+  const describer = options.source !== undefined ? null : new GroupDescriber({
+    brokers: config.list("kafka.brokers"),
+    group: config.string("kafka.group"),
+    clientId: config.string("kafka.client_id"),
+  });
   const app = createApiApp({
     config,
     manager,
@@ -76,6 +84,10 @@ export async function runProcess(
     plugins: bus,
     query: lazyQueryEngine(config),
     distribution,
+    group: describer === null ? undefined : {
+      membership: () => archive.membership(),
+      describe: (self) => describer.describe(self),
+    },
   });
   const server = serve(app.fetch, host, config.number("ui.port"));
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.addr.port}`;
@@ -132,6 +144,7 @@ export async function runProcess(
     await bus.close();
     // Ends the live streams, which the server's shutdown would otherwise wait for.
     await metrics.close();
+    await describer?.close();
     await server.shutdown();
     await clearProcessState(stateDir, Deno.pid);
     log.info("process stopped");

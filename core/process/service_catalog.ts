@@ -11,6 +11,7 @@ import type { PluginBus } from "../plugins/bus.ts";
 import type { ArchiveService } from "../archive/service.ts";
 import type { DistributionService } from "../distribution/service.ts";
 import type { SimulatorDetails, SimulatorService } from "../../simulator/from_config.ts";
+import { Ownership } from "../archive/ownership.ts";
 
 /** Built-in service names, in the order they start. */
 export const BUILTIN_SERVICES = ["simulator", "archive", "distribute", "ui"] as const;
@@ -20,6 +21,11 @@ export interface ServiceContext {
   config: Config;
   /** Folder of .avro files to archive instead of Kafka (`--source files:PATH`). */
   source?: string;
+  /**
+   * The archive is about to be started on Kafka: plugins and distribution wait for its
+   * partitions instead of working on every one meanwhile.
+   */
+  archiveStarts?: boolean;
 }
 
 /** Names a `start` command accepts: built-ins plus the plugin files present. */
@@ -88,16 +94,20 @@ export async function registerServices(
 ): Promise<ProcessServices> {
   manager.register(uiService());
   manager.register(simulatorService(ctx.config));
+  // What the archive owns is what the plugins and the distribution work on.
+  const ownership = new Ownership();
+  if (ctx.archiveStarts === true && ctx.source === undefined) ownership.expectAssignment();
   const { registerPluginServices } = await import("../plugins/bus.ts");
-  const bus = await registerPluginServices(manager, ctx.config);
+  const bus = await registerPluginServices(manager, ctx.config, { ownership });
   const { createArchiveService } = await import("../archive/service.ts");
   const { createDistributionService } = await import("../distribution/service.ts");
-  const distribution = createDistributionService(ctx.config, bus);
+  const distribution = createDistributionService(ctx.config, bus, { ownership });
   const archive = createArchiveService(ctx.config, {
     source: ctx.source,
     // The distribution first: it only keeps the batch's bytes (off local disk) and wakes its loop.
     consumers: [distribution, bus],
     onFailed: (reason) => manager.fail("archive", reason),
+    ownership,
   });
   manager.register(archive);
   manager.register(distribution);

@@ -71,6 +71,7 @@ export function createFilesSource(path: string, options: FilesSourceOptions = {}
     commit: (_tp: TopicPartition, _next: bigint) => Promise.resolve(),
     positions: (): PartitionPosition[] => [{ topic, partition: 0, highWatermark: total }],
     health: () => ({ connected: true, error: null }),
+    membership: () => null,
     finished: finished.promise,
     async stop() {
       stopped = true;

@@ -3,6 +3,13 @@
  * /regex/ patterns). Offsets are committed to Kafka only after the archive made
  * the data durable; the archive's own committed offsets stay the truth.
  *
+ * Group timeouts come from the configuration (`kafka.session_timeout_ms`,
+ * `kafka.heartbeat_ms`, `kafka.rebalance_timeout_ms`): they set how soon the
+ * partitions of a member that died move to the others. kafkajs heartbeats only
+ * between batches, so while the handler holds a batch (waiting for room, for
+ * storage) this source keeps heartbeating for it: a member busy writing is not
+ * taken for a dead one.
+ *
  * kafkajs resolves a pattern once, when it subscribes, and never looks again
  * (kafka.js.org "Consuming messages"; tulios/kafkajs#336, #1685): with patterns, this
  * source reads the topic list every `topicRefreshMs` and, when a new topic matches,
@@ -21,7 +28,9 @@ import "./kafkajs_produce_fix.ts";
 import { keyDefault } from "../config/keys.ts";
 import { logger } from "../log.ts";
 import type {
+  Membership,
   PartitionPosition,
+  ResumePoint,
   Source,
   SourceHandler,
   SourceHealth,
@@ -40,6 +49,13 @@ export interface KafkaSourceOptions {
   fromBeginning: boolean;
   /** Session timeout of the group member, ms (default `kafka.session_timeout_ms`'s). */
   sessionTimeoutMs?: number;
+  /**
+   * Heartbeat interval, ms (default `kafka.heartbeat_ms`); also the longest a fetch waits
+   * on the broker, so an idle member hears of a rebalance as soon.
+   */
+  heartbeatMs?: number;
+  /** How long a rebalance waits for the members to rejoin, ms (default `kafka.rebalance_timeout_ms`). */
+  rebalanceTimeoutMs?: number;
   /** Partitions processed at the same time (default 4). */
   concurrency?: number;
   /**
@@ -115,6 +131,12 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
    * handler already holds from being delivered twice.
    */
   const delivered = new TopicPartitionMap<bigint>();
+  /** The first offset handed to the handler per partition, where it resumes when nothing is archived. */
+  const firstDelivered = new TopicPartitionMap<bigint>();
+  /** Counts assignments; a delivery started under an earlier one is dropped. */
+  let assignments = 0;
+  /** Resolves once the handler said where the current assignment's partitions resume. */
+  let resumed: Promise<void> = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
   const retry = { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10 };
   const kafka = new Kafka({
@@ -130,15 +152,24 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     retry,
   });
   const maxBytesPerPartition = options.maxBytesPerPartition ?? 2 * 1024 * 1024;
+  const heartbeatMs = options.heartbeatMs ?? keyDefault("kafka.heartbeat_ms");
   const consumer: Consumer = kafka.consumer({
     groupId: options.group,
     maxBytesPerPartition,
     maxBytes: maxBytesPerPartition * PARTITIONS_PER_FETCH,
     sessionTimeout: options.sessionTimeoutMs ?? keyDefault("kafka.session_timeout_ms"),
-    rebalanceTimeout: 60_000,
-    heartbeatInterval: 3_000,
+    rebalanceTimeout: options.rebalanceTimeoutMs ?? keyDefault("kafka.rebalance_timeout_ms"),
+    heartbeatInterval: heartbeatMs,
+    maxWaitTimeInMs: heartbeatMs,
     retry: { ...retry, restartOnFailure: () => Promise.resolve(true) },
   });
+  const membership: Membership = {
+    group: options.group,
+    memberId: null,
+    clientId: options.clientId,
+    assigned: [],
+    since: null,
+  };
   const admin: Admin | null = hasPatterns ? kafka.admin({ retry }) : null;
   /** Reads high watermarks of assigned partitions, so an idle partition shows its lag (0). */
   const offsetsAdmin: Admin = admin ?? kafka.admin({ retry });
@@ -190,8 +221,26 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
   }
 
   async function deliver(handler: SourceHandler, payload: EachBatchPayload): Promise<void> {
+    const { heartbeat } = payload;
+    // The coordinator re-arms the session on every heartbeat, a rebalance in progress
+    // included: this member stays in while the archive takes partitions over or holds a
+    // batch, and rejoins once the batch is taken (kafkajs's next heartbeat).
+    const beating = setInterval(() => heartbeat().catch(() => {}), heartbeatMs);
+    try {
+      await deliverHeld(handler, payload);
+    } finally {
+      clearInterval(beating);
+    }
+  }
+
+  async function deliverHeld(handler: SourceHandler, payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
-    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const assignment = assignments;
+    await resumed;
+    // Fetched before the handler's seek to where the partition resumes, or before a newer
+    // assignment: the next fetch brings these messages again, from the right place.
+    if (!isRunning() || isStale() || assignment !== assignments) return;
+    if (batch.messages.length === 0) return;
     const { topic, partition } = batch;
     const key = { topic, partition };
     positions.set(key, { topic, partition, highWatermark: BigInt(batch.highWatermark) });
@@ -211,6 +260,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     if (messages.length > 0) {
       const next = messages[messages.length - 1].offset + 1n;
       delivered.set(key, next);
+      if (!firstDelivered.has(key)) firstDelivered.set(key, messages[0].offset);
       try {
         await handler.onMessages(messages);
       } catch (e) {
@@ -242,27 +292,56 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
 
   function onGroupJoin(
     handler: SourceHandler,
-    memberAssignment: Record<string, number[]>,
+    payload: { memberId: string; memberAssignment: Record<string, number[]> },
   ): void {
     const assigned: TopicPartition[] = [];
     const owned = new TopicPartitionMap<true>();
-    for (const [topic, partitions] of Object.entries(memberAssignment)) {
+    for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
       for (const partition of partitions) {
         assigned.push({ topic, partition });
         owned.set({ topic, partition }, true);
       }
     }
-    for (const tp of delivered.keys()) if (!owned.has(tp)) delivered.delete(tp);
-    // Resume where the handler is rather than at Kafka's committed offset, which lags by
-    // what the archive still buffers; with kafka.start=latest, a partition without a
-    // commit would otherwise skip what arrived while the consumer was stopped.
-    for (const { topic, partition } of assigned) {
-      const next = delivered.get({ topic, partition });
-      if (next !== undefined) consumer.seek({ topic, partition, offset: next.toString() });
+    assigned.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    membership.memberId = payload.memberId;
+    membership.assigned = assigned;
+    membership.since = new Date().toISOString();
+    for (const key of [...delivered.keys(), ...positions.keys()]) {
+      if (!owned.has(key)) {
+        delivered.delete(key);
+        positions.delete(key);
+      }
     }
-    log.info("partitions assigned", { group: options.group, partitions: assigned.length });
-    handler.onAssigned?.(assigned);
+    const assignment = ++assignments;
+    log.info("partitions assigned", {
+      group: options.group,
+      member: payload.memberId,
+      partitions: assigned.map((tp) => `${tp.topic}[${tp.partition}]`).join(",") || "none",
+    });
+    resumed = Promise.resolve(handler.onAssigned?.(assigned)).then((points) => {
+      if (assignment === assignments) seekTo(points ?? []);
+    }).catch((error) => {
+      health.error = `the archive could not take over its partitions: ${(error as Error).message}`;
+      log.error("taking over the assigned partitions failed", { error });
+    });
     void readWatermarks(assigned);
+  }
+
+  /**
+   * Resumes each partition where the handler says, which is past Kafka's committed offset
+   * when the archive made batches durable that Kafka has not heard of. A partition with
+   * nothing archived resumes at the first offset this process delivered (what it held was
+   * dropped), else where Kafka says: with kafka.start=latest, a partition without a commit
+   * would otherwise skip what arrived while it was held.
+   */
+  function seekTo(points: ResumePoint[]): void {
+    for (const { topic, partition, next } of points) {
+      const key = { topic, partition };
+      const offset = next ?? firstDelivered.get(key) ?? null;
+      if (offset === null) continue;
+      delivered.set(key, offset);
+      consumer.seek({ topic, partition, offset: offset.toString() });
+    }
   }
 
   /**
@@ -338,7 +417,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     if (stopped || initial === null) return;
     consumer.on(
       consumer.events.GROUP_JOIN,
-      (e) => onGroupJoin(handler, e.payload.memberAssignment),
+      (e) => onGroupJoin(handler, e.payload),
     );
     if (initial.length > 0) {
       await consumer.subscribe({ topics: initial, fromBeginning: options.fromBeginning });
@@ -378,10 +457,12 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     },
     positions: () => [...positions.values()],
     health: () => ({ ...health }),
+    membership: () => ({ ...membership, assigned: [...membership.assigned] }),
     finished: new Promise<void>(() => {}),
     async stop() {
       stopped = true;
       stopping.abort();
+      membership.assigned = [];
       // A re-subscription may be joining the group: let it finish (it checks `stopped`
       // before running again) so no consumer runs on after the disconnect.
       await bounded(resubscribing, STOP_WAIT_MS);

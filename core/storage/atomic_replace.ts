@@ -33,6 +33,11 @@ export function temporaryOf(path: string): string {
   return path + TMP_SUFFIX;
 }
 
+/** A temporary name of its own for `path` (see {@link ReplaceOptions.unique}). */
+export function uniqueTemporaryOf(path: string): string {
+  return `${path}.${crypto.randomUUID().slice(0, 8)}${TMP_SUFFIX}`;
+}
+
 /** Replaces the file at `path` with `data` atomically (see the module documentation). */
 export async function replaceFile(
   storage: Storage,
@@ -40,9 +45,7 @@ export async function replaceFile(
   data: FileData,
   options: ReplaceOptions = {},
 ): Promise<void> {
-  const temporary = options.unique
-    ? `${path}.${crypto.randomUUID().slice(0, 8)}${TMP_SUFFIX}`
-    : temporaryOf(path);
+  const temporary = options.unique ? uniqueTemporaryOf(path) : temporaryOf(path);
   await storage.writeFile(temporary, data);
   await storage.rename(temporary, path);
 }

@@ -9,7 +9,7 @@
 import { dirname, join, resolve } from "node:path";
 import { oneLine, StorageError, type StorageErrorKind, StorageNotFoundError } from "./errors.ts";
 import { baseName, childPath, normalizeFilePath, normalizePath } from "./path.ts";
-import type { Entry, FileData, RemoveOptions, Storage, Usage } from "./storage.ts";
+import type { Entry, FileData, RemoveOptions, RenameOptions, Storage, Usage } from "./storage.ts";
 
 /** Kinds to use instead of the default mapping for some Deno error classes, per operation. */
 type KindOverrides = Partial<Record<string, StorageErrorKind>>;
@@ -186,6 +186,46 @@ export class LocalStorage implements Storage {
     }
   }
 
+  /**
+   * See {@link Storage.createIfAbsent}: the data goes to a hidden temporary file beside
+   * `path`, fsynced, then `link(2)` gives it the name only if the name is free. A crash
+   * between the two can leave that `.<name>.<random>.create` file behind; nothing reads it.
+   */
+  async createIfAbsent(path: string, data: Uint8Array): Promise<boolean> {
+    const rel = normalizeFilePath(path, "createIfAbsent");
+    const abs = this.#abs(rel);
+    const temporary = join(dirname(abs), `.${baseName(rel)}.${crypto.randomUUID()}.create`);
+    try {
+      await this.#ensureDir(dirname(abs));
+      if (statOrNull(abs) !== null) return false;
+      const file = Deno.openSync(temporary, { write: true, createNew: true });
+      try {
+        await writeAll(file, data);
+        await file.sync();
+      } finally {
+        file.close();
+      }
+      try {
+        Deno.linkSync(temporary, abs);
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) return false;
+        throw new StorageError(
+          kindOf(error, {}),
+          `Local createIfAbsent of "${rel}" could not link its data to the name: ${
+            oneLine((error as Error).message)
+          }; the archive's filesystem must support hard links (link(2))`,
+          { op: "createIfAbsent", path: rel, cause: error },
+        );
+      } finally {
+        Deno.removeSync(temporary);
+      }
+      await syncDir(dirname(abs));
+      return true;
+    } catch (error) {
+      throw localError(error, "createIfAbsent", rel);
+    }
+  }
+
   /** See {@link Storage.readFile}. */
   async readFile(path: string): Promise<Uint8Array> {
     const rel = normalizeFilePath(path, "readFile");
@@ -221,8 +261,11 @@ export class LocalStorage implements Storage {
     }
   }
 
-  /** See {@link Storage.rename}: one atomic `rename(2)`. */
-  async rename(from: string, to: string): Promise<void> {
+  /**
+   * See {@link Storage.rename}: one atomic `rename(2)`; without replacing, `link(2)` (which
+   * fails when the destination exists) then unlink of the source.
+   */
+  async rename(from: string, to: string, options: RenameOptions = {}): Promise<void> {
     const src = normalizeFilePath(from, "rename");
     const dst = normalizeFilePath(to, "rename");
     const absSrc = this.#abs(src);
@@ -243,7 +286,28 @@ export class LocalStorage implements Storage {
         );
       }
       await this.#ensureDir(dirname(absDst));
-      Deno.renameSync(absSrc, absDst);
+      if (options.replace === false) {
+        const source = statOrNull(absSrc);
+        if (source?.isDirectory === true && statOrNull(absDst) === null) {
+          Deno.renameSync(absSrc, absDst);
+        } else if (source !== null) {
+          try {
+            Deno.linkSync(absSrc, absDst);
+          } catch (error) {
+            if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+            throw new StorageError(
+              "already-exists",
+              `Cannot rename "${src}" to "${dst}" without replacing: the destination exists`,
+              { op: "rename", path: dst },
+            );
+          }
+          Deno.removeSync(absSrc);
+        } else {
+          throw new Deno.errors.NotFound(`${src} vanished`);
+        }
+      } else {
+        Deno.renameSync(absSrc, absDst);
+      }
       await syncDir(dirname(absDst));
       if (dirname(absSrc) !== dirname(absDst)) await syncDir(dirname(absSrc));
     } catch (error) {

@@ -10,7 +10,7 @@ import { RetryingStorage, type RetryOptions } from "./retrying.ts";
 import type { Storage } from "./storage.ts";
 import { WebHdfsStorage } from "./webhdfs.ts";
 
-export type { Entry, RemoveOptions, Storage, Usage } from "./storage.ts";
+export type { Entry, RemoveOptions, RenameOptions, Storage, Usage } from "./storage.ts";
 export {
   isClearableStorageError,
   isTransientStorageError,

@@ -5,7 +5,7 @@
  * Not-found, permission and validation errors are passed through at once.
  */
 import { isTransientStorageError, StorageError } from "./errors.ts";
-import type { Entry, FileData, RemoveOptions, Storage, Usage } from "./storage.ts";
+import type { Entry, FileData, RemoveOptions, RenameOptions, Storage, Usage } from "./storage.ts";
 
 /** What `onRetry` is told before each wait. */
 export interface RetryInfo {
@@ -170,6 +170,24 @@ export class RetryingStorage implements Storage {
     return this.#run("writeFile", path, () => this.#inner.writeFile(path, data));
   }
 
+  /**
+   * See {@link Storage.createIfAbsent}. When an attempt's answer was lost after the backend
+   * created the file, the retry finds it there: if it holds exactly `data` (which the
+   * contract asks to be unique to the writer), that retry counts as the success it is.
+   */
+  createIfAbsent(path: string, data: Uint8Array): Promise<boolean> {
+    let retried = false;
+    return this.#run("createIfAbsent", path, async () => {
+      const first = !retried;
+      retried = true;
+      if (await this.#inner.createIfAbsent(path, data)) return true;
+      if (first) return false;
+      const found = await this.#inner.readFile(path).catch(() => null);
+      return found !== null && found.byteLength === data.byteLength &&
+        found.every((byte, i) => byte === data[i]);
+    });
+  }
+
   /** See {@link Storage.readFile}. */
   readFile(path: string): Promise<Uint8Array> {
     return this.#run("readFile", path, () => this.#inner.readFile(path));
@@ -185,13 +203,13 @@ export class RetryingStorage implements Storage {
    * rename, the retry finds no source: if the destination is there and the source is not,
    * that retry counts as the success it is.
    */
-  rename(from: string, to: string): Promise<void> {
+  rename(from: string, to: string, options?: RenameOptions): Promise<void> {
     let retried = false;
     return this.#run("rename", `${from} -> ${to}`, async () => {
       const first = !retried;
       retried = true;
       try {
-        await this.#inner.rename(from, to);
+        await this.#inner.rename(from, to, options);
       } catch (error) {
         const notFound = error instanceof StorageError && error.kind === "not-found";
         if (first || !notFound) throw error;

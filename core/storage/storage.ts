@@ -35,6 +35,17 @@ export interface Usage {
   bytes: number;
 }
 
+/** Options of `rename`. */
+export interface RenameOptions {
+  /**
+   * Replace an existing file at `to` (default true). With false, an existing file or
+   * directory at `to` is left alone and the rename fails with kind `already-exists`; of
+   * several processes renaming one source at once, one moves it and the others fail with
+   * `StorageNotFoundError` (the source is gone) or `already-exists`, never losing the file.
+   */
+  replace?: boolean;
+}
+
 /** Options of `remove`. */
 export interface RemoveOptions {
   /** Remove a directory with everything below it; without it a non-empty directory is refused. */
@@ -63,6 +74,24 @@ export interface Storage {
   writeFile(path: string, data: FileData): Promise<void>;
 
   /**
+   * Creates the file at `path` with `data` only when nothing is there yet (a compare-and-set
+   * on the name), creating missing parent directories. Resolves true when this call created
+   * it, false when a file or directory was already at `path` (left untouched). Of any number
+   * of concurrent calls for one path, from any number of processes and machines sharing the
+   * storage, exactly one resolves true. Durable when the promise resolves, like `writeFile`.
+   *
+   * The file appears whole: the data is written and made durable under a hidden temporary
+   * name beside `path` (`.<name>.<random>.create`, which a crash can leave behind), then
+   * given the name only if it is free: on local disk `link(2)` (fails when `path` exists),
+   * on HDFS RENAME (the namenode refuses an existing destination atomically).
+   *
+   * A retry after a lost answer cannot tell its own earlier success from another writer's:
+   * put something unique to the writer in `data`, and when a call fails or resolves false
+   * after a failure, read the file back and compare.
+   */
+  createIfAbsent(path: string, data: Uint8Array): Promise<boolean>;
+
+  /**
    * Reads the whole file at `path`. Fails with `StorageNotFoundError` when no file is
    * there (nothing at all, or a directory: HDFS reports both the same way).
    */
@@ -87,9 +116,12 @@ export interface Storage {
    * deleted first; between that DELETE and the RENAME (a few milliseconds) neither the
    * old nor the new `to` exists, and a crash in that window leaves `from` in place and
    * `to` missing. Recovery must therefore treat "temporary present, final missing" as
-   * "rename again".
+   * "rename again". Several processes completing the same renames must use
+   * `{ replace: false }`: the delete of a destination another one has just moved into place
+   * would lose the file. Without replacing: locally `link(2)` then unlink of the source for a
+   * file (a crash between leaves both names, the same bytes); on HDFS a plain RENAME.
    */
-  rename(from: string, to: string): Promise<void>;
+  rename(from: string, to: string, options?: RenameOptions): Promise<void>;
 
   /**
    * Removes the file or directory at `path`. Missing paths are not an error. A

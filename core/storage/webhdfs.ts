@@ -7,7 +7,7 @@
  */
 import { StorageError, StorageNotFoundError } from "./errors.ts";
 import { baseName, childPath, normalizeFilePath, normalizePath } from "./path.ts";
-import type { Entry, FileData, RemoveOptions, Storage, Usage } from "./storage.ts";
+import type { Entry, FileData, RemoveOptions, RenameOptions, Storage, Usage } from "./storage.ts";
 import {
   httpError,
   networkError,
@@ -229,6 +229,39 @@ export class WebHdfsStorage implements Storage {
     });
   }
 
+  /**
+   * See {@link Storage.createIfAbsent}: the data is written (CREATE) to a hidden temporary
+   * file beside `path`, then RENAMEd to `path`, which the namenode refuses atomically when
+   * the name exists. A CREATE with `overwrite=false` would be atomic too, but the file is
+   * visible, partial, while its data streams in: a reader could take it for a torn one.
+   */
+  async createIfAbsent(path: string, data: Uint8Array): Promise<boolean> {
+    const rel = normalizeFilePath(path, "createIfAbsent");
+    const hdfsPath = this.#hdfs(rel);
+    const name = rel.slice(rel.lastIndexOf("/") + 1);
+    const folder = hdfsPath.slice(0, hdfsPath.length - name.length);
+    const temporary = `${folder}.${name}.${crypto.randomUUID()}.create`;
+    if (await this.#status(hdfsPath) !== null) return false;
+    const location = await this.#datanodeLocation("PUT", "CREATE", temporary, {
+      overwrite: "true",
+    });
+    await this.#call({
+      method: "PUT",
+      op: "CREATE",
+      hdfsPath: temporary,
+      url: location,
+      body: data,
+      ok: [201],
+      read: discard,
+    });
+    // RENAME moves a file INTO an existing directory: a directory at `path` is "taken" too.
+    if (await this.#status(hdfsPath) === null && await this.#rename(temporary, hdfsPath)) {
+      return true;
+    }
+    await this.#delete(temporary, false);
+    return false;
+  }
+
   /** See {@link Storage.readFile}: OPEN, following the datanode redirect. */
   async readFile(path: string): Promise<Uint8Array> {
     return await this.#open(this.#hdfs(normalizeFilePath(path, "readFile")), {});
@@ -289,7 +322,7 @@ export class WebHdfsStorage implements Storage {
    * answers `false` (no exception) for a missing source, an existing destination file or a
    * missing destination parent, so those cases are checked around it.
    */
-  async rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string, options: RenameOptions = {}): Promise<void> {
     const src = this.#hdfs(normalizeFilePath(from, "rename"));
     const dst = this.#hdfs(normalizeFilePath(to, "rename"));
     const missingSource = () =>
@@ -307,12 +340,22 @@ export class WebHdfsStorage implements Storage {
         { op: "RENAME", path: dst },
       );
     }
+    const occupied = () =>
+      new StorageError(
+        "already-exists",
+        `Cannot rename "${src}" to "${dst}" without replacing: the destination exists`,
+        { op: "RENAME", path: dst },
+      );
+    if (existing && options.replace === false) throw occupied();
     // RENAME refuses an existing destination: from this DELETE to the RENAME, `dst` is absent.
     if (existing) await this.#delete(dst, false);
-    if (await this.#rename(src, dst)) return;
-    if (!await this.#status(src)) throw missingSource();
-    await this.#mkdirs(dst.slice(0, dst.lastIndexOf("/")) || "/");
-    if (await this.#rename(src, dst)) return;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      if (await this.#rename(src, dst)) return;
+      // Refused: a rival moved the source or took the name meanwhile, or the parent is missing.
+      if (!await this.#status(src)) throw missingSource();
+      if (options.replace === false && await this.#status(dst) !== null) throw occupied();
+      if (attempt === 1) await this.#mkdirs(dst.slice(0, dst.lastIndexOf("/")) || "/");
+    }
     throw new StorageError(
       "other",
       `WebHDFS RENAME of "${src}" to "${dst}" answered false although the source exists and the destination's parent was created; check the namenode log`,

@@ -34,7 +34,7 @@ const JOIN_BELOW = 64 * 1024;
 export interface ServerOptions {
   listener: Deno.TcpListener;
   handlers: ReadonlyMap<number, ApiHandler>;
-  context: Omit<HandlerContext, "connectionId">;
+  context: Omit<HandlerContext, "connectionId" | "clientHost">;
   maxFrameBytes: number;
   /** Connections open at once; more are closed as they arrive. */
   maxConnections: number;
@@ -126,7 +126,12 @@ async function serveConnection(
     budget,
     frameTimeoutMs: options.frameTimeoutMs,
   });
-  const ctx: HandlerContext = { ...options.context, connectionId: id };
+  const remote = conn.remoteAddr as Deno.NetAddr;
+  const ctx: HandlerContext = {
+    ...options.context,
+    connectionId: id,
+    clientHost: `/${remote.hostname}`,
+  };
   let tail: Promise<void> = Promise.resolve();
   let inFlight = 0;
   let ended = false;

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { listAlertFiles } from "../../core/source/files.ts";
+import { readCommittedOffset } from "../../core/archive/ledger.ts";
+import { LocalStorage } from "../../core/storage/mod.ts";
 import { sharedData } from "../shared_data.ts";
 import { archiveFiles, query } from "../support/duckdb.ts";
 import { isolatedSettings, spawnFink } from "../support/fink_process.ts";
@@ -40,8 +42,9 @@ async function alertCopies(dir: string): Promise<string> {
 
 /** The archive's committed offset as its ledger left it, or null before the first commit. */
 async function committedOffset(dir: string): Promise<string | null> {
-  const text = await Deno.readTextFile(`${dir}/archive/_offsets/files+0.json`).catch(() => null);
-  return text === null ? null : JSON.parse(text).offset;
+  const tp = { topic: "files", partition: 0 };
+  const offset = await readCommittedOffset(new LocalStorage(`${dir}/archive`), tp);
+  return offset < 0n ? null : offset.toString();
 }
 
 function spawnArchive(dir: string): Deno.ChildProcess {
@@ -135,8 +138,8 @@ Deno.test("SIGKILL at random moments loses and doubles no alert", async () => {
       expected.map((r) => r.candid).sort(),
       "every alert's candid, once",
     );
-    const leftovers = await Array.fromAsync(Deno.readDir(`${dir}/archive/_wal/files+0`));
-    assert.deepEqual(leftovers.map((e) => e.name), [], "no write-ahead entry left");
+    const staged = await new LocalStorage(`${dir}/archive`).usage("_staging");
+    assert.equal(staged.files, 0, "no staged file left");
   } catch (error) {
     throw new Error(
       `${(error as Error).message} (replay with FINK_CRASH_SEED=${SEED})`,

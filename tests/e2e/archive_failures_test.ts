@@ -301,8 +301,9 @@ Deno.test({
       assert.equal(service.stats.total("quarantined"), 0, JSON.stringify(service.stats.errors));
       const candids = await archivedCandids(hdfs.localPath("/archive/ztf"));
       assert.deepEqual(candids, [...first, ...second].sort(), "every alert archived exactly once");
-      const wal = await readdir(hdfs.localPath("/archive/_wal"), { recursive: true });
-      assert.deepEqual(wal.filter((f) => f.endsWith(".json")), [], "no batch left half written");
+      const staged = await readdir(hdfs.localPath("/archive/_staging"), { recursive: true })
+        .catch(() => []);
+      assert.deepEqual(staged.filter((f) => f.endsWith(".parquet")), [], "no batch half written");
     } finally {
       retryLog.restore();
       await service.stop();

@@ -18,6 +18,8 @@
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { listAlertFiles } from "../../core/source/files.ts";
+import { ProgressStore } from "../../core/plugins/progress.ts";
+import { LocalStorage } from "../../core/storage/mod.ts";
 import { sharedData } from "../shared_data.ts";
 import { archiveFiles, query } from "../support/duckdb.ts";
 import { drain, isolatedSettings, spawnFink } from "../support/fink_process.ts";
@@ -68,13 +70,11 @@ async function alertCopies(dir: string): Promise<void> {
 
 /** The plugin's durable progress (next offset without results), or -1 before any. */
 async function progress(dir: string): Promise<number> {
-  const text = await Deno.readTextFile(`${dir}/science/_progress/tagger/files+0.json`)
-    .catch(() => null);
-  try {
-    return text === null ? -1 : Number(JSON.parse(text).next);
-  } catch {
-    return -1;
-  }
+  const saved = await new ProgressStore(new LocalStorage(`${dir}/science`)).streamProgress(
+    "tagger",
+  );
+  const next = saved?.get({ topic: "files", partition: 0 });
+  return next === undefined ? -1 : Number(next);
 }
 
 /** Kills of the plugin's process reported in a run's log so far. */

@@ -6,7 +6,7 @@
  * alerts, cycled to any size (the distribution's crash test and benchmark).
  */
 import * as arrow from "apache-arrow";
-import { Ledger } from "../../core/archive/ledger.ts";
+import { Ledger, type PartitionLedger } from "../../core/archive/ledger.ts";
 import { writeBatch } from "../../core/archive/batch_writer.ts";
 import { hourPath } from "../../core/archive/partitioner.ts";
 import { writeParquet } from "../../core/archive/parquet_writer.ts";
@@ -29,6 +29,8 @@ export interface SkyArchiveOptions {
   topic?: string;
   /** Alerts per file (one batch each). */
   perFile?: number;
+  /** The partition's ledger session to commit with (default: a new one, taken over now). */
+  ledger?: PartitionLedger;
 }
 
 const JD_UNIX_EPOCH = 2440587.5;
@@ -66,11 +68,11 @@ export async function writeSkyArchive(
   options: SkyArchiveOptions = {},
 ): Promise<void> {
   const storage = new LocalStorage(root);
-  const ledger = new Ledger(storage);
   const topic = options.topic ?? "sky";
   const tp = { topic, partition: 0 };
+  const ledger = options.ledger ?? await new Ledger(storage).acquire(tp);
   const perFile = options.perFile ?? 10_000;
-  let offset = BigInt(await ledger.committed(tp)) + 1n;
+  let offset = ledger.committed + 1n;
   for (let i = 0; i < alerts.length; i += perFile) {
     const part = alerts.slice(i, i + perFile);
     const table = withSkyPixel(tableOf(part));
@@ -145,8 +147,8 @@ export async function archiveAlertFolder(
   options: AlertFolderOptions = {},
 ): Promise<void> {
   const storage = new LocalStorage(root);
-  const ledger = new Ledger(storage);
   const tp = { topic, partition: 0 };
+  const ledger = await new Ledger(storage).acquire(tp);
   const values = await Promise.all((await listAlertFiles(folder)).map((f) => Deno.readFile(f)));
   const alerts = options.alerts ?? values.length;
   const perBatch = options.perBatch ?? 20;

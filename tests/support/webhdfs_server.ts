@@ -3,7 +3,8 @@
  * temporary directory. It follows the Hadoop WebHDFS REST documentation
  * (`/work/shared/data/webhdfs/webhdfs_facts.json`): two-step CREATE and OPEN through a
  * 307 redirect to a "datanode" (this same server under `/datanode/webhdfs/v1/…`) or
- * `noredirect=true`, MKDIRS, RENAME (old `rename` semantics: `false` instead of errors),
+ * `noredirect=true` (CREATE with `overwrite=false` atomic, as the namenode's create is), MKDIRS,
+ * RENAME (old `rename` semantics: `false` instead of errors; atomic against rival renames),
  * LISTSTATUS, GETFILESTATUS, GETCONTENTSUMMARY, DELETE, and Hadoop's JSON error bodies.
  * Tests inject faults with {@link WebHdfsTestServer.failNext}, fill the disk with
  * {@link WebHdfsTestServer.setSpaceQuota} and inspect {@link WebHdfsTestServer.requests}.
@@ -397,10 +398,27 @@ export class WebHdfsTestServer {
         );
       }
     }
-    await Deno.mkdir(this.localPath(path.slice(0, path.lastIndexOf("/")) || "/"), {
-      recursive: true,
-    });
-    await Deno.writeFile(abs, body);
+    // The namenode's create is atomic: of two writers racing past the check above with
+    // overwrite=false, the second one's create must fail, as HDFS's does; and the parents it
+    // creates cannot vanish under it (a rival's recursive DELETE between the two steps here).
+    const overwrite = params.get("overwrite") === "true";
+    for (let attempt = 0;; attempt++) {
+      await Deno.mkdir(this.localPath(path.slice(0, path.lastIndexOf("/")) || "/"), {
+        recursive: true,
+      });
+      try {
+        await Deno.writeFile(abs, body, { createNew: !overwrite });
+        break;
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound && attempt < 10) continue;
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        throw new Remote(
+          403,
+          "org.apache.hadoop.fs.FileAlreadyExistsException",
+          `${path} for client 127.0.0.1 already exists`,
+        );
+      }
+    }
     return new Response(null, {
       status: 201,
       headers: { location: `webhdfs://127.0.0.1:${this.#server.addr.port}${path}` },
@@ -466,7 +484,20 @@ export class WebHdfsTestServer {
     if (dst.startsWith(`${src}/`)) return booleanResponse(false);
     const parent = await statOrNull(this.localPath(dst.slice(0, dst.lastIndexOf("/")) || "/"));
     if (!parent?.isDirectory) return booleanResponse(false);
-    await Deno.rename(this.localPath(src), this.localPath(dst));
+    // The namenode renames atomically: a rival rename of the same source (between the checks
+    // above and this line) makes this one answer false, never fail or overwrite.
+    try {
+      if (srcInfo.isDirectory) await Deno.rename(this.localPath(src), this.localPath(dst));
+      else {
+        await Deno.link(this.localPath(src), this.localPath(dst));
+        await Deno.remove(this.localPath(src));
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.AlreadyExists) {
+        return booleanResponse(false);
+      }
+      throw error;
+    }
     return booleanResponse(true);
   }
 
@@ -480,7 +511,13 @@ export class WebHdfsTestServer {
         `\`${path} is non empty': Directory is not empty`,
       );
     }
-    await Deno.remove(this.localPath(path), { recursive: true });
+    try {
+      await Deno.remove(this.localPath(path), { recursive: true });
+    } catch (error) {
+      // A rival DELETE got there first: the namenode answers false, as for a missing path.
+      if (error instanceof Deno.errors.NotFound) return booleanResponse(false);
+      throw error;
+    }
     return booleanResponse(true);
   }
 
@@ -488,7 +525,9 @@ export class WebHdfsTestServer {
     const abs = this.localPath(path);
     const info = await statOrNull(abs);
     if (!info) throw notFound(path);
-    return Response.json({ FileStatus: fileStatus("", info, await countChildren(abs, info)) });
+    const children = await countChildren(abs, info).catch(() => null);
+    if (children === null) throw notFound(path);
+    return Response.json({ FileStatus: fileStatus("", info, children) });
   }
 
   async #listStatus(path: string): Promise<Response> {
@@ -504,11 +543,12 @@ export class WebHdfsTestServer {
       for await (const item of Deno.readDir(abs)) names.push(item.name);
       for (const name of names.sort()) {
         const childAbs = join(abs, name);
-        // Deleted since the directory was read: a namenode lists under its lock, so a file
-        // deleted meanwhile is not listed rather than failing the listing.
+        // The namenode lists a consistent folder: a child deleted meanwhile is not in it.
         const child = await statOrNull(childAbs);
-        if (child === null) continue;
-        statuses.push(fileStatus(name, child, await countChildren(childAbs, child).catch(() => 0)));
+        const children = child === null
+          ? null
+          : await countChildren(childAbs, child).catch(() => null);
+        if (child !== null && children !== null) statuses.push(fileStatus(name, child, children));
       }
     }
     return Response.json({ FileStatuses: { FileStatus: statuses } });

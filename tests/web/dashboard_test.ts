@@ -6,6 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { startTestApi, type TestApi } from "../core/api/fleet.ts";
+import type { GroupStatus } from "../../core/api/app.ts";
+import { createKafkaSource } from "../../core/source/kafka.ts";
+import { GroupDescriber } from "../../core/source/group_view.ts";
+import type { Source } from "../../core/source/source.ts";
+import { startBroker } from "../../simulator/broker/mod.ts";
+import { waitFor } from "../support/wait.ts";
 import { type Browser, launch, watchErrors } from "../support/chromium.ts";
 import { screenshotFile } from "../support/screenshots.ts";
 import { lagSeries, overflowingElements, PAGES, ratesRise, READY } from "./pages.ts";
@@ -13,10 +19,14 @@ import { lagSeries, overflowingElements, PAGES, ratesRise, READY } from "./pages
 /** A long archive location, as a node's real folders are, which cards must wrap. */
 const LONG_STORAGE = "/srv/fink_node/ztf_public_alert_stream_archive/parquet_by_event_hour";
 
-async function withDashboard(fn: (api: TestApi, browser: Browser) => Promise<void>): Promise<void> {
+async function withDashboard(
+  fn: (api: TestApi, browser: Browser) => Promise<void>,
+  options: { group?: GroupStatus } = {},
+): Promise<void> {
   const api = await startTestApi({
     sampleMs: 1000,
     archive: { perFeed: 3, feedMs: 100, storage: LONG_STORAGE },
+    group: options.group,
   });
   let browser: Browser | null = null;
   try {
@@ -150,4 +160,73 @@ Deno.test("a screenshot of live.html for the README", async () => {
     await shot.discard();
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG file");
   });
+});
+
+Deno.test({
+  name: "the overview shows the consumer group as Kafka describes it, this node marked",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Two nodes of one group: sources of ours over the embedded broker, described by Kafka.
+    const broker = await startBroker({ port: 0, dataDir: null });
+    broker.createTopic("ztf-view", 4);
+    const node = (clientId: string): Source =>
+      createKafkaSource({
+        brokers: [broker.address],
+        topics: ["ztf-view"],
+        group: "fink-view",
+        clientId,
+        fromBeginning: true,
+      });
+    const [self, other] = [node("fink-node-a"), node("fink-node-b")];
+    const describer = new GroupDescriber({
+      brokers: [broker.address],
+      group: "fink-view",
+      clientId: "view",
+    });
+    try {
+      for (const source of [self, other]) {
+        await source.start({ onMessages: () => Promise.resolve() });
+      }
+      await waitFor("the two nodes to share the partitions", () => {
+        const owned = [self, other].map((s) => s.membership()?.assigned.length ?? 0);
+        return Promise.resolve(owned[0] > 0 && owned[0] + owned[1] === 4 ? true : undefined);
+      });
+      const group = {
+        membership: () => self.membership(),
+        describe: (memberId: string | null) => describer.describe(memberId),
+      };
+      await withDashboard(async (api, browser) => {
+        const page = await browser.context.newPage();
+        const errors: string[] = [];
+        watchErrors(page, errors);
+        await page.goto(api.url + "/");
+        await page.waitForSelector("#group table", { timeout: 15_000 });
+        const rows = await page.$$eval(
+          "#group tbody tr",
+          (trs) =>
+            trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent?.trim())),
+        );
+        const mine = self.membership()!.assigned.map((tp) => tp.partition).join(",");
+        assert.deepEqual(rows.map((r) => [r[0], r[3]]), [
+          ["fink-node-a this node", `ztf-view[${mine}]`],
+          [
+            "fink-node-b",
+            `ztf-view[${other.membership()!.assigned.map((tp) => tp.partition).join(",")}]`,
+          ],
+        ]);
+        assert.match(
+          await page.textContent("#group-state") ?? "",
+          /fink-view · Stable · 2 members/,
+        );
+        await page.close();
+        assert.deepEqual(errors, []);
+      }, { group });
+    } finally {
+      await self.stop();
+      await other.stop();
+      await describer.close();
+      await broker.close();
+    }
+  },
 });

@@ -1,11 +1,16 @@
-// Overview: the process's figures from /api/status, refreshed every two seconds.
+// Overview: the process's figures from /api/status, refreshed every two seconds, and, while
+// this node's archive is in a consumer group, the group as Kafka describes it (/api/group:
+// every node's member), every five.
 import { every, getJson } from "./api.js";
 import { card, el, fill, stateBadge, table } from "./dom.js";
 import { ago, bytes, count, duration, rate, rateWindow } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
+/** Whether the last status said this node is a member of a consumer group. */
+let inGroup = false;
 
 function render(s) {
+  inGroup = s.group !== null;
   $("process").textContent = `Fink ${s.process.version} · pid ${s.process.pid} · up ${
     duration(s.process.uptimeSeconds)
   }`;
@@ -80,4 +85,49 @@ function render(s) {
   );
 }
 
+/** Partitions as `topic[0,3,5]`, one entry per topic. */
+function partitionList(partitions) {
+  const byTopic = new Map();
+  for (const p of partitions) byTopic.set(p.topic, [...byTopic.get(p.topic) ?? [], p.partition]);
+  return [...byTopic].map(([topic, numbers]) => `${topic}[${numbers.join(",")}]`).join(" ") || "–";
+}
+
+async function renderGroup() {
+  $("group-panel").hidden = !inGroup;
+  if (!inGroup) return;
+  const res = await fetch("/api/group", { headers: { accept: "application/json" } });
+  const g = await res.json();
+  if (!res.ok) {
+    $("group-state").textContent = "";
+    fill($("group"), el("p", { class: "muted" }, g.error));
+    return;
+  }
+  $("group-state").textContent = `${g.group} · ${g.state} · ${g.members.length} member${
+    g.members.length === 1 ? "" : "s"
+  }`;
+  const rows = g.members.map((m) => [
+    el("span", {}, m.clientId, m.self ? el("span", { class: "badge" }, " this node") : null),
+    el("code", {}, m.memberId.slice(-12)),
+    m.clientHost,
+    partitionList(m.partitions),
+    { text: count(m.lag), num: true },
+  ]);
+  if (g.unassigned.length > 0) {
+    rows.push([
+      el("em", {}, "no member"),
+      "",
+      "",
+      partitionList(g.unassigned),
+      { text: count(g.unassigned.reduce((n, p) => n + p.lag, 0)), num: true },
+    ]);
+  }
+  fill(
+    $("group"),
+    rows.length === 0
+      ? el("p", { class: "muted" }, "The group has no member.")
+      : table(["Client", "Member", "Host", "Partitions", { text: "Lag", num: true }], rows),
+  );
+}
+
 every(2000, async () => render(await getJson("/api/status")), $("offline"));
+every(5000, renderGroup);

@@ -26,6 +26,8 @@ export interface JoinRequest {
   memberId: string;
   groupInstanceId: string | null;
   clientId: string;
+  /** The member's address as the broker sees it. */
+  clientHost: string;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   protocolType: string;
@@ -74,7 +76,12 @@ export interface MemberDescription {
   memberId: string;
   groupInstanceId: string | null;
   clientId: string;
+  clientHost: string;
   sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  /** Its subscription for the group's protocol; empty unless the group is Stable, as Kafka says. */
+  metadata: Uint8Array;
+  /** Its partitions; empty unless the group is Stable. */
   assignment: Uint8Array;
 }
 
@@ -93,6 +100,7 @@ interface Member {
   memberId: string;
   groupInstanceId: string | null;
   clientId: string;
+  clientHost: string;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   protocols: GroupProtocol[];
@@ -125,8 +133,12 @@ export class ConsumerGroup {
     return this.#state;
   }
 
-  /** A snapshot of the group for monitoring and tests. */
+  /**
+   * A snapshot of the group for DescribeGroups, monitoring and tests. As Kafka's
+   * GroupMetadata.summary: members' metadata and assignments only while Stable.
+   */
   describe(): GroupDescription {
+    const stable = this.#state === "Stable";
     return {
       groupId: this.groupId,
       state: this.#state,
@@ -138,8 +150,13 @@ export class ConsumerGroup {
         memberId: m.memberId,
         groupInstanceId: m.groupInstanceId,
         clientId: m.clientId,
+        clientHost: m.clientHost,
         sessionTimeoutMs: m.sessionTimeoutMs,
-        assignment: m.assignment,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        metadata: stable
+          ? m.protocols.find((p) => p.name === this.#protocolName)?.metadata ?? EMPTY
+          : EMPTY,
+        assignment: stable ? m.assignment : EMPTY,
       })),
     };
   }
@@ -286,6 +303,7 @@ export class ConsumerGroup {
       memberId,
       groupInstanceId: req.groupInstanceId,
       clientId: req.clientId,
+      clientHost: req.clientHost,
       sessionTimeoutMs: req.sessionTimeoutMs,
       rebalanceTimeoutMs: req.rebalanceTimeoutMs,
       protocols: req.protocols,

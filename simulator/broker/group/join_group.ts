@@ -16,7 +16,7 @@ export function joinGroupHandler(coordinator: Coordinator): ApiHandler {
     minVersion: 0,
     maxVersion: 5,
     firstFlexibleVersion: -1,
-    async handle(body, header) {
+    async handle(body, header, ctx) {
       const version = header.apiVersion;
       const groupId = body.string();
       const sessionTimeoutMs = body.int32();
@@ -34,6 +34,7 @@ export function joinGroupHandler(coordinator: Coordinator): ApiHandler {
         memberId,
         groupInstanceId,
         clientId: header.clientId ?? "",
+        clientHost: ctx.clientHost,
         sessionTimeoutMs,
         rebalanceTimeoutMs,
         protocolType,

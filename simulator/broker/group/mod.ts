@@ -1,12 +1,13 @@
 /**
  * Group coordination for the embedded broker: FindCoordinator, JoinGroup,
- * SyncGroup, Heartbeat, LeaveGroup, OffsetCommit and OffsetFetch, with
+ * SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch and DescribeGroups, with
  * committed offsets kept under `<dataDir>/__consumer_offsets/`.
  * See README.md beside this file for the state machine and versions.
  */
 import type { ApiHandler, BrokerInfo } from "../protocol/api.ts";
 import { logger } from "../../../core/log.ts";
 import { Coordinator } from "./coordinator.ts";
+import { describeGroupsHandler } from "./describe_groups.ts";
 import { findCoordinatorHandler } from "./find_coordinator.ts";
 import type { GroupDescription } from "./group.ts";
 import { heartbeatHandler } from "./heartbeat.ts";
@@ -67,6 +68,7 @@ export function createGroupCoordinator(options: GroupCoordinatorOptions): GroupC
       leaveGroupHandler(coordinator),
       offsetCommitHandler(coordinator, { maxMetadataBytes: options.maxMetadataBytes ?? 4096 }),
       offsetFetchHandler(offsets),
+      describeGroupsHandler(coordinator),
     ],
     commitOffsets: (group, entries) => offsets.commit(group, entries),
     describe: (groupId) => coordinator.describe(groupId),

@@ -28,6 +28,8 @@ export interface HandlerContext {
   broker: BrokerInfo;
   /** Distinct per TCP connection, stable for its lifetime. */
   connectionId: number;
+  /** The client's address as this broker sees it (`/127.0.0.1`, as Kafka reports it). */
+  clientHost: string;
   /** Number of partitions of a topic, or undefined when the topic does not exist. */
   partitionsOf(topic: string): number | undefined;
 }

@@ -89,7 +89,8 @@ export class TransactionCoordinator {
     if (txn?.ending) {
       return { error: ErrorCode.CONCURRENT_TRANSACTIONS, producerId: -1n, producerEpoch: -1 };
     }
-    if (txn && txn.partitions.size > 0) this.#finish(txn, false);
+    // The fenced producer's open transaction is aborted, offsets it sent included.
+    if (txn && (txn.partitions.size > 0 || txn.offsets.size > 0)) this.#finish(txn, false);
     if (!txn || txn.producerEpoch >= 32_766) {
       txn = {
         producerId: this.#nextProducerId++,

@@ -7,7 +7,7 @@
 import { Histogram, SHORT_SECONDS } from "../../../core/histogram.ts";
 import { ArchiveStats } from "../../../core/archive/stats.ts";
 import { loadConfig } from "../../../core/config/mod.ts";
-import { createApiApp } from "../../../core/api/app.ts";
+import { createApiApp, type GroupStatus } from "../../../core/api/app.ts";
 import type { ArchiveIndexer } from "../../../core/api/archive_index.ts";
 import type { ArchiveSnapshot } from "../../../core/archive/service.ts";
 import { figureSourcesOf, type PluginFigureSource } from "../../../core/metrics/figures.ts";
@@ -280,6 +280,8 @@ export interface TestApiOptions {
   archiveIndex?: ArchiveIndexer;
   /** Config file to load (TOML). */
   configFile?: string;
+  /** The consumer group the API shows (`/api/status` group, `/api/group`). */
+  group?: GroupStatus;
 }
 
 /** A served API over the test services, and how to end it. */
@@ -343,6 +345,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     shutdown: () => api.shutdowns++,
     metrics: recorder,
     archiveIndex: options.archiveIndex,
+    group: options.group,
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   api.url = `http://127.0.0.1:${server.addr.port}`;

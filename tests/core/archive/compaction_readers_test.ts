@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { Compactor } from "../../../core/archive/compactor.ts";
+import { type CompactionResult, Compactor } from "../../../core/archive/compactor.ts";
 import { parseParquetName } from "../../../core/archive/file_names.ts";
 import { Ledger } from "../../../core/archive/ledger.ts";
 import { listArchivedHours, withoutSuperseded } from "../../../core/archive/reader.ts";
@@ -62,15 +62,32 @@ async function readWithRule(
   };
 }
 
-/** A compactor whose clock is a count of completed reads (see the module comment). */
-function compactorOf(storage: Storage, reads: { done: number }): Compactor {
-  const ledger = new Ledger(storage);
-  return new Compactor(storage, {
+/** The archive's compaction of the sky topic, as the owner of its partition runs it. */
+interface Compaction {
+  compactHour(dir: string): Promise<CompactionResult>;
+  expire(): Promise<number>;
+  /** Merges whose inputs still wait out their grace. */
+  readonly pending: number;
+}
+
+/**
+ * Compaction by the owner of the archive's partition (taken over now), whose clock is a count
+ * of completed reads (see the module comment).
+ */
+async function compactorOf(storage: Storage, reads: { done: number }): Promise<Compaction> {
+  const ledger = await new Ledger(storage).acquire({ topic: "sky", partition: 0 });
+  const compactor = new Compactor(storage, {
     targetBytes: 64 * 1024 * 1024,
-    committed: (tp) => ledger.committed(tp),
     graceMs: 2,
     now: () => reads.done,
   });
+  return {
+    compactHour: (dir) => compactor.compactHour("sky", dir, () => ledger),
+    expire: () => compactor.expire([ledger]),
+    get pending() {
+      return ledger.merges.length;
+    },
+  };
 }
 
 /**
@@ -99,12 +116,11 @@ async function loopDuringCompaction(
     failure = { error };
     next.resolve();
   });
-  const compactor = compactorOf(storage, reads);
-  await compactor.recover();
+  const compactor = await compactorOf(storage, reads);
   let merged = 0;
   for (const { dir } of await listArchivedHours(storage, "sky")) {
     if (failure !== null) break;
-    merged += (await compactor.compactHour("sky", dir)).merged;
+    merged += (await compactor.compactHour(dir)).merged;
     await compactor.expire();
   }
   while (compactor.pending > 0 && failure === null) {
@@ -130,10 +146,10 @@ Deno.test("DuckDB over a glob with the README's query, during compaction: never 
 
     await t.step("a read that listed before a merge opens its inputs after it", async () => {
       const reads = { done: 0 };
-      const compactor = compactorOf(storage, reads);
+      const compactor = await compactorOf(storage, reads);
       const seen = await readWithRule(db, query, glob, async () => {
         for (const { dir } of await listArchivedHours(storage, "sky")) {
-          await compactor.compactHour("sky", dir);
+          await compactor.compactHour(dir);
         }
         assert.equal(await compactor.expire(), 0, "the inputs wait while reads may use them");
       });
@@ -212,10 +228,10 @@ Deno.test("a copy through WebHDFS during compaction never fails and, read with t
 
     await t.step("a copy that listed before a merge copies its inputs after it", async () => {
       const reads = { done: 0 };
-      const compactor = compactorOf(hdfs, reads);
+      const compactor = await compactorOf(hdfs, reads);
       const seen = await copyAndRead(hdfs, copy, db, async () => {
         for (const { dir } of await listArchivedHours(hdfs, "sky")) {
-          await compactor.compactHour("sky", dir);
+          await compactor.compactHour(dir);
         }
         assert.equal(await compactor.expire(), 0);
       });

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import * as arrow from "apache-arrow";
 import { LocalStorage } from "../../../core/storage/mod.ts";
-import type { FileData, Storage } from "../../../core/storage/storage.ts";
-import { Ledger } from "../../../core/archive/ledger.ts";
+import type { FileData, RenameOptions, Storage } from "../../../core/storage/storage.ts";
+import { Ledger, type PartitionLedger } from "../../../core/archive/ledger.ts";
+import { FencedError } from "../../../core/storage/fenced_log.ts";
 import { TMP_SUFFIX } from "../../../core/storage/atomic_replace.ts";
 import { writeBatch } from "../../../core/archive/batch_writer.ts";
 import { encodeBatch, type RawMessage } from "../../../core/archive/encoder.ts";
@@ -26,7 +27,7 @@ import { sharedData } from "../../shared_data.ts";
 const TP = { topic: "ztf", partition: 0 };
 
 /** Archives the 50 real alerts of 2020-01-01 (one hour) in five batches; returns the hour folder. */
-async function archiveInBatches(storage: Storage, ledger: Ledger): Promise<string> {
+async function archiveInBatches(storage: Storage, ledger: PartitionLedger): Promise<string> {
   const files = await listAlertFiles(sharedData("ztf/alerts/fink-broker-local-20200101"));
   const messages: RawMessage[] = await Promise.all(files.map(async (f, i) => ({
     ...TP,
@@ -55,27 +56,35 @@ function hourOf(dir: string): number {
   return hourPathStart(dir)! / 3_600_000;
 }
 
-function compactor(
-  storage: Storage,
-  ledger: Ledger,
-  options: Partial<CompactorOptions> = {},
-): Compactor {
-  return new Compactor(storage, {
-    targetBytes: 128 * 1024 * 1024,
-    committed: (tp) => ledger.committed(tp),
-    ...options,
-  });
+function compactor(storage: Storage, options: Partial<CompactorOptions> = {}): Compactor {
+  return new Compactor(storage, { targetBytes: 128 * 1024 * 1024, ...options });
 }
 
-async function withArchive(fn: (storage: Storage, ledger: Ledger, hour: string) => Promise<void>) {
+async function withArchive(
+  fn: (storage: Storage, ledger: PartitionLedger, hour: string) => Promise<void>,
+) {
   const dir = await Deno.makeTempDir();
   try {
     const storage = new LocalStorage(dir);
-    const ledger = new Ledger(storage);
+    const ledger = await new Ledger(storage).acquire(TP);
     await fn(storage, ledger, await archiveInBatches(storage, ledger));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * The five batches as an earlier version left them (no ledger, the offset in `_offsets/`);
+ * `fn` gets the hour folder and its files.
+ */
+async function withEarlierArchive(
+  fn: (storage: Storage, hour: string, inputs: string[]) => Promise<void>,
+) {
+  await withArchive(async (storage, _ledger, hour) => {
+    await storage.remove("_ledger", { recursive: true });
+    await storage.writeFile("_offsets/ztf+0.json", new TextEncoder().encode('{"offset":"49"}'));
+    await fn(storage, hour, (await storage.list(hour)).map((e) => e.path));
+  });
 }
 
 /** The hour's Parquet files, as stored (superseded inputs included). */
@@ -114,13 +123,14 @@ Deno.test("a closed hour's small files merge into one named by its offset range"
     const before = await rows(storage, hour);
     const everyField = await fullRows(storage, hour);
     assert.equal(before.names.length, 5);
-    const c = compactor(storage, ledger);
-    const result = await c.compactHour("ztf", hour);
+    const c = compactor(storage);
+    const result = await c.compactHour("ztf", hour, () => ledger);
     assert.deepEqual(result, { merged: 5, written: 1 });
     assert.equal((await stored(storage, hour)).length, 6, "the inputs wait beside the output");
-    assert.equal(await c.expire(), 5);
+    assert.equal(ledger.merges.length, 1, "the ledger lists the merge as pending");
+    assert.equal(await c.expire([ledger]), 5);
     assert.deepEqual(await stored(storage, hour), [parquetName(TP, 0n, 49n)]);
-    assert.deepEqual(await storage.list("_wal/compact"), []);
+    assert.deepEqual(ledger.merges, []);
     const after = await rows(storage, hour);
     assert.deepEqual(after.names, [parquetName(TP, 0n, 49n)]);
     assert.deepEqual(after.candids, before.candids, "the same 50 alerts, once each");
@@ -139,28 +149,90 @@ Deno.test("a closed hour's small files merge into one named by its offset range"
 
 Deno.test("files past the committed offset are left alone", async () => {
   await withArchive(async (storage, ledger, hour) => {
-    const stale = { committed: () => Promise.resolve(19n) };
-    const c = compactor(storage, ledger);
-    const partial = new Compactor(storage, { ...c.options, ...stale });
-    await partial.compactHour("ztf", hour);
+    // An earlier version's crash could leave a file past the committed offset: never merged.
+    const last = `${hour}/${parquetName(TP, 40n, 49n)}`;
+    await storage.writeFile(`${hour}/${parquetName(TP, 50n, 59n)}`, await storage.readFile(last));
+    await compactor(storage).compactHour("ztf", hour, () => ledger);
+    assert.ok((await stored(storage, hour)).includes(parquetName(TP, 50n, 59n)));
     assert.deepEqual((await rows(storage, hour)).names.sort(), [
-      parquetName(TP, 0n, 19n),
-      parquetName(TP, 20n, 29n),
-      parquetName(TP, 30n, 39n),
-      parquetName(TP, 40n, 49n),
+      parquetName(TP, 0n, 49n),
+      parquetName(TP, 50n, 59n),
     ]);
   });
 });
 
-Deno.test("a merge interrupted after its rename is finished on recovery", async () => {
+Deno.test("only the partitions this process owns are merged", async () => {
+  await withArchive(async (storage, _ledger, hour) => {
+    const before = await stored(storage, hour);
+    assert.deepEqual(await compactor(storage).compactHour("ztf", hour, () => null), {
+      merged: 0,
+      written: 0,
+    });
+    assert.deepEqual(await stored(storage, hour), before);
+  });
+});
+
+Deno.test("a merge by an owner that was taken over leaves the inputs and no merged file", async () => {
   await withArchive(async (storage, ledger, hour) => {
-    const inputs = (await storage.list(hour)).map((e) => e.path);
+    const before = await rows(storage, hour);
+    // Another process takes the partition over while this one merges.
+    await new Ledger(storage).acquire(TP);
+    await assert.rejects(compactor(storage).compactHour("ztf", hour, () => ledger), FencedError);
+    assert.deepEqual(await rows(storage, hour), before);
+    assert.equal((await stored(storage, hour)).length, 5);
+    assert.equal((await storage.usage("_staging")).files, 0, "the staged merge was removed");
+  });
+});
+
+Deno.test("a merge whose record landed before a crash is completed by the next owner", async () => {
+  await withArchive(async (storage, _ledger, hour) => {
+    const before = await rows(storage, hour);
+    // The process dies right after the merge's record: nothing is renamed nor removed.
+    let dead = false;
+    const dying = new Proxy(storage, {
+      get(target, prop) {
+        if (dead && (prop === "rename" || prop === "remove")) {
+          return () => Promise.reject(new Error("killed"));
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const owner = await new Ledger(dying).acquire(TP);
+    const committing = owner.session.commit.bind(owner.session);
+    owner.session.commit = (change) => {
+      dead = true;
+      return committing(change);
+    };
+    await assert.rejects(compactor(dying).compactHour("ztf", hour, () => owner));
+    assert.equal((await stored(storage, hour)).length, 5, "still the five inputs");
+    const next = await new Ledger(storage).acquire(TP);
+    const after = await rows(storage, hour);
+    assert.deepEqual(after.names, [parquetName(TP, 0n, 49n)]);
+    assert.deepEqual(after.candids, before.candids);
+    assert.equal(next.merges.length, 1, "its inputs wait out their grace");
+  });
+});
+
+Deno.test("an expiry by an owner that was taken over deletes nothing", async () => {
+  await withArchive(async (storage, ledger, hour) => {
+    const c = compactor(storage);
+    await c.compactHour("ztf", hour, () => ledger);
+    const next = await new Ledger(storage).acquire(TP);
+    await assert.rejects(c.expire([ledger]), FencedError);
+    assert.equal((await stored(storage, hour)).length, 6, "the inputs still wait");
+    assert.equal(next.merges.length, 1, "the new owner inherits the pending merge");
+    assert.equal(await compactor(storage).expire([next]), 5);
+    assert.deepEqual(await stored(storage, hour), [parquetName(TP, 0n, 49n)]);
+  });
+});
+
+Deno.test("an earlier version's merge in place waits out its grace, then its inputs and journal go", async () => {
+  await withEarlierArchive(async (storage, hour, inputs) => {
     const merged = readParquet(await storage.readFile(inputs[0]));
     const output = `${hour}/${parquetName(TP, 0n, 49n)}`;
-    await storage.writeFile(
-      compactionJournalPath(TP, { start: 0n, end: 49n, hour: hourOf(hour) }),
-      new TextEncoder().encode(JSON.stringify({ output, inputs })),
-    );
+    const journal = compactionJournalPath(TP, { start: 0n, end: 49n, hour: hourOf(hour) });
+    await storage.writeFile(journal, new TextEncoder().encode(JSON.stringify({ output, inputs })));
     await storage.writeFile(
       output,
       writeParquet(merged, {
@@ -168,25 +240,30 @@ Deno.test("a merge interrupted after its rename is finished on recovery", async 
         schemaKey: merged.schema.metadata.get(SCHEMA_KEY_KEY)!,
       }),
     );
-    const c = compactor(storage, ledger);
-    assert.equal(await c.recover(), 0, "nothing rolled back");
-    assert.equal(c.pending, 1);
+    const ledger = await new Ledger(storage).acquire(TP);
+    assert.equal(ledger.committed, 49n, "the committed offset carried on");
+    assert.deepEqual(ledger.merges.map((m) => m.output), [output]);
     assert.deepEqual((await rows(storage, hour)).names, [parquetName(TP, 0n, 49n)]);
-    assert.equal(await c.expire(), 5);
+    let now = Date.now();
+    const c = compactor(storage, { graceMs: 60_000, now: () => now });
+    assert.equal(await c.expire([ledger]), 0, "its grace counts from the takeover");
+    now += 61_000;
+    assert.equal(await c.expire([ledger]), 5);
     assert.deepEqual(await stored(storage, hour), [parquetName(TP, 0n, 49n)]);
+    assert.deepEqual(await storage.list("_wal/compact"), []);
   });
 });
 
-Deno.test("a merge interrupted before its rename is rolled back on recovery", async () => {
-  await withArchive(async (storage, ledger, hour) => {
-    const inputs = (await storage.list(hour)).map((e) => e.path);
+Deno.test("an earlier version's merge not in place is rolled back at the first takeover", async () => {
+  await withEarlierArchive(async (storage, hour, inputs) => {
     const output = `${hour}/${parquetName(TP, 0n, 49n)}`;
     await storage.writeFile(
       compactionJournalPath(TP, { start: 0n, end: 49n, hour: hourOf(hour) }),
       new TextEncoder().encode(JSON.stringify({ output, inputs })),
     );
     await storage.writeFile(output + TMP_SUFFIX, new Uint8Array([1, 2, 3]));
-    assert.equal(await compactor(storage, ledger).recover(), 1);
+    const ledger = await new Ledger(storage).acquire(TP);
+    assert.deepEqual(ledger.merges, []);
     assert.deepEqual((await storage.list(hour)).map((e) => e.path), inputs);
     assert.deepEqual(await storage.list("_wal/compact"), []);
   });
@@ -195,18 +272,26 @@ Deno.test("a merge interrupted before its rename is rolled back on recovery", as
 Deno.test("merged inputs stay for the grace period, then go; the merged file is not merged again meanwhile", async () => {
   await withArchive(async (storage, ledger, hour) => {
     let now = Date.now();
-    const c = compactor(storage, ledger, { graceMs: 60_000, now: () => now });
-    await c.compactHour("ztf", hour);
-    assert.equal(await c.expire(), 0, "within the grace");
+    const c = compactor(storage, { graceMs: 60_000, now: () => now });
+    await c.compactHour("ztf", hour, () => ledger);
+    assert.equal(await c.expire([ledger]), 0, "within the grace");
     assert.equal((await stored(storage, hour)).length, 6);
     assert.deepEqual((await rows(storage, hour)).names, [parquetName(TP, 0n, 49n)]);
-    assert.deepEqual(await c.compactHour("ztf", hour), { merged: 0, written: 0 });
-    // A restart keeps the merge waiting: its grace counts again from the restart.
-    const restarted = compactor(storage, ledger, { graceMs: 60_000, now: () => now });
-    assert.equal(await restarted.recover(), 0);
-    assert.equal(await restarted.expire(), 0);
-    now += 61_000;
-    assert.equal(await restarted.expire(), 5);
+    assert.deepEqual(await c.compactHour("ztf", hour, () => ledger), { merged: 0, written: 0 });
+    // The partition's next owner (a restart, another node) keeps the merge waiting: its grace
+    // counts again from the takeover.
+    now += 30_000;
+    const next = await new Ledger(storage).acquire(TP);
+    const restarted = compactor(storage, { graceMs: 60_000, now: () => now });
+    assert.equal(await restarted.expire([next]), 0);
+    now += 31_000;
+    assert.equal(
+      await restarted.expire([next]),
+      0,
+      "61 s after the merge, 31 s after the takeover",
+    );
+    now += 30_000;
+    assert.equal(await restarted.expire([next]), 5);
     assert.deepEqual(await stored(storage, hour), [parquetName(TP, 0n, 49n)]);
   });
 });
@@ -240,7 +325,10 @@ function dyingAt(inner: Storage, at: number): Storage & { died: boolean } {
         const bytes = data instanceof Uint8Array ? data : await new Response(data).bytes();
         await inner.writeFile(path, bytes.slice(0, bytes.length >> 1));
       }),
-    rename: (from: string, to: string) => wrapper.change(() => inner.rename(from, to)),
+    createIfAbsent: (path: string, data: Uint8Array) =>
+      wrapper.change(() => inner.createIfAbsent(path, data)),
+    rename: (from: string, to: string, o?: RenameOptions) =>
+      wrapper.change(() => inner.rename(from, to, o)),
     remove: (path: string, o?: { recursive?: boolean }) =>
       wrapper.change(() => inner.remove(path, o)),
     mkdirs: (path: string) => wrapper.change(() => inner.mkdirs(path)),
@@ -259,7 +347,7 @@ Deno.test("a crash at any step of a merge or of its expiry keeps every alert exa
   try {
     const hour = await archiveInBatches(
       new LocalStorage(pristine),
-      new Ledger(new LocalStorage(pristine)),
+      await new Ledger(new LocalStorage(pristine)).acquire(TP),
     );
     const before = await rows(new LocalStorage(pristine), hour);
     let completed = false;
@@ -269,11 +357,12 @@ Deno.test("a crash at any step of a merge or of its expiry keeps every alert exa
         await new Deno.Command("cp", { args: ["-a", `${pristine}/.`, dir] }).output();
         const storage = new LocalStorage(dir);
         const dying = dyingAt(storage, at);
-        const c = compactor(dying, new Ledger(dying));
+        const c = compactor(dying);
         try {
-          await c.recover();
-          await c.compactHour("ztf", hour);
-          await c.expire();
+          // The takeover's fence and completion are steps too.
+          const ledger = await new Ledger(dying).acquire(TP);
+          await c.compactHour("ztf", hour, () => ledger);
+          await c.expire([ledger]);
           completed = true;
         } catch (e) {
           if (!(e instanceof Crash)) throw e;
@@ -283,17 +372,18 @@ Deno.test("a crash at any step of a merge or of its expiry keeps every alert exa
           before.candids,
           `after dying at change ${at}: every alert once`,
         );
-        // The restarted archive finishes the work: one file, the same alerts.
-        const restarted = compactor(storage, new Ledger(storage));
-        await restarted.recover();
-        await restarted.compactHour("ztf", hour);
-        await restarted.expire();
+        // The partition's next owner finishes the work: one file, the same alerts.
+        const restarted = compactor(storage);
+        const ledger = await new Ledger(storage).acquire(TP);
+        await restarted.compactHour("ztf", hour, () => ledger);
+        await restarted.expire([ledger]);
         assert.deepEqual(await stored(storage, hour), [parquetName(TP, 0n, 49n)], `died at ${at}`);
         assert.deepEqual(await rows(storage, hour), {
           ...before,
           names: [parquetName(TP, 0n, 49n)],
         });
-        assert.deepEqual(await storage.list("_wal/compact"), []);
+        assert.deepEqual(ledger.merges, []);
+        assert.equal((await storage.usage("_staging")).files, 0, `died at ${at}: nothing staged`);
       } finally {
         await Deno.remove(dir, { recursive: true });
       }
@@ -307,7 +397,7 @@ Deno.test("a run is cut where the schema changes: no merged file's range covers 
   const dir = await Deno.makeTempDir();
   try {
     const storage = new LocalStorage(dir);
-    const ledger = new Ledger(storage);
+    const ledger = await new Ledger(storage).acquire(TP);
     const hour = "2024/01/01/00";
     const table = (from: number, extra: boolean) =>
       new arrow.Table({
@@ -335,9 +425,12 @@ Deno.test("a run is cut where the schema changes: no merged file's range covers 
         quarantined: [],
       }, { storage, ledger });
     }
-    const c = compactor(storage, ledger);
-    assert.deepEqual(await c.compactHour("ztf", `ztf/${hour}`), { merged: 4, written: 2 });
-    await c.expire();
+    const c = compactor(storage);
+    assert.deepEqual(await c.compactHour("ztf", `ztf/${hour}`, () => ledger), {
+      merged: 4,
+      written: 2,
+    });
+    await c.expire([ledger]);
     assert.deepEqual(await stored(storage, `ztf/${hour}`), [
       parquetName(TP, 0n, 3n),
       parquetName(TP, 4n, 5n),

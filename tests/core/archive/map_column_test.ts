@@ -53,7 +53,7 @@ Deno.test("an Avro map is archived as a MAP column that DuckDB, the reader and c
   const connection = await instance.connect();
   try {
     const storage = new LocalStorage(dir);
-    const ledger = new Ledger(storage);
+    const ledger = await new Ledger(storage).acquire(TP);
     for (let i = 0; i < messages.length; i += 5) {
       const part = messages.slice(i, i + 5);
       const encoded = await encodeBatch(part);
@@ -103,13 +103,10 @@ Deno.test("an Avro map is archived as a MAP column that DuckDB, the reader and c
     await checkReader("as written");
     await checkDuckDb("as written");
     const hour = (await listArchivedFiles(storage, "rubin"))[0].hourDir;
-    const compactor = new Compactor(storage, {
-      targetBytes: 128 * 1024 * 1024,
-      committed: (tp) => ledger.committed(tp),
-    });
-    const compaction = await compactor.compactHour("rubin", hour);
+    const compactor = new Compactor(storage, { targetBytes: 128 * 1024 * 1024 });
+    const compaction = await compactor.compactHour("rubin", hour, () => ledger);
     assert.ok(compaction.merged > 1, "the small files were merged");
-    await compactor.expire();
+    await compactor.expire([ledger]);
     await checkReader("after compaction");
     await checkDuckDb("after compaction");
   } finally {

@@ -12,6 +12,9 @@ import {
 } from "../../../core/archive/reader.ts";
 import { parquetName } from "../../../core/archive/file_names.ts";
 import { LocalStorage } from "../../../core/storage/mod.ts";
+import { latestRecord } from "../../../core/storage/fenced_log.ts";
+import type { ArchiveState } from "../../../core/archive/ledger.ts";
+import { ledgerPath } from "../../../core/archive/file_names.ts";
 import { sharedData } from "../../shared_data.ts";
 import { query } from "../../support/duckdb.ts";
 import { fink, isolatedSettings } from "../../support/fink_process.ts";
@@ -78,8 +81,12 @@ Deno.test("the reader lists topics, hours and files and reads them back projecte
     }
 
     const [committed] = await readCommittedOffsets(storage);
-    const ledger = JSON.parse(await Deno.readTextFile(join(root, "_offsets", "files+0.json")));
-    assert.deepEqual(committed, { topic: "files", partition: 0, offset: BigInt(ledger.offset) });
+    const latest = await latestRecord<ArchiveState>(storage, ledgerPath(committed));
+    assert.deepEqual(committed, {
+      topic: "files",
+      partition: 0,
+      offset: BigInt(latest!.record.state.committed),
+    });
 
     // Every row read back with only the asked columns: the ids DuckDB finds, offsets in range.
     const ids: bigint[] = [];

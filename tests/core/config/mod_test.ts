@@ -122,6 +122,10 @@ Deno.test("bad values are refused naming the key, the value and what is expected
     [{ sets: ["archive.root=s3://bucket/x"] }, /archive\.root.*webhdfs:\/\/host:port\/path/],
     [{ sets: ["kafka.brokr=x"] }, /Unknown configuration key "kafka\.brokr".*kafka\.brokers/],
     [{ sets: ["noequals"] }, /--set expects key=value/],
+    [
+      { sets: ["kafka.heartbeat_ms=3000"] },
+      /kafka\.heartbeat_ms is 3000 and kafka\.session_timeout_ms 6000.*at most a third/,
+    ],
     [{ env: { FINK_SIMULATOR_IN_MEMORY: "maybe" } }, /FINK_SIMULATOR_IN_MEMORY.*true or false/],
   ];
   for (const [options, message] of cases) {

@@ -44,8 +44,16 @@ export async function readTopic(
   return records;
 }
 
-/** Number of records a read_committed librdkafka consumer reads in `topic` (partition 0). */
-export async function kcatCount(brokers: string, topic: string): Promise<number> {
+/**
+ * Number of records a read_committed librdkafka consumer reads in `topic`, in partition 0
+ * or, with `partitions: "all"`, in every partition.
+ */
+export async function kcatCount(
+  brokers: string,
+  topic: string,
+  options: { partitions?: "0" | "all" } = {},
+): Promise<number> {
+  const only = options.partitions === "all" ? [] : ["-p", "0"];
   const out = await new Deno.Command("kcat", {
     args: [
       "-b",
@@ -53,8 +61,7 @@ export async function kcatCount(brokers: string, topic: string): Promise<number>
       "-C",
       "-t",
       topic,
-      "-p",
-      "0",
+      ...only,
       "-o",
       "beginning",
       "-e",

@@ -25,7 +25,7 @@ Deno.test("a committed batch is read back from the bytes just written, file by f
     const tp = { topic: "ztf", partition: 0 };
     const files = await writeBatch(
       { tp, start: 0n, end: 59n, files: encoded.files, quarantined: [] },
-      { storage, ledger: new Ledger(storage) },
+      { storage, ledger: await new Ledger(storage).acquire(tp) },
     );
     assert.ok(files.length > 3, `${files.length} files: the alerts span several hours`);
     assert.ok(files.every((f) => f.bytes !== undefined));

@@ -7,6 +7,7 @@ import { createPluginHost } from "../../../core/plugins/host.ts";
 import { ProgressStore } from "../../../core/plugins/progress.ts";
 import { createParquetSink } from "../../../core/plugins/results.ts";
 import { LocalStorage } from "../../../core/storage/mod.ts";
+import { TopicPartitionMap } from "../../../core/source/topic_partition.ts";
 import { EventLog } from "../../fixtures/plugins/install.ts";
 import { sharedData } from "../../shared_data.ts";
 import { query } from "../../support/duckdb.ts";
@@ -53,7 +54,7 @@ export default definePlugin({
 async function feedOf(dir: string, chunkRows: number) {
   const science = new LocalStorage(join(dir, "science"));
   const progress = new ProgressStore(science);
-  await progress.markStarted("ids");
+  await progress.markStarted("ids", new TopicPartitionMap());
   const log = new EventLog();
   // Events reach the feed once it exists; earlier ones are replayed below.
   const feeds: StreamFeed[] = [];
@@ -109,17 +110,15 @@ Deno.test("catching up over a compacted hour replaces the results of the files i
 
     // Compaction merges the ten files; the plugin then reads the hour again from offset 0.
     const archive = new LocalStorage(join(dir, "archive"));
-    const ledger = new Ledger(archive);
-    const compactor = new Compactor(archive, {
-      targetBytes: 1 << 30,
-      committed: (tp) => ledger.committed(tp),
-    });
-    assert.deepEqual(await compactor.compactHour("files", `files/${HOUR}`), {
+    const ledger = await new Ledger(archive).acquire({ topic: "files", partition: 0 });
+    const compactor = new Compactor(archive, { targetBytes: 1 << 30 });
+    assert.deepEqual(await compactor.compactHour("files", `files/${HOUR}`, () => ledger), {
       merged: 10,
       written: 1,
     });
-    await compactor.expire();
-    await progress.saveStream("ids", { topic: "files", partition: 0 }, 0n);
+    await compactor.expire([ledger]);
+    const tp = { topic: "files", partition: 0 };
+    await (await progress.acquire("ids", tp, 0n)).commit(0n);
     await host.start("ids");
     assert.ok(await feed.drain(20_000), "caught up again");
     await host.idle();

@@ -10,6 +10,7 @@ import {
 import type { ServiceStatus } from "../../../core/services/service.ts";
 import { openStorage } from "../../../core/storage/mod.ts";
 import { waitFor } from "../../support/wait.ts";
+import { TopicPartitionMap } from "../../../core/source/topic_partition.ts";
 
 function plugin(
   name: string,
@@ -34,8 +35,9 @@ Deno.test("a files job waits for running stream plugins' progress, then names fa
     counts.quarantined = 1;
     counts.committedOffset = "70";
     const progress = new ProgressStore(openStorage(dir));
-    await progress.markStarted("classify");
-    await progress.saveStream("classify", { topic: "files", partition: 0 }, 40n);
+    await progress.markStarted("classify", new TopicPartitionMap());
+    const session = await progress.acquire("classify", { topic: "files", partition: 0 }, 0n);
+    await session.commit(40n);
     const services = [
       plugin("classify", "running", { rows: 70 }),
       plugin("broken", "failed", { lastError: "boom" }),
@@ -55,7 +57,7 @@ Deno.test("a files job waits for running stream plugins' progress, then names fa
     await waitFor("the first report", () => reports.length > 0, { everyMs: 5 });
     assert.equal(done, false, "classify is 31 alerts behind");
     assert.match(reports[0], /classify 31 alerts behind/);
-    await progress.saveStream("classify", { topic: "files", partition: 0 }, 71n);
+    await session.commit(71n);
     await waiting;
 
     const summary = await filesJobSummary("files:x", inputs);

@@ -157,6 +157,42 @@ export function storageContract(name: string, open: () => Promise<StorageFixture
     assert.deepEqual(await storage.stat("final/2024/05/part.parquet"), null);
   });
 
+  test("rename without replacing leaves an existing destination alone", async (storage) => {
+    await storage.writeFile("staged/a.parquet", text("new"));
+    await storage.writeFile("final/a.parquet", text("old"));
+    await assertStorageError(
+      storage.rename("staged/a.parquet", "final/a.parquet", { replace: false }),
+      "already-exists",
+      "final/a.parquet",
+    );
+    assert.equal(new TextDecoder().decode(await storage.readFile("final/a.parquet")), "old");
+    await storage.rename("staged/a.parquet", "elsewhere/a.parquet", { replace: false });
+    assert.equal(new TextDecoder().decode(await storage.readFile("elsewhere/a.parquet")), "new");
+    assert.equal(await storage.stat("staged/a.parquet"), null);
+  });
+
+  test("rename without replacing: of rival renames of one file, one moves it, none loses it", async (storage) => {
+    await storage.writeFile("staged/b.parquet", text("bytes"));
+    const outcomes = await Promise.allSettled(
+      Array.from(
+        { length: 6 },
+        () => storage.rename("staged/b.parquet", "final/b.parquet", { replace: false }),
+      ),
+    );
+    assert.equal(outcomes.filter((o) => o.status === "fulfilled").length, 1);
+    for (const o of outcomes) {
+      if (o.status === "rejected") {
+        assert.ok(
+          o.reason instanceof StorageError &&
+            (o.reason.kind === "not-found" || o.reason.kind === "already-exists"),
+          `${o.reason}`,
+        );
+      }
+    }
+    assert.equal(new TextDecoder().decode(await storage.readFile("final/b.parquet")), "bytes");
+    assert.equal(await storage.stat("staged/b.parquet"), null);
+  });
+
   test("rename moves a whole directory", async (storage) => {
     await storage.writeFile("staging/h03/a.bin", text("a"));
     await storage.writeFile("staging/h03/b.bin", text("bb"));
@@ -188,6 +224,41 @@ export function storageContract(name: string, open: () => Promise<StorageFixture
     await storage.writeFile("same.bin", text("x"));
     await storage.rename("same.bin", "same.bin");
     assert.deepEqual((await storage.stat("same.bin"))?.size, 1);
+  });
+
+  test("createIfAbsent creates a missing file whole, with its parents", async (storage) => {
+    const alert = await Deno.readFile(ALERT);
+    assert.equal(
+      await storage.createIfAbsent("_ledger/ztf+3/00000000000000000007.json", alert),
+      true,
+    );
+    assert.deepEqual(await storage.readFile("_ledger/ztf+3/00000000000000000007.json"), alert);
+    assert.deepEqual(
+      (await storage.list("_ledger/ztf+3")).map((e) => e.name),
+      ["00000000000000000007.json"],
+      "no temporary name is left beside it",
+    );
+  });
+
+  test("createIfAbsent leaves an existing file or directory untouched", async (storage) => {
+    await storage.writeFile("slot/1.json", text("first"));
+    assert.equal(await storage.createIfAbsent("slot/1.json", text("second")), false);
+    assert.equal(new TextDecoder().decode(await storage.readFile("slot/1.json")), "first");
+    await storage.mkdirs("slot/dir");
+    assert.equal(await storage.createIfAbsent("slot/dir", text("x")), false);
+    assert.equal((await storage.stat("slot/dir"))?.isDirectory, true);
+    assert.deepEqual((await storage.list("slot")).map((e) => e.name), ["1.json", "dir"]);
+  });
+
+  test("createIfAbsent: of concurrent creates of one name exactly one wins", async (storage) => {
+    const writers = Array.from({ length: 8 }, (_, i) => `{"writer":${i}}`);
+    const won = await Promise.all(
+      writers.map((w) => storage.createIfAbsent("race/slot.json", text(w))),
+    );
+    assert.equal(won.filter((w) => w).length, 1, `winners: ${won}`);
+    const winner = writers[won.indexOf(true)];
+    assert.equal(new TextDecoder().decode(await storage.readFile("race/slot.json")), winner);
+    assert.deepEqual((await storage.list("race")).map((e) => e.name), ["slot.json"]);
   });
 
   test("mkdirs creates nested directories and is idempotent", async (storage) => {

@@ -235,6 +235,34 @@ Deno.test("retrying: a rename whose answer was lost counts as done", async () =>
   }
 });
 
+Deno.test("retrying: a create whose answer was lost counts as won; another writer's does not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "retrying_storage_" });
+  try {
+    const local = new LocalStorage(dir);
+    const lostAnswer = async (run: () => Promise<boolean>) => {
+      await run();
+      throw unavailable("createIfAbsent");
+    };
+    const { storage: inner } = scripted(local, { createIfAbsent: [lostAnswer] });
+    const { retries, retry } = recorder();
+    const ours = new TextEncoder().encode('{"writer":"a"}');
+    assert.equal(await new RetryingStorage(inner, retry).createIfAbsent("slot.json", ours), true);
+    assert.equal(retries.length, 1);
+    // Another writer's create failed on the wire after ours had won: it lost.
+    const { storage: rival } = scripted(local, {
+      createIfAbsent: [() => Promise.reject(unavailable("createIfAbsent"))],
+    });
+    const theirs = new TextEncoder().encode('{"writer":"b"}');
+    assert.equal(
+      await new RetryingStorage(rival, recorder().retry).createIfAbsent("slot.json", theirs),
+      false,
+    );
+    assert.deepEqual(await local.readFile("slot.json"), ours);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("retrying: a first-attempt rename of a missing source is not retried", async () => {
   const dir = await Deno.makeTempDir({ prefix: "retrying_storage_" });
   try {

@@ -4,7 +4,7 @@
  * offsets are honoured after reconnecting and after a broker restart.
  */
 import assert from "node:assert/strict";
-import { type Admin, type Consumer, Kafka, logLevel } from "kafkajs";
+import { type Admin, AssignerProtocol, type Consumer, Kafka, logLevel } from "kafkajs";
 import { type Broker, startBroker } from "../../../simulator/broker/mod.ts";
 import { type Alert, readAlerts } from "./group_interop.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -29,6 +29,22 @@ async function produce(kafka: Kafka, topic: string, alerts: Alert[]): Promise<vo
   }
 }
 
+/** DescribeGroups as an operator reads it: state and each client's partitions of `topic`. */
+async function describe(admin: Admin, groupId: string, topic: string) {
+  const { groups: [group] } = await admin.describeGroups([groupId]);
+  return {
+    state: group.state,
+    protocol: group.protocol,
+    members: group.members.map((m) => ({
+      memberId: m.memberId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      partitions: AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic]
+        ?.sort() ?? [],
+    })),
+  };
+}
+
 /** Total committed offset of a group over a topic's partitions (-1 counts as 0). */
 async function committedTotal(admin: Admin, groupId: string, topic: string): Promise<number> {
   const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -46,6 +62,7 @@ Deno.test("kafkajs: two members consume through a third joining and one leaving,
   const admin = kafka.admin();
   const consumers = new Map<string, Consumer>();
   const assignments = new Map<string, number[]>();
+  const memberIds = new Map<string, string>();
   const received: { key: string; consumer: string }[] = [];
   const corrupted: string[] = [];
 
@@ -64,6 +81,7 @@ Deno.test("kafkajs: two members consume through a third joining and one leaving,
     consumers.set(name, consumer);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       assignments.set(name, e.payload.memberAssignment[topic] ?? []);
+      memberIds.set(name, e.payload.memberId);
     });
     consumer.on(consumer.events.REQUEST, (e) => {
       if (name === "c3" && e.payload.apiName === "JoinGroup") gate.resolve();
@@ -91,6 +109,24 @@ Deno.test("kafkajs: two members consume through a third joining and one leaving,
     await start("c1");
     await start("c2");
     await waitFor("c1 and c2 to share the partitions", () => shared("c1", "c2"));
+    // DescribeGroups tells an operator what each member holds, as the members were told.
+    const described = await describe(admin, groupId, topic);
+    assert.equal(described.state, "Stable");
+    assert.equal(described.protocol, "RoundRobinAssigner");
+    assert.deepEqual(
+      described.members.sort((a, b) => a.memberId.localeCompare(b.memberId)),
+      ["c1", "c2"].map((name) => ({
+        memberId: memberIds.get(name)!,
+        clientId: "group-test",
+        clientHost: "/127.0.0.1",
+        partitions: [...assignments.get(name)!].sort(),
+      })).sort((a, b) => a.memberId.localeCompare(b.memberId)),
+    );
+    assert.deepEqual(await describe(admin, "no-such-group", topic), {
+      state: "Dead",
+      protocol: "",
+      members: [],
+    });
     await produce(kafka, topic, alerts.slice(0, 20));
     await waitFor("the first alerts to be consumed", () => received.length >= 10);
 
@@ -106,6 +142,11 @@ Deno.test("kafkajs: two members consume through a third joining and one leaving,
     consumers.delete("c1");
     assignments.delete("c1");
     await waitFor("c2 and c3 to share the partitions", () => shared("c2", "c3"));
+    assert.deepEqual(
+      (await describe(admin, groupId, topic)).members.flatMap((m) => m.partitions).sort(),
+      [0, 1, 2, 3],
+      "after c1 left, the two members described hold every partition",
+    );
     await waitFor("every alert to be consumed", () => received.length >= alerts.length);
     // Once everything is committed no redelivery can still be on its way.
     await waitFor(

@@ -35,6 +35,7 @@ export function harness(options: Partial<GroupCoordinatorOptions> = {}): Harness
   const ctx: HandlerContext = {
     broker: BROKER,
     connectionId: 1,
+    clientHost: "/127.0.0.1",
     partitionsOf: (topic) => TOPICS[topic],
   };
   return { gc, ctx };

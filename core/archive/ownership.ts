@@ -1,0 +1,53 @@
+/**
+ * Which topic-partitions this process works on, for everything downstream of
+ * the archive (stream plugins, distribution). A process whose archive consumes
+ * Kafka works on the partitions its consumer group assigned it, as the ledger
+ * took them over; once its archive stopped, on the last ones it had, so that
+ * its plugins finish what was archived, until another node takes them over and
+ * fences them off (their commits then fail and they leave those partitions
+ * alone). A process without an archive (`start distribute` over an existing
+ * archive, a plugin run alone) works on every partition of the archive.
+ */
+import type { TopicPartition } from "../source/topic_partition.ts";
+
+/** What this process owns now; see the module documentation. */
+export class Ownership {
+  /** Null: every partition (no archive in this process). */
+  #owned: TopicPartition[] | null = null;
+  #listeners = new Set<() => void>();
+
+  /** The partitions owned now; null for every partition of the archive. */
+  owned(): TopicPartition[] | null {
+    return this.#owned === null ? null : [...this.#owned];
+  }
+
+  /** Whether `tp` is owned now. */
+  owns(tp: TopicPartition): boolean {
+    return this.#owned === null ||
+      this.#owned.some((o) => o.topic === tp.topic && o.partition === tp.partition);
+  }
+
+  /**
+   * The archive will consume Kafka here: nothing is owned until its first
+   * assignment (so that nothing here competes with the nodes already running).
+   */
+  expectAssignment(): void {
+    if (this.#owned === null) this.#set([]);
+  }
+
+  /** The archive's assignment, once its ledger took the partitions over. */
+  assign(tps: TopicPartition[]): void {
+    this.#set(tps);
+  }
+
+  /** Calls `listener` after every change; returns the way to stop. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #set(tps: TopicPartition[]): void {
+    this.#owned = [...tps];
+    for (const listener of this.#listeners) listener();
+  }
+}
