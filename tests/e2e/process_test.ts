@@ -49,8 +49,10 @@ Deno.test({
         ui: "running",
         simulator: "running",
         archive: "running",
+        distribute: "running",
         classify: "running",
         anomaly: "running",
+        rising: "running",
       });
 
       const text = await fink(["status"], fp.env);
