@@ -106,9 +106,19 @@ interface PluginFeed {
    * Batches queued and not yet written, by {@link batchLabel}: the
    * progress once written, and where to resume when the batch is skipped.
    */
-  tickets: Map<string, { tp: TopicPartition; after: bigint; skipTo: bigint }>;
+  tickets: Map<string, { tp: TopicPartition } & TicketProgress>;
   /** A skip being recorded, awaited before progress is read again. */
   pending: Promise<void>;
+}
+
+/** The progress a queued batch stands for. */
+interface TicketProgress {
+  /** The progress durable just before this batch, once the batches before it are written. */
+  base: bigint;
+  /** The progress once its results are durable. */
+  after: bigint;
+  /** Where the plugin resumes when this batch is skipped. */
+  skipTo: bigint;
 }
 
 /** Feeds the stream plugins of a host from the archive; see the module documentation. */
@@ -223,6 +233,7 @@ export class StreamFeed {
         const end = batch.endOffset + 1n;
         if (
           !this.#send(feed, pluginBatch, {
+            base: cursor.next,
             after: i === batches.length - 1 ? end : cursor.next,
             skipTo: end,
           })
@@ -409,22 +420,45 @@ export class StreamFeed {
     feed.failures = { key, count: feed.failures.key === key ? feed.failures.count + 1 : 1 };
     const ticket = feed.tickets.get(key);
     if (feed.failures.count < (this.#options.maxAttempts ?? 3) || ticket === undefined) return;
-    feed.failures = { key: "", count: 0 };
-    feed.skipped++;
-    this.#options.log("batch skipped after repeated failures", {
-      plugin: feed.name,
-      batch: key,
-      attempts: this.#options.maxAttempts ?? 3,
-      error: event.message,
-    });
     const session = feed.sessions.get(ticket.tp);
-    feed.pending = Promise.resolve(session?.commit(ticket.skipTo))
+    feed.pending = this.#skip(feed, { key, ticket, session, error: event.message })
       .catch((error) =>
         this.#options.log("recording a skipped batch failed", {
           plugin: feed.name,
           error: (error as Error).message,
         })
       );
+  }
+
+  /**
+   * Skips a batch that failed too often, once the results of the batches processed before
+   * it are written: the progress moves past it only from where they left it, so none of
+   * theirs is lost. When one of them could not be written, the batch is tried once more.
+   */
+  async #skip(
+    feed: PluginFeed,
+    skip: {
+      key: string;
+      ticket: { tp: TopicPartition } & TicketProgress;
+      session: ProgressSession | undefined;
+      error: string | undefined;
+    },
+  ): Promise<void> {
+    const attempts = this.#options.maxAttempts ?? 3;
+    await this.#options.host.written(feed.name);
+    if (skip.session === undefined || skip.session.next !== skip.ticket.base) {
+      feed.failures = { key: skip.key, count: attempts - 1 };
+      return;
+    }
+    feed.failures = { key: "", count: 0 };
+    feed.skipped++;
+    this.#options.log("batch skipped after repeated failures", {
+      plugin: feed.name,
+      batch: skip.key,
+      attempts,
+      error: skip.error,
+    });
+    await skip.session.commit(skip.ticket.skipTo);
   }
 
   /** Makes every queued batch of the plugin stale; it catches up when it runs again. */
@@ -514,6 +548,7 @@ export class StreamFeed {
         stale,
         send: (batch, at) =>
           this.#send(feed, batch, {
+            base: at.batch > 0 || at.file === 0 ? from : after(at.file - 1),
             after: at.batch === at.batches - 1 ? after(at.file) : from,
             skipTo: after(at.file),
           }),
@@ -546,7 +581,7 @@ export class StreamFeed {
   #send(
     feed: PluginFeed,
     batch: PluginBatch,
-    progress: { after: bigint; skipTo: bigint },
+    progress: TicketProgress,
   ): boolean {
     if (!this.#options.host.hasRoom(feed.name)) return false;
     const report = this.#options.host.dispatch(batch, {
@@ -559,7 +594,7 @@ export class StreamFeed {
   #ticket(
     feed: PluginFeed,
     batch: PluginBatch,
-    progress: { after: bigint; skipTo: bigint },
+    progress: TicketProgress,
   ): BatchTicket {
     const epoch = feed.epoch;
     const tp = { topic: batch.topic, partition: batch.partition };
@@ -571,7 +606,9 @@ export class StreamFeed {
     const publisher: ResultPublisher = {
       stage: (path) => session.stage(path),
       publish: async (files, removes) => {
-        if (!current()) return await session.discard(files);
+        // A batch processed before its plugin failed lands when every batch before it did
+        // (a skip of the failing batch waits for it); else it is read again.
+        if (!current() && session.next !== progress.base) return await session.discard(files);
         try {
           await session.commit(progress.after, { renames: files, removes });
         } catch (error) {

@@ -110,6 +110,11 @@ export interface PluginHost {
    * it has queued (restarting ones are not waited for) and no write is pending.
    */
   idle(): Promise<void>;
+  /**
+   * Resolves once every result write of the named plugin queued so far has settled
+   * (written or failed), also while it restarts.
+   */
+  written(name: string): Promise<void>;
   /** (Re)starts a plugin by name, reloading its file; batch plugins too. */
   start(name: string): Promise<void>;
   /** Stops a plugin by name until `start` or a change of its file. */
@@ -309,6 +314,10 @@ export async function createPluginHost(options: PluginHostOptions): Promise<Plug
     },
     idle() {
       return waitUntil(() => closed || [...runners.values()].every((r) => r.idle));
+    },
+    async written(name) {
+      // A plugin removed meanwhile has nothing left to write.
+      await [...runners.values()].find((r) => r.name === name)?.written();
     },
     async start(name) {
       await find(name).load(true);

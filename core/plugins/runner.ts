@@ -231,6 +231,11 @@ export class PluginRunner {
     this.#options.changed();
   }
 
+  /** Resolves once every result write queued so far has settled (written or failed). */
+  written(): Promise<void> {
+    return this.#writer.drained();
+  }
+
   /** Stops it and waits for its load and pending writes to settle. */
   async close(): Promise<void> {
     this.#enter({ name: "stopped" });
