@@ -27,6 +27,7 @@
  */
 import type { Fields } from "../log.ts";
 import { listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
+import { readCommittedOffset } from "../archive/ledger.ts";
 import { Ownership } from "../archive/ownership.ts";
 import { StorageNotFoundError } from "../storage/errors.ts";
 import { FencedError } from "../storage/fenced_log.ts";
@@ -318,7 +319,9 @@ export class StreamFeed {
   async #readCommitted(): Promise<void> {
     const archived = new TopicPartitionMap<bigint>();
     for (const c of await readCommittedOffsets(this.#options.archive)) {
-      if (this.#feeds(c)) archived.set(c, c.offset);
+      // A batch handed on while the ledger was read is past what it said: offsets only grow.
+      const known = this.#archived.get(c) ?? -1n;
+      if (this.#feeds(c)) archived.set(c, c.offset > known ? c.offset : known);
     }
     for (const [tp, committed] of this.#archived) {
       if (this.#feeds(tp) && !archived.has(tp)) archived.set(tp, committed);
@@ -516,11 +519,17 @@ export class StreamFeed {
 
   /** Queues every archived file of a partition with offsets at or past the cursor. */
   async #catchUpRound(feed: PluginFeed, cursor: Cursor, stale: () => boolean): Promise<void> {
-    const committed = this.#archived.get(cursor.tp) ?? -1n;
+    let committed = this.#archived.get(cursor.tp) ?? -1n;
     const from = cursor.next;
     const all = await listArchivedFiles(this.#options.archive, cursor.tp.topic, {
       partition: cursor.tp.partition,
     });
+    // A file merged from batches committed since the committed offset was read reaches past
+    // it: its rows past that offset would get results here and again from their own batch.
+    // Files appear only once committed, so the ledger read now covers every file listed.
+    if (all.some((f) => f.endOffset > committed && f.startOffset <= committed)) {
+      committed = await this.#committedNow(cursor.tp, committed);
+    }
     const files = all.filter((f) => f.endOffset >= from && f.startOffset <= committed)
       .sort((a, b) => (a.startOffset < b.startOffset ? -1 : a.startOffset > b.startOffset ? 1 : 0));
     if (files.length > 0) {
@@ -571,6 +580,14 @@ export class StreamFeed {
       cursor.next = committed + 1n;
       this.#saveIfIdle(feed, cursor);
     }
+  }
+
+  /** The partition's committed offset read from the ledger again, kept as the feed's. */
+  async #committedNow(tp: TopicPartition, known: bigint): Promise<bigint> {
+    const now = await readCommittedOffset(this.#options.archive, tp);
+    if (now <= known) return known;
+    if (this.#feeds(tp) && (this.#archived.get(tp) ?? -1n) < now) this.#archived.set(tp, now);
+    return now;
   }
 
   #runs(name: string): boolean {

@@ -11,6 +11,7 @@ import { TopicPartitionMap } from "../../../core/source/topic_partition.ts";
 import { EventLog } from "../../fixtures/plugins/install.ts";
 import { sharedData } from "../../shared_data.ts";
 import { query } from "../../support/duckdb.ts";
+import { waitFor } from "../../support/wait.ts";
 import { fink, isolatedSettings } from "../../support/fink_process.ts";
 
 const ALERTS = sharedData("ztf", "alerts", "fink-broker-local-20200101");
@@ -51,7 +52,11 @@ export default definePlugin({
 }
 
 /** A host and a feed over the project's archive, the plugin having run before (reads from 0). */
-async function feedOf(dir: string, chunkRows: number) {
+async function feedOf(
+  dir: string,
+  chunkRows: number,
+  archive = new LocalStorage(join(dir, "archive")),
+) {
   const science = new LocalStorage(join(dir, "science"));
   const progress = new ProgressStore(science);
   await progress.markStarted("ids", new TopicPartitionMap());
@@ -69,7 +74,7 @@ async function feedOf(dir: string, chunkRows: number) {
   });
   const feed = new StreamFeed({
     host,
-    archive: new LocalStorage(join(dir, "archive")),
+    archive,
     progress,
     chunkRows,
     log: () => {},
@@ -126,6 +131,48 @@ Deno.test("catching up over a compacted hour replaces the results of the files i
     // 50 rows in slices of 7: eight files named by their own ranges, the old ten gone.
     assert.equal((await resultFiles(dir)).length, 8);
     assert.equal(feed.status("ids")?.mode, "live");
+  } finally {
+    await feed.close();
+    await host.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a merged file reaching past the committed offset first read is caught up whole, the progress after its last row", async () => {
+  const dir = await project(() => Promise.resolve(idsPlugin()));
+  const archive = new LocalStorage(join(dir, "archive"));
+  const tp = { topic: "files", partition: 0 };
+  const ledger = await new Ledger(archive).acquire(tp);
+  const compactor = new Compactor(archive, { targetBytes: 1 << 30 });
+  await compactor.compactHour("files", `files/${HOUR}`, () => ledger);
+  await compactor.expire([ledger]);
+  // The feed's first reading of the ledger comes before the last batches' commit: it says
+  // 24, while the hour's one file (merged after that commit) holds offsets 0..49.
+  let stale = true;
+  const racing = new (class extends LocalStorage {
+    override async readFile(path: string): Promise<Uint8Array> {
+      const bytes = await super.readFile(path);
+      if (!stale || !path.startsWith("_ledger/")) return bytes;
+      stale = false;
+      const record = JSON.parse(new TextDecoder().decode(bytes));
+      record.state.committed = "24";
+      return new TextEncoder().encode(JSON.stringify(record));
+    }
+  })(join(dir, "archive"));
+  const { host, feed, progress } = await feedOf(dir, 7, racing);
+  try {
+    assert.ok(await feed.drain(20_000), "caught up with the archive");
+    assert.ok(!stale, "the feed read the stale ledger");
+    assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir));
+    // Results for offsets 0..49 with a progress of 25 would be computed again from 25.
+    // The progress is saved once the plugin is idle, after the drain.
+    let last: bigint | undefined;
+    await waitFor("the progress after the last row", async () => {
+      last = (await progress.streamProgress("ids"))?.get(tp);
+      return last === 50n ? true : undefined;
+    }, { timeoutMs: 20_000 }).catch((error) => {
+      throw new Error(`${(error as Error).message}; progress ${last}`);
+    });
   } finally {
     await feed.close();
     await host.close();
