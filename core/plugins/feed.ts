@@ -629,7 +629,10 @@ export class StreamFeed {
         try {
           await session.commit(progress.after, { renames: files, removes });
         } catch (error) {
-          if (error instanceof FencedError && !error.by.ours) this.#takenOver(feed, tp, error);
+          // This process took the partition over again (its ownership changed): the newer
+          // session reads the batch again from its progress, and this one's files are gone.
+          if (error instanceof FencedError && error.by.ours) return;
+          if (error instanceof FencedError) this.#takenOver(feed, tp, error);
           throw error;
         }
       },

@@ -506,6 +506,9 @@ export class PluginRunner {
       written: () =>
         this.#emit("batch", { seq: batch.seq, rows: rows.length, ms, ...batchFields(batch) }),
       failed: (error) => {
+        // No longer wanted (its feed moved on: ownership changed, the plugin restarted): the
+        // batch is read again where the feed resumes, so this is not the plugin's failure.
+        if (batch.ticket?.current() === false) return;
         this.#stats.errors++;
         this.#lastError = `plugin ${this.name}: writing results failed: ${error.message}`;
         this.#emit("sink_error", { message: this.#lastError, seq: batch.seq });
