@@ -9,7 +9,12 @@ import type { Service } from "../services/service.ts";
 import { createFilesSource } from "../source/files.ts";
 import { createKafkaSource } from "../source/kafka.ts";
 import type { Source } from "../source/source.ts";
-import { isClearableStorageError, oneLine, openStorage } from "../storage/mod.ts";
+import {
+  isClearableStorageError,
+  oneLine,
+  openStorage,
+  type RetryOptions,
+} from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Batcher } from "./batcher.ts";
 import { type BatchWrite, writeBatch } from "./batch_writer.ts";
@@ -152,38 +157,43 @@ async function startArchive(
   },
 ): Promise<Running> {
   const { stats, shutdown } = ctx;
-  const storage = openStorage(config.string("archive.root"), {
-    retry: {
-      // Nothing is lost while storage is down, full, read-only or refusing us: the
-      // archive waits (the consumer pauses) until an operator clears the problem.
-      maxAttempts: Infinity,
-      isTransient: isClearableStorageError,
-      signal: shutdown.signal,
-      onRetry: (r) => {
-        const message = oneLine((r.error as Error).message);
-        const problem = ctx.storageProblem.current;
-        ctx.storageProblem.current = {
-          message,
-          since: problem?.since ?? new Date().toISOString(),
-          retries: (problem?.retries ?? 0) + 1,
-        };
-        stats.addError(`storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${message}`);
-        log.warn("storage failing, retrying", {
-          op: r.op,
-          path: r.path,
-          attempt: r.attempt,
-          delayMs: r.delayMs,
-          error: message,
-        });
-      },
-      onRecovered: (r) => {
-        ctx.storageProblem.current = null;
-        log.info("storage recovered", { op: r.op, attempts: r.attempts, waitedMs: r.waitedMs });
-      },
+  const retry: RetryOptions = {
+    // Nothing is lost while storage is down, full, read-only or refusing us: the
+    // archive waits (the consumer pauses) until an operator clears the problem.
+    maxAttempts: Infinity,
+    isTransient: isClearableStorageError,
+    signal: shutdown.signal,
+    onRetry: (r) => {
+      const message = oneLine((r.error as Error).message);
+      const problem = ctx.storageProblem.current;
+      ctx.storageProblem.current = {
+        message,
+        since: problem?.since ?? new Date().toISOString(),
+        retries: (problem?.retries ?? 0) + 1,
+      };
+      stats.addError(`storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${message}`);
+      log.warn("storage failing, retrying", {
+        op: r.op,
+        path: r.path,
+        attempt: r.attempt,
+        delayMs: r.delayMs,
+        error: message,
+      });
     },
+    onRecovered: (r) => {
+      ctx.storageProblem.current = null;
+      log.info("storage recovered", { op: r.op, attempts: r.attempts, waitedMs: r.waitedMs });
+    },
+  };
+  const root = config.string("archive.root");
+  const storage = openStorage(root, { retry, onIo: (e) => stats.stages.addIo(e) });
+  // Its own instance, so that its disk time is told apart from the batches'.
+  const compactionStorage = openStorage(root, {
+    retry,
+    onIo: (e) => stats.stages.addCompactionIo(e),
   });
   const ledger = new Ledger(storage);
-  const compactor = new Compactor(storage, {
+  const compactor = new Compactor(compactionStorage, {
     targetBytes: config.number("archive.compact_target_mb") * 1024 * 1024,
     committed: (tp) => ledger.committed(tp),
     graceMs: config.number("archive.compact_grace_minutes") * 60_000,
@@ -210,15 +220,19 @@ async function startArchive(
       registryUrl: config.string("decode.registry") || undefined,
     },
   };
-  const source = ctx.source !== undefined ? createFilesSource(ctx.source) : createKafkaSource({
-    brokers: config.list("kafka.brokers"),
-    topics: config.list("kafka.topics"),
-    group: config.string("kafka.group"),
-    clientId: config.string("kafka.client_id"),
-    fromBeginning: config.choice("kafka.start") === "earliest",
-    sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
-    topicRefreshMs: config.number("kafka.topic_refresh_ms"),
-  });
+  const onFetch = (ms: number) => stats.stages.add("fetch", ms);
+  const source = ctx.source !== undefined
+    ? createFilesSource(ctx.source, { onFetch })
+    : createKafkaSource({
+      brokers: config.list("kafka.brokers"),
+      topics: config.list("kafka.topics"),
+      group: config.string("kafka.group"),
+      clientId: config.string("kafka.client_id"),
+      fromBeginning: config.choice("kafka.start") === "earliest",
+      sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
+      topicRefreshMs: config.number("kafka.topic_refresh_ms"),
+      onFetch,
+    });
 
   /** Gives a committed batch to every consumer; the batch is archived whatever they do with it. */
   const handOn = async (batch: ArchivedBatch) => {
@@ -257,7 +271,12 @@ async function startArchive(
       counts.inFlight -= count;
     },
     async prepare(_tp, messages): Promise<PreparedBatch> {
+      const t0 = performance.now();
       const encoded = await pool.encode(messages, { ...encodeOptions, ingestTime: Date.now() });
+      const { decodeMs, encodeMs } = encoded.timings;
+      stats.stages.add("decode", decodeMs);
+      stats.stages.add("encode", encodeMs);
+      stats.stages.add("queue", performance.now() - t0 - decodeMs - encodeMs);
       return {
         start: messages[0].offset,
         end: messages[messages.length - 1].offset,
@@ -274,7 +293,10 @@ async function startArchive(
     async flush(tp, batch) {
       const { start, end, quarantined, timestamps } = batch;
       const counts = stats.partition(tp);
-      const written = await writeBatch({ tp, ...batch }, { storage, ledger });
+      const written = await stats.stages.time(
+        "flush",
+        () => writeBatch({ tp, ...batch }, { storage, ledger }),
+      );
       for (const f of written) {
         stats.addFile(tp.topic, f.hour, f.rows, f.size);
         dirtyHours.set(`${tp.topic}/${f.hour}`, tp.topic);
@@ -294,8 +316,7 @@ async function startArchive(
       counts.inFlight -= batch.messages;
       counts.committedOffset = end.toString();
       stats.lastCommit = { at: new Date().toISOString(), ...tp, offset: end.toString() };
-      const durable = Date.now();
-      for (const t of timestamps) stats.recordLatency(durable - t);
+      stats.recordLatencies(tp.topic, Date.now(), timestamps);
       await source.commit(tp, end + 1n);
       await handOn({ ...tp, startOffset: start, endOffset: end, files: written });
     },
@@ -309,7 +330,7 @@ async function startArchive(
       if (counts.committedOffset === null && committed >= 0n) {
         counts.committedOffset = committed.toString();
       }
-      await batcher.add(messages, committed);
+      await stats.stages.time("wait", () => batcher.add(messages, committed));
     },
     async onAssigned(tps) {
       ledger.forget(tps);
