@@ -129,7 +129,9 @@ export class Ledger {
       at: new Date().toISOString(),
     });
     this.#committed.set(tp, entry.end);
-    await this.storage.remove(this.#walPath(tp, entry));
+    // Its removal need not be durable: an entry a crash brings back ends at or before the
+    // committed offset, and recovery only removes it.
+    await this.storage.remove(this.#walPath(tp, entry), { deferFolderSync: true });
   }
 
   /** Rolls back every batch that began but never committed. */

@@ -12,6 +12,7 @@
  * it was written fails its parse and the final one holds.
  */
 import { StorageNotFoundError } from "./errors.ts";
+import { normalizeFilePath, parentPath } from "./path.ts";
 import type { FileData, Storage } from "./storage.ts";
 
 /** Suffix of a file being written under its temporary name; never read as data. */
@@ -43,7 +44,8 @@ export async function replaceFile(
   const temporary = options.unique
     ? `${path}.${crypto.randomUUID().slice(0, 8)}${TMP_SUFFIX}`
     : temporaryOf(path);
-  await storage.writeFile(temporary, data);
+  // The temporary name need not survive a crash by itself: the rename's folder fsync covers it.
+  await storage.writeFile(temporary, data, { deferFolderSync: true });
   await storage.rename(temporary, path);
 }
 
@@ -51,14 +53,18 @@ export async function replaceFile(
  * Replaces several files: every one is written under its temporary name
  * first (in parallel), then they are renamed into place one by one, so a
  * crash leaves either temporary copies only or some files in place and the
- * rest still temporary, never a torn file.
+ * rest still temporary, never a torn file. Their folders are made durable
+ * once, together, at the end (one fsync per folder on local disk, not two per
+ * file): when it resolves every file is in place durably.
  */
 export async function replaceFiles(
   storage: Storage,
   files: readonly { path: string; data: FileData }[],
 ): Promise<void> {
-  await Promise.all(files.map((f) => storage.writeFile(temporaryOf(f.path), f.data)));
-  for (const f of files) await storage.rename(temporaryOf(f.path), f.path);
+  const deferred = { deferFolderSync: true };
+  await Promise.all(files.map((f) => storage.writeFile(temporaryOf(f.path), f.data, deferred)));
+  for (const f of files) await storage.rename(temporaryOf(f.path), f.path, deferred);
+  await storage.syncFolders(files.map((f) => parentPath(normalizeFilePath(f.path, "replace"))));
 }
 
 /** Replaces the file at `path` with `value` as JSON. */

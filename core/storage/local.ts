@@ -9,7 +9,7 @@
 import { dirname, join, resolve } from "node:path";
 import { oneLine, StorageError, type StorageErrorKind, StorageNotFoundError } from "./errors.ts";
 import { baseName, childPath, normalizeFilePath, normalizePath } from "./path.ts";
-import type { Entry, FileData, RemoveOptions, Storage, Usage } from "./storage.ts";
+import type { Entry, FileData, RemoveOptions, Storage, SyncOptions, Usage } from "./storage.ts";
 
 /** Kinds to use instead of the default mapping for some Deno error classes, per operation. */
 type KindOverrides = Partial<Record<string, StorageErrorKind>>;
@@ -197,7 +197,7 @@ export class LocalStorage implements Storage {
   }
 
   /** See {@link Storage.writeFile}. */
-  async writeFile(path: string, data: FileData): Promise<void> {
+  async writeFile(path: string, data: FileData, options: SyncOptions = {}): Promise<void> {
     const rel = normalizeFilePath(path, "writeFile");
     const abs = this.#abs(rel);
     try {
@@ -223,7 +223,7 @@ export class LocalStorage implements Storage {
       } finally {
         file.close();
       }
-      if (created) await this.#syncDir(dirname(abs));
+      if (created && !options.deferFolderSync) await this.#syncDir(dirname(abs));
     } catch (error) {
       throw localError(error, "writeFile", rel, { IsADirectory: "already-exists" });
     }
@@ -265,7 +265,7 @@ export class LocalStorage implements Storage {
   }
 
   /** See {@link Storage.rename}: one atomic `rename(2)`. */
-  async rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string, options: SyncOptions = {}): Promise<void> {
     const src = normalizeFilePath(from, "rename");
     const dst = normalizeFilePath(to, "rename");
     const absSrc = this.#abs(src);
@@ -289,6 +289,7 @@ export class LocalStorage implements Storage {
       const t0 = performance.now();
       Deno.renameSync(absSrc, absDst);
       this.#done("rename", absDst, t0);
+      if (options.deferFolderSync) return;
       await this.#syncDir(dirname(absDst));
       if (dirname(absSrc) !== dirname(absDst)) await this.#syncDir(dirname(absSrc));
     } catch (error) {
@@ -304,7 +305,7 @@ export class LocalStorage implements Storage {
       const t0 = performance.now();
       await Deno.remove(abs, { recursive: options.recursive ?? false });
       this.#done("remove", abs, t0);
-      await this.#syncDir(dirname(abs));
+      if (!options.deferFolderSync) await this.#syncDir(dirname(abs));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
         return;
@@ -318,6 +319,22 @@ export class LocalStorage implements Storage {
         );
       }
       throw mapped;
+    }
+  }
+
+  /** See {@link Storage.syncFolders}: one fsync per distinct folder, side by side. */
+  async syncFolders(folders: readonly string[]): Promise<void> {
+    const rels = [...new Set(folders.map((f) => normalizePath(f, "syncFolders")))];
+    try {
+      await Promise.all(rels.map(async (rel) => {
+        try {
+          await this.#syncDir(this.#abs(rel));
+        } catch (error) {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+        }
+      }));
+    } catch (error) {
+      throw localError(error, "syncFolders", rels.join(", "));
     }
   }
 

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type IoEvent, LocalStorage } from "../../../core/storage/local.ts";
+import { replaceFiles } from "../../../core/storage/atomic_replace.ts";
 import { StorageError } from "../../../core/storage/errors.ts";
 import { storageContract } from "./contract.ts";
 
@@ -121,6 +122,43 @@ Deno.test("local storage: onIo is told every write, fsync, directory fsync, rena
       "dirFsync 2024/05/01",
     ]);
     assert.ok(events.every((e) => e.ms >= 0));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("local storage: deferred folder syncs are left to one syncFolders per folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "local_storage_" });
+  try {
+    const events: IoEvent[] = [];
+    const storage = new LocalStorage(dir, { onIo: (e) => events.push(e) });
+    await storage.mkdirs("h/01");
+    await storage.mkdirs("h/02");
+    events.length = 0;
+    const deferred = { deferFolderSync: true };
+    await storage.writeFile("h/01/a.tmp", new Uint8Array(5), deferred);
+    await storage.rename("h/01/a.tmp", "h/01/a", deferred);
+    await storage.remove("h/01/a", deferred);
+    assert.deepEqual(events.splice(0).map((e) => e.op), ["write", "fsync", "rename", "remove"]);
+    await storage.syncFolders(["h/01", "h/02/", "h/01", "h/gone"]);
+    assert.deepEqual(events.splice(0).map((e) => `${e.op} ${e.path}`).sort(), [
+      "dirFsync h/01",
+      "dirFsync h/02",
+    ]);
+    // Several files of a batch: data fsynced each, then one fsync per folder at the end.
+    await replaceFiles(storage, [
+      { path: "h/01/x", data: new Uint8Array(3) },
+      { path: "h/01/y", data: new Uint8Array(3) },
+      { path: "h/02/z", data: new Uint8Array(3) },
+    ]);
+    const ops = events.map((e) => e.op);
+    assert.equal(ops.filter((op) => op === "fsync").length, 3);
+    assert.deepEqual(
+      events.filter((e) => e.op === "dirFsync").map((e) => e.path).sort(),
+      ["h/01", "h/02"],
+    );
+    assert.equal(ops.lastIndexOf("rename") < ops.indexOf("dirFsync"), true, "renames first");
+    assert.deepEqual(await storage.readFile("h/02/z"), new Uint8Array(3));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
