@@ -4,7 +4,7 @@
  * queue is bounded: `encode` waits for room, which is the archive's
  * backpressure. A worker that dies rejects its batch and is replaced.
  */
-import { startModuleWorker } from "../module_worker.ts";
+import { type WorkerJob, WorkerPool } from "../worker_pool.ts";
 import { availableParallelism } from "node:os";
 import type { EncodedBatch, EncodeOptions, RawMessage } from "./encoder.ts";
 
@@ -41,17 +41,38 @@ export type EncodeResponse =
   | { id: number; ok: true; result: EncodedBatch }
   | { id: number; ok: false; error: string };
 
-interface Task {
-  id: number;
-  messages: readonly RawMessage[];
-  options: EncodeOptions;
-  resolve(result: EncodedBatch): void;
-  reject(error: Error): void;
-}
+/** One batch's job: packed when a Worker is free, so that the queue holds no copies. */
+class Task implements WorkerJob<EncodeResponse> {
+  constructor(
+    readonly messages: readonly RawMessage[],
+    readonly options: EncodeOptions,
+    readonly resolve: (result: EncodedBatch) => void,
+    readonly reject: (error: Error) => void,
+  ) {}
 
-interface Slot {
-  worker: Worker;
-  task: Task | undefined;
+  send(worker: Worker, id: number): void {
+    const batch = packBatch(this.messages);
+    const request: EncodeRequest = { id, batch, options: this.options };
+    worker.postMessage(request, batchTransfers(batch));
+  }
+
+  settle(response: EncodeResponse): void {
+    if (response.ok) this.resolve(response.result);
+    else this.reject(new Error(`Encoding ${describe(this)} failed: ${response.error}`));
+  }
+
+  crashed(reason: string): void {
+    this.reject(
+      new Error(
+        `Encoder worker crashed while encoding ${describe(this)}: ${reason}; ` +
+          "the worker was replaced, retry the batch",
+      ),
+    );
+  }
+
+  cancelled(): void {
+    this.reject(new Error("Encoder pool is closed; create a new pool to encode"));
+  }
 }
 
 /** A fixed set of encoder Workers. */
@@ -59,28 +80,31 @@ export class EncoderPool {
   /** Number of workers. */
   readonly size: number;
   readonly #maxQueued: number;
-  readonly #workerUrl: string;
-  readonly #slots: Slot[] = [];
-  readonly #queue: Task[] = [];
+  readonly #workers: WorkerPool<EncodeResponse>;
   readonly #roomWaiters: (() => void)[] = [];
   readonly #settled = new Set<Promise<unknown>>();
-  #nextId = 1;
   #closed = false;
 
   /** Starts the workers. */
   constructor(options: EncoderPoolOptions = {}) {
     this.size = options.workers ?? availableParallelism();
-    if (!Number.isInteger(this.size) || this.size < 1) {
-      throw new Error(`Encoder pool needs at least 1 worker, found ${options.workers}`);
-    }
     this.#maxQueued = options.maxQueued ?? this.size;
-    this.#workerUrl = options.workerUrl ?? new URL("./encoder_worker.ts", import.meta.url).href;
-    for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
+    this.#workers = new WorkerPool<EncodeResponse>(
+      options.workerUrl ?? new URL("./encoder_worker.ts", import.meta.url).href,
+      {
+        workers: this.size,
+        onDequeue: () => this.#roomWaiters.shift()?.(),
+        onCrash: (message) =>
+          console.error(
+            JSON.stringify({ component: "encoder_pool", event: "worker_crash", message }),
+          ),
+      },
+    );
   }
 
   /** Batches accepted and waiting for a worker. */
   get queued(): number {
-    return this.#queue.length;
+    return this.#workers.queued;
   }
 
   /** `encode` calls held back because the queue is full. */
@@ -97,17 +121,16 @@ export class EncoderPool {
     messages: readonly RawMessage[],
     options: EncodeOptions = {},
   ): Promise<EncodedBatch> {
-    while (this.#queue.length >= this.#maxQueued && !this.#closed) {
+    while (this.#workers.queued >= this.#maxQueued && !this.#closed) {
       await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
     }
     if (this.#closed) throw new Error("Encoder pool is closed; create a new pool to encode");
     const done = new Promise<EncodedBatch>((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, messages, options, resolve, reject });
+      this.#workers.submit(new Task(messages, options, resolve, reject));
     });
     const settled = done.then(() => {}, () => {});
     this.#settled.add(settled);
     settled.then(() => this.#settled.delete(settled));
-    this.#dispatch();
     return await done;
   }
 
@@ -119,62 +142,11 @@ export class EncoderPool {
     this.#closed = true;
     for (const wake of this.#roomWaiters.splice(0)) wake();
     while (this.#settled.size > 0) await Promise.all(this.#settled);
-    for (const slot of this.#slots) slot.worker.terminate();
-    this.#slots.length = 0;
-  }
-
-  #spawn(): Slot {
-    const slot: Slot = {
-      worker: startModuleWorker<EncodeResponse>(this.#workerUrl, {
-        message: (response) => this.#finish(slot, response),
-        crash: (reason) => this.#crash(slot, reason),
-      }),
-      task: undefined,
-    };
-    return slot;
-  }
-
-  #dispatch(): void {
-    for (const slot of this.#slots) {
-      if (slot.task || this.#queue.length === 0) continue;
-      const task = this.#queue.shift()!;
-      slot.task = task;
-      const batch = packBatch(task.messages);
-      const request: EncodeRequest = { id: task.id, batch, options: task.options };
-      slot.worker.postMessage(request, batchTransfers(batch));
-      this.#roomWaiters.shift()?.();
-    }
-  }
-
-  #finish(slot: Slot, response: EncodeResponse): void {
-    const task = slot.task;
-    if (!task || task.id !== response.id) return;
-    slot.task = undefined;
-    if (response.ok) task.resolve(response.result);
-    else task.reject(new Error(`Encoding ${describe(task)} failed: ${response.error}`));
-    this.#dispatch();
-  }
-
-  #crash(slot: Slot, message: string): void {
-    const task = slot.task;
-    slot.worker.terminate();
-    // Replaced even while closing: queued batches still need a worker to finish.
-    const index = this.#slots.indexOf(slot);
-    if (index >= 0) this.#slots[index] = this.#spawn();
-    console.error(JSON.stringify({ component: "encoder_pool", event: "worker_crash", message }));
-    if (task) {
-      task.reject(
-        new Error(
-          `Encoder worker crashed while encoding ${describe(task)}: ${message}; ` +
-            "the worker was replaced, retry the batch",
-        ),
-      );
-    }
-    this.#dispatch();
+    this.#workers.terminate();
   }
 }
 
-function describe(task: Task): string {
+function describe(task: { messages: readonly RawMessage[] }): string {
   const first = task.messages[0];
   const last = task.messages[task.messages.length - 1];
   return first

@@ -221,9 +221,11 @@ Deno.test({
       };
       console.error(JSON.stringify({ component: "archive_late_data_test", ...figures }));
       // Order, not time: tonight's alerts were archived one after another while the backlog
-      // still had alerts to archive. Only the last one sent may land after the drain.
+      // still had alerts to archive. Only the last one sent may land after the drain. How many
+      // were sent depends on the machine's speed (a fast drain leaves time for few), so the
+      // count asked for is one: had the stream queued behind the backlog, none would be.
       assert.ok(
-        before.length >= 3,
+        before.length >= 1,
         `only ${before.length} of tonight's ${live.length} alerts were archived before the ` +
           `backlog of ${backlogTotal} alerts: tonight's stream waits for the backlog`,
       );
