@@ -164,7 +164,9 @@ export class Distributor {
         partition: committed.partition,
       })).filter((f) => f.endOffset >= next && f.startOffset <= committed.offset)
         .sort((a, b) => a.startOffset < b.startOffset ? -1 : a.startOffset > b.startOffset ? 1 : 0);
-      while (files.length > 0 && !signal?.aborted) {
+      // A file may reach past the committed offset read above (merged from batches committed
+      // since): the rounds stop at that offset, the rest is the next pass's.
+      while (files.length > 0 && next <= committed.offset && !signal?.aborted) {
         const first = files[0].startOffset > next ? files[0].startOffset : next;
         const later = files.find((f) => f.startOffset > first);
         const end = later === undefined ? committed.offset + 1n : later.startOffset;

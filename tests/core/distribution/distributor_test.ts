@@ -9,7 +9,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startBroker } from "../../../simulator/broker/mod.ts";
 import { LocalStorage } from "../../../core/storage/local.ts";
-import { parquetToTable } from "../../../core/archive/reader.ts";
+import {
+  listArchivedFiles,
+  parquetToTable,
+  readCommittedOffsets,
+} from "../../../core/archive/reader.ts";
+import { offsetsPath } from "../../../core/archive/file_names.ts";
 import { Distributor } from "../../../core/distribution/distributor.ts";
 import { TransactionalPublisher } from "../../../core/distribution/publisher.ts";
 import { FilterCounters } from "../../../core/distribution/status.ts";
@@ -177,6 +182,84 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
     await engine.close();
     await publisher.close();
     await broker.close();
+  }
+});
+
+Deno.test("a file that reaches past the committed offset a round read (merged meanwhile) is distributed up to that offset, the rest at the next round", async () => {
+  const fixture = await archiveFixture();
+  const dir = await Deno.makeTempDir({ prefix: "fink_distribution_snapshot_" });
+  const copied = await new Deno.Command("cp", { args: ["-r", join(fixture, "archive"), dir] })
+    .output();
+  assert.ok(copied.success, new TextDecoder().decode(copied.stderr));
+  const archive = new LocalStorage(join(dir, "archive"));
+  // What a round sees when the archive commits and merges between its reading of the
+  // committed offset and its listing: the ledger says `at`, a file holds rows past it.
+  const [committed] = await readCommittedOffsets(archive);
+  const files = await listArchivedFiles(archive, committed.topic, {
+    partition: committed.partition,
+  });
+  const straddled = files.find((f) => f.endOffset > f.startOffset)!;
+  assert.ok(straddled !== undefined, "the fixture has a file of several offsets");
+  const at = straddled.startOffset;
+  const ledger = join(dir, "archive", offsetsPath(committed));
+  const record = await Deno.readTextFile(ledger);
+  await Deno.writeTextFile(ledger, JSON.stringify({ ...JSON.parse(record), offset: `${at}` }));
+
+  const broker = await startBroker({ port: 0, dataDir: null });
+  const publisher = await TransactionalPublisher.connect({
+    brokers: [broker.address],
+    transactionalId: "test-snapshot",
+    group: "test-snapshot",
+    progressTopic: "progress",
+    partitions: 1,
+  });
+  const published: bigint[] = [];
+  const engine = await FilterEngine.open();
+  const encoders = new AlertEncoderPool(1);
+  try {
+    const science = new LocalStorage(join(fixture, "science"));
+    const distributor = new Distributor({
+      engine,
+      encoders,
+      archive,
+      science,
+      sink: {
+        progress: (topic, partition) => publisher.progress(topic, partition),
+        async publish(messages, progress) {
+          published.push(progress.next);
+          // A round that never ends publishes the same progress over and over.
+          if (published.length > 200) throw new Error(`rounds kept coming: ${published.at(-3)}`);
+          await publisher.publish(messages, progress);
+        },
+      },
+      filters: () => [{ name: "all", where: "true", description: "" }],
+      counters: new FilterCounters(),
+      topicOf: (name) => `fink_${name}_ztf`,
+      absent: {},
+      scienceWaitMs: 0,
+      scienceProgress: (plugin) => new ProgressStore(science).streamProgress(plugin),
+      onPublished: () => {},
+      log: () => {},
+    });
+    const first = await distributor.round();
+    assert.equal(published.at(-1), at + 1n, "the progress stops after the committed offset");
+    await Deno.writeTextFile(ledger, record);
+    const rest = await distributor.round();
+    assert.equal(first + rest, 50);
+    const records = await readTopic(broker.address, "fink_all_ztf", 50);
+    const offsets = records.map((r) => `${r.kafka_partition}/${r.kafka_offset}`);
+    assert.equal(new Set(offsets).size, 50, "every alert published once");
+    assert.equal(
+      records.filter((r) => BigInt(r.kafka_offset) <= at).length,
+      first,
+      "the first round published the alerts up to the committed offset",
+    );
+  } finally {
+    encoders.close();
+    await engine.close();
+    await publisher.close();
+    await broker.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
