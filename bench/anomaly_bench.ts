@@ -10,7 +10,7 @@
  *    and written as Parquet results; the CPU time of this process (the host) and of the plugin's
  *    process (/proc/<pid>/stat) per alert;
  * 3. beside the archive: the archive's own drain of a Kafka backlog of the same alerts
- *    (bench/archive_bench.ts), alone and then with the anomaly plugin running in the archive
+ *    (bench/archive_drain.ts), alone and then with the anomaly plugin running in the archive
  *    process, with the CPU time per alert of the archive process and of the plugin's process.
  *
  * Goal: the plugin keeps up with the archive at full speed, at least 5,000 alerts/s on 2 cores.
@@ -24,7 +24,7 @@ import * as arrow from "apache-arrow";
 import process from "node:process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runArchiveBench } from "./archive_bench.ts";
+import { runArchiveDrain } from "./archive_drain.ts";
 import type { WrittenFile } from "../core/archive/batch_writer.ts";
 import type { ArchivedBatch } from "../core/archive/consumers.ts";
 import { decodeToTables, encodeBatch, type RawMessage } from "../core/archive/encoder.ts";
@@ -322,8 +322,8 @@ async function besideArchive(stream: StreamFile[]) {
   const source = await streamFolder(stream);
   const dir = await installAnomaly();
   try {
-    const alone = await runArchiveBench({ alerts, source, liveSeconds: 1 });
-    const withAnomaly = await runArchiveBench({
+    const alone = await runArchiveDrain({ alerts, source, liveSeconds: 1 });
+    const withAnomaly = await runArchiveDrain({
       alerts,
       source,
       liveSeconds: 1,

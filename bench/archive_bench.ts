@@ -1,298 +1,364 @@
 /**
- * Archive benchmark: real ZTF alerts from Kafka to durable Parquet.
+ * Archive benchmark: real ZTF alerts from Kafka to durable Parquet, in three
+ * shapes, each judged against the disk it runs on.
  *
- * A simulator process fills the embedded broker (on disk) with a backlog of
- * real alerts; an archive process then drains it. Measured: alerts/s and MB/s
- * of the drain, the CPU time the archive process spent on it (every thread:
- * Workers, plugins' hosts; from /proc, a figure a loaded machine does not
- * inflate as it does wall-clock time), its peak memory (VmHWM, Workers
- * included), and the broker-to-durable latency p50/p99 of a live stream sent
- * at a steady rate while the archive runs. Optionally a stream plugin runs in
- * the archive process during the drain: then also how long until it has
- * results for the whole backlog, and the CPU time of its own process per alert.
+ * - `night`: one night of 8 hours in time order (each partition's batches
+ *   hold one hour, two at its turns); then a live stream at a steady rate,
+ *   for the broker-to-durable latency;
+ * - `interleaved`: the same alerts and hours, interleaved (alert after alert
+ *   from another hour, as when a backlog of several nights is read at once);
+ * - `backlog`: three past nights, one topic each (`kafka.topics` a pattern),
+ *   drained while tonight's topic streams live beside them.
+ *
+ * For each shape, a broker process (the embedded one, on disk) is filled with
+ * the shaped alerts (see shaped_alerts.ts), the disk's own fsync'd bandwidth
+ * is measured in the archive's folder (disk_bandwidth.ts), and then an
+ * archive process drains the topics. Printed: alerts/s and MB/s (the Avro in,
+ * the bytes written to disk), the archive's share of the disk's bandwidth,
+ * files per hour and partition, peak memory (VmHWM, Workers included), the
+ * time per stage per 1,000 alerts (from the archive's status: fetch, decode,
+ * encode, write, fsync, rename, commit, ...), the CPU per kind of thread,
+ * and the load average, which says how far a shared machine's figures are
+ * from an idle one's.
+ *
+ * The Python peer (fastavro + pyarrow, Fink's stack) cannot run here (no
+ * pyarrow): its figure is the one issue 16 measured, quoted as `peer`.
  */
-import { TopicPartitionMap } from "../core/source/topic_partition.ts";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { replay } from "../simulator/replayer/mod.ts";
-import { processCpuMs } from "../core/plugins/process.ts";
-import { ProgressStore } from "../core/plugins/progress.ts";
-import { readProcessState } from "../core/process/state_file.ts";
-import { openStorage } from "../core/storage/mod.ts";
-import { launch } from "../tests/support/chromium.ts";
-import { freePort } from "../tests/support/fink_process.ts";
-import { pluginProcesses } from "../tests/support/processes.ts";
+import type { ArchiveSnapshot } from "../core/archive/service.ts";
+import { type Stage, STAGES } from "../core/archive/stage_times.ts";
+import {
+  archiveStatus,
+  openLivePage,
+  peakMemoryMB,
+  SHARED,
+  spawnFink,
+  stopAll,
+  until,
+} from "./fink_children.ts";
+import { spawnBenchBroker } from "./bench_broker.ts";
+import { type DiskBandwidth, measureDiskBandwidth } from "./disk_bandwidth.ts";
+import { AlertVariants, createTopics, produce, type StreamPlan } from "./shaped_alerts.ts";
+import { cpuBetween, loadAverage, readThreadCpu, type ThreadCpu } from "./thread_cpu.ts";
 
-/** Options of {@link runArchiveBench}. */
+/** The shapes, in the order they run. */
+export const SHAPES = ["night", "interleaved", "backlog"] as const;
+
+/** One shape of stream. */
+export type ShapeName = typeof SHAPES[number];
+
+/** Options of {@link runArchiveShape} and {@link runArchiveBench}. */
 export interface ArchiveBenchOptions {
-  /** Alerts in the backlog, the burst (default 100,000, as issue 3's memory goal says). */
+  /** Alerts drained per shape (default 100,000: the burst of the memory goal). */
   alerts?: number;
   /** Folder of real alerts, cycled (default the shared 2020-01-01 ZTF night). */
   source?: string;
-  /** Live stream rate in alerts/s for the latency phase (default 1,000; with the default 10 s it fills the latency sample). */
+  /** Hours of event time a night covers (default 8). */
+  hours?: number;
+  /** Partitions of each topic (default 4). */
+  partitions?: number;
+  /** Live stream rate in alerts/s (default 1,000). */
   liveRate?: number;
-  /** Seconds of live stream (default 10). */
+  /** Seconds of live stream after the `night` drain (default 10: 10,000 alerts). */
   liveSeconds?: number;
   /** Keep the dashboard's live page open in headless Chromium during the drain (default false). */
   dashboard?: boolean;
-  /**
-   * A stream plugin the archive process runs during the drain, from its own plugin folder
-   * (inside the project, so that its imports resolve); it reads the backlog from its first
-   * alert. Default none (an empty plugin folder).
-   */
-  plugin?: { dir: string; name: string };
 }
 
-/** The plugin of {@link ArchiveBenchOptions.plugin} during the drain. */
-export interface PluginDrainResult {
-  name: string;
-  /** From the first archived alert until the plugin has returned rows for the whole backlog. */
-  doneSeconds: number;
-  alertsPerSecond: number;
-  /** CPU time (user + system) of the plugin's own process per alert. */
-  cpuUsPerAlert: number;
-  /** Mean alerts per batch the plugin got (the archive's batches, or catch-up reads). */
-  alertsPerBatch: number;
+/** Broker-to-durable latency of a live stream. */
+export interface LiveResult {
+  rate: number;
+  sent: number;
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
 }
 
-/** What {@link runArchiveBench} measured. */
-export interface ArchiveBenchResult {
+/** What one shape measured. */
+export interface ShapeResult {
+  shape: ShapeName;
   alerts: number;
+  topics: number;
+  partitions: number;
+  hours: number;
   drainSeconds: number;
   alertsPerSecond: number;
-  megabytesPerSecond: number;
+  /** Avro bytes consumed per second. */
+  inputMBps: number;
+  /** Bytes the archive wrote to disk per second (Parquet files and ledger). */
+  writtenMBps: number;
+  /** Bytes compaction rewrote per second meanwhile (hours of past nights are closed at once). */
+  compactionMBps: number;
+  /** The disk measured just before the drain. */
+  disk: DiskBandwidth;
+  /** writtenMBps / disk.sequentialMBps: the goal's figure. */
+  diskShare: number;
+  /** inputMBps / disk.sequentialMBps (the figure issue 16 quoted). */
+  inputDiskShare: number;
+  files: number;
+  /** Parquet files per (hour, topic-partition) written. */
+  filesPerHourPartition: number;
+  peakMemoryMB: number;
+  /** Load average (1, 5, 15 min) before and after the drain. */
+  load: { before: number[] | null; after: number[] | null };
+  /** CPU of the archive process over the drain, per kind of thread. */
+  cpu: (ThreadCpu & { msPerThousandAlerts: number }) | null;
   /** CPU time (user + system, every thread) of the archive process per alert drained. */
   cpuUsPerAlert: number;
-  peakMemoryMB: number;
-  /** CPU seconds (user + system, every thread) the archive process spent during the drain. */
-  drainCpuSeconds: number;
-  /** The same per 1,000 alerts archived. */
-  cpuMsPerThousandAlerts: number;
   /** Alerts drained per second of the archive process's CPU time (all its threads). */
   alertsPerCpuSecond: number;
-  dashboardOpen: boolean;
-  live: { rate: number; sent: number; latencyP50Ms: number | null; latencyP99Ms: number | null };
-  /** Present when a plugin ran during the drain. */
-  plugin?: PluginDrainResult;
+  /** Time summed per stage over the drain, ms per 1,000 alerts (stages overlap). */
+  stageMsPerThousandAlerts: Record<Stage, number>;
+  /** Calls per stage over the drain. */
+  stageCalls: Record<Stage, number>;
+  /** Alerts/s over the Python peer's best figure, for the 8-hour shapes. */
+  timesPeer?: number;
+  /** `night`: a live stream alone after the drain; `backlog`: the live topic during it. */
+  live?: LiveResult;
+  dashboardOpen?: boolean;
 }
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const SHARED = Deno.env.get("FINK_SHARED_DATA") ??
-  fileURLToPath(new URL("../../shared/data", import.meta.url));
+/** The Python peer's figure (issue 16), which this machine cannot reproduce. */
+export const PEER = {
+  alertsPerSecond: [470, 494],
+  what: "fastavro + pyarrow (Fink's stack), 20,000 alerts of 8 hours, time-ordered and " +
+    "interleaved, one Parquet file per event hour per 4,000 alerts, snappy, no fsync",
+  source: "issue 16, measured on a 2-core machine of this kind; not re-run: no pyarrow here",
+};
 
-function spawnFink(args: string[], stateDir: string): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "main.ts",
-      ...args,
-      `--set=process.state_dir=${stateDir}`,
-      "--set=ui.port=0",
-    ],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-}
+const LIVE_TOPIC = "ztf_live";
 
-async function statusOf(stateDir: string): Promise<Record<string, any> | null> {
-  const state = await readProcessState(stateDir);
-  if (state === null) return null;
-  try {
-    return await (await fetch(`${state.url}/api/status`)).json();
-  } catch {
-    return null;
+/** The topics a shape fills before the drain, with each alert's event-time shift. */
+function backlogPlans(
+  shape: ShapeName,
+  options: { alerts: number; hours: number; partitions: number },
+): StreamPlan[] {
+  const { alerts, hours, partitions } = options;
+  // A night's hours in time order: the i-th of n alerts falls in hour floor(hours * i / n).
+  const inOrder = (n: number, day: number) => (i: number) => day * 24 + Math.floor(hours * i / n);
+  if (shape === "night") {
+    return [{ topic: "ztf_night", count: alerts, partitions, hourOf: inOrder(alerts, 0) }];
   }
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | null>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`Benchmark gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+  if (shape === "interleaved") {
+    // Each partition receives the hours in turn, one alert each (alert i goes to partition i % p).
+    const hourOf = (i: number) => Math.floor(i / partitions) % hours;
+    return [{ topic: "ztf_interleaved", count: alerts, partitions, hourOf }];
   }
+  const nights = 3;
+  return Array.from({ length: nights }, (_, k) => {
+    const count = Math.floor(alerts / nights) + (k < alerts % nights ? 1 : 0);
+    return { topic: `ztf_night${k + 1}`, count, partitions, hourOf: inOrder(count, k) };
+  });
 }
 
-async function peakMemoryMB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024);
+function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
 }
 
-/** Opens `live.html` of the process in headless Chromium, as an operator would leave it. */
-async function openLivePage(stateDir: string): Promise<{ close(): Promise<void> }> {
-  const state = await until("the archive's API", () => readProcessState(stateDir), 60_000);
-  const browser = await launch();
-  const tab = await browser.context.newPage();
-  await tab.goto(`${state.url}/live.html`);
-  return browser;
+function sumOver(
+  details: ArchiveSnapshot,
+  topics: Set<string>,
+  field: "bytesIn" | "archived",
+): number {
+  return details.partitions.filter((p) => topics.has(p.topic)).reduce((n, p) => n + p[field], 0);
 }
 
-/** Waits until the plugin has returned rows for the whole backlog; its rate and CPU per alert. */
-async function pluginDone(
-  plugin: { name: string; stateDir: string; alerts: number; pids: number[] },
-  from: { t: number; cpuMs: number },
-): Promise<PluginDrainResult> {
-  if (plugin.pids.length === 0) {
-    throw new Error(`Benchmark found no process of plugin ${plugin.name} once the drain began`);
-  }
-  const done = await until(`plugin ${plugin.name} to process the backlog`, async () => {
-    const doc = await statusOf(plugin.stateDir);
-    const status = doc?.services?.find((s: { name: string }) => s.name === plugin.name);
-    if (status?.state === "failed") {
-      throw new Error(`Plugin ${plugin.name} failed: ${status.error}`);
-    }
-    return status?.details?.rows >= plugin.alerts
-      ? { t: performance.now(), batches: status.details.batches as number }
-      : null;
-  }, 1_800_000);
-  const cpuMs = plugin.pids.reduce((ms, pid) => ms + (processCpuMs(pid) ?? 0), 0) - from.cpuMs;
-  const seconds = (done.t - from.t) / 1000;
-  return {
-    name: plugin.name,
-    doneSeconds: Math.round(seconds * 100) / 100,
-    alertsPerSecond: Math.round(plugin.alerts / seconds),
-    cpuUsPerAlert: Math.round(cpuMs * 1000 / plugin.alerts),
-    alertsPerBatch: Math.round(plugin.alerts / done.batches),
-  };
-}
-
-/** Runs the benchmark; every process it starts is stopped before it returns. */
-export async function runArchiveBench(
+/** Runs one shape; every process it starts is stopped and every file removed before it returns. */
+export async function runArchiveShape(
+  shape: ShapeName,
   options: ArchiveBenchOptions = {},
-): Promise<ArchiveBenchResult> {
+): Promise<ShapeResult> {
   const alerts = options.alerts ?? 100_000;
-  const source = options.source ?? join(SHARED, "ztf/alerts/fink-broker-local-20200101");
+  const hours = options.hours ?? 8;
+  const partitions = options.partitions ?? 4;
   const liveRate = options.liveRate ?? 1000;
-  const liveSeconds = options.liveSeconds ?? 10;
+  const variants = await AlertVariants.load(
+    options.source ?? join(SHARED, "ztf/alerts/fink-broker-local-20200101"),
+  );
   const dir = await Deno.makeTempDir({ prefix: "fink-bench-" });
-  const port = freePort();
-  await Deno.mkdir(join(dir, "plugins"));
-  const common = [`--set=plugins.dir=${options.plugin?.dir ?? join(dir, "plugins")}`];
   const children: Deno.ChildProcess[] = [];
+  const broker = await spawnBenchBroker(join(dir, "broker"));
+  const liveStop = new AbortController();
+  let liveDone: Promise<{ sent: number }> | null = null;
   try {
-    const sim = spawnFink([
-      "start",
-      "simulator",
-      ...common,
-      `--set=simulator.port=${port}`,
-      `--set=simulator.data_dir=${join(dir, "broker")}`,
-      `--set=simulator.source=${source}`,
-      `--set=simulator.observations=${Math.ceil(alerts / 1000)}`,
-      "--set=simulator.alerts_per_observation=1000",
-      "--set=simulator.interval_s=0",
-      "--set=simulator.partitions=4",
-    ], join(dir, "sim"));
-    children.push(sim);
-    if (options.plugin !== undefined) {
-      // As if it had run here before: it reads the new topic from its first offset.
-      await new ProgressStore(openStorage(join(dir, "science"))).markStarted(
-        options.plugin.name,
-        new TopicPartitionMap(),
-      );
-    }
-    await until("the backlog to be sent", async () => {
-      const doc = await statusOf(join(dir, "sim"));
-      const replayed = doc?.services?.find((s: { name: string }) => s.name === "simulator")?.details
-        ?.replay;
-      return replayed?.finished ? replayed : null;
-    }, 600_000);
+    const brokers = [broker.address];
+    const plans = backlogPlans(shape, { alerts, hours, partitions });
+    const topics = plans.map((p) => p.topic);
+    await createTopics(brokers, shape === "backlog" ? [...topics, LIVE_TOPIC] : topics, partitions);
+    for (const plan of plans) await produce(brokers, plan, variants);
+    await Deno.mkdir(join(dir, "plugins"));
+    await Deno.mkdir(join(dir, "archive"));
 
+    const disk = await measureDiskBandwidth(join(dir, "archive"));
+
+    const stateDir = join(dir, "archive-state");
     const archive = spawnFink([
       "start",
       "archive",
-      ...common,
-      `--set=kafka.brokers=127.0.0.1:${port}`,
-      "--set=kafka.topics=ztf-sim",
+      `--set=plugins.dir=${join(dir, "plugins")}`,
+      `--set=kafka.brokers=${broker.address}`,
+      `--set=kafka.topics=${shape === "backlog" ? "/^ztf_/" : topics[0]}`,
       `--set=archive.root=${join(dir, "archive")}`,
       `--set=science.root=${join(dir, "science")}`,
-    ], join(dir, "archive-state"));
+    ], stateDir);
     children.push(archive);
-    const page = options.dashboard ? await openLivePage(join(dir, "archive-state")) : null;
-    const first = await until("the first archived alert", async () => {
-      const doc = await statusOf(join(dir, "archive-state"));
-      return doc !== null && doc.totals?.received > 0
-        ? { t: performance.now(), doc, cpuMs: processCpuMs(archive.pid) ?? 0 }
-        : null;
-    }, 120_000);
-    const pluginPids = options.plugin === undefined ? [] : pluginProcesses(archive.pid);
-    const pluginCpuAtFirst = pluginPids.reduce((ms, pid) => ms + (processCpuMs(pid) ?? 0), 0);
-    const last = await until("the backlog to be archived", async () => {
-      const doc = await statusOf(join(dir, "archive-state"));
-      return doc !== null && doc.totals?.archived >= alerts
-        ? { t: performance.now(), doc, cpuMs: processCpuMs(archive.pid) ?? 0 }
-        : null;
-    }, 1_800_000);
-    const drainSeconds = (last.t - first.t) / 1000;
-    const drainCpuMs = last.cpuMs - first.cpuMs;
-    const archived = last.doc.totals.archived - first.doc.totals.archived;
-    const plugin = options.plugin === undefined ? undefined : await pluginDone(
-      { ...options.plugin, stateDir: join(dir, "archive-state"), alerts, pids: pluginPids },
-      { t: first.t, cpuMs: pluginCpuAtFirst },
-    );
-    const bytesIn = (doc: Record<string, any>) =>
-      doc.partitions.reduce((n: number, p: { bytesIn: number }) => n + p.bytesIn, 0);
-    const bytes = bytesIn(last.doc) - bytesIn(first.doc);
-    const peak = await peakMemoryMB(archive.pid);
-    await page?.close();
-
-    const live = replay({
-      brokers: [`127.0.0.1:${port}`],
-      topic: "ztf-sim",
-      source,
-      observations: 1,
-      alertsPerObservation: liveRate * liveSeconds,
-      rate: liveRate,
-    });
-    const sent = await live.done;
-    const target = alerts + sent.sent;
-    const settled = await until("the live stream to be archived", async () => {
-      const doc = await statusOf(join(dir, "archive-state"));
-      return doc?.totals?.archived >= target ? doc : null;
-    }, 120_000);
-    const latency = settled.services.find((s: { name: string }) =>
-      s.name === "archive"
-    ).details.latencyMs;
-    return {
-      alerts,
-      drainSeconds: Math.round(drainSeconds * 100) / 100,
-      alertsPerSecond: Math.round(archived / drainSeconds),
-      megabytesPerSecond: Math.round(bytes / 1e6 / ((last.t - first.t) / 1000) * 10) / 10,
-      cpuUsPerAlert: Math.round((last.cpuMs - first.cpuMs) * 1000 / archived),
-      peakMemoryMB: peak,
-      drainCpuSeconds: Math.round(drainCpuMs / 10) / 100,
-      cpuMsPerThousandAlerts: Math.round(drainCpuMs / archived * 1000),
-      alertsPerCpuSecond: Math.round(archived / (drainCpuMs / 1000)),
-      dashboardOpen: page !== null,
-      live: {
-        rate: liveRate,
-        sent: sent.sent,
-        latencyP50Ms: latency.p50,
-        latencyP99Ms: latency.p99,
-      },
-      ...(plugin === undefined ? {} : { plugin }),
-    };
-  } finally {
-    for (const child of children) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      await child.status;
+    const page = options.dashboard ? await openLivePage(stateDir) : null;
+    if (shape === "backlog") {
+      const hourOf = () => variants.hoursToNow();
+      const live = { topic: LIVE_TOPIC, count: Infinity, partitions, hourOf };
+      liveDone = produce(brokers, live, variants, { rate: liveRate, signal: liveStop.signal });
     }
+    const backlog = new Set(topics);
+    const loadBefore = loadAverage();
+    const first = await until("the first archived alert", async () => {
+      const details = await archiveStatus(stateDir);
+      if (details === null || !(details.totals.received > 0)) return null;
+      return { t: performance.now(), details, cpu: await readThreadCpu(archive.pid) };
+    }, 120_000);
+    const last = await until("the backlog to be archived", async () => {
+      const details = await archiveStatus(stateDir);
+      if (details === null || sumOver(details, backlog, "archived") < alerts) return null;
+      return { t: performance.now(), details, cpu: await readThreadCpu(archive.pid) };
+    }, 3_600_000);
+    const loadAfter = loadAverage();
+    const peak = await peakMemoryMB(archive.pid);
+
+    await page?.close();
+    liveStop.abort();
+    const liveSent = liveDone ? (await liveDone).sent : 0;
+
+    const seconds = (last.t - first.t) / 1000;
+    const between = (field: "bytesIn" | "archived") =>
+      sumOver(last.details, backlog, field) - sumOver(first.details, backlog, field);
+    const archived = between("archived");
+    const inBytes = between("bytesIn");
+    const written = last.details.diskBytes - first.details.diskBytes;
+    const stageMs = {} as Record<Stage, number>;
+    const stageCalls = {} as Record<Stage, number>;
+    for (const s of STAGES) {
+      const ms = (last.details.stages[s].seconds - first.details.stages[s].seconds) * 1000;
+      stageMs[s] = round(ms / (archived / 1000));
+      stageCalls[s] = last.details.stages[s].count - first.details.stages[s].count;
+    }
+    const hourFolders = last.details.hours.filter((h) => backlog.has(h.topic));
+    const files = hourFolders.reduce((n, h) => n + h.files, 0);
+    const writtenMBps = written / 1e6 / seconds;
+    const inputMBps = inBytes / 1e6 / seconds;
+    const cpu = first.cpu && last.cpu ? cpuBetween(archive.pid, first.cpu, last.cpu) : null;
+    const result: ShapeResult = {
+      shape,
+      alerts,
+      topics: topics.length,
+      partitions,
+      hours: hourFolders.length,
+      drainSeconds: round(seconds, 2),
+      alertsPerSecond: Math.round(archived / seconds),
+      inputMBps: round(inputMBps),
+      writtenMBps: round(writtenMBps),
+      compactionMBps: round(
+        (last.details.compactionBytes - first.details.compactionBytes) / 1e6 / seconds,
+      ),
+      disk,
+      diskShare: round(writtenMBps / disk.sequentialMBps, 2),
+      inputDiskShare: round(inputMBps / disk.sequentialMBps, 2),
+      files,
+      filesPerHourPartition: round(files / (hourFolders.length * partitions), 1),
+      peakMemoryMB: peak,
+      load: { before: loadBefore, after: loadAfter },
+      cpu: cpu && { ...cpu, msPerThousandAlerts: round(cpu.totalSeconds * 1e6 / archived, 0) },
+      cpuUsPerAlert: cpu ? Math.round(cpu.totalSeconds * 1e6 / archived) : 0,
+      alertsPerCpuSecond: cpu ? Math.round(archived / cpu.totalSeconds) : 0,
+      stageMsPerThousandAlerts: stageMs,
+      stageCalls,
+    };
+    if (shape !== "backlog") {
+      result.timesPeer = round(result.alertsPerSecond / Math.max(...PEER.alertsPerSecond), 2);
+    }
+    if (options.dashboard) result.dashboardOpen = page !== null;
+
+    if (shape === "backlog") {
+      const live = last.details.topicLatencyMs.find((t) => t.topic === LIVE_TOPIC);
+      result.live = {
+        rate: liveRate,
+        sent: liveSent,
+        latencyP50Ms: live?.p50 ?? null,
+        latencyP99Ms: live?.p99 ?? null,
+      };
+    } else if (shape === "night") {
+      result.live = await liveAfterDrain(brokers, stateDir, {
+        variants,
+        topic: topics[0],
+        partitions,
+        rate: liveRate,
+        seconds: options.liveSeconds ?? 10,
+      });
+    }
+    return result;
+  } finally {
+    liveStop.abort();
+    await liveDone?.catch(() => {});
+    await stopAll(children);
+    await broker.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
 
+/** A live stream alone at a steady rate once the backlog is archived: its latency. */
+async function liveAfterDrain(
+  brokers: string[],
+  stateDir: string,
+  live: {
+    variants: AlertVariants;
+    topic: string;
+    partitions: number;
+    rate: number;
+    seconds: number;
+  },
+): Promise<LiveResult> {
+  const before = await until("the archive's status", () => archiveStatus(stateDir), 60_000);
+  const hours = live.variants.hoursToNow();
+  const plan = {
+    topic: live.topic,
+    count: live.rate * live.seconds,
+    partitions: live.partitions,
+    hourOf: () => hours,
+  };
+  const sent = await produce(brokers, plan, live.variants, { rate: live.rate });
+  const target = before.totals.archived + sent.sent;
+  const settled = await until("the live stream to be archived", async () => {
+    const details = await archiveStatus(stateDir);
+    return details !== null && details.totals.archived >= target ? details : null;
+  }, 300_000);
+  return {
+    rate: live.rate,
+    sent: sent.sent,
+    latencyP50Ms: settled.latencyMs.p50,
+    latencyP99Ms: settled.latencyMs.p99,
+  };
+}
+
+/** Runs the shapes in turn (default all three). */
+export async function runArchiveBench(
+  options: ArchiveBenchOptions & { shapes?: readonly ShapeName[] } = {},
+): Promise<{ peer: typeof PEER; shapes: ShapeResult[] }> {
+  const shapes: ShapeResult[] = [];
+  for (const shape of options.shapes ?? SHAPES) {
+    console.error(`bench archive: ${shape} ...`);
+    shapes.push(await runArchiveShape(shape, options));
+  }
+  return { peer: PEER, shapes };
+}
+
 if (import.meta.main) {
-  const alerts = Number(Deno.args.find((a) => a.startsWith("--alerts="))?.slice(9) ?? 100_000);
+  const arg = (name: string) =>
+    Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const shapes = arg("shapes")?.split(",") as ShapeName[] | undefined;
+  const unknown = shapes?.filter((s) => !SHAPES.includes(s)) ?? [];
+  if (unknown.length > 0) {
+    console.error(`error: unknown shape ${unknown.join(", ")}; shapes are ${SHAPES.join(", ")}`);
+    Deno.exit(2);
+  }
+  const alerts = arg("alerts") === undefined ? undefined : Number(arg("alerts"));
   const dashboard = Deno.args.includes("--dashboard");
-  console.log(JSON.stringify(await runArchiveBench({ alerts, dashboard }), null, 2));
+  console.log(JSON.stringify(await runArchiveBench({ alerts, dashboard, shapes }), null, 2));
 }

@@ -5,6 +5,7 @@
 import { runAnomalyBench } from "./anomaly_bench.ts";
 import { runApiBench } from "./api_bench.ts";
 import { runArchiveBench } from "./archive_bench.ts";
+import { runArchiveDrain } from "./archive_drain.ts";
 import { runBrokerBench } from "./broker_bench.ts";
 import { runDistributeBench } from "./distribute_bench.ts";
 import { runEncodeBench } from "./encode_bench.ts";
@@ -18,8 +19,8 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   encode: () => runEncodeBench(),
   archive: () => runArchiveBench(),
   archiveWithDashboard: async () => {
-    const closed = await runArchiveBench({ alerts: 20_000, liveSeconds: 1 });
-    const open = await runArchiveBench({ alerts: 20_000, liveSeconds: 1, dashboard: true });
+    const closed = await runArchiveDrain({ alerts: 20_000, liveSeconds: 1 });
+    const open = await runArchiveDrain({ alerts: 20_000, liveSeconds: 1, dashboard: true });
     return {
       alertsPerSecondPageClosed: closed.alertsPerSecond,
       alertsPerSecondPageOpen: open.alertsPerSecond,

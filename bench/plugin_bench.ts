@@ -7,14 +7,14 @@
  *   Parquet write and rename). Goal: p99 under 20 ms;
  * - the real `classify` plugin's throughput (plugins/classify.ts, its catalogs
  *   in plugins/data/), wall-clock and per CPU-second of its process, beside the
- *   archive's drain rate measured in the same run (bench/archive_bench.ts, a
+ *   archive's drain rate measured in the same run (bench/archive_drain.ts, a
  *   smaller backlog than the README's) and the README's figure: classify must
  *   keep up with the archive.
  *
  * Run directly to print JSON: `deno run -A bench/plugin_bench.ts`.
  */
 import { fileURLToPath } from "node:url";
-import { runArchiveBench } from "./archive_bench.ts";
+import { runArchiveDrain } from "./archive_drain.ts";
 import { createPluginHost } from "../core/plugins/host.ts";
 import { createParquetSink } from "../core/plugins/results.ts";
 import { processCpuMs } from "../core/plugins/process.ts";
@@ -271,7 +271,7 @@ export async function runClassifyBench(
 export async function runClassifyVsArchive(): Promise<ClassifyVsArchive> {
   const classify = await runClassifyBench();
   // A 20,000-alert backlog and a token live phase: the drain rate without the long run.
-  const drain = await runArchiveBench({ alerts: 20_000, liveRate: 100, liveSeconds: 1 });
+  const drain = await runArchiveDrain({ alerts: 20_000, liveRate: 100, liveSeconds: 1 });
   return {
     classify,
     archiveDrain: {

@@ -10,6 +10,7 @@
  */
 import type { TopicPartition } from "../source/topic_partition.ts";
 import { StorageNotFoundError } from "../storage/errors.ts";
+import { parentPath } from "../storage/path.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { EncodedFile, QuarantinedMessage } from "./encoder.ts";
 import { archiveFilePath, quarantineBase } from "./file_names.ts";
@@ -83,7 +84,10 @@ export async function writeBatch(
   // Staged files of a batch that never commits are deleted by the partition's next owner.
   const files = writes.map((w) => ({ from: ledger.stage(w.path), to: w.path }));
   try {
-    await Promise.all(writes.map((w, i) => storage.writeFile(files[i].from, w.data)));
+    const deferred = { deferFolderSync: true };
+    await Promise.all(writes.map((w, i) => storage.writeFile(files[i].from, w.data, deferred)));
+    // The staged names must be durable before the record that renames them is.
+    await storage.syncFolders(files.map((f) => parentPath(f.from)));
   } catch (error) {
     // The next owner deleted this session's staging folder as it took the partition over.
     const fenced = error instanceof StorageNotFoundError ? await ledger.fencedNow() : null;

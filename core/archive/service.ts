@@ -18,7 +18,12 @@ import { createKafkaSource } from "../source/kafka.ts";
 import type { Membership, ResumePoint, Source } from "../source/source.ts";
 import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
 import { FencedError, type Owner, thisProcess } from "../storage/fenced_log.ts";
-import { isClearableStorageError, oneLine, openStorage } from "../storage/mod.ts";
+import {
+  isClearableStorageError,
+  oneLine,
+  openStorage,
+  type RetryOptions,
+} from "../storage/mod.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Batcher } from "./batcher.ts";
 import { type BatchWrite, writeBatch } from "./batch_writer.ts";
@@ -175,35 +180,40 @@ async function startArchive(
   },
 ): Promise<Running> {
   const { stats, shutdown } = ctx;
-  const storage = openStorage(config.string("archive.root"), {
-    retry: {
-      // Nothing is lost while storage is down, full, read-only or refusing us: the
-      // archive waits (the consumer pauses) until an operator clears the problem.
-      maxAttempts: Infinity,
-      isTransient: isClearableStorageError,
-      signal: shutdown.signal,
-      onRetry: (r) => {
-        const message = oneLine((r.error as Error).message);
-        const problem = ctx.storageProblem.current;
-        ctx.storageProblem.current = {
-          message,
-          since: problem?.since ?? new Date().toISOString(),
-          retries: (problem?.retries ?? 0) + 1,
-        };
-        stats.addError(`storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${message}`);
-        log.warn("storage failing, retrying", {
-          op: r.op,
-          path: r.path,
-          attempt: r.attempt,
-          delayMs: r.delayMs,
-          error: message,
-        });
-      },
-      onRecovered: (r) => {
-        ctx.storageProblem.current = null;
-        log.info("storage recovered", { op: r.op, attempts: r.attempts, waitedMs: r.waitedMs });
-      },
+  const retry: RetryOptions = {
+    // Nothing is lost while storage is down, full, read-only or refusing us: the
+    // archive waits (the consumer pauses) until an operator clears the problem.
+    maxAttempts: Infinity,
+    isTransient: isClearableStorageError,
+    signal: shutdown.signal,
+    onRetry: (r) => {
+      const message = oneLine((r.error as Error).message);
+      const problem = ctx.storageProblem.current;
+      ctx.storageProblem.current = {
+        message,
+        since: problem?.since ?? new Date().toISOString(),
+        retries: (problem?.retries ?? 0) + 1,
+      };
+      stats.addError(`storage ${r.op} ${r.path} failed (attempt ${r.attempt}): ${message}`);
+      log.warn("storage failing, retrying", {
+        op: r.op,
+        path: r.path,
+        attempt: r.attempt,
+        delayMs: r.delayMs,
+        error: message,
+      });
     },
+    onRecovered: (r) => {
+      ctx.storageProblem.current = null;
+      log.info("storage recovered", { op: r.op, attempts: r.attempts, waitedMs: r.waitedMs });
+    },
+  };
+  const root = config.string("archive.root");
+  const storage = openStorage(root, { retry, onIo: (e) => stats.stages.addIo(e) });
+  // Its own instance, so that its disk time is told apart from the batches'.
+  const compactionStorage = openStorage(root, {
+    retry,
+    onIo: (e) => stats.stages.addCompactionIo(e),
   });
   const owner: Owner = thisProcess();
   const ledger = new Ledger(storage, owner);
@@ -212,7 +222,7 @@ async function startArchive(
   const sessions = new TopicPartitionMap<PartitionLedger>();
   /** Why taking over a partition failed (storage refused in a way retries cannot fix). */
   let takeoverFailure: Error | null = null;
-  const compactor = new Compactor(storage, {
+  const compactor = new Compactor(compactionStorage, {
     targetBytes: config.number("archive.compact_target_mb") * 1024 * 1024,
     graceMs: config.number("archive.compact_grace_minutes") * 60_000,
   });
@@ -229,17 +239,21 @@ async function startArchive(
       registryUrl: config.string("decode.registry") || undefined,
     },
   };
-  const source = ctx.source !== undefined ? createFilesSource(ctx.source) : createKafkaSource({
-    brokers: config.list("kafka.brokers"),
-    topics: config.list("kafka.topics"),
-    group: config.string("kafka.group"),
-    clientId: config.string("kafka.client_id"),
-    fromBeginning: config.choice("kafka.start") === "earliest",
-    sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
-    heartbeatMs: config.number("kafka.heartbeat_ms"),
-    rebalanceTimeoutMs: config.number("kafka.rebalance_timeout_ms"),
-    topicRefreshMs: config.number("kafka.topic_refresh_ms"),
-  });
+  const onFetch = (ms: number) => stats.stages.add("fetch", ms);
+  const source = ctx.source !== undefined
+    ? createFilesSource(ctx.source, { onFetch })
+    : createKafkaSource({
+      brokers: config.list("kafka.brokers"),
+      topics: config.list("kafka.topics"),
+      group: config.string("kafka.group"),
+      clientId: config.string("kafka.client_id"),
+      fromBeginning: config.choice("kafka.start") === "earliest",
+      sessionTimeoutMs: config.number("kafka.session_timeout_ms"),
+      heartbeatMs: config.number("kafka.heartbeat_ms"),
+      rebalanceTimeoutMs: config.number("kafka.rebalance_timeout_ms"),
+      topicRefreshMs: config.number("kafka.topic_refresh_ms"),
+      onFetch,
+    });
 
   /** Gives a committed batch to every consumer; the batch is archived whatever they do with it. */
   const handOn = async (batch: ArchivedBatch) => {
@@ -312,7 +326,12 @@ async function startArchive(
     async prepare(tp, messages): Promise<PreparedBatch> {
       // Cut now, under the session its messages were taken under (a takeover forgets them).
       const session = sessions.get(tp)!;
+      const t0 = performance.now();
       const encoded = await pool.encode(messages, { ...encodeOptions, ingestTime: Date.now() });
+      const { decodeMs, encodeMs } = encoded.timings;
+      stats.stages.add("decode", decodeMs);
+      stats.stages.add("encode", encodeMs);
+      stats.stages.add("queue", performance.now() - t0 - decodeMs - encodeMs);
       return {
         ledger: session,
         start: messages[0].offset,
@@ -332,7 +351,10 @@ async function startArchive(
       const counts = stats.partition(tp);
       let written;
       try {
-        written = await writeBatch({ tp, ...batch }, { storage, ledger: batch.ledger });
+        written = await stats.stages.time(
+          "flush",
+          () => writeBatch({ tp, ...batch }, { storage, ledger: batch.ledger }),
+        );
       } catch (error) {
         if (!(error instanceof FencedError)) throw error;
         // Not archived here: the partition's owner now reads these messages again.
@@ -360,8 +382,7 @@ async function startArchive(
       counts.inFlight -= batch.messages;
       counts.committedOffset = end.toString();
       stats.lastCommit = { at: new Date().toISOString(), ...tp, offset: end.toString() };
-      const durable = Date.now();
-      for (const t of timestamps) stats.recordLatency(durable - t);
+      stats.recordLatencies(tp.topic, Date.now(), timestamps);
       await source.commit(tp, end + 1n);
       await handOn({ ...tp, startOffset: start, endOffset: end, files: written });
     },
@@ -441,7 +462,7 @@ async function startArchive(
       // process's newer session, or another) reads these messages from its committed offset.
       const current = held.get(key)?.taking === taking;
       if (session === undefined || !current || session.fenced !== null) return;
-      await batcher.add(messages, session.committed);
+      await stats.stages.time("wait", () => batcher.add(messages, session.committed));
     },
     onAssigned: assign,
   });

@@ -7,6 +7,7 @@
  */
 import { DELIVERY_SECONDS, Histogram, type HistogramSnapshot } from "../histogram.ts";
 import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
+import { type StageSnapshot, StageTimes } from "./stage_times.ts";
 
 /** Counters of one topic-partition. */
 export interface PartitionCounts {
@@ -69,11 +70,24 @@ export interface ArchiveTotals {
   bytes: number;
 }
 
+/** p50 and p99 of a latency sample, ms (null before any). */
+export interface LatencyPercentiles {
+  p50: number | null;
+  p99: number | null;
+}
+
+/** The latency of one topic's last alerts. */
+export interface TopicLatency extends LatencyPercentiles {
+  topic: string;
+}
+
 /** The figures part of the archive's status (see {@link ArchiveStats.figures}). */
-export interface ArchiveFigures {
+export interface ArchiveFigures extends StageSnapshot {
   rates: ArchiveRates;
   /** p50 and p99 of the last alerts' broker-to-durable latency, ms. */
-  latencyMs: { p50: number | null; p99: number | null };
+  latencyMs: LatencyPercentiles;
+  /** The same per topic, for the topics archived most recently (tonight apart from a backlog). */
+  topicLatencyMs: TopicLatency[];
   deliverySeconds: HistogramSnapshot;
   totals: ArchiveTotals;
   partitions: PartitionCounts[];
@@ -85,8 +99,36 @@ export interface ArchiveFigures {
 const RATE_WINDOW_S = 10;
 /** Latencies kept for percentiles: the last this many alerts. */
 const LATENCY_SAMPLES = 8192;
+/** Latencies kept per topic: fewer, there can be one topic per night. */
+const TOPIC_LATENCY_SAMPLES = 2048;
+/** Topics whose latency is kept (the most recently archived). */
+const MAX_LATENCY_TOPICS = 32;
 /** Hour folders kept in the live figures (the storage listing has them all). */
 const MAX_HOURS = 200;
+
+/** The last N latencies, for percentiles. */
+class LatencySample {
+  readonly #values: Float64Array;
+  #count = 0;
+
+  constructor(size: number) {
+    this.#values = new Float64Array(size);
+  }
+
+  add(ms: number): void {
+    this.#values[this.#count++ % this.#values.length] = ms;
+  }
+
+  percentiles(): LatencyPercentiles {
+    const n = Math.min(this.#count, this.#values.length);
+    if (n === 0) return { p50: null, p99: null };
+    const sorted = this.#values.slice(0, n).sort();
+    return {
+      p50: round(sorted[Math.floor(n * 0.5)]),
+      p99: round(sorted[Math.min(n - 1, Math.floor(n * 0.99))]),
+    };
+  }
+}
 
 /** Mutable counters of the archive service. */
 export class ArchiveStats {
@@ -98,25 +140,43 @@ export class ArchiveStats {
   bytesWritten = 0;
   /** Seconds from each alert's broker timestamp to its durable commit. */
   readonly deliverySeconds = new Histogram(DELIVERY_SECONDS);
+  /** Time spent per stage, for "where the time goes". */
+  readonly stages = new StageTimes();
   #ticks: { t: number; received: number; archived: number; bytesIn: number }[] = [];
-  #latencies = new Float64Array(LATENCY_SAMPLES);
-  #latencyCount = 0;
+  #latencies = new LatencySample(LATENCY_SAMPLES);
+  #topicLatencies = new Map<string, LatencySample>();
 
-  /** Records one alert's time from its broker timestamp to durable, in ms. */
-  recordLatency(ms: number): void {
-    this.#latencies[this.#latencyCount++ % LATENCY_SAMPLES] = ms;
-    this.deliverySeconds.observe(ms / 1000);
+  /**
+   * Records alerts of `topic` made durable at `durable` (ms since the epoch):
+   * each one's time from its broker timestamp (`timestamps`, ms) to then.
+   */
+  recordLatencies(topic: string, durable: number, timestamps: ArrayLike<number>): void {
+    let sample = this.#topicLatencies.get(topic);
+    if (sample === undefined) {
+      sample = new LatencySample(TOPIC_LATENCY_SAMPLES);
+      if (this.#topicLatencies.size >= MAX_LATENCY_TOPICS) {
+        this.#topicLatencies.delete(this.#topicLatencies.keys().next().value!);
+      }
+    }
+    // Re-inserting keeps the map in order of last use, so the idlest topic goes first.
+    this.#topicLatencies.delete(topic);
+    this.#topicLatencies.set(topic, sample);
+    for (let i = 0; i < timestamps.length; i++) {
+      const ms = durable - timestamps[i];
+      this.#latencies.add(ms);
+      this.deliverySeconds.observe(ms / 1000);
+      sample.add(ms);
+    }
   }
 
   /** p50 and p99 of the last alerts' broker-to-durable latency, ms (null before any). */
-  latency(): { p50: number | null; p99: number | null } {
-    const n = Math.min(this.#latencyCount, LATENCY_SAMPLES);
-    if (n === 0) return { p50: null, p99: null };
-    const sorted = this.#latencies.slice(0, n).sort();
-    return {
-      p50: round(sorted[Math.floor(n * 0.5)]),
-      p99: round(sorted[Math.min(n - 1, Math.floor(n * 0.99))]),
-    };
+  latency(): LatencyPercentiles {
+    return this.#latencies.percentiles();
+  }
+
+  /** The same per topic, for the topics archived most recently, the idlest first. */
+  latencyByTopic(): TopicLatency[] {
+    return [...this.#topicLatencies].map(([topic, s]) => ({ topic, ...s.percentiles() }));
   }
 
   /** The counters of a partition, created at zero. */
@@ -179,12 +239,13 @@ export class ArchiveStats {
   /**
    * The figures part of the archive's status document: rates, latency, totals
    * (with the `buffered` alerts the caller holds), partitions, hours, last
-   * commit and recent errors.
+   * commit, recent errors, and the time per stage with the bytes written to disk.
    */
   figures(buffered: number): ArchiveFigures {
     return {
       rates: this.rates(),
       latencyMs: this.latency(),
+      topicLatencyMs: this.latencyByTopic(),
       deliverySeconds: this.deliverySeconds.snapshot(),
       totals: {
         received: this.total("received"),
@@ -200,6 +261,7 @@ export class ArchiveStats {
       hours: [...this.hours.values()],
       lastCommit: this.lastCommit,
       errors: this.errors,
+      ...this.stages.snapshot(),
     };
   }
 

@@ -14,6 +14,8 @@ export interface FilesSourceOptions {
   topic?: string;
   /** Messages per delivery (default 500). */
   chunk?: number;
+  /** Told how long reading each delivery's files took, ms (for the archive's stage times). */
+  onFetch?: (ms: number) => void;
 }
 
 /** Lists the alert files of a folder (recursively) or a single file, sorted by path. */
@@ -53,11 +55,13 @@ export function createFilesSource(path: string, options: FilesSourceOptions = {}
     const timestamp = stat.mtime?.getTime() ?? 0;
     for (let start = 0; start < files.length && !stopped; start += chunk) {
       const messages: SourceMessage[] = [];
+      const t0 = performance.now();
       for (let i = start; i < Math.min(start + chunk, files.length); i++) {
         let value: Uint8Array = await Deno.readFile(files[i]);
         if (files[i].endsWith(".gz")) value = gunzipSync(value);
         messages.push({ topic, partition: 0, offset: BigInt(i), timestamp, value });
       }
+      options.onFetch?.(performance.now() - t0);
       await handler.onMessages(messages);
     }
   }

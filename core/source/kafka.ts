@@ -66,6 +66,8 @@ export interface KafkaSourceOptions {
   maxBytesPerPartition?: number;
   /** How often the topic list is read for new topics matching a pattern, ms (default `kafka.topic_refresh_ms`'s). */
   topicRefreshMs?: number;
+  /** Told the duration of every fetch request, ms (for the archive's stage times). */
+  onFetch?: (ms: number) => void;
 }
 
 /**
@@ -183,6 +185,8 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
     health.connected = true;
     health.error = null;
   });
+  const onFetch = options.onFetch;
+  if (onFetch) consumer.on(consumer.events.FETCH, (e) => onFetch(e.payload.duration));
   consumer.on(consumer.events.DISCONNECT, () => {
     health.connected = false;
   });

@@ -46,22 +46,9 @@ export async function replaceFile(
   options: ReplaceOptions = {},
 ): Promise<void> {
   const temporary = options.unique ? uniqueTemporaryOf(path) : temporaryOf(path);
-  await storage.writeFile(temporary, data);
+  // The temporary name need not survive a crash by itself: the rename's folder fsync covers it.
+  await storage.writeFile(temporary, data, { deferFolderSync: true });
   await storage.rename(temporary, path);
-}
-
-/**
- * Replaces several files: every one is written under its temporary name
- * first (in parallel), then they are renamed into place one by one, so a
- * crash leaves either temporary copies only or some files in place and the
- * rest still temporary, never a torn file.
- */
-export async function replaceFiles(
-  storage: Storage,
-  files: readonly { path: string; data: FileData }[],
-): Promise<void> {
-  await Promise.all(files.map((f) => storage.writeFile(temporaryOf(f.path), f.data)));
-  for (const f of files) await storage.rename(temporaryOf(f.path), f.path);
 }
 
 /** Replaces the file at `path` with `value` as JSON. */

@@ -28,6 +28,7 @@
  *   it fails to parse and counts as a claimed slot that holds nothing.
  */
 import { StorageError } from "./errors.ts";
+import { parentPath } from "./path.ts";
 import type { Storage } from "./storage.ts";
 
 /** Who holds a session, as the records name it (for the logs of the one it fences). */
@@ -205,7 +206,7 @@ async function removeStaged(storage: Storage, path: string): Promise<void> {
 async function complete(storage: Storage, record: LogRecord<unknown>): Promise<void> {
   for (const { from, to } of record.renames) {
     try {
-      await storage.rename(from, to, { replace: false });
+      await storage.rename(from, to, { replace: false, deferFolderSync: true });
     } catch (error) {
       // Done already, by its own session or by another owner completing it.
       const done = error instanceof StorageError &&
@@ -213,6 +214,9 @@ async function complete(storage: Storage, record: LogRecord<unknown>): Promise<v
       if (!done) throw error;
     }
   }
+  // One fsync per folder the renames changed, before the record can be deleted.
+  const folders = record.renames.flatMap(({ from, to }) => [parentPath(from), parentPath(to)]);
+  await storage.syncFolders(folders);
   for (const path of record.removes) await storage.remove(path);
 }
 

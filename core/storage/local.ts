@@ -9,7 +9,15 @@
 import { dirname, join, resolve } from "node:path";
 import { oneLine, StorageError, type StorageErrorKind, StorageNotFoundError } from "./errors.ts";
 import { baseName, childPath, normalizeFilePath, normalizePath } from "./path.ts";
-import type { Entry, FileData, RemoveOptions, RenameOptions, Storage, Usage } from "./storage.ts";
+import type {
+  Entry,
+  FileData,
+  RemoveOptions,
+  RenameOptions,
+  Storage,
+  SyncOptions,
+  Usage,
+} from "./storage.ts";
 
 /** Kinds to use instead of the default mapping for some Deno error classes, per operation. */
 type KindOverrides = Partial<Record<string, StorageErrorKind>>;
@@ -72,16 +80,18 @@ function localError(
     : new StorageError(kind, message, options);
 }
 
-/** fsync a directory so entries created, renamed or removed in it survive a crash. */
-async function syncDir(absDir: string): Promise<void> {
-  // Windows cannot open a directory as a file; NTFS journals metadata itself.
-  if (Deno.build.os === "windows") return;
-  const dir = Deno.openSync(absDir, { read: true });
-  try {
-    await dir.sync();
-  } finally {
-    dir.close();
-  }
+/** The kinds of disk operation {@link LocalStorageOptions.onIo} is told about. */
+export type IoOp = "write" | "fsync" | "dirFsync" | "rename" | "remove";
+
+/** One disk operation of a {@link LocalStorage}, timed. */
+export interface IoEvent {
+  op: IoOp;
+  /** Path relative to the storage root (the file's; for `dirFsync`, the directory's). */
+  path: string;
+  /** Wall time of the system calls, ms (concurrent operations overlap). */
+  ms: number;
+  /** Bytes written (`write` only; 0 otherwise). */
+  bytes: number;
 }
 
 async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
@@ -114,6 +124,11 @@ function toEntry(path: string, info: Deno.FileInfo): Entry {
 export interface LocalStorageOptions {
   /** Permission bits of the files it creates (`0o600`: the owner's only). Default: the umask's. */
   fileMode?: number;
+  /**
+   * Told after every data write, fsync, directory fsync, rename and removal,
+   * with its duration: where the archive's time on disk goes.
+   */
+  onIo?: (event: IoEvent) => void;
 }
 
 /** Storage rooted at a local directory; the directory is created on first write. */
@@ -121,15 +136,40 @@ export class LocalStorage implements Storage {
   /** Absolute path of the root directory. */
   readonly location: string;
   readonly #fileMode: number | undefined;
+  readonly #onIo: ((event: IoEvent) => void) | undefined;
 
   /** Roots the storage at `root`, resolved against the current directory when relative. */
   constructor(root: string, options: LocalStorageOptions = {}) {
     this.location = resolve(root);
     this.#fileMode = options.fileMode;
+    this.#onIo = options.onIo;
   }
 
   #abs(rel: string): string {
     return rel === "" ? this.location : join(this.location, ...rel.split("/"));
+  }
+
+  /** Reports an operation that started at `t0` (`performance.now()`). */
+  #done(op: IoOp, abs: string, t0: number, bytes = 0): void {
+    if (this.#onIo === undefined) return;
+    const path = abs === this.location
+      ? ""
+      : abs.slice(this.location.length + 1).replaceAll("\\", "/");
+    this.#onIo({ op, path, ms: performance.now() - t0, bytes });
+  }
+
+  /** fsync a directory so entries created, renamed or removed in it survive a crash. */
+  async #syncDir(absDir: string): Promise<void> {
+    // Windows cannot open a directory as a file; NTFS journals metadata itself.
+    if (Deno.build.os === "windows") return;
+    const t0 = performance.now();
+    const dir = Deno.openSync(absDir, { read: true });
+    try {
+      await dir.sync();
+    } finally {
+      dir.close();
+    }
+    this.#done("dirFsync", absDir, t0);
   }
 
   /** Creates `absDir` and its missing ancestors, fsyncing each parent that gained an entry. */
@@ -154,12 +194,18 @@ export class LocalStorage implements Storage {
         // Another writer created it between our stat and mkdir: that is the wanted outcome.
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       }
-      await syncDir(dirname(dir));
+      await this.#syncDir(dirname(dir));
     }
   }
 
+  async #write(file: Deno.FsFile, abs: string, data: Uint8Array): Promise<void> {
+    const t0 = performance.now();
+    await writeAll(file, data);
+    this.#done("write", abs, t0, data.byteLength);
+  }
+
   /** See {@link Storage.writeFile}. */
-  async writeFile(path: string, data: FileData): Promise<void> {
+  async writeFile(path: string, data: FileData, options: SyncOptions = {}): Promise<void> {
     const rel = normalizeFilePath(path, "writeFile");
     const abs = this.#abs(rel);
     try {
@@ -174,13 +220,18 @@ export class LocalStorage implements Storage {
         file = Deno.openSync(abs, { write: true, truncate: true });
       }
       try {
-        if (data instanceof Uint8Array) await writeAll(file, data);
-        else for await (const chunk of data) await writeAll(file, chunk);
+        if (data instanceof Uint8Array) {
+          await this.#write(file, abs, data);
+        } else {
+          for await (const chunk of data) await this.#write(file, abs, chunk);
+        }
+        const t0 = performance.now();
         await file.sync();
+        this.#done("fsync", abs, t0);
       } finally {
         file.close();
       }
-      if (created) await syncDir(dirname(abs));
+      if (created && !options.deferFolderSync) await this.#syncDir(dirname(abs));
     } catch (error) {
       throw localError(error, "writeFile", rel, { IsADirectory: "already-exists" });
     }
@@ -198,7 +249,7 @@ export class LocalStorage implements Storage {
     try {
       await this.#ensureDir(dirname(abs));
       if (statOrNull(abs) !== null) return false;
-      const file = Deno.openSync(temporary, { write: true, createNew: true });
+      const file = Deno.openSync(temporary, { write: true, createNew: true, mode: this.#fileMode });
       try {
         await writeAll(file, data);
         await file.sync();
@@ -219,7 +270,7 @@ export class LocalStorage implements Storage {
       } finally {
         Deno.removeSync(temporary);
       }
-      await syncDir(dirname(abs));
+      await this.#syncDir(dirname(abs));
       return true;
     } catch (error) {
       throw localError(error, "createIfAbsent", rel);
@@ -286,6 +337,7 @@ export class LocalStorage implements Storage {
         );
       }
       await this.#ensureDir(dirname(absDst));
+      const t0 = performance.now();
       if (options.replace === false) {
         const source = statOrNull(absSrc);
         if (source?.isDirectory === true && statOrNull(absDst) === null) {
@@ -308,8 +360,10 @@ export class LocalStorage implements Storage {
       } else {
         Deno.renameSync(absSrc, absDst);
       }
-      await syncDir(dirname(absDst));
-      if (dirname(absSrc) !== dirname(absDst)) await syncDir(dirname(absSrc));
+      this.#done("rename", absDst, t0);
+      if (options.deferFolderSync) return;
+      await this.#syncDir(dirname(absDst));
+      if (dirname(absSrc) !== dirname(absDst)) await this.#syncDir(dirname(absSrc));
     } catch (error) {
       throw localError(error, "rename", `${src} -> ${dst}`);
     }
@@ -320,8 +374,10 @@ export class LocalStorage implements Storage {
     const rel = normalizeFilePath(path, "remove");
     const abs = this.#abs(rel);
     try {
+      const t0 = performance.now();
       await Deno.remove(abs, { recursive: options.recursive ?? false });
-      await syncDir(dirname(abs));
+      this.#done("remove", abs, t0);
+      if (!options.deferFolderSync) await this.#syncDir(dirname(abs));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
         return;
@@ -335,6 +391,22 @@ export class LocalStorage implements Storage {
         );
       }
       throw mapped;
+    }
+  }
+
+  /** See {@link Storage.syncFolders}: one fsync per distinct folder, side by side. */
+  async syncFolders(folders: readonly string[]): Promise<void> {
+    const rels = [...new Set(folders.map((f) => normalizePath(f, "syncFolders")))];
+    try {
+      await Promise.all(rels.map(async (rel) => {
+        try {
+          await this.#syncDir(this.#abs(rel));
+        } catch (error) {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+        }
+      }));
+    } catch (error) {
+      throw localError(error, "syncFolders", rels.join(", "));
     }
   }
 

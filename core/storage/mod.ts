@@ -5,7 +5,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StorageError } from "./errors.ts";
-import { LocalStorage } from "./local.ts";
+import { type IoEvent, LocalStorage } from "./local.ts";
 import { RetryingStorage, type RetryOptions } from "./retrying.ts";
 import type { Storage } from "./storage.ts";
 import { WebHdfsStorage } from "./webhdfs.ts";
@@ -19,7 +19,7 @@ export {
   type StorageErrorKind,
   StorageNotFoundError,
 } from "./errors.ts";
-export { LocalStorage } from "./local.ts";
+export { type IoEvent, type IoOp, LocalStorage, type LocalStorageOptions } from "./local.ts";
 export { type WebHdfsOptions, WebHdfsStorage } from "./webhdfs.ts";
 export {
   backoffDelay,
@@ -43,6 +43,8 @@ export interface OpenStorageOptions {
   fetch?: typeof fetch;
   /** When given, the storage is wrapped in a {@link RetryingStorage} with these options. */
   retry?: RetryOptions;
+  /** Local disk: told about every write, fsync and rename with its duration (see {@link IoEvent}). */
+  onIo?: (event: IoEvent) => void;
 }
 
 const EXPECTED = "expected a local directory (absolute or relative path), file:///abs/dir, " +
@@ -101,11 +103,14 @@ function openBackend(root: string, options: OpenStorageOptions): Storage {
     throw invalid(String(root), "it is empty");
   }
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(root)?.[1]?.toLowerCase();
-  if (scheme === undefined) return new LocalStorage(resolve(options.cwd ?? Deno.cwd(), root));
+  const local = { onIo: options.onIo };
+  if (scheme === undefined) {
+    return new LocalStorage(resolve(options.cwd ?? Deno.cwd(), root), local);
+  }
   if (scheme === "webhdfs" || scheme === "swebhdfs") return openWebHdfs(root, options);
   if (scheme === "file") {
     try {
-      return new LocalStorage(fileURLToPath(root));
+      return new LocalStorage(fileURLToPath(root), local);
     } catch (error) {
       throw invalid(root, `not a usable file URL (${(error as Error).message})`);
     }

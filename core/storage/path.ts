@@ -63,3 +63,9 @@ export function baseName(path: string): string {
 export function childPath(dir: string, name: string): string {
   return dir === "" ? name : `${dir}/${name}`;
 }
+
+/** The folder holding `path` (`""` for an entry of the root); `path` normalized. */
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "" : path.slice(0, i);
+}

@@ -5,7 +5,15 @@
  * Not-found, permission and validation errors are passed through at once.
  */
 import { isTransientStorageError, StorageError } from "./errors.ts";
-import type { Entry, FileData, RemoveOptions, RenameOptions, Storage, Usage } from "./storage.ts";
+import type {
+  Entry,
+  FileData,
+  RemoveOptions,
+  RenameOptions,
+  Storage,
+  SyncOptions,
+  Usage,
+} from "./storage.ts";
 
 /** What `onRetry` is told before each wait. */
 export interface RetryInfo {
@@ -165,9 +173,9 @@ export class RetryingStorage implements Storage {
    * See {@link Storage.writeFile}; idempotent, so a retry after a lost answer is
    * harmless. A stream is consumed by its first attempt, so it is tried once.
    */
-  writeFile(path: string, data: FileData): Promise<void> {
-    if (data instanceof ReadableStream) return this.#inner.writeFile(path, data);
-    return this.#run("writeFile", path, () => this.#inner.writeFile(path, data));
+  writeFile(path: string, data: FileData, options?: SyncOptions): Promise<void> {
+    if (data instanceof ReadableStream) return this.#inner.writeFile(path, data, options);
+    return this.#run("writeFile", path, () => this.#inner.writeFile(path, data, options));
   }
 
   /**
@@ -225,6 +233,11 @@ export class RetryingStorage implements Storage {
   /** See {@link Storage.remove}; idempotent (a missing path is not an error). */
   remove(path: string, options?: RemoveOptions): Promise<void> {
     return this.#run("remove", path, () => this.#inner.remove(path, options));
+  }
+
+  /** See {@link Storage.syncFolders}; idempotent. */
+  syncFolders(folders: readonly string[]): Promise<void> {
+    return this.#run("syncFolders", folders.join(", "), () => this.#inner.syncFolders(folders));
   }
 
   /** See {@link Storage.list}. */

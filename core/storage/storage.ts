@@ -35,8 +35,24 @@ export interface Usage {
   bytes: number;
 }
 
+/**
+ * Options of the operations that change a folder's entries (`writeFile`, `rename`,
+ * `remove`): a writer that changes several entries can make them durable together with
+ * one {@link Storage.syncFolders} call instead of one fsync of the folder per operation.
+ */
+export interface SyncOptions {
+  /**
+   * Leave the durability of the folder entry this operation changes (a new file's name,
+   * a renamed one, a removed one) to a later `syncFolders` of its folder; a crash before
+   * it may undo the entry's change. A written file's data is still durable when
+   * `writeFile` resolves, and so are the folders it created. No effect on HDFS, whose
+   * namenode operations are durable when they return. Default false.
+   */
+  deferFolderSync?: boolean;
+}
+
 /** Options of `rename`. */
-export interface RenameOptions {
+export interface RenameOptions extends SyncOptions {
   /**
    * Replace an existing file at `to` (default true). With false, an existing file or
    * directory at `to` is left alone and the rename fails with kind `already-exists`; of
@@ -47,7 +63,7 @@ export interface RenameOptions {
 }
 
 /** Options of `remove`. */
-export interface RemoveOptions {
+export interface RemoveOptions extends SyncOptions {
   /** Remove a directory with everything below it; without it a non-empty directory is refused. */
   recursive?: boolean;
 }
@@ -71,7 +87,7 @@ export interface Storage {
    * chunks come, so a large file need not be held in memory; it can be consumed only once,
    * so a failed stream write is not retried (see `RetryingStorage`): the caller starts over.
    */
-  writeFile(path: string, data: FileData): Promise<void>;
+  writeFile(path: string, data: FileData, options?: SyncOptions): Promise<void>;
 
   /**
    * Creates the file at `path` with `data` only when nothing is there yet (a compare-and-set
@@ -122,6 +138,13 @@ export interface Storage {
    * file (a crash between leaves both names, the same bytes); on HDFS a plain RENAME.
    */
   rename(from: string, to: string, options?: RenameOptions): Promise<void>;
+
+  /**
+   * Makes the entries changed in these folders durable: those `deferFolderSync` left
+   * (local disk: one fsync per folder, in parallel; HDFS: nothing to do). A missing
+   * folder is not an error.
+   */
+  syncFolders(folders: readonly string[]): Promise<void>;
 
   /**
    * Removes the file or directory at `path`. Missing paths are not an error. A

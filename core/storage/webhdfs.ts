@@ -444,6 +444,11 @@ export class WebHdfsStorage implements Storage {
     }
   }
 
+  /** See {@link Storage.syncFolders}: nothing to do, the namenode's operations are durable. */
+  syncFolders(_folders: readonly string[]): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** See {@link Storage.mkdirs}: MKDIRS. */
   async mkdirs(path: string): Promise<void> {
     await this.#mkdirs(this.#hdfs(normalizePath(path, "mkdirs")));

@@ -332,6 +332,7 @@ function dyingAt(inner: Storage, at: number): Storage & { died: boolean } {
     remove: (path: string, o?: { recursive?: boolean }) =>
       wrapper.change(() => inner.remove(path, o)),
     mkdirs: (path: string) => wrapper.change(() => inner.mkdirs(path)),
+    syncFolders: (folders: readonly string[]) => wrapper.read(() => inner.syncFolders(folders)),
     readFile: (path: string) => wrapper.read(() => inner.readFile(path)),
     readRange: (path: string, offset: number, length: number) =>
       wrapper.read(() => inner.readRange(path, offset, length)),

@@ -6,7 +6,8 @@
  * (`_offsets/`, the undo log, compaction journals) are read and cleaned up.
  */
 import assert from "node:assert/strict";
-import { LocalStorage } from "../../../core/storage/mod.ts";
+import { type IoEvent, LocalStorage } from "../../../core/storage/mod.ts";
+import { parentPath } from "../../../core/storage/path.ts";
 import type { Storage } from "../../../core/storage/storage.ts";
 import { FencedError } from "../../../core/storage/fenced_log.ts";
 import { TMP_SUFFIX } from "../../../core/storage/atomic_replace.ts";
@@ -107,6 +108,37 @@ Deno.test("a committed batch leaves its files, the offset, and nothing staged", 
     assert.equal(reason.reason, "Truncated Avro container");
     assert.deepEqual(await storage.readFile(`${quarantineBase(TP, 1n)}.avro`), bytes.slice(0, 10));
   });
+});
+
+Deno.test("a batch fsyncs each file, and each folder once: staging before the record, hours after the renames", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const events: IoEvent[] = [];
+    const storage = new LocalStorage(dir, { onIo: (e) => events.push(e) });
+    const ledger = await new Ledger(storage).acquire(TP);
+    const bytes = await realAlert();
+    await writeBatch(batch(0n, 3n, bytes), { storage, ledger });
+    events.length = 0;
+    await writeBatch(batch(4n, 7n, bytes), { storage, ledger });
+    const ops = events.map((e) => e.op);
+    assert.equal(ops.filter((op) => op === "fsync").length, 4, "the 4 files' data");
+    const folderSyncs = events.filter((e) => e.op === "dirFsync").map((e) => e.path);
+    const staging = folderSyncs[0];
+    assert.match(staging, /^_staging\//, "the staging folder is fsynced first");
+    const hours = ["ztf/2018/06/24/07", "ztf/2018/06/25/01", parentPath(quarantineBase(TP, 5n))];
+    for (const folder of [...hours, staging]) {
+      const times = folderSyncs.filter((f) => f === folder).length;
+      assert.equal(times, folder === staging ? 2 : 1, `${folder}: ${folderSyncs}`);
+    }
+    const lastRename = ops.lastIndexOf("rename");
+    assert.ok(ops.indexOf("dirFsync") < ops.indexOf("rename"), "staged names durable first");
+    for (const folder of hours) {
+      const at = events.findIndex((e) => e.op === "dirFsync" && e.path === folder);
+      assert.ok(at > lastRename, `${folder} is fsynced after every rename`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the ledger keeps the fences and the latest record, whatever the number of batches", async () => {

@@ -36,3 +36,31 @@ Deno.test("figures total the partitions, add what the caller buffers and keep ho
   ]);
   assert.equal((figures.partitions as unknown[]).length, 2);
 });
+
+Deno.test("latency is kept per topic as well: tonight's stream apart from a backlog", () => {
+  const stats = new ArchiveStats();
+  const t = 1_000_000_000;
+  stats.recordLatencies(
+    "ztf_20200101",
+    t,
+    Array.from({ length: 100 }, (_, i) => t - 3_600_001 - i),
+  );
+  stats.recordLatencies("ztf_live", t, Array.from({ length: 100 }, (_, i) => t - (i + 1) * 10));
+  assert.deepEqual(stats.latencyByTopic(), [
+    { topic: "ztf_20200101", p50: 3_600_051, p99: 3_600_100 },
+    { topic: "ztf_live", p50: 510, p99: 1000 },
+  ]);
+  assert.deepEqual(stats.latency(), { p50: 3_600_001, p99: 3_600_099 });
+  assert.deepEqual(stats.figures(0).topicLatencyMs, stats.latencyByTopic());
+});
+
+Deno.test("latency per topic keeps the 32 topics archived most recently", () => {
+  const stats = new ArchiveStats();
+  for (let n = 0; n < 32; n++) stats.recordLatencies(`night${n}`, 100, [100 - n]);
+  stats.recordLatencies("night0", 100, [99]);
+  stats.recordLatencies("live", 100, [95]);
+  const topics = stats.latencyByTopic().map((t) => t.topic);
+  assert.equal(topics.length, 32);
+  assert.ok(!topics.includes("night1"), "the idlest topic goes first");
+  assert.deepEqual(topics.slice(-2), ["night0", "live"]);
+});

@@ -4,7 +4,6 @@ import {
   readReplaced,
   removeWithTemporary,
   replaceFile,
-  replaceFiles,
   replaceJson,
   temporaryOf,
 } from "../../../core/storage/atomic_replace.ts";
@@ -71,16 +70,6 @@ Deno.test("reading back takes the temporary copy only when the file is gone or t
     assert.equal(await readReplaced(storage, "s.json", number), 5);
     await removeWithTemporary(storage, "s.json");
     assert.deepEqual(await storage.list(""), []);
-  });
-});
-
-Deno.test("several files are all written before any is renamed into place", async () => {
-  await withStorage(async (storage) => {
-    const calls: string[] = [];
-    const data = new Uint8Array([1, 2, 3]);
-    await replaceFiles(recording(storage, calls), [{ path: "x/1", data }, { path: "x/2", data }]);
-    assert.deepEqual(calls.map((c) => c.split(" ")[0]), ["write", "write", "rename", "rename"]);
-    assert.deepEqual((await storage.list("x")).map((e) => e.name), ["1", "2"]);
   });
 });
 

@@ -261,6 +261,17 @@ export function storageContract(name: string, open: () => Promise<StorageFixture
     assert.deepEqual((await storage.list("race")).map((e) => e.name), ["slot.json"]);
   });
 
+  test("deferred folder syncs change the entries at once; syncFolders takes missing folders", async (storage) => {
+    const deferred = { deferFolderSync: true };
+    await storage.writeFile("late/a.tmp", text("abc"), deferred);
+    await storage.rename("late/a.tmp", "late/a", deferred);
+    await storage.writeFile("late/b", text("b"), deferred);
+    await storage.remove("late/b", deferred);
+    await storage.syncFolders(["late", "late/", "", "nowhere/below"]);
+    assert.deepEqual((await storage.list("late")).map((e) => e.name), ["a"]);
+    assert.deepEqual(await storage.readFile("late/a"), text("abc"));
+  });
+
   test("mkdirs creates nested directories and is idempotent", async (storage) => {
     await storage.mkdirs("y/2024/m/05/d/01");
     await storage.mkdirs("y/2024/m/05/d/01");

@@ -3,7 +3,7 @@
  * local disk has (a real ENOSPC from /dev/full, fsync'd rename, absolute location).
  */
 import assert from "node:assert/strict";
-import { LocalStorage } from "../../../core/storage/local.ts";
+import { type IoEvent, LocalStorage } from "../../../core/storage/local.ts";
 import { StorageError } from "../../../core/storage/errors.ts";
 import { storageContract } from "./contract.ts";
 
@@ -92,4 +92,59 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("local storage: onIo is told every write, fsync, directory fsync, rename and removal", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "local_storage_" });
+  try {
+    const events: IoEvent[] = [];
+    const storage = new LocalStorage(dir, { onIo: (e) => events.push(e) });
+    await storage.writeFile("2024/05/01/a.tmp", new Uint8Array(1000));
+    const created = events.splice(0).map((e) => `${e.op} ${e.path} ${e.bytes}`);
+    // The three new folders are made durable in their parents, then the file and its entry.
+    assert.deepEqual(created, [
+      "dirFsync  0",
+      "dirFsync 2024 0",
+      "dirFsync 2024/05 0",
+      "write 2024/05/01/a.tmp 1000",
+      "fsync 2024/05/01/a.tmp 0",
+      "dirFsync 2024/05/01 0",
+    ]);
+    await storage.writeFile("2024/05/01/a.tmp", new Uint8Array(10));
+    assert.deepEqual(events.splice(0).map((e) => e.op), ["write", "fsync"]);
+    await storage.rename("2024/05/01/a.tmp", "2024/05/01/a");
+    await storage.remove("2024/05/01/a");
+    assert.deepEqual(events.splice(0).map((e) => `${e.op} ${e.path}`), [
+      "rename 2024/05/01/a",
+      "dirFsync 2024/05/01",
+      "remove 2024/05/01/a",
+      "dirFsync 2024/05/01",
+    ]);
+    assert.ok(events.every((e) => e.ms >= 0));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("local storage: deferred folder syncs are left to one syncFolders per folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "local_storage_" });
+  try {
+    const events: IoEvent[] = [];
+    const storage = new LocalStorage(dir, { onIo: (e) => events.push(e) });
+    await storage.mkdirs("h/01");
+    await storage.mkdirs("h/02");
+    events.length = 0;
+    const deferred = { deferFolderSync: true };
+    await storage.writeFile("h/01/a.tmp", new Uint8Array(5), deferred);
+    await storage.rename("h/01/a.tmp", "h/01/a", deferred);
+    await storage.remove("h/01/a", deferred);
+    assert.deepEqual(events.splice(0).map((e) => e.op), ["write", "fsync", "rename", "remove"]);
+    await storage.syncFolders(["h/01", "h/02/", "h/01", "h/gone"]);
+    assert.deepEqual(events.splice(0).map((e) => `${e.op} ${e.path}`).sort(), [
+      "dirFsync h/01",
+      "dirFsync h/02",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
