@@ -210,7 +210,7 @@ export class PartitionLedger extends LogHold<ArchiveState> {
   /** Commits a batch: its end offset and its files, which appear only if the commit lands. */
   async commitBatch(batch: BatchCommit): Promise<void> {
     await this.session.commit({
-      state: { ...this.session.state, committed: batch.end.toString() },
+      state: (state) => ({ ...state, committed: batch.end.toString() }),
       renames: batch.files,
     });
   }
@@ -222,7 +222,7 @@ export class PartitionLedger extends LogHold<ArchiveState> {
   async commitMerge(merge: { file: Rename; inputs: string[] }): Promise<void> {
     const pending: PendingMerge = { output: merge.file.to, inputs: merge.inputs };
     await this.session.commit({
-      state: { ...this.session.state, merges: [...this.merges, pending] },
+      state: (state) => ({ ...state, merges: [...(state.merges ?? []), pending] }),
       renames: [merge.file],
     });
   }
@@ -232,11 +232,13 @@ export class PartitionLedger extends LogHold<ArchiveState> {
    * `keepInputs` (its output vanished, so they are the only copy).
    */
   async expireMerge(merge: PendingMerge, options: { keepInputs: boolean }): Promise<void> {
-    const merges = this.merges.filter((m) => m.output !== merge.output);
     const removes = [...(options.keepInputs ? [] : merge.inputs)];
     if (merge.journal !== undefined) removes.push(merge.journal);
     await this.session.commit({
-      state: { committed: this.session.state.committed, ...(merges.length > 0 ? { merges } : {}) },
+      state: (state) => {
+        const merges = (state.merges ?? []).filter((m) => m.output !== merge.output);
+        return { committed: state.committed, ...(merges.length > 0 ? { merges } : {}) };
+      },
       removes,
     });
   }

@@ -234,6 +234,6 @@ export class ProgressSession extends LogHold<ProgressState> {
     next: bigint,
     files: { renames?: Rename[]; removes?: string[] } = {},
   ): Promise<void> {
-    await this.session.commit({ state: { next: next.toString() }, ...files });
+    await this.session.commit({ state: () => ({ next: next.toString() }), ...files });
   }
 }

@@ -271,8 +271,12 @@ export async function openSession<S>(
 
 /** What a commit changes. */
 export interface Change<S> {
-  /** The key's state after it; default: unchanged (a commit that only moves files). */
-  state?: S;
+  /**
+   * The key's state after it, from the state before it. Commits queue behind those in
+   * flight, so it is called when this one runs, with the state the earlier ones left (one
+   * computed at the call would undo them). Default: unchanged (a commit that only moves files).
+   */
+  state?: (current: S) => S;
   /** Staged files (from {@link LogSession.stage}) and their final names. */
   renames?: Rename[];
   /** Files to remove once the renames are done. */
@@ -378,7 +382,7 @@ export class LogSession<S> {
       kind: "commit",
       session: this.id,
       owner: this.#options.owner,
-      state: change.state ?? this.#state,
+      state: change.state?.(this.#state) ?? this.#state,
       renames,
       removes: change.removes ?? [],
       at: new Date().toISOString(),

@@ -141,6 +141,48 @@ Deno.test("a batch fsyncs each file, and each folder once: staging before the re
   }
 });
 
+Deno.test("a merge committed while a batch's commit is in flight keeps the batch's offset", async () => {
+  await withStorage(async (inner) => {
+    // Holds the creation of the batch's record, so that the merge commit comes meanwhile.
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => release = r);
+    let holding = false;
+    const reached = Promise.withResolvers<void>();
+    const storage = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === "createIfAbsent" && holding) {
+          return async (path: string, data: Uint8Array) => {
+            holding = false;
+            reached.resolve();
+            await held;
+            return await target.createIfAbsent(path, data);
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const ledger = await new Ledger(storage).acquire(TP);
+    const bytes = await realAlert();
+    await writeBatch(batch(0n, 3n, bytes), { storage, ledger });
+    holding = true;
+    const writing = writeBatch(batch(4n, 7n, bytes), { storage, ledger });
+    await reached.promise;
+    const output = fileOf("2018/06/24/07", 0n, 6n);
+    const staged = ledger.stage(output);
+    await storage.writeFile(staged, bytes);
+    const merging = ledger.commitMerge({
+      file: { from: staged, to: output },
+      inputs: [fileOf("2018/06/24/07", 0n, 2n), fileOf("2018/06/24/07", 4n, 6n)],
+    });
+    release();
+    await Promise.all([writing, merging]);
+    assert.equal(ledger.committed, 7n);
+    assert.equal(await readCommittedOffset(storage, TP), 7n, "the merge's record kept it");
+    assert.equal(ledger.merges.length, 1);
+  });
+});
+
 Deno.test("the ledger keeps the fences and the latest record, whatever the number of batches", async () => {
   await withStorage(async (storage) => {
     const bytes = await realAlert();

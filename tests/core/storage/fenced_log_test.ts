@@ -45,7 +45,7 @@ async function contend(storage: Storage): Promise<void> {
           },
         );
         await session.commit({
-          state: { count: session.state.count + 1 },
+          state: (state) => ({ count: state.count + 1 }),
           renames: [{ from: staged, to: `out/${writer}-${round}.txt` }],
         });
         succeeded++;
@@ -103,7 +103,7 @@ Deno.test("fenced log: two processes completing one record at once never lose it
   await a.writeFile(staged, new TextEncoder().encode("the batch"));
   holding = true;
   const committing = session.commit({
-    state: { count: 1 },
+    state: () => ({ count: 1 }),
     renames: [{ from: staged, to: "out/file.txt" }],
   });
   await waitForRecord(b);
