@@ -344,7 +344,17 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
       const offset = next ?? firstDelivered.get(key) ?? null;
       if (offset === null) continue;
       delivered.set(key, offset);
-      consumer.seek({ topic, partition, offset: offset.toString() });
+      try {
+        consumer.seek({ topic, partition, offset: offset.toString() });
+      } catch (error) {
+        // kafkajs is restarting its consumer (no group yet): the join that follows seeks again.
+        log.warn("cannot seek yet, the consumer is restarting; its next join resumes here", {
+          topic,
+          partition,
+          offset,
+          error: (error as Error).message,
+        });
+      }
     }
   }
 
