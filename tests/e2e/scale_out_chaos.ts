@@ -116,17 +116,20 @@ export async function chaosRun(backend: Backend): Promise<void> {
 
     // Every archived alert has exactly one result of the stream plugin.
     const results = await query(`
-      select id::varchar id, count(*)::int n
-      from read_parquet('${cluster.scienceDir}/tagger/**/*.parquet') group by id`) as {
-      id: string;
-      n: number;
-    }[];
-    const owed = new Map<string, number>();
-    for (const r of archive) owed.set(r.id, (owed.get(r.id) ?? 0) + 1);
-    const got = new Map(results.map((r) => [r.id, r.n]));
+      select id::varchar id, count(*)::int n,
+             string_agg(regexp_extract(filename, '[^/]+$'), ' ') files
+      from read_parquet('${cluster.scienceDir}/tagger/**/*.parquet', filename = true)
+      group by id`) as { id: string; n: number; files: string }[];
+    const owed = new Map<string, string[]>();
+    for (const r of archive) owed.set(r.id, [...owed.get(r.id) ?? [], `${r.p}/${r.o}`]);
+    const got = new Map(results.map((r) => [r.id, r]));
     const wrong = [...new Set([...owed.keys(), ...got.keys()])]
-      .filter((id) => owed.get(id) !== got.get(id))
-      .map((id) => `${id}: archived ${owed.get(id) ?? 0}, results ${got.get(id) ?? 0}`);
+      .filter((id) => (owed.get(id)?.length ?? 0) !== (got.get(id)?.n ?? 0))
+      .map((id) =>
+        `${id}: archived at ${owed.get(id)?.join(" ") ?? "none"}, results ${
+          got.get(id)?.n ?? 0
+        } (${got.get(id)?.files ?? "no file"})`
+      );
     assert.deepEqual(wrong.slice(0, 20), [], `${wrong.length} alerts' results differ`);
 
     // A read_committed consumer of the distribution's topic sees every passing alert once.
