@@ -623,11 +623,15 @@ export class StreamFeed {
     const publisher: ResultPublisher = {
       stage: (path) => session.stage(path),
       publish: async (files, removes) => {
-        // A batch processed before its plugin failed lands when every batch before it did
-        // (a skip of the failing batch waits for it); else it is read again.
-        if (!current() && session.next !== progress.base) return await session.discard(files);
         try {
-          await session.commit(progress.after, { renames: files, removes });
+          await session.commit(progress.after, {
+            renames: files,
+            removes,
+            // A batch processed before its plugin failed lands when every batch before it did
+            // (a skip of the failing batch waits for it); else it is read again. Asked at the
+            // commit's turn: a catch-up's commit queued ahead of it may have covered it.
+            onlyIf: () => current() || session.next === progress.base,
+          });
         } catch (error) {
           // This process took the partition over again (its ownership changed): the newer
           // session reads the batch again from its progress, and this one's files are gone.

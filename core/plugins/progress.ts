@@ -24,13 +24,13 @@ import {
 } from "../source/topic_partition.ts";
 import { parseJsonFile, readReplaced, replaceJson } from "../storage/atomic_replace.ts";
 import {
+  type Change,
   latestRecord,
   LogHold,
   type LogSession,
   newWriterId,
   openSession,
   type Owner,
-  type Rename,
   thisProcess,
 } from "../storage/fenced_log.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -228,12 +228,14 @@ export class ProgressSession extends LogHold<ProgressState> {
 
   /**
    * Records that results are durable up to (excluding) `next`, making the staged
-   * result files visible and removing the ones they supersede, all or nothing.
+   * result files visible and removing the ones they supersede, all or nothing;
+   * `onlyIf` is asked at the commit's turn (see {@link Change.onlyIf}). Resolves
+   * whether it was committed.
    */
-  async commit(
+  commit(
     next: bigint,
-    files: { renames?: Rename[]; removes?: string[] } = {},
-  ): Promise<void> {
-    await this.session.commit({ state: () => ({ next: next.toString() }), ...files });
+    change: Omit<Change<ProgressState>, "state"> = {},
+  ): Promise<boolean> {
+    return this.session.commit({ state: () => ({ next: next.toString() }), ...change });
   }
 }

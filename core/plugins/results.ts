@@ -82,8 +82,12 @@ export interface StagedFile {
 export interface ResultPublisher {
   /** A temporary path for the file that will be named `path`. */
   stage(path: string): string;
-  /** Renames the staged files into place and removes `removes`; resolves once done. */
-  publish(files: StagedFile[], removes: string[]): Promise<void>;
+  /**
+   * Renames the staged files into place and removes what `removes` lists, which it calls
+   * as it publishes (the files to replace are listed then, after the commits queued before
+   * it); resolves once done.
+   */
+  publish(files: StagedFile[], removes: () => Promise<string[]>): Promise<void>;
 }
 
 /** Receives the checked rows of one plugin for one batch. */
@@ -210,7 +214,7 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
     stage: (path) => uniqueTemporaryOf(path),
     async publish(files, removes) {
       await Promise.all(files.map((f) => storage.rename(f.from, f.to)));
-      for (const path of removes) await storage.remove(path);
+      for (const path of await removes()) await storage.remove(path);
     },
   };
   return {
@@ -258,21 +262,24 @@ export function createParquetSink(options: ParquetSinkOptions): ResultSink {
         start = end;
       }
       const files = await Promise.all(writes);
-      if (meta.replaces !== undefined) {
+      const { replaces } = meta;
+      await publisher.publish(files, async () => {
+        if (replaces === undefined) return removes;
         const hoursOfSources = new Set((meta.sources ?? []).map((s) => s.hour));
+        const replaced: string[] = [];
         for (const hour of hoursOfSources) {
-          removes.push(
+          replaced.push(
             ...await replacedFiles(storage, {
               dir: resultFolder(plugin, hour, options.layout),
               topic: meta.topic,
               partition: meta.partition,
-              replaces: meta.replaces,
+              replaces,
               written,
             }),
           );
         }
-      }
-      await publisher.publish(files, removes);
+        return [...removes, ...replaced];
+      });
     },
   };
 }

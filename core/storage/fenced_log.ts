@@ -279,8 +279,16 @@ export interface Change<S> {
   state?: (current: S) => S;
   /** Staged files (from {@link LogSession.stage}) and their final names. */
   renames?: Rename[];
-  /** Files to remove once the renames are done. */
-  removes?: string[];
+  /**
+   * Files to remove once the renames are done; as a function, called when the commit runs
+   * (a list made from a folder's listing before would miss what commits queued ahead add).
+   */
+  removes?: string[] | (() => Promise<string[]>);
+  /**
+   * Whether the commit is still wanted, asked when it runs (after the commits queued ahead
+   * of it): when false, its staged files are removed and nothing is committed.
+   */
+  onlyIf?: () => boolean;
 }
 
 /** One owner's hold on a key; see the module documentation. Commits run one at a time. */
@@ -332,10 +340,10 @@ export class LogSession<S> {
 
   /**
    * Commits a change at the session's next slot, then makes its files visible.
-   * Throws {@link FencedError} (after removing the change's staged files) when
-   * another session holds the key now.
+   * Resolves false when its `onlyIf` said no. Throws {@link FencedError} (after
+   * removing the change's staged files) when another session holds the key now.
    */
-  commit(change: Change<S>): Promise<void> {
+  commit(change: Change<S>): Promise<boolean> {
     const run = this.#chain.then(() => this.#commit(change));
     this.#chain = run.catch(() => {});
     return run;
@@ -366,7 +374,7 @@ export class LogSession<S> {
     for (const { from } of renames) await this.#storage.remove(from);
   }
 
-  async #commit(change: Change<S>): Promise<void> {
+  async #commit(change: Change<S>): Promise<boolean> {
     const renames = change.renames ?? [];
     if (this.#fenced !== null) {
       await this.discard(renames);
@@ -377,6 +385,13 @@ export class LogSession<S> {
       await complete(this.#storage, this.#incomplete);
       this.#incomplete = null;
     }
+    if (change.onlyIf?.() === false) {
+      await this.discard(renames);
+      return false;
+    }
+    const removes = typeof change.removes === "function"
+      ? await change.removes()
+      : change.removes ?? [];
     const slot = this.#next;
     const record: LogRecord<S> = {
       kind: "commit",
@@ -384,7 +399,7 @@ export class LogSession<S> {
       owner: this.#options.owner,
       state: change.state?.(this.#state) ?? this.#state,
       renames,
-      removes: change.removes ?? [],
+      removes,
       at: new Date().toISOString(),
     };
     const path = slotPath(this.#options.dir, slot);
@@ -402,6 +417,7 @@ export class LogSession<S> {
     this.#incomplete = record;
     await complete(this.#storage, record);
     this.#incomplete = null;
+    return true;
   }
 }
 

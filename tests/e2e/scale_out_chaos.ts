@@ -126,9 +126,9 @@ export async function chaosRun(backend: Backend): Promise<void> {
     const wrong = [...new Set([...owed.keys(), ...got.keys()])]
       .filter((id) => (owed.get(id)?.length ?? 0) !== (got.get(id)?.n ?? 0))
       .map((id) =>
-        `${id}: archived at ${owed.get(id)?.join(" ") ?? "none"}, results ${
-          got.get(id)?.n ?? 0
-        } (${got.get(id)?.files ?? "no file"})`
+        `${id}: archived at ${owed.get(id)?.join(" ") ?? "none"}, results ${got.get(id)?.n ?? 0} (${
+          got.get(id)?.files ?? "no file"
+        })`
       );
     assert.deepEqual(wrong.slice(0, 20), [], `${wrong.length} alerts' results differ`);
 

@@ -119,3 +119,62 @@ async function waitForRecord(storage: Storage): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+Deno.test("fenced log: a queued commit's removes and onlyIf are asked at its turn, after the commits ahead of it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fenced_log_" });
+  try {
+    const local = new LocalStorage(dir);
+    // The first commit's record waits until the others are queued behind it.
+    const queued = Promise.withResolvers<void>();
+    let holding = false;
+    const storage = new Proxy(local, {
+      get(target, prop) {
+        if (prop === "createIfAbsent" && holding) {
+          holding = false;
+          return async (path: string, data: Uint8Array) => {
+            await queued.promise;
+            return await target.createIfAbsent(path, data);
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const session = await openSession<Count>(storage, {
+      dir: "_log/key",
+      staging: "_staging/key",
+      owner: { member: "a", host: "test", pid: 1 },
+      initial: () => Promise.resolve({ count: 0 }),
+    });
+    const staged = async (name: string) => {
+      const path = session.stage(`out/${name}`);
+      await storage.writeFile(path, new TextEncoder().encode(name));
+      return { from: path, to: `out/${name}` };
+    };
+    const a = await staged("a.txt");
+    holding = true;
+    const first = session.commit({
+      state: (s) => ({ count: s.count + 1 }),
+      renames: [a],
+    });
+    // Replaces whatever is in out/ when it runs: a.txt, which the first commit adds.
+    const second = session.commit({
+      state: (s) => ({ count: s.count + 1 }),
+      renames: [await staged("b.txt")],
+      removes: async () => (await storage.list("out")).map((e) => e.path),
+    });
+    // Wanted only if nothing committed before it: the first one did.
+    const third = session.commit({
+      state: (s) => ({ count: s.count + 1 }),
+      renames: [await staged("c.txt")],
+      onlyIf: () => session.state.count === 0,
+    });
+    queued.resolve();
+    assert.deepEqual(await Promise.all([first, second, third]), [true, true, false]);
+    assert.deepEqual((await storage.list("out")).map((e) => e.name), ["b.txt"]);
+    assert.equal(session.state.count, 2);
+    assert.deepEqual(await storage.list(session.stagingDir), [], "c.txt's staged file is gone");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
