@@ -44,7 +44,13 @@ import {
 } from "../storage/fenced_log.ts";
 import type { Storage } from "../storage/storage.ts";
 import { formatTopicPartition, type TopicPartition } from "../source/topic_partition.ts";
-import { COMPACTION_JOURNALS, ledgerPath, offsetsPath, stagingPath } from "./file_names.ts";
+import {
+  COMPACTION_JOURNALS,
+  ledgerPath,
+  offsetsPath,
+  parseParquetName,
+  stagingPath,
+} from "./file_names.ts";
 
 /** A merged file in place whose inputs wait out their grace beside it. */
 export interface PendingMerge {
@@ -72,6 +78,30 @@ export async function readCommittedOffset(storage: Storage, tp: TopicPartition):
   const latest = await latestRecord<ArchiveState>(storage, ledgerPath(tp));
   if (latest !== null) return BigInt(latest.record.state.committed);
   return await legacyCommittedOffset(storage, tp);
+}
+
+/**
+ * The committed offset up to which every Parquet file is in place, for a reader that lists
+ * the files to catch up: the latest record's, or, while that record's renames are still
+ * being done (its files appear just after it), the offset before the first of its files not
+ * in place yet. In place means in `listed` (the paths the reader listed, when it read the
+ * ledger after listing), else found there now.
+ */
+export async function readVisibleCommittedOffset(
+  storage: Storage,
+  tp: TopicPartition,
+  listed?: ReadonlySet<string>,
+): Promise<bigint> {
+  const latest = await latestRecord<ArchiveState>(storage, ledgerPath(tp));
+  if (latest === null) return await legacyCommittedOffset(storage, tp);
+  let visible = BigInt(latest.record.state.committed);
+  for (const { to } of latest.record.renames) {
+    const name = parseParquetName(to.slice(to.lastIndexOf("/") + 1));
+    if (name === null || name.start > visible) continue;
+    const inPlace = listed !== undefined ? listed.has(to) : await storage.stat(to) !== null;
+    if (!inPlace) visible = name.start - 1n;
+  }
+  return visible;
 }
 
 /**
