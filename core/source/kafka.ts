@@ -348,6 +348,7 @@ export function createKafkaSource(options: KafkaSourceOptions): Source {
         consumer.seek({ topic, partition, offset: offset.toString() });
       } catch (error) {
         // kafkajs is restarting its consumer (no group yet): the join that follows seeks again.
+        if (!/not initialized/i.test((error as Error).message)) throw error;
         log.warn("cannot seek yet, the consumer is restarting; its next join resumes here", {
           topic,
           partition,

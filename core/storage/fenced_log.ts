@@ -410,11 +410,12 @@ export class LogSession<S> {
     }
     this.#next = slot + 1;
     this.#state = record.state;
+    // Set first: should the removal below fail, the next commit still completes this record.
+    this.#incomplete = record;
     // Everything the previous commit said is in this one, and it was completed before.
     if (slot - 1 > this.fenceSlot) {
       await this.#storage.remove(slotPath(this.#options.dir, slot - 1));
     }
-    this.#incomplete = record;
     await complete(this.#storage, record);
     this.#incomplete = null;
     return true;

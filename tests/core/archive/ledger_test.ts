@@ -246,8 +246,21 @@ Deno.test("the visible committed offset stops short of a committed batch whose f
     const files = [fileOf("2018/06/24/07", 4n, 8n), fileOf("2018/06/25/01", 9n, 9n)];
     assert.equal(await readVisibleCommittedOffset(storage, TP, new Set(files)), 9n);
     assert.equal(await readVisibleCommittedOffset(storage, TP, new Set(files.slice(1))), 3n);
-    await new Ledger(storage).acquire(TP);
+    const next = await new Ledger(storage).acquire(TP);
     assert.equal(await readVisibleCommittedOffset(storage, TP), 9n, "once the next owner renamed");
+    // A merge whose file is not in place yet leaves no gap: its inputs are.
+    const output = fileOf("2018/06/24/07", 0n, 8n);
+    const staged = next.stage(output);
+    await storage.writeFile(staged, bytes);
+    const merging = dying(storage, "rename");
+    const merger = await new Ledger(merging.storage).acquire(TP);
+    merging.kill();
+    await assert.rejects(merger.commitMerge({
+      file: { from: merger.stage(output), to: output },
+      inputs: [fileOf("2018/06/24/07", 0n, 2n), fileOf("2018/06/24/07", 4n, 8n)],
+    }));
+    assert.equal(await storage.stat(output), null);
+    assert.equal(await readVisibleCommittedOffset(storage, TP), 9n);
   });
 });
 
