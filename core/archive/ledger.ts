@@ -44,13 +44,7 @@ import {
 } from "../storage/fenced_log.ts";
 import type { Storage } from "../storage/storage.ts";
 import { formatTopicPartition, type TopicPartition } from "../source/topic_partition.ts";
-import {
-  COMPACTION_JOURNALS,
-  ledgerPath,
-  offsetsPath,
-  parseParquetName,
-  stagingPath,
-} from "./file_names.ts";
+import { COMPACTION_JOURNALS, ledgerPath, offsetsPath, stagingPath } from "./file_names.ts";
 
 /** A merged file in place whose inputs wait out their grace beside it. */
 export interface PendingMerge {
@@ -78,33 +72,6 @@ export async function readCommittedOffset(storage: Storage, tp: TopicPartition):
   const latest = await latestRecord<ArchiveState>(storage, ledgerPath(tp));
   if (latest !== null) return BigInt(latest.record.state.committed);
   return await legacyCommittedOffset(storage, tp);
-}
-
-/**
- * The committed offset up to which every Parquet file is in place, for a reader that lists
- * the files to catch up: the latest record's, or, while that batch record's renames are still
- * being done (its files appear just after it), the offset before the first of its files not
- * in place yet (a merge's pending file is no gap: its inputs are in place). In place means in `listed` (the paths the reader listed, when it read the
- * ledger after listing), else found there now.
- */
-export async function readVisibleCommittedOffset(
-  storage: Storage,
-  tp: TopicPartition,
-  listed?: ReadonlySet<string>,
-): Promise<bigint> {
-  const latest = await latestRecord<ArchiveState>(storage, ledgerPath(tp));
-  if (latest === null) return await legacyCommittedOffset(storage, tp);
-  const { state, renames } = latest.record;
-  let visible = BigInt(state.committed);
-  // A merge's file holds rows already in its inputs, which stay in place meanwhile.
-  const merged = new Set((state.merges ?? []).map((m) => m.output));
-  for (const { to } of renames) {
-    const name = parseParquetName(to.slice(to.lastIndexOf("/") + 1));
-    if (name === null || name.start > visible || merged.has(to)) continue;
-    const inPlace = listed !== undefined ? listed.has(to) : await storage.stat(to) !== null;
-    if (!inPlace) visible = name.start - 1n;
-  }
-  return visible;
 }
 
 /**

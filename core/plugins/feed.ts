@@ -27,7 +27,7 @@
  */
 import type { Fields } from "../log.ts";
 import { listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
-import { readVisibleCommittedOffset } from "../archive/ledger.ts";
+import { readCommittedOffset } from "../archive/ledger.ts";
 import { Ownership } from "../archive/ownership.ts";
 import { StorageNotFoundError } from "../storage/errors.ts";
 import { FencedError } from "../storage/fenced_log.ts";
@@ -319,12 +319,9 @@ export class StreamFeed {
   async #readCommitted(): Promise<void> {
     const archived = new TopicPartitionMap<bigint>();
     for (const c of await readCommittedOffsets(this.#options.archive)) {
-      if (!this.#feeds(c)) continue;
-      // Short of a batch whose files are being renamed into place: a catch-up must see them.
-      const visible = await readVisibleCommittedOffset(this.#options.archive, c);
       // A batch handed on while the ledger was read is past what it said: offsets only grow.
       const known = this.#archived.get(c) ?? -1n;
-      archived.set(c, visible > known ? visible : known);
+      if (this.#feeds(c)) archived.set(c, c.offset > known ? c.offset : known);
     }
     for (const [tp, committed] of this.#archived) {
       if (this.#feeds(tp) && !archived.has(tp)) archived.set(tp, committed);
@@ -529,13 +526,9 @@ export class StreamFeed {
     });
     // A file merged from batches committed since the committed offset was read reaches past
     // it: its rows past that offset would get results here and again from their own batch.
-    // Files appear only once committed, so the ledger read now covers every file listed; it
-    // stops short of a batch whose files were not listed yet (renamed just after its record).
+    // Files appear only once committed, so the ledger read now covers every file listed.
     if (all.some((f) => f.endOffset > committed && f.startOffset <= committed)) {
-      committed = await this.#committedNow(cursor.tp, {
-        known: committed,
-        listed: new Set(all.map((f) => f.path)),
-      });
+      committed = await this.#committedNow(cursor.tp, committed);
     }
     const files = all.filter((f) => f.endOffset >= from && f.startOffset <= committed)
       .sort((a, b) => (a.startOffset < b.startOffset ? -1 : a.startOffset > b.startOffset ? 1 : 0));
@@ -589,16 +582,9 @@ export class StreamFeed {
     }
   }
 
-  /**
-   * The partition's committed offset read from the ledger again, as far as its files are in
-   * `listed`; kept as the feed's when past what it `known`.
-   */
-  async #committedNow(
-    tp: TopicPartition,
-    seen: { known: bigint; listed: ReadonlySet<string> },
-  ): Promise<bigint> {
-    const { known, listed } = seen;
-    const now = await readVisibleCommittedOffset(this.#options.archive, tp, listed);
+  /** The partition's committed offset read from the ledger again, kept as the feed's. */
+  async #committedNow(tp: TopicPartition, known: bigint): Promise<bigint> {
+    const now = await readCommittedOffset(this.#options.archive, tp);
     if (now <= known) return known;
     if (this.#feeds(tp) && (this.#archived.get(tp) ?? -1n) < now) this.#archived.set(tp, now);
     return now;

@@ -11,11 +11,7 @@ import { parentPath } from "../../../core/storage/path.ts";
 import type { Storage } from "../../../core/storage/storage.ts";
 import { FencedError } from "../../../core/storage/fenced_log.ts";
 import { TMP_SUFFIX } from "../../../core/storage/atomic_replace.ts";
-import {
-  Ledger,
-  readCommittedOffset,
-  readVisibleCommittedOffset,
-} from "../../../core/archive/ledger.ts";
+import { Ledger, readCommittedOffset } from "../../../core/archive/ledger.ts";
 import { type BatchWrite, writeBatch } from "../../../core/archive/batch_writer.ts";
 import {
   archiveFilePath,
@@ -227,40 +223,6 @@ Deno.test("a crash after the record, before the renames, is completed by the nex
     assert.ok(await storage.stat(fileOf("2018/06/25/01", 9n, 9n)));
     assert.ok(await storage.stat(`${quarantineBase(TP, 5n)}.avro`));
     assert.deepEqual(await filesBelow(storage, "_staging"), []);
-  });
-});
-
-Deno.test("the visible committed offset stops short of a committed batch whose files are not in place yet", async () => {
-  await withStorage(async (storage) => {
-    const bytes = await realAlert();
-    await writeBatch(batch(0n, 3n, bytes), {
-      storage,
-      ledger: await new Ledger(storage).acquire(TP),
-    });
-    const process = dying(storage, "rename");
-    const doomed = await new Ledger(process.storage).acquire(TP);
-    process.kill();
-    await assert.rejects(writeBatch(batch(4n, 9n, bytes), { storage, ledger: doomed }));
-    assert.equal(await readCommittedOffset(storage, TP), 9n);
-    assert.equal(await readVisibleCommittedOffset(storage, TP), 3n, "its files are staged");
-    const files = [fileOf("2018/06/24/07", 4n, 8n), fileOf("2018/06/25/01", 9n, 9n)];
-    assert.equal(await readVisibleCommittedOffset(storage, TP, new Set(files)), 9n);
-    assert.equal(await readVisibleCommittedOffset(storage, TP, new Set(files.slice(1))), 3n);
-    const next = await new Ledger(storage).acquire(TP);
-    assert.equal(await readVisibleCommittedOffset(storage, TP), 9n, "once the next owner renamed");
-    // A merge whose file is not in place yet leaves no gap: its inputs are.
-    const output = fileOf("2018/06/24/07", 0n, 8n);
-    const staged = next.stage(output);
-    await storage.writeFile(staged, bytes);
-    const merging = dying(storage, "rename");
-    const merger = await new Ledger(merging.storage).acquire(TP);
-    merging.kill();
-    await assert.rejects(merger.commitMerge({
-      file: { from: merger.stage(output), to: output },
-      inputs: [fileOf("2018/06/24/07", 0n, 2n), fileOf("2018/06/24/07", 4n, 8n)],
-    }));
-    assert.equal(await storage.stat(output), null);
-    assert.equal(await readVisibleCommittedOffset(storage, TP), 9n);
   });
 });
 
