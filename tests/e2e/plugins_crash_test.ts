@@ -30,7 +30,7 @@ import { waitFor } from "../support/wait.ts";
 const PLUGIN_KILLS = 10;
 const PROCESS_KILLS = 10;
 /** The real alerts are archived this many times over, so the work outlasts the kills. */
-const COPIES = 6;
+const COPIES = 9;
 const DEFINE = new URL("../../core/plugins/define.ts", import.meta.url).href;
 
 const TAGGER = `import { definePlugin } from "${DEFINE}";
