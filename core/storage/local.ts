@@ -204,6 +204,12 @@ export class LocalStorage implements Storage {
     this.#done("write", abs, t0, data.byteLength);
   }
 
+  async #fsync(file: Deno.FsFile, abs: string): Promise<void> {
+    const t0 = performance.now();
+    await file.sync();
+    this.#done("fsync", abs, t0);
+  }
+
   /** See {@link Storage.writeFile}. */
   async writeFile(path: string, data: FileData, options: SyncOptions = {}): Promise<void> {
     const rel = normalizeFilePath(path, "writeFile");
@@ -225,9 +231,7 @@ export class LocalStorage implements Storage {
         } else {
           for await (const chunk of data) await this.#write(file, abs, chunk);
         }
-        const t0 = performance.now();
-        await file.sync();
-        this.#done("fsync", abs, t0);
+        await this.#fsync(file, abs);
       } finally {
         file.close();
       }
@@ -251,8 +255,8 @@ export class LocalStorage implements Storage {
       if (statOrNull(abs) !== null) return false;
       const file = Deno.openSync(temporary, { write: true, createNew: true, mode: this.#fileMode });
       try {
-        await writeAll(file, data);
-        await file.sync();
+        await this.#write(file, temporary, data);
+        await this.#fsync(file, temporary);
       } finally {
         file.close();
       }
