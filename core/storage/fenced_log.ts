@@ -23,7 +23,12 @@
  *   (taken by the fence) or already behind it. Fence records are never
  *   deleted; a commit record is deleted by its session once the next one is
  *   written (everything it said is in the next), or by the next owner once
- *   completed, so the folder stays small.
+ *   completed, so the folder stays small. Deleted records free their slots:
+ *   an owner that commits twice between a newcomer's listing and its fence
+ *   has freed the slot the fence takes. So a fence holds only when no later
+ *   slot exists once it is written (a record is deleted only after a later
+ *   one exists, so one always shows); else it is left behind, fencing nobody,
+ *   and the newcomer fences again at the head.
  * - On HDFS a record whose writer died while creating it can be left partial:
  *   it fails to parse and counts as a claimed slot that holds nothing.
  */
@@ -255,6 +260,10 @@ export async function openSession<S>(
     };
     // Lost to another writer (an owner still committing, or another taking over): look again.
     if (!await storage.createIfAbsent(slotPath(options.dir, slot), encode(fence))) continue;
+    // The slot was free because its record was deleted since the listing: the owner went on
+    // committing past it, so this fence is behind the head and fences nobody. A commit record
+    // is deleted only once a later one exists, so a later slot shows it: look again.
+    if ((await slots(storage, options.dir)).some((s) => s > slot)) continue;
     for (const earlier of present) {
       const record = await readRecord<S>(storage, options.dir, earlier);
       if (record?.kind !== "commit") continue;

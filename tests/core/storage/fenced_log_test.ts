@@ -178,3 +178,43 @@ Deno.test("fenced log: a queued commit's removes and onlyIf are asked at its tur
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fenced log: a takeover whose slot the owner freed meanwhile (two commits since its listing) fences at the head", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fenced_log_" });
+  try {
+    const local = new LocalStorage(dir);
+    const options = {
+      dir: "_log/key",
+      staging: "_staging/key",
+      owner: { member: "a", host: "test", pid: 1 },
+      initial: () => Promise.resolve({ count: 0 }),
+    };
+    const owner = await openSession<Count>(local, options);
+    const count = { state: (s: Count) => ({ count: s.count + 1 }) };
+    await owner.commit(count);
+    // B has listed records 0-1; before its fence lands at slot 2, the owner commits at 2 and
+    // 3 and deletes its record 2: slot 2 is free again.
+    let raced = false;
+    const b = new Proxy(local, {
+      get(target, prop) {
+        if (prop === "createIfAbsent" && !raced) {
+          raced = true;
+          return async (path: string, data: Uint8Array) => {
+            await owner.commit(count);
+            await owner.commit(count);
+            return await target.createIfAbsent(path, data);
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const taken = await openSession<Count>(b, { ...options, owner: { ...options.owner, pid: 2 } });
+    assert.equal(taken.state.count, 3, "the takeover starts from the owner's last commit");
+    await assert.rejects(owner.commit(count), FencedError, "the owner is fenced");
+    assert.equal(await taken.commit(count), true);
+    assert.equal((await latestRecord<Count>(local, "_log/key"))?.record.state.count, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
