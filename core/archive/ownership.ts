@@ -8,12 +8,13 @@
  * alone). A process without an archive (`start distribute` over an existing
  * archive, a plugin run alone) works on every partition of the archive.
  */
-import type { TopicPartition } from "../source/topic_partition.ts";
+import { type TopicPartition, TopicPartitionMap } from "../source/topic_partition.ts";
 
 /** What this process owns now; see the module documentation. */
 export class Ownership {
   /** Null: every partition (no archive in this process). */
   #owned: TopicPartition[] | null = null;
+  #committed = new TopicPartitionMap<bigint>();
   #listeners = new Set<() => void>();
 
   /** The partitions owned now; null for every partition of the archive. */
@@ -35,9 +36,23 @@ export class Ownership {
     if (this.#owned === null) this.#set([]);
   }
 
-  /** The archive's assignment, once its ledger took the partitions over. */
-  assign(tps: TopicPartition[]): void {
+  /**
+   * The archive's assignment, once its ledger took the partitions over, with the
+   * committed offset the takeover found on each (every record before it completed,
+   * so every file up to there is in place).
+   */
+  assign(tps: TopicPartition[], committed = new TopicPartitionMap<bigint>()): void {
+    this.#committed = committed;
     this.#set(tps);
+  }
+
+  /**
+   * The committed offset the last takeover found on an owned partition: what was
+   * archived before this process's own batches, which it hands on as it commits them.
+   * Undefined when no archive here took it over.
+   */
+  takenOverAt(tp: TopicPartition): bigint | undefined {
+    return this.owns(tp) ? this.#committed.get(tp) : undefined;
   }
 
   /** Calls `listener` after every change; returns the way to stop. */

@@ -425,6 +425,7 @@ async function startArchive(
       sessions.delete(tp);
     }
     for (const tp of revoked) stats.partition(tp).lag = null;
+    const committed = new TopicPartitionMap<bigint>();
     const takeovers = Promise.all(tps.map((tp) => {
       const taking = ledger.acquire(tp).then((session) => {
         if (held.get(tp)?.taking === taking) sessions.set(tp, session);
@@ -435,6 +436,7 @@ async function startArchive(
         // Every assigned partition is in the figures from the start, idle or not.
         const counts = stats.partition(tp);
         if (session.committed >= 0n) counts.committedOffset = session.committed.toString();
+        committed.set(tp, session.committed);
         return { ...tp, next: session.committed >= 0n ? session.committed + 1n : null };
       });
     }));
@@ -449,7 +451,7 @@ async function startArchive(
     log.info("partitions taken over", {
       partitions: tps.map((tp) => `${tp.topic}[${tp.partition}]`).join(",") || "none",
     });
-    ctx.ownership?.assign(tps);
+    ctx.ownership?.assign(tps, committed);
     return points;
   }
 

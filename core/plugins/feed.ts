@@ -26,7 +26,7 @@
  * results become visible with the progress record that covers them.
  */
 import type { Fields } from "../log.ts";
-import { listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
+import { type ArchivedFile, listArchivedFiles, readCommittedOffsets } from "../archive/reader.ts";
 import { readCommittedOffset } from "../archive/ledger.ts";
 import { Ownership } from "../archive/ownership.ts";
 import { StorageNotFoundError } from "../storage/errors.ts";
@@ -316,10 +316,21 @@ export class StreamFeed {
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
   }
 
+  /**
+   * The committed offset of every partition fed here: on the partitions this process's
+   * archive owns, the one its takeover found (the ledger may already be ahead by a batch
+   * of its own whose files are still being renamed into place; it is handed on once they
+   * are); without an archive here, the ledger's.
+   */
   async #readCommitted(): Promise<void> {
+    const owned = this.#ownership.owned();
+    const found = owned === null
+      ? await readCommittedOffsets(this.#options.archive)
+      : owned.map((tp) => ({ ...tp, offset: this.#ownership.takenOverAt(tp) ?? -1n }))
+        .filter((c) => c.offset >= 0n);
     const archived = new TopicPartitionMap<bigint>();
-    for (const c of await readCommittedOffsets(this.#options.archive)) {
-      // A batch handed on while the ledger was read is past what it said: offsets only grow.
+    for (const c of found) {
+      // A batch handed on meanwhile is past what the takeover found: offsets only grow.
       const known = this.#archived.get(c) ?? -1n;
       if (this.#feeds(c)) archived.set(c, c.offset > known ? c.offset : known);
     }
@@ -505,7 +516,8 @@ export class StreamFeed {
         if (cursor.live && cursor.next > committed) continue;
         cursor.live = false;
         while (!stale() && cursor.next <= (this.#archived.get(tp) ?? -1n)) {
-          await this.#catchUpRound(feed, cursor, stale);
+          // A round that stopped short waits for the batch that wakes the feed again.
+          if (!await this.#catchUpRound(feed, cursor, stale)) break;
         }
         if (stale()) return;
       }
@@ -517,20 +529,45 @@ export class StreamFeed {
     }
   }
 
-  /** Queues every archived file of a partition with offsets at or past the cursor. */
-  async #catchUpRound(feed: PluginFeed, cursor: Cursor, stale: () => boolean): Promise<void> {
+  /**
+   * Queues the archived files of a partition with offsets at or past the cursor, up to the
+   * committed offset; resolves whether another round may go further.
+   */
+  async #catchUpRound(feed: PluginFeed, cursor: Cursor, stale: () => boolean): Promise<boolean> {
     let committed = this.#archived.get(cursor.tp) ?? -1n;
     const from = cursor.next;
-    const all = await listArchivedFiles(this.#options.archive, cursor.tp.topic, {
+    let all = await listArchivedFiles(this.#options.archive, cursor.tp.topic, {
       partition: cursor.tp.partition,
     });
-    // A file merged from batches committed since the committed offset was read reaches past
-    // it: its rows past that offset would get results here and again from their own batch.
-    // Files appear only once committed, so the ledger read now covers every file listed.
-    if (all.some((f) => f.endOffset > committed && f.startOffset <= committed)) {
+    const spans = (f: ArchivedFile) => f.endOffset > committed && f.startOffset <= committed;
+    if (this.#ownership.owned() === null && all.some(spans)) {
+      // No archive here hands batches on: the ledger says what was committed since, and the
+      // files listed again after it hold every batch it counts whose files were renamed by
+      // then (another process's rename under way at that moment is not seen from here).
       committed = await this.#committedNow(cursor.tp, committed);
+      all = await listArchivedFiles(this.#options.archive, cursor.tp.topic, {
+        partition: cursor.tp.partition,
+      });
     }
-    const files = all.filter((f) => f.endOffset >= from && f.startOffset <= committed)
+    // A file merged from batches this process has not handed on yet reaches past the
+    // committed offset: its rows past it would get results here and again from their own
+    // batch. It is read once they are handed on (the last one wakes the feed), and so are
+    // the files from its first offset on, so that the progress stops short of it.
+    let end = committed + 1n;
+    let waitsFor: ArchivedFile | undefined;
+    for (const f of all) {
+      if (spans(f) && f.startOffset < end) [end, waitsFor] = [f.startOffset, f];
+    }
+    if (waitsFor !== undefined) {
+      this.#options.log("catching up waits for the batches a merged file holds", {
+        plugin: feed.name,
+        topic: cursor.tp.topic,
+        partition: cursor.tp.partition,
+        file: waitsFor.path,
+        committed: String(committed),
+      });
+    }
+    const files = all.filter((f) => f.endOffset >= from && f.startOffset < end)
       .sort((a, b) => (a.startOffset < b.startOffset ? -1 : a.startOffset > b.startOffset ? 1 : 0));
     if (files.length > 0) {
       this.#options.log("catching up from the archive", {
@@ -538,15 +575,13 @@ export class StreamFeed {
         topic: cursor.tp.topic,
         partition: cursor.tp.partition,
         from: String(from),
-        to: String(committed),
+        to: String(end - 1n),
         files: files.length,
       });
     }
     // Results are durable up to the first offset of the files still to read.
-    const after = (i: number) =>
-      i + 1 < files.length
-        ? (files[i + 1].startOffset > from ? files[i + 1].startOffset : from)
-        : committed + 1n;
+    const atLeastFrom = (offset: bigint) => (offset > from ? offset : from);
+    const after = (i: number) => atLeastFrom(i + 1 < files.length ? files[i + 1].startOffset : end);
     try {
       await pumpFiles({
         archive: this.#options.archive,
@@ -573,13 +608,14 @@ export class StreamFeed {
       });
     } catch (error) {
       // Compaction merged a file since it was listed: the next round lists the merged one.
-      if (error instanceof StorageNotFoundError) return;
+      if (error instanceof StorageNotFoundError) return true;
       throw error;
     }
     if (files.length === 0) {
-      cursor.next = committed + 1n;
+      cursor.next = atLeastFrom(end);
       this.#saveIfIdle(feed, cursor);
     }
+    return cursor.next > from;
   }
 
   /** The partition's committed offset read from the ledger again, kept as the feed's. */

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Compactor } from "../../../core/archive/compactor.ts";
 import { Ledger } from "../../../core/archive/ledger.ts";
+import { Ownership } from "../../../core/archive/ownership.ts";
+import { parseParquetName } from "../../../core/archive/file_names.ts";
 import { StreamFeed } from "../../../core/plugins/feed.ts";
 import { createPluginHost } from "../../../core/plugins/host.ts";
 import { ProgressStore } from "../../../core/plugins/progress.ts";
@@ -55,7 +57,9 @@ export default definePlugin({
 async function feedOf(
   dir: string,
   chunkRows: number,
-  archive = new LocalStorage(join(dir, "archive")),
+  archive: LocalStorage = new LocalStorage(join(dir, "archive")),
+  ownership?: Ownership,
+  feedLog: (message: string) => void = () => {},
 ) {
   const science = new LocalStorage(join(dir, "science"));
   const progress = new ProgressStore(science);
@@ -77,7 +81,8 @@ async function feedOf(
     archive,
     progress,
     chunkRows,
-    log: () => {},
+    log: feedLog,
+    ownership,
   });
   feeds.push(feed);
   // The plugin started before the feed existed: tell it, as the bus replays early events.
@@ -206,6 +211,104 @@ Deno.test("a batch that kills its plugin every time is skipped after three attem
     assert.equal(results.length, archived.length - skipped.length, "the five alerts skipped");
     for (const { id } of skipped) assert.ok(!results.some((r) => r.id === id), String(id));
     assert.ok(results.every((r) => r.n === 1));
+  } finally {
+    await feed.close();
+    await host.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * This process's archive owns the partition and took it over at offset 34 (files up to
+ * 34 in place); the ledger is at 49 already: the last three batches are its own, their
+ * records written, their files renamed and handed on later, as `handOn` does.
+ */
+async function ownedFeed(dir: string, options: { compact: boolean }) {
+  const archive = new LocalStorage(join(dir, "archive"));
+  const tp = { topic: "files", partition: 0 };
+  if (options.compact) {
+    // The three batches are merged with the others as soon as committed; the inputs stay
+    // out the grace, as compaction keeps them for readers that listed them.
+    const ledger = await new Ledger(archive).acquire(tp);
+    await new Compactor(archive, { targetBytes: 1 << 30 }).compactHour(
+      "files",
+      `files/${HOUR}`,
+      () => ledger,
+    );
+  }
+  // Every file of the hour, merged inputs included (a reader's listing leaves those out).
+  const late = (await archive.list(`files/${HOUR}`)).flatMap((e) => {
+    const name = parseParquetName(e.name);
+    return name !== null && name.start > 34n && name.end - name.start === 4n
+      ? [{ path: e.path, startOffset: name.start, endOffset: name.end }]
+      : [];
+  });
+  assert.equal(late.length, 3);
+  const away = (path: string) => path.replace(/\.parquet$/, ".renaming");
+  // Still under their staged names: a listing does not see them.
+  for (const f of late) await archive.rename(f.path, away(f.path));
+  const ownership = new Ownership();
+  ownership.assign([tp], new TopicPartitionMap([[tp, 34n]]));
+  const waits = Promise.withResolvers<void>();
+  const fed = await feedOf(dir, 7, archive, ownership, (message) => {
+    if (message.startsWith("catching up waits")) waits.resolve();
+  });
+  const handOn = async () => {
+    for (const f of late) {
+      await archive.rename(away(f.path), f.path);
+      const { size } = (await archive.stat(f.path))!;
+      await fed.feed.onArchived({
+        ...tp,
+        startOffset: f.startOffset,
+        endOffset: f.endOffset,
+        files: [{ path: f.path, hour: `files/${HOUR}`, rows: 5, size }],
+      });
+    }
+  };
+  // A hang guard only: the wait is over when the feed says so.
+  const guard = setTimeout(() => waits.reject(new Error("the feed never waited")), 20_000);
+  const waited = waits.promise.finally(() => clearTimeout(guard));
+  waited.catch(() => {});
+  return { ...fed, handOn, tp, waited };
+}
+
+Deno.test("a partition owned here is caught up to where its takeover found it, the rest from what the archive hands on", async () => {
+  const dir = await project(() => Promise.resolve(idsPlugin()));
+  const { host, feed, progress, handOn, tp } = await ownedFeed(dir, { compact: false });
+  try {
+    assert.ok(await feed.drain(20_000), "caught up with what the takeover found");
+    await host.idle();
+    assert.equal((await resultsPerId(dir)).length, 35, "offsets 0-34 have results");
+    await handOn();
+    assert.ok(await feed.drain(20_000), "caught up with the batches handed on");
+    await host.idle();
+    assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir), "each alert once");
+    await waitFor("the progress after the last row", async () => {
+      return (await progress.streamProgress("ids"))?.get(tp) === 50n ? true : undefined;
+    }, { timeoutMs: 20_000 });
+  } finally {
+    await feed.close();
+    await host.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a merged file reaching past what was handed on waits for the batches it holds, then is read once", async () => {
+  const dir = await project(() => Promise.resolve(idsPlugin()));
+  const { host, feed, handOn, waited } = await ownedFeed(dir, { compact: true });
+  try {
+    await waited;
+    await host.idle();
+    const results = join(dir, "science", "ids");
+    assert.equal(await Deno.stat(results).catch(() => null), null, "the file waits: no results");
+    assert.equal(feed.status("ids")?.mode, "catching up");
+    await handOn();
+    assert.ok(await feed.drain(20_000), "caught up with the batches handed on");
+    await host.idle();
+    // The archive holds the merged inputs beside the merged file until their grace is over.
+    const counts = await resultsPerId(dir);
+    assert.equal(counts.length, 50, "every alert has results");
+    assert.deepEqual(counts.filter((r) => r.n !== 1), [], "each alert once");
   } finally {
     await feed.close();
     await host.close();
