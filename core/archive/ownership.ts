@@ -46,12 +46,21 @@ export class Ownership {
     this.#set(tps);
   }
 
+  /** The archive committed a batch and its files are in place (before it is handed on). */
+  archived(batch: TopicPartition & { endOffset: bigint }): void {
+    const known = this.#committed.get(batch);
+    if (this.owns(batch) && (known === undefined || known < batch.endOffset)) {
+      this.#committed.set(batch, batch.endOffset);
+    }
+  }
+
   /**
-   * The committed offset the last takeover found on an owned partition: what was
-   * archived before this process's own batches, which it hands on as it commits them.
-   * Undefined when no archive here took it over.
+   * The last committed offset of an owned partition whose files are in place, as this
+   * process's archive knows it (its takeover's, then each batch it committed). The ledger
+   * may be ahead by a batch whose files are still being renamed: a reader listing files up
+   * to the ledger's offset would miss them. Undefined when no archive here took it over.
    */
-  takenOverAt(tp: TopicPartition): bigint | undefined {
+  inPlace(tp: TopicPartition): bigint | undefined {
     return this.owns(tp) ? this.#committed.get(tp) : undefined;
   }
 

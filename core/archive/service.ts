@@ -257,6 +257,7 @@ async function startArchive(
 
   /** Gives a committed batch to every consumer; the batch is archived whatever they do with it. */
   const handOn = async (batch: ArchivedBatch) => {
+    ctx.ownership?.archived(batch);
     for (const consumer of ctx.consumers ?? []) {
       try {
         await consumer.onArchived(batch);

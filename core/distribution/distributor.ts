@@ -76,6 +76,11 @@ export interface DistributorOptions {
   scienceProgress(plugin: string): Promise<TopicPartitionMap<bigint> | null>;
   /** Whether this process distributes a source partition now; default every one. */
   owns?(tp: TopicPartition): boolean;
+  /**
+   * The last committed offset of a partition whose files are in place, when this process's
+   * archive owns it (`Ownership.inPlace`): the ledger's offset is taken up to there only.
+   */
+  inPlace?(tp: TopicPartition): bigint | undefined;
   log(message: string, fields: Fields): void;
   /** The sandboxed database the SQL filters run in. */
   engine: FilterEngine;
@@ -185,10 +190,15 @@ export class Distributor {
     signal?: AbortSignal,
   ): AsyncGenerator<Round> {
     const generation = this.#generation;
-    for (const committed of await readCommittedOffsets(this.options.archive)) {
+    for (const inLedger of await readCommittedOffsets(this.options.archive)) {
       if (signal?.aborted || generation !== this.#generation) return;
-      const tp: TopicPartition = { topic: committed.topic, partition: committed.partition };
+      const tp: TopicPartition = { topic: inLedger.topic, partition: inLedger.partition };
       if (!mine(tp)) continue;
+      // A batch of this process's archive still renaming its files is left to the next pass.
+      const inPlace = this.options.inPlace?.(tp);
+      const committed = inPlace !== undefined && inPlace < inLedger.offset
+        ? { ...inLedger, offset: inPlace }
+        : inLedger;
       let next: bigint = this.#next.get(tp) ??
         await this.options.sink.progress(committed.topic, committed.partition) ?? 0n;
       if (generation !== this.#generation) return;

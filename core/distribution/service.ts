@@ -225,6 +225,7 @@ export function createDistributionService(
         scienceWaitMs: config.number("distribution.science_wait_s") * 1000,
         scienceProgress: (plugin) => progress.streamProgress(plugin),
         owns: (tp) => ownership.owns(tp),
+        inPlace: (tp) => ownership.inPlace(tp),
         onPublished: (filter, alerts) => {
           const list = [...alerts, ...recent.get(filter) ?? []].slice(0, 10);
           recent.set(filter, list);

@@ -318,19 +318,18 @@ export class StreamFeed {
 
   /**
    * The committed offset of every partition fed here: on the partitions this process's
-   * archive owns, the one its takeover found (the ledger may already be ahead by a batch
-   * of its own whose files are still being renamed into place; it is handed on once they
-   * are); without an archive here, the ledger's.
+   * archive owns, the last one whose files are in place (see {@link Ownership.inPlace});
+   * without an archive here, the ledger's.
    */
   async #readCommitted(): Promise<void> {
     const owned = this.#ownership.owned();
     const found = owned === null
       ? await readCommittedOffsets(this.#options.archive)
-      : owned.map((tp) => ({ ...tp, offset: this.#ownership.takenOverAt(tp) ?? -1n }))
+      : owned.map((tp) => ({ ...tp, offset: this.#ownership.inPlace(tp) ?? -1n }))
         .filter((c) => c.offset >= 0n);
     const archived = new TopicPartitionMap<bigint>();
     for (const c of found) {
-      // A batch handed on meanwhile is past what the takeover found: offsets only grow.
+      // A batch handed on meanwhile may be past what was read: offsets only grow.
       const known = this.#archived.get(c) ?? -1n;
       if (this.#feeds(c)) archived.set(c, c.offset > known ? c.offset : known);
     }
@@ -671,7 +670,9 @@ export class StreamFeed {
         } catch (error) {
           // This process took the partition over again (its ownership changed): the newer
           // session reads the batch again from its progress, and this one's files are gone.
-          if (error instanceof FencedError && error.by.ours) return;
+          if (error instanceof FencedError && (error.by.ours || this.#superseded(feed, session))) {
+            return;
+          }
           if (error instanceof FencedError) this.#takenOver(feed, tp, error);
           throw error;
         }
@@ -697,7 +698,21 @@ export class StreamFeed {
     };
   }
 
-  /** Another process took a partition's progress over: left to it until ownership changes. */
+  /**
+   * Whether this process holds the partition's progress through a newer session than
+   * `session` now, or is taking it over again: a commit of `session` fenced by another
+   * process (which held it in between) says nothing of who holds it now.
+   */
+  #superseded(feed: PluginFeed, session: ProgressSession): boolean {
+    return this.#plugins.get(feed.name)?.sessions.get(session.tp) !== session;
+  }
+
+  /**
+   * Another process took a partition's progress over: left to it until ownership changes,
+   * or for `retryMs`: when this process still owns the partition then, the other was on
+   * its way out (a node leaving finishes its plugins' work on the partitions it had) or
+   * died, and no change of ownership is coming: it takes the partition over again.
+   */
   #takenOver(feed: PluginFeed, tp: TopicPartition, error: FencedError): void {
     if (this.#lost.has(tp)) return;
     this.#lost.set(tp, true);
@@ -707,6 +722,9 @@ export class StreamFeed {
       topic: tp.topic,
       partition: tp.partition,
       error: error.message,
+    });
+    this.#later(() => {
+      if (this.#lost.has(tp) && this.#ownership.owns(tp)) this.#reassign();
     });
   }
 
@@ -724,8 +742,8 @@ export class StreamFeed {
       session.commit(next).then(() => {
         if (cursor.durable < next) cursor.durable = next;
       }, (error) => {
-        if (error instanceof FencedError && !error.by.ours) this.#takenOver(feed, tp, error);
-        else if (!(error instanceof FencedError)) throw error;
+        if (!(error instanceof FencedError)) throw error;
+        if (!error.by.ours && !this.#superseded(feed, session)) this.#takenOver(feed, tp, error);
       }),
     );
   }

@@ -24,6 +24,7 @@ import { AlertEncoderPool } from "../../../core/distribution/encoder_pool.ts";
 import { avroName } from "../../../core/distribution/avro_record.ts";
 import { type FilterDefinition, FilterError } from "../../../core/distribution/sql_filter.ts";
 import { ProgressStore } from "../../../core/plugins/progress.ts";
+import type { TopicPartition } from "../../../core/source/topic_partition.ts";
 import { archiveFixture, parquetFiles, plain } from "./archive_fixture.ts";
 import { kcatCount, readTopic } from "./subscriber.ts";
 
@@ -185,30 +186,21 @@ Deno.test("distribution: filters select what their rule says, fink-client decode
   }
 });
 
-Deno.test("a file that reaches past the committed offset a round read (merged meanwhile) is distributed up to that offset, the rest at the next round", async () => {
+/**
+ * A copy of the fixture's archive and a distributor over it publishing every alert
+ * (filter `all`) to an embedded broker, with the progress of each transaction it published.
+ */
+async function distributorOverCopy(inPlace?: (tp: TopicPartition) => bigint | undefined) {
   const fixture = await archiveFixture();
   const dir = await Deno.makeTempDir({ prefix: "fink_distribution_snapshot_" });
   const copied = await new Deno.Command("cp", { args: ["-r", join(fixture, "archive"), dir] })
     .output();
   assert.ok(copied.success, new TextDecoder().decode(copied.stderr));
   const archive = new LocalStorage(join(dir, "archive"));
-  // What a round sees when the archive commits and merges between its reading of the
-  // committed offset and its listing: the ledger says `at`, a file holds rows past it.
   const [committed] = await readCommittedOffsets(archive);
   const files = await listArchivedFiles(archive, committed.topic, {
     partition: committed.partition,
   });
-  const straddled = files.find((f) => f.endOffset > f.startOffset)!;
-  assert.ok(straddled !== undefined, "the fixture has a file of several offsets");
-  const at = straddled.startOffset;
-  const ledger = join(dir, "archive", ledgerPath(committed));
-  const latest = [...Deno.readDirSync(ledger)].map((e) => e.name).sort().at(-1)!;
-  const record = JSON.parse(await Deno.readTextFile(join(ledger, latest)));
-  await Deno.writeTextFile(
-    join(ledger, latest),
-    JSON.stringify({ ...record, state: { ...record.state, committed: at.toString() } }),
-  );
-
   const broker = await startBroker({ port: 0, dataDir: null });
   const publisher = await TransactionalPublisher.connect({
     brokers: [broker.address],
@@ -220,52 +212,97 @@ Deno.test("a file that reaches past the committed offset a round read (merged me
   const published: bigint[] = [];
   const engine = await FilterEngine.open();
   const encoders = new AlertEncoderPool(1);
-  try {
-    const science = new LocalStorage(join(fixture, "science"));
-    const distributor = new Distributor({
-      engine,
-      encoders,
-      archive,
-      science,
-      sink: {
-        progress: (topic, partition) => publisher.progress(topic, partition),
-        lost: () => false,
-        async publish(messages, progress) {
-          published.push(progress.next);
-          // A round that never ends publishes the same progress over and over.
-          if (published.length > 200) throw new Error(`rounds kept coming: ${published.at(-3)}`);
-          await publisher.publish(messages, progress);
-        },
+  const science = new LocalStorage(join(fixture, "science"));
+  const distributor = new Distributor({
+    engine,
+    encoders,
+    archive,
+    science,
+    sink: {
+      progress: (topic, partition) => publisher.progress(topic, partition),
+      lost: () => false,
+      async publish(messages, progress) {
+        published.push(progress.next);
+        // A round that never ends publishes the same progress over and over.
+        if (published.length > 200) throw new Error(`rounds kept coming: ${published.at(-3)}`);
+        await publisher.publish(messages, progress);
       },
-      filters: () => [{ name: "all", where: "true", description: "" }],
-      counters: new FilterCounters(),
-      topicOf: (name) => `fink_${name}_ztf`,
-      absent: {},
-      scienceWaitMs: 0,
-      scienceProgress: (plugin) => new ProgressStore(science).streamProgress(plugin),
-      onPublished: () => {},
-      log: () => {},
-    });
-    const first = await distributor.round();
-    assert.equal(published.at(-1), at + 1n, "the progress stops after the committed offset");
-    await Deno.writeTextFile(join(ledger, latest), JSON.stringify(record));
-    const rest = await distributor.round();
-    assert.equal(first + rest, 50);
-    const records = await readTopic(broker.address, "fink_all_ztf", 50);
-    const offsets = records.map((r) => `${r.kafka_partition}/${r.kafka_offset}`);
-    assert.equal(new Set(offsets).size, 50, "every alert published once");
-    assert.equal(
-      records.filter((r) => BigInt(r.kafka_offset) <= at).length,
-      first,
-      "the first round published the alerts up to the committed offset",
-    );
-  } finally {
-    encoders.close();
-    await engine.close();
-    await publisher.close();
-    await broker.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+    },
+    filters: () => [{ name: "all", where: "true", description: "" }],
+    counters: new FilterCounters(),
+    topicOf: (name) => `fink_${name}_ztf`,
+    absent: {},
+    scienceWaitMs: 0,
+    scienceProgress: (plugin) => new ProgressStore(science).streamProgress(plugin),
+    onPublished: () => {},
+    inPlace,
+    log: () => {},
+  });
+  return {
+    dir,
+    committed,
+    files,
+    distributor,
+    published,
+    broker,
+    async [Symbol.asyncDispose]() {
+      encoders.close();
+      await engine.close();
+      await publisher.close();
+      await broker.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("a file that reaches past the committed offset a round read (merged meanwhile) is distributed up to that offset, the rest at the next round", async () => {
+  await using run = await distributorOverCopy();
+  const { dir, committed, files, distributor, published, broker } = run;
+  // What a round sees when the archive commits and merges between its reading of the
+  // committed offset and its listing: the ledger says `at`, a file holds rows past it.
+  const straddled = files.find((f) => f.endOffset > f.startOffset)!;
+  assert.ok(straddled !== undefined, "the fixture has a file of several offsets");
+  const at = straddled.startOffset;
+  const ledger = join(dir, "archive", ledgerPath(committed));
+  const latest = [...Deno.readDirSync(ledger)].map((e) => e.name).sort().at(-1)!;
+  const record = JSON.parse(await Deno.readTextFile(join(ledger, latest)));
+  await Deno.writeTextFile(
+    join(ledger, latest),
+    JSON.stringify({ ...record, state: { ...record.state, committed: at.toString() } }),
+  );
+  const first = await distributor.round();
+  assert.equal(published.at(-1), at + 1n, "the progress stops after the committed offset");
+  await Deno.writeTextFile(join(ledger, latest), JSON.stringify(record));
+  const rest = await distributor.round();
+  assert.equal(first + rest, 50);
+  const records = await readTopic(broker.address, "fink_all_ztf", 50);
+  const offsets = records.map((r) => `${r.kafka_partition}/${r.kafka_offset}`);
+  assert.equal(new Set(offsets).size, 50, "every alert published once");
+  assert.equal(
+    records.filter((r) => BigInt(r.kafka_offset) <= at).length,
+    first,
+    "the first round published the alerts up to the committed offset",
+  );
+});
+
+Deno.test("a batch the ledger counts whose files this process's archive is still renaming is left to the next round", async () => {
+  let inPlace: bigint | undefined;
+  await using run = await distributorOverCopy(() => inPlace);
+  const { dir, committed, files, distributor, published, broker } = run;
+  // The last file is the archive's latest batch: recorded in the ledger, not renamed yet.
+  const last = files.at(-1)!;
+  inPlace = last.startOffset - 1n;
+  const hidden = join(dir, "archive", `${last.path}.renaming`);
+  await Deno.rename(join(dir, "archive", last.path), hidden);
+  const first = await distributor.round();
+  assert.equal(published.at(-1), last.startOffset, "the progress stops before the batch");
+  await Deno.rename(hidden, join(dir, "archive", last.path));
+  inPlace = committed.offset;
+  const rest = await distributor.round();
+  assert.equal(first + rest, 50);
+  const records = await readTopic(broker.address, "fink_all_ztf", 50);
+  const offsets = records.map((r) => `${r.kafka_partition}/${r.kafka_offset}`);
+  assert.equal(new Set(offsets).size, 50, "every alert published once");
 });
 
 Deno.test("a filter definition is checked: unknown columns, other types, several statements and file access are refused with the reason", async () => {

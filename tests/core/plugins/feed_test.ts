@@ -257,6 +257,7 @@ async function ownedFeed(dir: string, options: { compact: boolean }) {
     for (const f of late) {
       await archive.rename(away(f.path), f.path);
       const { size } = (await archive.stat(f.path))!;
+      ownership.archived({ ...tp, endOffset: f.endOffset });
       await fed.feed.onArchived({
         ...tp,
         startOffset: f.startOffset,
@@ -309,6 +310,30 @@ Deno.test("a merged file reaching past what was handed on waits for the batches 
     const counts = await resultsPerId(dir);
     assert.equal(counts.length, 50, "every alert has results");
     assert.deepEqual(counts.filter((r) => r.n !== 1), [], "each alert once");
+  } finally {
+    await feed.close();
+    await host.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a partition's results taken over by a process on its way out are taken back while this one owns it", async () => {
+  const dir = await project(() => Promise.resolve(idsPlugin()));
+  const { host, feed, handOn, tp } = await ownedFeed(dir, { compact: false });
+  try {
+    assert.ok(await feed.drain(20_000), "caught up with what the takeover found");
+    // A node leaving the group finishes its plugins' work on the partitions it had: it takes
+    // the plugin's progress over, fencing this process, and exits. No rebalance follows.
+    const leaving = new ProgressStore(new LocalStorage(join(dir, "science")), {
+      member: "leaving",
+      host: "test",
+      pid: 0,
+    });
+    await leaving.acquire("ids", tp, 0n);
+    await handOn();
+    assert.ok(await feed.drain(30_000), "caught up with the batches handed on");
+    await host.idle();
+    assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir), "each alert once");
   } finally {
     await feed.close();
     await host.close();
