@@ -65,6 +65,8 @@ export interface ClusterNode {
   /** Its stderr so far. */
   log(): string;
   exited: boolean;
+  /** Asked to leave the group: it stops on its own. */
+  leaving: boolean;
   /** How it ended: the signal that ended it, or its exit code. */
   status: Promise<Deno.CommandStatus>;
 }
@@ -183,6 +185,7 @@ export class Cluster {
       stateDir,
       log: () => lines.join(""),
       exited: false,
+      leaving: false,
       status: child.status.then(async (status) => {
         node.exited = true;
         await drained;
@@ -207,6 +210,7 @@ export class Cluster {
 
   /** Asks a node to leave: shutdown through its API, SIGTERM while it has none yet. */
   async leave(node: ClusterNode): Promise<void> {
+    node.leaving = true;
     const state = await readProcessState(node.stateDir);
     const res = state === null || state.pid !== node.child.pid ? null : await fetch(
       `${state.url}/api/shutdown`,
