@@ -120,6 +120,11 @@ interface TicketProgress {
   after: bigint;
   /** Where the plugin resumes when this batch is skipped. */
   skipTo: bigint;
+  /**
+   * False once the batch is no longer wanted although its feed is current: one of the
+   * batches of the same archived batch found no room, and the whole is read again.
+   */
+  wanted?: () => boolean;
 }
 
 /** Feeds the stream plugins of a host from the archive; see the module documentation. */
@@ -229,7 +234,11 @@ export class StreamFeed {
     }
     for (const { feed, cursor, epoch } of eligible) {
       if (feed.epoch !== epoch || !cursor.live || cursor.next !== batch.startOffset) continue;
+      // The batches of one archived batch (one per schema) are queued all or none: the
+      // catch-up reads the whole again, and results from both would sit side by side
+      // under other names.
       let queued = true;
+      const wanted = () => queued;
       for (const [i, pluginBatch] of batches.entries()) {
         const end = batch.endOffset + 1n;
         if (
@@ -237,6 +246,7 @@ export class StreamFeed {
             base: cursor.next,
             after: i === batches.length - 1 ? end : cursor.next,
             skipTo: end,
+            wanted,
           })
         ) {
           queued = false;
@@ -652,7 +662,7 @@ export class StreamFeed {
     const tp = { topic: batch.topic, partition: batch.partition };
     const key = batchLabel(batch);
     feed.tickets.set(key, { tp, ...progress });
-    const current = () => !this.#closed && feed.epoch === epoch;
+    const current = () => !this.#closed && feed.epoch === epoch && (progress.wanted?.() ?? true);
     const session = feed.sessions.get(tp)!;
     // The results appear with the progress record that covers them, or not at all.
     const publisher: ResultPublisher = {
@@ -665,7 +675,8 @@ export class StreamFeed {
             // A batch processed before its plugin failed lands when every batch before it did
             // (a skip of the failing batch waits for it); else it is read again. Asked at the
             // commit's turn: a catch-up's commit queued ahead of it may have covered it.
-            onlyIf: () => current() || session.next === progress.base,
+            onlyIf: () =>
+              (progress.wanted?.() ?? true) && (current() || session.next === progress.base),
           });
         } catch (error) {
           // This process took the partition over again (its ownership changed): the newer

@@ -3,9 +3,12 @@ import { join } from "node:path";
 import { Compactor } from "../../../core/archive/compactor.ts";
 import { Ledger } from "../../../core/archive/ledger.ts";
 import { Ownership } from "../../../core/archive/ownership.ts";
+import * as arrow from "apache-arrow";
 import { parseParquetName } from "../../../core/archive/file_names.ts";
+import { parquetToTable } from "../../../core/archive/reader.ts";
+import { writeParquet } from "../../../core/arrow/parquet.ts";
 import { StreamFeed } from "../../../core/plugins/feed.ts";
-import { createPluginHost } from "../../../core/plugins/host.ts";
+import { createPluginHost, type PluginHost } from "../../../core/plugins/host.ts";
 import { ProgressStore } from "../../../core/plugins/progress.ts";
 import { createParquetSink } from "../../../core/plugins/results.ts";
 import { LocalStorage } from "../../../core/storage/mod.ts";
@@ -53,14 +56,19 @@ export default definePlugin({
 `;
 }
 
+/** What {@link feedOf} may be given besides the project. */
+interface FeedOfOptions {
+  /** Default: the project's archive folder. */
+  archive?: LocalStorage;
+  ownership?: Ownership;
+  log?: (message: string) => void;
+  /** The host as the feed sees it (default the host itself). */
+  hostSeen?: (host: PluginHost) => PluginHost;
+}
+
 /** A host and a feed over the project's archive, the plugin having run before (reads from 0). */
-async function feedOf(
-  dir: string,
-  chunkRows: number,
-  archive: LocalStorage = new LocalStorage(join(dir, "archive")),
-  ownership?: Ownership,
-  feedLog: (message: string) => void = () => {},
-) {
+async function feedOf(dir: string, chunkRows: number, options: FeedOfOptions = {}) {
+  const archive = options.archive ?? new LocalStorage(join(dir, "archive"));
   const science = new LocalStorage(join(dir, "science"));
   const progress = new ProgressStore(science);
   await progress.markStarted("ids", new TopicPartitionMap());
@@ -77,12 +85,12 @@ async function feedOf(
     },
   });
   const feed = new StreamFeed({
-    host,
+    host: options.hostSeen?.(host) ?? host,
     archive,
     progress,
     chunkRows,
-    log: feedLog,
-    ownership,
+    log: options.log ?? (() => {}),
+    ownership: options.ownership,
   });
   feeds.push(feed);
   // The plugin started before the feed existed: tell it, as the bus replays early events.
@@ -164,7 +172,7 @@ Deno.test("a merged file reaching past the committed offset first read is caught
       return new TextEncoder().encode(JSON.stringify(record));
     }
   })(join(dir, "archive"));
-  const { host, feed, progress } = await feedOf(dir, 7, racing);
+  const { host, feed, progress } = await feedOf(dir, 7, { archive: racing });
   try {
     assert.ok(await feed.drain(20_000), "caught up with the archive");
     assert.ok(!stale, "the feed read the stale ledger");
@@ -223,7 +231,14 @@ Deno.test("a batch that kills its plugin every time is skipped after three attem
  * 34 in place); the ledger is at 49 already: the last three batches are its own, their
  * records written, their files renamed and handed on later, as `handOn` does.
  */
-async function ownedFeed(dir: string, options: { compact: boolean }) {
+async function ownedFeed(
+  dir: string,
+  options: Pick<FeedOfOptions, "hostSeen"> & {
+    compact: boolean;
+    /** The middle file of another schema: its rows are another plugin batch. */
+    mixedSchemas?: boolean;
+  },
+) {
   const archive = new LocalStorage(join(dir, "archive"));
   const tp = { topic: "files", partition: 0 };
   if (options.compact) {
@@ -244,14 +259,29 @@ async function ownedFeed(dir: string, options: { compact: boolean }) {
       : [];
   });
   assert.equal(late.length, 3);
+  if (options.mixedSchemas === true) {
+    // As an earlier version wrote it: kafka_offset as 32-bit integers.
+    const middle = await parquetToTable(await archive.readFile(late[1].path));
+    const offsets = middle.getChild("kafka_offset")!.toArray() as BigInt64Array;
+    const narrowed = new arrow.Table({
+      ...Object.fromEntries(middle.schema.fields.map((f) => [f.name, middle.getChild(f.name)!])),
+      kafka_offset: arrow.makeVector(Int32Array.from(offsets, Number)),
+    });
+    await archive.writeFile(late[1].path, writeParquet(narrowed, { compression: "snappy" }));
+  }
   const away = (path: string) => path.replace(/\.parquet$/, ".renaming");
   // Still under their staged names: a listing does not see them.
   for (const f of late) await archive.rename(f.path, away(f.path));
   const ownership = new Ownership();
   ownership.assign([tp], new TopicPartitionMap([[tp, 34n]]));
   const waits = Promise.withResolvers<void>();
-  const fed = await feedOf(dir, 7, archive, ownership, (message) => {
-    if (message.startsWith("catching up waits")) waits.resolve();
+  const fed = await feedOf(dir, 7, {
+    hostSeen: options.hostSeen,
+    archive,
+    ownership,
+    log: (message) => {
+      if (message.startsWith("catching up waits")) waits.resolve();
+    },
   });
   const handOn = async () => {
     for (const f of late) {
@@ -266,11 +296,22 @@ async function ownedFeed(dir: string, options: { compact: boolean }) {
       });
     }
   };
+  // The three batches as one archived batch (rows of several files, one plugin batch each).
+  const handOnAsOne = async () => {
+    const files = [];
+    for (const f of late) {
+      await archive.rename(away(f.path), f.path);
+      const { size } = (await archive.stat(f.path))!;
+      files.push({ path: f.path, hour: `files/${HOUR}`, rows: 5, size });
+    }
+    ownership.archived({ ...tp, endOffset: 49n });
+    await fed.feed.onArchived({ ...tp, startOffset: 35n, endOffset: 49n, files });
+  };
   // A hang guard only: the wait is over when the feed says so.
   const guard = setTimeout(() => waits.reject(new Error("the feed never waited")), 20_000);
   const waited = waits.promise.finally(() => clearTimeout(guard));
   waited.catch(() => {});
-  return { ...fed, handOn, tp, waited };
+  return { ...fed, handOn, handOnAsOne, tp, waited };
 }
 
 Deno.test("a partition owned here is caught up to where its takeover found it, the rest from what the archive hands on", async () => {
@@ -332,6 +373,41 @@ Deno.test("a partition's results taken over by a process on its way out are take
     await leaving.acquire("ids", tp, 0n);
     await handOn();
     assert.ok(await feed.drain(30_000), "caught up with the batches handed on");
+    await host.idle();
+    assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir), "each alert once");
+  } finally {
+    await feed.close();
+    await host.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the plugin batches of one archived batch are queued all or none", async () => {
+  const dir = await project(() => Promise.resolve(idsPlugin()));
+  // Room for the first plugin batch of the archived batch, not for the second.
+  let untilRefusal = Infinity;
+  const hostSeen = (host: PluginHost) =>
+    new Proxy(host, {
+      get(target, prop) {
+        if (prop === "hasRoom") {
+          return (name: string) => --untilRefusal === 0 ? false : target.hasRoom(name);
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  const { host, feed, handOnAsOne } = await ownedFeed(dir, {
+    compact: false,
+    mixedSchemas: true,
+    hostSeen,
+  });
+  try {
+    assert.ok(await feed.drain(20_000), "caught up with what the takeover found");
+    // Asked when the batch comes, then for each of its two plugin batches.
+    untilRefusal = 3;
+    await handOnAsOne();
+    assert.ok(untilRefusal <= 0, "the second plugin batch found no room");
+    assert.ok(await feed.drain(20_000), "caught up with the batch handed on");
     await host.idle();
     assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir), "each alert once");
   } finally {
