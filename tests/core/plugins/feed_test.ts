@@ -311,79 +311,78 @@ async function ownedFeed(
   const guard = setTimeout(() => waits.reject(new Error("the feed never waited")), 20_000);
   const waited = waits.promise.finally(() => clearTimeout(guard));
   waited.catch(() => {});
-  return { ...fed, handOn, handOnAsOne, tp, waited };
+  return {
+    ...fed,
+    dir,
+    handOn,
+    handOnAsOne,
+    tp,
+    waited,
+    async [Symbol.asyncDispose]() {
+      await fed.feed.close();
+      await fed.host.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }
 
 Deno.test("a partition owned here is caught up to where its takeover found it, the rest from what the archive hands on", async () => {
-  const dir = await project(() => Promise.resolve(idsPlugin()));
-  const { host, feed, progress, handOn, tp } = await ownedFeed(dir, { compact: false });
-  try {
-    assert.ok(await feed.drain(20_000), "caught up with what the takeover found");
-    await host.idle();
-    assert.equal((await resultsPerId(dir)).length, 35, "offsets 0-34 have results");
-    await handOn();
-    assert.ok(await feed.drain(20_000), "caught up with the batches handed on");
-    await host.idle();
-    assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir), "each alert once");
-    await waitFor("the progress after the last row", async () => {
-      return (await progress.streamProgress("ids"))?.get(tp) === 50n ? true : undefined;
-    }, { timeoutMs: 20_000 });
-  } finally {
-    await feed.close();
-    await host.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using fed = await ownedFeed(await project(() => Promise.resolve(idsPlugin())), {
+    compact: false,
+  });
+  const { host, feed, progress, handOn, tp, dir } = fed;
+  assert.ok(await feed.drain(20_000), "caught up with what the takeover found");
+  await host.idle();
+  assert.equal((await resultsPerId(dir)).length, 35, "offsets 0-34 have results");
+  await handOn();
+  assert.ok(await feed.drain(20_000), "caught up with the batches handed on");
+  await host.idle();
+  assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir), "each alert once");
+  await waitFor("the progress after the last row", async () => {
+    return (await progress.streamProgress("ids"))?.get(tp) === 50n ? true : undefined;
+  }, { timeoutMs: 20_000 });
 });
 
 Deno.test("a merged file reaching past what was handed on waits for the batches it holds, then is read once", async () => {
-  const dir = await project(() => Promise.resolve(idsPlugin()));
-  const { host, feed, handOn, waited } = await ownedFeed(dir, { compact: true });
-  try {
-    await waited;
-    await host.idle();
-    const results = join(dir, "science", "ids");
-    assert.equal(await Deno.stat(results).catch(() => null), null, "the file waits: no results");
-    assert.equal(feed.status("ids")?.mode, "catching up");
-    await handOn();
-    assert.ok(await feed.drain(20_000), "caught up with the batches handed on");
-    await host.idle();
-    // The archive holds the merged inputs beside the merged file until their grace is over.
-    const counts = await resultsPerId(dir);
-    assert.equal(counts.length, 50, "every alert has results");
-    assert.deepEqual(counts.filter((r) => r.n !== 1), [], "each alert once");
-  } finally {
-    await feed.close();
-    await host.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using fed = await ownedFeed(await project(() => Promise.resolve(idsPlugin())), {
+    compact: true,
+  });
+  const { host, feed, handOn, waited, dir } = fed;
+  await waited;
+  await host.idle();
+  const results = join(dir, "science", "ids");
+  assert.equal(await Deno.stat(results).catch(() => null), null, "the file waits: no results");
+  assert.equal(feed.status("ids")?.mode, "catching up");
+  await handOn();
+  assert.ok(await feed.drain(20_000), "caught up with the batches handed on");
+  await host.idle();
+  // The archive holds the merged inputs beside the merged file until their grace is over.
+  const counts = await resultsPerId(dir);
+  assert.equal(counts.length, 50, "every alert has results");
+  assert.deepEqual(counts.filter((r) => r.n !== 1), [], "each alert once");
 });
 
 Deno.test("a partition's results taken over by a process on its way out are taken back while this one owns it", async () => {
-  const dir = await project(() => Promise.resolve(idsPlugin()));
-  const { host, feed, handOn, tp } = await ownedFeed(dir, { compact: false });
-  try {
-    assert.ok(await feed.drain(20_000), "caught up with what the takeover found");
-    // A node leaving the group finishes its plugins' work on the partitions it had: it takes
-    // the plugin's progress over, fencing this process, and exits. No rebalance follows.
-    const leaving = new ProgressStore(new LocalStorage(join(dir, "science")), {
-      member: "leaving",
-      host: "test",
-      pid: 0,
-    });
-    await leaving.acquire("ids", tp, 0n);
-    await handOn();
-    assert.ok(await feed.drain(30_000), "caught up with the batches handed on");
-    await host.idle();
-    assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir), "each alert once");
-  } finally {
-    await feed.close();
-    await host.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using fed = await ownedFeed(await project(() => Promise.resolve(idsPlugin())), {
+    compact: false,
+  });
+  const { host, feed, handOn, tp, dir } = fed;
+  assert.ok(await feed.drain(20_000), "caught up with what the takeover found");
+  // A node leaving the group finishes its plugins' work on the partitions it had: it takes
+  // the plugin's progress over, fencing this process, and exits. No rebalance follows.
+  const leaving = new ProgressStore(new LocalStorage(join(dir, "science")), {
+    member: "leaving",
+    host: "test",
+    pid: 0,
+  });
+  await leaving.acquire("ids", tp, 0n);
+  await handOn();
+  assert.ok(await feed.drain(30_000), "caught up with the batches handed on");
+  await host.idle();
+  assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir), "each alert once");
 });
 
 Deno.test("the plugin batches of one archived batch are queued all or none", async () => {
-  const dir = await project(() => Promise.resolve(idsPlugin()));
   // Room for the first plugin batch of the archived batch, not for the second.
   let untilRefusal = Infinity;
   const hostSeen = (host: PluginHost) =>
@@ -396,23 +395,18 @@ Deno.test("the plugin batches of one archived batch are queued all or none", asy
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
-  const { host, feed, handOnAsOne } = await ownedFeed(dir, {
+  await using fed = await ownedFeed(await project(() => Promise.resolve(idsPlugin())), {
     compact: false,
     mixedSchemas: true,
     hostSeen,
   });
-  try {
-    assert.ok(await feed.drain(20_000), "caught up with what the takeover found");
-    // Asked when the batch comes, then for each of its two plugin batches.
-    untilRefusal = 3;
-    await handOnAsOne();
-    assert.ok(untilRefusal <= 0, "the second plugin batch found no room");
-    assert.ok(await feed.drain(20_000), "caught up with the batch handed on");
-    await host.idle();
-    assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir), "each alert once");
-  } finally {
-    await feed.close();
-    await host.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  const { host, feed, handOnAsOne, dir } = fed;
+  assert.ok(await feed.drain(20_000), "caught up with what the takeover found");
+  // Asked when the batch comes, then for each of its two plugin batches.
+  untilRefusal = 3;
+  await handOnAsOne();
+  assert.ok(untilRefusal <= 0, "the second plugin batch found no room");
+  assert.ok(await feed.drain(20_000), "caught up with the batch handed on");
+  await host.idle();
+  assert.deepEqual(await resultsPerId(dir), await archivedPerId(dir), "each alert once");
 });
