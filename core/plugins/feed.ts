@@ -545,18 +545,16 @@ export class StreamFeed {
   async #catchUpRound(feed: PluginFeed, cursor: Cursor, stale: () => boolean): Promise<boolean> {
     let committed = this.#archived.get(cursor.tp) ?? -1n;
     const from = cursor.next;
-    let all = await listArchivedFiles(this.#options.archive, cursor.tp.topic, {
-      partition: cursor.tp.partition,
-    });
+    const list = () =>
+      listArchivedFiles(this.#options.archive, cursor.tp.topic, { partition: cursor.tp.partition });
+    let all = await list();
     const spans = (f: ArchivedFile) => f.endOffset > committed && f.startOffset <= committed;
     if (this.#ownership.owned() === null && all.some(spans)) {
       // No archive here hands batches on: the ledger says what was committed since, and the
       // files listed again after it hold every batch it counts whose files were renamed by
       // then (another process's rename under way at that moment is not seen from here).
       committed = await this.#committedNow(cursor.tp, committed);
-      all = await listArchivedFiles(this.#options.archive, cursor.tp.topic, {
-        partition: cursor.tp.partition,
-      });
+      all = await list();
     }
     // A file merged from batches this process has not handed on yet reaches past the
     // committed offset: its rows past it would get results here and again from their own
@@ -662,7 +660,8 @@ export class StreamFeed {
     const tp = { topic: batch.topic, partition: batch.partition };
     const key = batchLabel(batch);
     feed.tickets.set(key, { tp, ...progress });
-    const current = () => !this.#closed && feed.epoch === epoch && (progress.wanted?.() ?? true);
+    const wanted = () => progress.wanted?.() ?? true;
+    const current = () => !this.#closed && feed.epoch === epoch && wanted();
     const session = feed.sessions.get(tp)!;
     // The results appear with the progress record that covers them, or not at all.
     const publisher: ResultPublisher = {
@@ -675,8 +674,7 @@ export class StreamFeed {
             // A batch processed before its plugin failed lands when every batch before it did
             // (a skip of the failing batch waits for it); else it is read again. Asked at the
             // commit's turn: a catch-up's commit queued ahead of it may have covered it.
-            onlyIf: () =>
-              (progress.wanted?.() ?? true) && (current() || session.next === progress.base),
+            onlyIf: () => current() || (wanted() && session.next === progress.base),
           });
         } catch (error) {
           // This process took the partition over again (its ownership changed): the newer
