@@ -23,6 +23,7 @@ import {
 } from "../../../core/archive/parquet_writer.ts";
 import { listAlertFiles } from "../../../core/source/files.ts";
 import { sharedData } from "../../shared_data.ts";
+import { intercept } from "../../support/intercept.ts";
 
 const TP = { topic: "ztf", partition: 0 };
 
@@ -189,15 +190,12 @@ Deno.test("a merge whose record landed before a crash is completed by the next o
     const before = await rows(storage, hour);
     // The process dies right after the merge's record: nothing is renamed nor removed.
     let dead = false;
-    const dying = new Proxy(storage, {
-      get(target, prop) {
-        if (dead && (prop === "rename" || prop === "remove")) {
-          return () => Promise.reject(new Error("killed"));
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    const killed = () => Promise.reject(new Error("killed"));
+    const dying = intercept(
+      intercept(storage, "rename", () => dead ? killed : undefined),
+      "remove",
+      () => dead ? killed : undefined,
+    );
     const owner = await new Ledger(dying).acquire(TP);
     const committing = owner.session.commit.bind(owner.session);
     owner.session.commit = (change) => {

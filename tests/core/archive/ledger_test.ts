@@ -20,6 +20,7 @@ import {
   quarantineBase,
 } from "../../../core/archive/file_names.ts";
 import { sharedData } from "../../shared_data.ts";
+import { intercept } from "../../support/intercept.ts";
 
 const TP = { topic: "ztf", partition: 3 };
 
@@ -45,13 +46,12 @@ async function withStorage(fn: (storage: Storage, dir: string) => Promise<void>)
 /** The storage, until `kill()`: from then on `method` fails, as if the process had died there. */
 function dying(storage: Storage, method: keyof Storage): { storage: Storage; kill(): void } {
   let dead = false;
-  const proxy = new Proxy(storage, {
-    get(target, prop) {
-      if (prop === method && dead) return () => Promise.reject(new Error("killed"));
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  const killed = () => Promise.reject(new Error("killed"));
+  const proxy = intercept(
+    storage,
+    method,
+    () => dead ? killed as Storage[typeof method] : undefined,
+  );
   return { storage: proxy, kill: () => (dead = true) };
 }
 
@@ -153,19 +153,14 @@ Deno.test("a merge committed while a batch's commit is in flight keeps the batch
     const held = new Promise<void>((r) => release = r);
     let holding = false;
     const reached = Promise.withResolvers<void>();
-    const storage = new Proxy(inner, {
-      get(target, prop) {
-        if (prop === "createIfAbsent" && holding) {
-          return async (path: string, data: Uint8Array) => {
-            holding = false;
-            reached.resolve();
-            await held;
-            return await target.createIfAbsent(path, data);
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const storage = intercept(inner, "createIfAbsent", (own) => {
+      if (!holding) return undefined;
+      return async (path, data) => {
+        holding = false;
+        reached.resolve();
+        await held;
+        return await own(path, data);
+      };
     });
     const ledger = await new Ledger(storage).acquire(TP);
     const bytes = await realAlert();

@@ -18,6 +18,7 @@ import { sharedData } from "../../shared_data.ts";
 import { query } from "../../support/duckdb.ts";
 import { waitFor } from "../../support/wait.ts";
 import { fink, isolatedSettings } from "../../support/fink_process.ts";
+import { intercept } from "../../support/intercept.ts";
 
 const ALERTS = sharedData("ztf", "alerts", "fink-broker-local-20200101");
 const DEFINE = new URL("../../../core/plugins/define.ts", import.meta.url).href;
@@ -386,15 +387,7 @@ Deno.test("the plugin batches of one archived batch are queued all or none", asy
   // Room for the first plugin batch of the archived batch, not for the second.
   let untilRefusal = Infinity;
   const hostSeen = (host: PluginHost) =>
-    new Proxy(host, {
-      get(target, prop) {
-        if (prop === "hasRoom") {
-          return (name: string) => --untilRefusal === 0 ? false : target.hasRoom(name);
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    intercept(host, "hasRoom", (own) => (name) => --untilRefusal === 0 ? false : own(name));
   await using fed = await ownedFeed(await project(() => Promise.resolve(idsPlugin())), {
     compact: false,
     mixedSchemas: true,

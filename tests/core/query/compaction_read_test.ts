@@ -13,6 +13,7 @@ import { LocalStorage, openStorage } from "../../../core/storage/mod.ts";
 import { skyAlerts, writeSkyArchive } from "../../support/sky_archive.ts";
 import { WebHdfsTestServer } from "../../support/webhdfs_server.ts";
 import { waitFor } from "../../support/wait.ts";
+import { intercept } from "../../support/intercept.ts";
 
 for (const backend of ["local disk", "WebHDFS"] as const) {
   Deno.test(`queries looping during compaction see every alert exactly once (${backend})`, async () => {
@@ -87,13 +88,11 @@ Deno.test("a batch whose record landed before a crash shows once its next owner 
   );
   // The next batch commits, then the process dies before renaming its file into place.
   let dead = false;
-  const dying = new Proxy(storage, {
-    get(target, prop) {
-      if (dead && prop === "rename") return () => Promise.reject(new Error("killed"));
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  const dying = intercept(
+    storage,
+    "rename",
+    () => dead ? () => Promise.reject(new Error("killed")) : undefined,
+  );
   const owner = await new Ledger(dying).acquire(tp);
   dead = true;
   await assert.rejects(

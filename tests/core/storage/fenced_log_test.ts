@@ -13,6 +13,7 @@ import type { Storage } from "../../../core/storage/storage.ts";
 import { latestRecord } from "../../../core/storage/fenced_log.ts";
 import { WebHdfsTestServer } from "../../support/webhdfs_server.ts";
 import { SeededRandom } from "../../../simulator/alerts/random.ts";
+import { intercept } from "../../support/intercept.ts";
 
 interface Count {
   count: number;
@@ -127,18 +128,13 @@ Deno.test("fenced log: a queued commit's removes and onlyIf are asked at its tur
     // The first commit's record waits until the others are queued behind it.
     const queued = Promise.withResolvers<void>();
     let holding = false;
-    const storage = new Proxy(local, {
-      get(target, prop) {
-        if (prop === "createIfAbsent" && holding) {
-          holding = false;
-          return async (path: string, data: Uint8Array) => {
-            await queued.promise;
-            return await target.createIfAbsent(path, data);
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const storage = intercept(local, "createIfAbsent", (own) => {
+      if (!holding) return undefined;
+      holding = false;
+      return async (path, data) => {
+        await queued.promise;
+        return await own(path, data);
+      };
     });
     const session = await openSession<Count>(storage, {
       dir: "_log/key",
@@ -195,19 +191,14 @@ Deno.test("fenced log: a takeover whose slot the owner freed meanwhile (two comm
     // B has listed records 0-1; before its fence lands at slot 2, the owner commits at 2 and
     // 3 and deletes its record 2: slot 2 is free again.
     let raced = false;
-    const b = new Proxy(local, {
-      get(target, prop) {
-        if (prop === "createIfAbsent" && !raced) {
-          raced = true;
-          return async (path: string, data: Uint8Array) => {
-            await owner.commit(count);
-            await owner.commit(count);
-            return await target.createIfAbsent(path, data);
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const b = intercept(local, "createIfAbsent", (own) => {
+      if (raced) return undefined;
+      raced = true;
+      return async (path, data) => {
+        await owner.commit(count);
+        await owner.commit(count);
+        return await own(path, data);
+      };
     });
     const taken = await openSession<Count>(b, { ...options, owner: { ...options.owner, pid: 2 } });
     assert.equal(taken.state.count, 3, "the takeover starts from the owner's last commit");
