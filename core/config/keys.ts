@@ -284,7 +284,7 @@ const SPECS = {
     type: int(1),
     default: 900,
     doc:
-      "Largest produce request to distribution.brokers, in kB (Kafka's default message.max.bytes is 1 MB); the embedded broker takes 8 MB",
+      "Largest produce request to distribution.brokers, in kB (Kafka's default message.max.bytes is 1 MB); the embedded broker gets 2 MB",
   },
   "distribution.plugin_wait_s": {
     type: int(1),
