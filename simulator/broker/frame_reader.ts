@@ -7,8 +7,7 @@
  * that fits the connection's buffer is read there; a larger one first reserves
  * its size in the broker-wide {@link InflightBudget} (waiting while other
  * frames hold it) and is then read into one buffer of that size, which the
- * operating system backs page by page as bytes arrive (grown by doubling, an
- * 8 MB request cost 7 MB more of fresh memory and a copy of it). A peer that stops
+ * operating system backs page by page as bytes arrive. A peer that stops
  * sending inside a frame for `frameTimeoutMs` is cut off, so it cannot hold
  * the budget for ever.
  */
