@@ -22,13 +22,18 @@ interface Count {
 const WRITERS = 4;
 const ROUNDS = 12;
 
-async function contend(storage: Storage): Promise<void> {
-  const options = (writer: number) => ({
+/** The options of the log every test opens, as writer `member` (process `pid`). */
+function logOptions(member = "a", pid = 1) {
+  return {
     dir: "_log/key",
     staging: "_staging/key",
-    owner: { member: `writer-${writer}`, host: "test", pid: writer },
+    owner: { member, host: "test", pid },
     initial: () => Promise.resolve({ count: 0 }),
-  });
+  };
+}
+
+async function contend(storage: Storage): Promise<void> {
+  const options = (writer: number) => logOptions(`writer-${writer}`, writer);
   let succeeded = 0;
   let fenced = 0;
   const random = new SeededRandom(7);
@@ -93,13 +98,7 @@ Deno.test("fenced log: two processes completing one record at once never lose it
   };
   const a = new WebHdfsStorage({ endpoint: server.endpoint, root: "/fink", fetch: slowFetch });
   const b = openStorage(server.url("/fink"));
-  const options = {
-    dir: "_log/key",
-    staging: "_staging/key",
-    owner: { member: "a", host: "test", pid: 1 },
-    initial: () => Promise.resolve({ count: 0 }),
-  };
-  const session = await openSession<Count>(a, options);
+  const session = await openSession<Count>(a, logOptions());
   const staged = session.stage("out/file.txt");
   await a.writeFile(staged, new TextEncoder().encode("the batch"));
   holding = true;
@@ -108,7 +107,7 @@ Deno.test("fenced log: two processes completing one record at once never lose it
     renames: [{ from: staged, to: "out/file.txt" }],
   });
   await waitForRecord(b);
-  await openSession<Count>(b, { ...options, owner: { member: "b", host: "test", pid: 2 } });
+  await openSession<Count>(b, logOptions("b", 2));
   completed.resolve();
   await committing;
   assert.equal(new TextDecoder().decode(await b.readFile("out/file.txt")), "the batch");
@@ -136,12 +135,7 @@ Deno.test("fenced log: a queued commit's removes and onlyIf are asked at its tur
         return await own(path, data);
       };
     });
-    const session = await openSession<Count>(storage, {
-      dir: "_log/key",
-      staging: "_staging/key",
-      owner: { member: "a", host: "test", pid: 1 },
-      initial: () => Promise.resolve({ count: 0 }),
-    });
+    const session = await openSession<Count>(storage, logOptions());
     const staged = async (name: string) => {
       const path = session.stage(`out/${name}`);
       await storage.writeFile(path, new TextEncoder().encode(name));
@@ -179,13 +173,7 @@ Deno.test("fenced log: a takeover whose slot the owner freed meanwhile (two comm
   const dir = await Deno.makeTempDir({ prefix: "fenced_log_" });
   try {
     const local = new LocalStorage(dir);
-    const options = {
-      dir: "_log/key",
-      staging: "_staging/key",
-      owner: { member: "a", host: "test", pid: 1 },
-      initial: () => Promise.resolve({ count: 0 }),
-    };
-    const owner = await openSession<Count>(local, options);
+    const owner = await openSession<Count>(local, logOptions());
     const count = { state: (s: Count) => ({ count: s.count + 1 }) };
     await owner.commit(count);
     // B has listed records 0-1; before its fence lands at slot 2, the owner commits at 2 and
@@ -200,7 +188,7 @@ Deno.test("fenced log: a takeover whose slot the owner freed meanwhile (two comm
         return await own(path, data);
       };
     });
-    const taken = await openSession<Count>(b, { ...options, owner: { ...options.owner, pid: 2 } });
+    const taken = await openSession<Count>(b, logOptions("a", 2));
     assert.equal(taken.state.count, 3, "the takeover starts from the owner's last commit");
     await assert.rejects(owner.commit(count), FencedError, "the owner is fenced");
     assert.equal(await taken.commit(count), true);
