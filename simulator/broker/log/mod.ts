@@ -52,6 +52,8 @@ export class LogStore {
   readonly #topics = new Map<string, PartitionLog[]>();
   readonly #cache: BatchCache | null;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
+  /** The timer's flush under way; a tick finding one skips. */
+  #flushing: Promise<void> | null = null;
 
   private constructor(readonly options: LogStoreOptions) {
     this.#cache = options.dataDir === null ? null : new BatchCache(options.cacheBytes);
@@ -63,7 +65,7 @@ export class LogStore {
     if (options.dataDir !== null) store.#recover(options.dataDir);
     if (options.dataDir !== null && options.flushIntervalMs > 0) {
       store.#timers.push(
-        setInterval(() => guarded("flush", () => store.flush()), options.flushIntervalMs),
+        setInterval(() => store.#tick(), options.flushIntervalMs),
       );
     }
     if (options.retentionCheckMs > 0) {
@@ -145,9 +147,20 @@ export class LogStore {
       .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }
 
-  /** Syncs all written data to disk. */
-  flush(): void {
-    for (const logs of this.#topics.values()) for (const log of logs) log.flush();
+  /**
+   * Syncs all written data to disk, off the event loop (fdatasync of a
+   * second of alerts took 0.2-0.7 s here, during which nothing was answered).
+   */
+  async flush(): Promise<void> {
+    const logs = [...this.#topics.values()].flat();
+    await Promise.all(logs.map((log) => log.flush()));
+  }
+
+  #tick(): void {
+    if (this.#flushing) return;
+    this.#flushing = this.flush()
+      .catch((error) => logFailure("flush", error))
+      .finally(() => this.#flushing = null);
   }
 
   /** Applies the size and age limits to every partition; returns the number of segments deleted. */
@@ -166,13 +179,18 @@ export class LogStore {
   }
 }
 
-/** Runs a timer task, logging instead of throwing so that a disk error cannot end the process. */
+/** Logs a timer task's failure: a disk error must not end the process. */
+function logFailure(task: string, error: unknown): void {
+  console.error(
+    JSON.stringify({ component: "broker.log", event: `${task}_failed`, error: String(error) }),
+  );
+}
+
+/** Runs a timer task, logging instead of throwing. */
 function guarded(task: string, run: () => unknown): void {
   try {
     run();
   } catch (error) {
-    console.error(
-      JSON.stringify({ component: "broker.log", event: `${task}_failed`, error: String(error) }),
-    );
+    logFailure(task, error);
   }
 }

@@ -219,9 +219,9 @@ export class PartitionLog {
     for (const l of listeners) l();
   }
 
-  /** Syncs every segment written since the last flush. */
-  flush(): void {
-    for (const s of this.segments) s.flush();
+  /** Syncs every segment written since the last flush (see {@link Segment.flush}). */
+  async flush(): Promise<void> {
+    await Promise.all(this.segments.map((s) => s.flush()));
   }
 
   /** Flushes and closes all files, and wakes waiting fetches so they answer now. */

@@ -50,7 +50,10 @@ export class Segment {
   /** Batch bytes kept in memory: all of them in memory mode, recent ones (the cache) on disk. */
   readonly batches: (Uint8Array | null)[] = [];
   #file: Deno.FsFile | null;
+  /** Appended to since the last flush began. */
   #dirty = false;
+  /** Flushes begun and not finished. */
+  #syncing = 0;
 
   private constructor(
     readonly baseOffset: number,
@@ -201,18 +204,30 @@ export class Segment {
     return this.#file;
   }
 
-  /** Writes buffered data to stable storage (fdatasync) when anything was appended. */
-  flush(): void {
-    if (this.#file && this.#dirty) {
-      this.#file.syncDataSync();
-      this.#dirty = false;
+  /**
+   * Writes what was appended to stable storage (fdatasync) when anything was,
+   * on a thread of its own: appends and reads go on meanwhile, and those made
+   * after the flush began are left to the next one.
+   */
+  async flush(): Promise<void> {
+    if (!this.#file || !this.#dirty) return;
+    this.#dirty = false;
+    this.#syncing++;
+    try {
+      await this.#file.syncData();
+    } catch (error) {
+      this.#dirty = true;
+      throw error;
+    } finally {
+      this.#syncing--;
     }
   }
 
-  /** Flushes and closes the file. */
+  /** Syncs what was appended (waiting for a flush under way too) and closes the file. */
   close(): void {
     if (!this.#file) return;
-    this.flush();
+    if (this.#dirty || this.#syncing > 0) this.#file.syncDataSync();
+    this.#dirty = false;
     this.#file.close();
     this.#file = null;
   }
