@@ -130,7 +130,11 @@ export class PluginProcess {
       }
       // Garbled output: the plugin wrote to stdout itself. It is ended and reported as such.
       this.#stderrTail += "\nthe process garbled its result stream (it wrote to stdout itself)";
-      this.#child.kill("SIGKILL");
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // It ended meanwhile; its end is reported all the same.
+      }
     }
   }
 

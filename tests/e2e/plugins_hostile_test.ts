@@ -214,10 +214,23 @@ allow = ["read:/"]
       }
     })();
 
-    const services = async () =>
-      new Map<string, any>(
-        (await getJson(`${state.url}/api/services`)).services.map((s: any) => [s.name, s]),
-      );
+    // A request that fails says what became of the process, with the end of its log.
+    const services = async () => {
+      const body = await getJson(`${state.url}/api/services`).catch(async (error) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const status = await Promise.race([
+          child.status,
+          new Promise((resolve) => timer = setTimeout(resolve, 5_000)),
+        ]);
+        clearTimeout(timer);
+        throw new Error(
+          `${error.message}; the process: ${JSON.stringify(status) ?? "still running"}\n${
+            log.join("").slice(-5000)
+          }`,
+        );
+      });
+      return new Map<string, any>(body.services.map((s: any) => [s.name, s]));
+    };
     // A restarted offender may report a later failure differently: each must have been seen once.
     const seen = new Set<string>();
     const reported = await waitFor("every offender reported with its cause", async () => {

@@ -88,3 +88,30 @@ Deno.test("a frame forged out of its phase does not lift the CPU budget", async 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a plugin that garbles its result stream and exits is reported as such, the others go on", async () => {
+  const { root, dir, science } = await tempRoot();
+  await installPlugin(dir, "garbles_and_exits");
+  await installPlugin(dir, "good");
+  const log = new EventLog();
+  const host = await createPluginHost({
+    root,
+    restartBackoff: { initialMs: 60_000, maxMs: 60_000 },
+    sink: createParquetSink({ scienceRoot: science }),
+    onEvent: log.record,
+  });
+  try {
+    host.dispatch(ztfBatch(alerts));
+    const error = await log.waitFor((e) => e.plugin === "garbles_and_exits" && e.event === "error");
+    assert.match(
+      String(error.message),
+      /^plugin garbles_and_exits: its process garbled its result stream \(it wrote to stdout itself\)/,
+    );
+    await host.idle();
+    const good = host.list().find((p) => p.name === "good")!;
+    assert.deepEqual([good.state, good.batches, good.rows], ["running", 1, 10]);
+  } finally {
+    await host.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
