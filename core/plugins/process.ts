@@ -99,6 +99,11 @@ export class PluginProcess {
   kill(): void {
     if (this.#killed) return;
     this.#killed = true;
+    this.#sigkill();
+  }
+
+  /** SIGKILL, whether or not the process has ended meanwhile. */
+  #sigkill(): void {
     try {
       this.#child.kill("SIGKILL");
     } catch {
@@ -130,11 +135,7 @@ export class PluginProcess {
       }
       // Garbled output: the plugin wrote to stdout itself. It is ended and reported as such.
       this.#stderrTail += "\nthe process garbled its result stream (it wrote to stdout itself)";
-      try {
-        this.#child.kill("SIGKILL");
-      } catch {
-        // It ended meanwhile; its end is reported all the same.
-      }
+      this.#sigkill();
     }
   }
 
