@@ -152,6 +152,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
         await coordinator.close();
         transactions.coordinator.close();
         await server.close();
+        await store.settled();
         store.close();
       })();
       return closed;

@@ -85,14 +85,14 @@ export function fetchHandler(state: BrokerState): ApiHandler {
           errors = true;
           return { ...answer, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
         }
-        answer.highWatermark = log.logEndOffset;
-        answer.lastStableOffset = log.transactions.lastStableOffset(log.logEndOffset);
+        answer.highWatermark = log.highWatermark;
+        answer.lastStableOffset = log.transactions.lastStableOffset(log.highWatermark);
         answer.logStartOffset = log.logStartOffset;
         if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.logEndOffset) {
           errors = true;
           return { ...answer, error: ErrorCode.OFFSET_OUT_OF_RANGE };
         }
-        const end = readCommitted ? answer.lastStableOffset : log.logEndOffset;
+        const end = readCommitted ? answer.lastStableOffset : log.highWatermark;
         if (p.fetchOffset >= end) return answer;
         const limit = Math.min(p.maxBytes, maxBytes - total);
         answer.batches = log.read(p.fetchOffset, limit, total === 0, end);

@@ -41,8 +41,8 @@ export function listOffsetsHandler(state: BrokerState): ApiHandler {
           if (!log) error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
           else if (p.timestamp === LATEST) {
             offset = readCommitted
-              ? log.transactions.lastStableOffset(log.logEndOffset)
-              : log.logEndOffset;
+              ? log.transactions.lastStableOffset(log.highWatermark)
+              : log.highWatermark;
           } else if (p.timestamp === EARLIEST) offset = log.logStartOffset;
           else offset = log.offsetForTimestamp(p.timestamp) ?? -1;
           const timestamp = p.timestamp < 0 || offset < 0 ? -1 : p.timestamp;

@@ -3,13 +3,20 @@
  * (length, magic, CRC-32C, size limit), assigns offsets in place and appends
  * the bytes as they came. Batches of an idempotent or transactional producer
  * are checked by the transaction coordinator first (epoch, sequence, partition
- * added to the transaction); a retried batch answers its first offset. acks=0 gets no response; acks=1 and acks=-1 are
- * answered once the batches are written to the log (see README for fsync).
+ * added to the transaction); a retried batch answers its first offset.
+ * acks=0 gets no response; acks=1 and acks=-1 are answered once the batches
+ * are in the log files (see README for fsync), the partitions of one request
+ * written at the same time. A transactional producer's batches are answered
+ * once appended, so that its next request arrives while they are written:
+ * none of them can be committed before EndTxn, which answers only once they
+ * are all in the files, and a broker that restarts meanwhile has forgotten
+ * the transaction, so the producer can only abort it.
  */
 import { type ApiHandler, ErrorCode, NO_RESPONSE } from "../protocol/api.ts";
 import { Writer } from "../protocol/writer.ts";
 import { BatchError, splitBatches } from "../record_batch.ts";
 import type { BrokerState } from "../state.ts";
+import type { PartitionLog } from "../log/mod.ts";
 
 interface PartitionResult {
   index: number;
@@ -27,7 +34,7 @@ export function produceHandler(state: BrokerState): ApiHandler {
     minVersion: 3,
     maxVersion: 8,
     firstFlexibleVersion: -1,
-    handle(body, header) {
+    async handle(body, header) {
       const v = header.apiVersion;
       const transactionalId = body.nullableString();
       const acks = body.int16();
@@ -36,6 +43,7 @@ export function produceHandler(state: BrokerState): ApiHandler {
         name: r.string(),
         partitions: r.array((r) => ({ index: r.int32(), records: r.nullableBytes() })),
       }));
+      const written: { topic: string; log: PartitionLog; result: PartitionResult }[] = [];
       const results = topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p): PartitionResult => {
@@ -62,16 +70,21 @@ export function produceHandler(state: BrokerState): ApiHandler {
               return { ...result, error: check.error, message: check.message };
             }
             if (check.kind === "duplicate") {
-              return {
+              // Answered once the first attempt is written, as that one would have been.
+              const duplicate = {
                 ...result,
                 baseOffset: check.baseOffset,
                 logStartOffset: log.logStartOffset,
               };
+              written.push({ topic: t.name, log, result: duplicate });
+              return duplicate;
             }
             const baseOffset = log.append(batches);
             state.transactions.appended(log, batches, baseOffset);
             for (const b of batches) state.stats.messagesIn += b.recordCount;
-            return { ...result, baseOffset, logStartOffset: log.logStartOffset };
+            const appended = { ...result, baseOffset, logStartOffset: log.logStartOffset };
+            if (transactionalId === null) written.push({ topic: t.name, log, result: appended });
+            return appended;
           } catch (e) {
             if (e instanceof BatchError) {
               const error = e.code === "too_large"
@@ -90,6 +103,22 @@ export function produceHandler(state: BrokerState): ApiHandler {
           }
         }),
       }));
+      await Promise.all(written.map(({ topic, log, result }) =>
+        log.settled().catch((e) => {
+          console.error(JSON.stringify({
+            component: "broker.produce",
+            event: "write_failed",
+            topic,
+            partition: result.index,
+            error: String(e),
+          }));
+          Object.assign(result, {
+            error: ErrorCode.KAFKA_STORAGE_ERROR,
+            baseOffset: -1,
+            message: String(e),
+          });
+        })
+      ));
       if (acks === 0) return NO_RESPONSE;
       const w = new Writer();
       w.array(results, (w, t) => {

@@ -156,6 +156,12 @@ export class LogStore {
     await Promise.all(logs.map((log) => log.flush()));
   }
 
+  /** Resolves once every batch appended so far, in every partition, is written (or failed to be). */
+  async settled(): Promise<void> {
+    const logs = [...this.#topics.values()].flat();
+    await Promise.allSettled(logs.map((log) => log.settled()));
+  }
+
   #tick(): void {
     if (this.#flushing) return;
     this.#flushing = this.flush()

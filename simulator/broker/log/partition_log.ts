@@ -2,6 +2,12 @@
  * The log of one topic partition: a list of segments, appends that assign
  * offsets, reads by offset, lookups by timestamp, segment rolling and
  * retention, and wake-ups for Fetch requests waiting for data.
+ *
+ * An append assigns offsets at once and writes its batches later, in order,
+ * off the JavaScript thread (so that partitions are written at the same
+ * time). What consumers may see follows the written prefix only: the high
+ * watermark and the transaction index move as each batch reaches the file,
+ * so nothing a crash can lose is ever served.
  */
 import { assignBaseOffset, type BatchInfo, firstOffsetAtOrAfter } from "../record_batch.ts";
 import type { BatchCache } from "./batch_cache.ts";
@@ -32,6 +38,13 @@ export class PartitionLog {
   /** Open and aborted transactions, for read_committed fetches. */
   readonly transactions: TransactionIndex;
   #listeners = new Set<() => void>();
+  /** Offset after the last record written (to the file on disk, at once in memory). */
+  #highWatermark: number;
+  /** The writes in order: the last one's completion; it never rejects. */
+  #writes: Promise<void> = Promise.resolve();
+  /** Why a write failed: the log takes no more appends. */
+  #failure: unknown = null;
+  #closed = false;
 
   private constructor(
     readonly options: PartitionLogOptions,
@@ -40,6 +53,7 @@ export class PartitionLog {
   ) {
     this.segments = segments;
     this.transactions = transactions;
+    this.#highWatermark = this.logEndOffset;
   }
 
   /**
@@ -84,9 +98,17 @@ export class PartitionLog {
     return this.segments[0].baseOffset;
   }
 
-  /** Offset the next appended record will get (the high watermark: there is one replica). */
+  /** Offset the next appended record will get. */
   get logEndOffset(): number {
     return this.segments[this.segments.length - 1].nextOffset;
+  }
+
+  /**
+   * Offset after the last record written: what consumers may read up to
+   * (there is one replica, so written is replicated).
+   */
+  get highWatermark(): number {
+    return this.#highWatermark;
   }
 
   /** Bytes stored in all segments. */
@@ -97,10 +119,13 @@ export class PartitionLog {
   }
 
   /**
-   * Appends validated batches: rewrites each baseOffset in place, writes them
-   * and wakes waiting fetches. Returns the offset given to the first batch.
+   * Appends validated batches: rewrites each baseOffset in place and queues
+   * their writes, which move the high watermark and wake waiting fetches
+   * ({@link settled} tells when they are done). Returns the offset given to
+   * the first batch; throws once a write has failed.
    */
   append(batches: BatchInfo[], now = Date.now()): number {
+    if (this.#failure !== null) throw this.#failedError();
     const first = this.logEndOffset;
     for (const batch of batches) {
       let active = this.segments[this.segments.length - 1];
@@ -114,12 +139,47 @@ export class PartitionLog {
       }
       const offset = active.nextOffset;
       assignBaseOffset(batch.bytes, offset);
-      this.transactions.observe(batch, offset);
       const i = active.append(batch, offset, now);
       this.options.cache?.add(active, i, batch.bytes.byteLength);
+      this.#persist(active, i, batch);
     }
-    if (batches.length > 0) this.#wake();
     return first;
+  }
+
+  /** Writes batch `i` of `segment` after those queued before it, then makes it visible. */
+  #persist(segment: Segment, i: number, batch: BatchInfo): void {
+    const visible = () => {
+      this.transactions.observe(batch, segment.offsets[i]);
+      this.#highWatermark = segment.ends[i];
+      this.#wake();
+    };
+    if (this.options.dir === null) return visible();
+    this.#writes = this.#writes
+      .then(() => this.#failure === null ? segment.write(i).then(visible) : undefined)
+      .catch((error) => {
+        this.#failure ??= error;
+        if (this.#closed) return;
+        console.error(JSON.stringify({
+          component: "broker.log",
+          event: "write_failed",
+          segment: segment.path,
+          error: String(error),
+        }));
+      });
+  }
+
+  /** Resolves once every batch appended so far is written; rejects if a write failed. */
+  async settled(): Promise<void> {
+    await this.#writes;
+    if (this.#failure !== null) throw this.#failedError();
+  }
+
+  #failedError(): Error {
+    return new Error(
+      `Partition log ${this.options.dir} failed to write (${this.#failure}): ` +
+        "restart the broker, which cuts what was not written",
+      { cause: this.#failure },
+    );
   }
 
   /**
@@ -193,6 +253,7 @@ export class PartitionLog {
     let total = this.size;
     while (this.segments.length > 1) {
       const oldest = this.segments[0];
+      if (!oldest.settled) break;
       const newest = oldest.maxTimestamp >= 0 ? oldest.maxTimestamp : oldest.lastAppendAt;
       const tooBig = limits.retentionBytes >= 0 && total - oldest.size >= limits.retentionBytes;
       const tooOld = limits.retentionMs >= 0 && now - newest > limits.retentionMs;
@@ -206,7 +267,7 @@ export class PartitionLog {
     return deleted;
   }
 
-  /** Calls `listener` on the next append; returns a function that cancels it. */
+  /** Calls `listener` when the high watermark next moves; returns a function that cancels it. */
   onAppend(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -224,14 +285,19 @@ export class PartitionLog {
     await Promise.all(this.segments.map((s) => s.flush()));
   }
 
-  /** Flushes and closes all files, and wakes waiting fetches so they answer now. */
+  /**
+   * Flushes and closes all files, and wakes waiting fetches so they answer
+   * now; batches not yet written are lost (await {@link settled} first).
+   */
   close(): void {
+    this.#closed = true;
     for (const s of this.segments) s.close();
     this.#wake();
   }
 
   /** Closes and deletes every segment file and the folder. */
   destroy(): void {
+    this.#closed = true;
     for (const s of this.segments) s.delete();
     if (this.options.dir !== null) Deno.removeSync(this.options.dir, { recursive: true });
     this.#wake();

@@ -2,7 +2,10 @@
  * One segment of a partition log: record batches with increasing offsets from
  * `baseOffset`, held in memory or appended to `<baseOffset 20 digits>.log`,
  * with an in-memory index (batch offsets, file positions, sizes, timestamps)
- * rebuilt on start by scanning the file.
+ * rebuilt on start by scanning the file. A batch is indexed at once and
+ * written later through a handle of its own, off the JavaScript thread, so
+ * that reads (which seek the other handle) go on meanwhile; it stays in
+ * memory until written.
  */
 import { join } from "node:path";
 import { crc32c } from "../../../core/source/crc32c.ts";
@@ -50,6 +53,12 @@ export class Segment {
   /** Batch bytes kept in memory: all of them in memory mode, recent ones (the cache) on disk. */
   readonly batches: (Uint8Array | null)[] = [];
   #file: Deno.FsFile | null;
+  /** The handle {@link write} writes through, at the end of the file. */
+  #writer: Deno.FsFile | null;
+  /** Batches written to the file: a prefix of the index. */
+  #written = 0;
+  /** Batches the cache dropped before they were written: dropped once they are. */
+  readonly #evictWhenWritten = new Set<number>();
   /** Appended to since the last flush began. */
   #dirty = false;
   /** Flushes begun and not finished. */
@@ -63,6 +72,7 @@ export class Segment {
   ) {
     this.nextOffset = baseOffset;
     this.#file = file;
+    this.#writer = path === null ? null : Deno.openSync(path, { write: true });
     this.lastAppendAt = createdAt;
   }
 
@@ -116,6 +126,8 @@ export class Segment {
     }
     const cut = fileSize - pos;
     if (cut > 0) file.truncateSync(pos);
+    segment.#writer!.seekSync(pos, Deno.SeekMode.Start);
+    segment.#written = segment.count;
     return { segment, cut };
   }
 
@@ -138,24 +150,43 @@ export class Segment {
   }
 
   /**
-   * Appends a batch whose baseOffset was already assigned, keeping its bytes
-   * in memory (the caller decides how long); returns its index.
+   * Indexes a batch whose baseOffset was already assigned, keeping its bytes
+   * in memory (the caller decides how long once it is written); returns its
+   * index. On disk, {@link write} must then be called for it.
    */
   append(info: BatchInfo, baseOffset: number, now: number): number {
-    if (this.#file) {
-      this.#file.seekSync(this.size, Deno.SeekMode.Start);
-      writeAll(this.#file, info.bytes);
-      this.#dirty = true;
-    }
     const i = this.#index(info, baseOffset, this.size, info.bytes.byteLength);
     this.batches[i] = info.bytes;
     this.lastAppendAt = now;
     return i;
   }
 
-  /** Drops a cached batch (disk mode); it will be read from the file when needed. */
+  /**
+   * Writes batch `i` at the end of the file, on another thread. The caller
+   * writes the batches in index order, each once the one before it is written.
+   */
+  async write(i: number): Promise<void> {
+    const bytes = this.batches[i]!;
+    let at = 0;
+    while (at < bytes.byteLength) at += await this.#openWriter().write(bytes.subarray(at));
+    this.#dirty = true;
+    this.#written = i + 1;
+    if (this.#evictWhenWritten.delete(i)) this.batches[i] = null;
+  }
+
+  /** Whether every batch indexed is in the file (always true in memory mode). */
+  get settled(): boolean {
+    return this.path === null || this.#written === this.count;
+  }
+
+  /**
+   * Drops a cached batch (disk mode); it will be read from the file when
+   * needed. A batch not yet written is dropped once it is.
+   */
   evict(i: number): void {
-    if (this.#file) this.batches[i] = null;
+    if (!this.#file) return;
+    if (i < this.#written) this.batches[i] = null;
+    else this.#evictWhenWritten.add(i);
   }
 
   /** Index of the batch holding `offset` (the last batch starting at or before it), -1 when none. */
@@ -204,6 +235,11 @@ export class Segment {
     return this.#file;
   }
 
+  #openWriter(): Deno.FsFile {
+    if (!this.#writer) throw new Error(`Segment file ${this.path} is closed`);
+    return this.#writer;
+  }
+
   /**
    * Writes what was appended to stable storage (fdatasync) when anything was,
    * on a thread of its own: appends and reads go on meanwhile, and those made
@@ -223,8 +259,12 @@ export class Segment {
     }
   }
 
-  /** Syncs what was appended (waiting for a flush under way too) and closes the file. */
+  /**
+   * Syncs what was written (waiting for a flush under way too) and closes the
+   * file; a batch not written by then is lost, as in a crash.
+   */
   close(): void {
+    this.#closeWriter();
     if (!this.#file) return;
     if (this.#dirty || this.#syncing > 0) this.#file.syncDataSync();
     this.#dirty = false;
@@ -232,8 +272,14 @@ export class Segment {
     this.#file = null;
   }
 
+  #closeWriter(): void {
+    this.#writer?.close();
+    this.#writer = null;
+  }
+
   /** Closes and removes the file. */
   delete(): void {
+    this.#closeWriter();
     if (this.#file) {
       this.#file.close();
       this.#file = null;
@@ -257,9 +303,4 @@ function readAt(file: Deno.FsFile, position: number, length: number): Uint8Array
     at += n;
   }
   return out;
-}
-
-function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
-  let at = 0;
-  while (at < bytes.byteLength) at += file.writeSync(bytes.subarray(at));
 }

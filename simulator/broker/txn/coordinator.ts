@@ -143,14 +143,19 @@ export class TransactionCoordinator {
     return ErrorCode.NONE;
   }
 
-  /** EndTxn: writes a commit or abort marker to every partition, then stores committed offsets. */
+  /**
+   * EndTxn: writes a commit or abort marker to every partition and, once the
+   * transaction's batches and markers are all in the files, stores the
+   * committed offsets.
+   */
   async endTransaction(ref: TransactionRef, commit: boolean): Promise<number> {
     const txn = this.#transactions.get(ref.transactionalId);
     const error = this.#check(txn, ref);
     if (error !== ErrorCode.NONE) return error;
     txn!.ending = true;
     try {
-      const offsets = this.#finish(txn!, commit);
+      const { offsets, logs } = this.#finish(txn!, commit);
+      await Promise.all(logs.map((log) => log.settled()));
       for (const [group, entries] of offsets) {
         if (entries.length > 0) await this.commitOffsets(group, entries);
       }
@@ -257,12 +262,20 @@ export class TransactionCoordinator {
     return ErrorCode.NONE;
   }
 
-  /** Writes the markers of an open transaction and resets it; returns the offsets to store on commit. */
-  #finish(txn: Transaction, commit: boolean): Map<string, OffsetEntry[]> {
+  /**
+   * Appends the markers of an open transaction and resets it; returns the
+   * offsets to store on commit and the logs the markers went to.
+   */
+  #finish(
+    txn: Transaction,
+    commit: boolean,
+  ): { offsets: Map<string, OffsetEntry[]>; logs: PartitionLog[] } {
     const now = Date.now();
+    const logs: PartitionLog[] = [];
     for (const { topic, partition } of txn.partitions.values()) {
       const log = this.store.partition(topic, partition);
       if (!log) continue;
+      logs.push(log);
       log.append([
         controlBatch({
           producerId: txn.producerId,
@@ -276,7 +289,7 @@ export class TransactionCoordinator {
     txn.partitions = new Map();
     txn.offsets = new Map();
     txn.startedAt = 0;
-    return offsets;
+    return { offsets, logs };
   }
 
   #abortExpired(now: number): void {
