@@ -3,10 +3,13 @@
  * it only once it is in the file: the high watermark, the transaction index
  * (so the last stable offset), the wake-up of waiting fetches and the
  * deletion of segments all follow the written prefix. Produce answers once
- * its batches are in the file: a failed write is its answer.
+ * its batches are in the file: a failed write is its answer. A transaction's
+ * batches are answered at once, and its EndTxn once they are in the file.
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
 import { crc32c } from "../../../core/source/crc32c.ts";
 import { BatchCache } from "../../../simulator/broker/log/batch_cache.ts";
 import { PartitionLog } from "../../../simulator/broker/log/mod.ts";
@@ -117,22 +120,54 @@ Deno.test("retention leaves a segment whose batches are not written yet", async 
   });
 });
 
-Deno.test("a write that fails is answered as a storage error, and the partition takes nothing more", async () => {
-  // The partition's segment is /dev/full, where every write fails (ENOSPC).
+/** A broker whose partition `full-0` is /dev/full, where every write fails (ENOSPC). */
+async function brokerOnFullDisk(run: (port: number, address: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "partition-log-full-" });
   await Deno.mkdir(join(dir, "full-0"));
   await Deno.symlink("/dev/full", join(dir, "full-0", `${"0".repeat(20)}.log`));
   const broker = await startBroker({ port: 0, dataDir: dir });
-  const client = await RawClient.connect(broker.port);
   try {
-    for (let i = 0; i < 2; i++) {
-      const body = produceBody("full", 0, encodeBatch([alerts[0]]));
-      const r = readProduceResponse(await client.request(0, 3, body));
-      assert.equal(r.error, ErrorCode.KAFKA_STORAGE_ERROR);
-    }
+    await run(broker.port, broker.address);
   } finally {
-    client.close();
     await broker.close();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("a write that fails is answered as a storage error, and the partition takes nothing more", async () => {
+  await brokerOnFullDisk(async (port) => {
+    const client = await RawClient.connect(port);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const body = produceBody("full", 0, encodeBatch([alerts[0]]));
+        const r = readProduceResponse(await client.request(0, 3, body));
+        assert.equal(r.error, ErrorCode.KAFKA_STORAGE_ERROR);
+      }
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a transaction whose batches cannot be written does not commit", async () => {
+  await brokerOnFullDisk(async (_port, address) => {
+    const kafka = new Kafka({
+      brokers: [address],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 1, initialRetryTime: 10 },
+    });
+    const producer = kafka.producer({
+      transactionalId: "full-disk",
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    try {
+      const txn = await producer.transaction();
+      await txn.send({ topic: "full", messages: [{ value: Buffer.from(alerts[0]) }] });
+      await assert.rejects(txn.commit(), /Disk error/);
+    } finally {
+      await producer.disconnect();
+    }
+  });
 });
