@@ -5,7 +5,9 @@
  *   archived once, then copied with shifted offsets into files of 500, as
  *   the archive writes them) is distributed through one filter every alert
  *   passes (`where = "true"`) to the embedded broker, run in a process of its
- *   own as a Kafka would be: alerts/s filtered, encoded and published in
+ *   own as a Kafka would be, once with the output topic in 1 partition (the
+ *   default of `distribution.partitions`) and once in 2 (which the broker
+ *   writes at the same time): alerts/s filtered, encoded and published in
  *   transactions by the distribution's pipeline, with the CPU it used per
  *   alert (the distribution's process and the broker's). Each stage is then
  *   run alone over the same files for its CPU per alert: filter (DuckDB
@@ -109,18 +111,18 @@ function load(): number[] {
   return loadavg().map((l) => Math.round(l * 10) / 10);
 }
 
-async function throughput(dir: string, alerts: number) {
-  await buildArchive(dir, alerts);
+/** The throughput phase over the archive of `dir`, to a topic of `partitions` partitions. */
+async function throughput(dir: string, partitions: number) {
   const archive = new LocalStorage(join(dir, "archive"));
   const science = new LocalStorage(join(dir, "science"));
-  const broker = await brokerProcess(join(dir, "broker"));
+  const broker = await brokerProcess(join(dir, `broker-${partitions}`));
   const connect = (name: string) =>
     TransactionalPublisher.connect({
       brokers: [broker.address],
       transactionalId: name,
       group: name,
       progressTopic: "bench_progress",
-      partitions: 1,
+      partitions,
       requestBytes: EMBEDDED_REQUEST_BYTES,
     });
   const engine = await FilterEngine.open();
@@ -155,6 +157,7 @@ async function throughput(dir: string, alerts: number) {
     const [figures] = counters.figures([{ name: "all", where: "true", topic: "" }]);
     await publisher.close();
     return {
+      outputPartitions: partitions,
       alerts: read,
       published: figures.published,
       seconds: Math.round(seconds * 100) / 100,
@@ -173,6 +176,8 @@ async function throughput(dir: string, alerts: number) {
     encoders.close();
     await engine.close();
     await broker.close();
+    // Its pages freed, so that the next run does not find the page cache full of this one's.
+    await Deno.remove(join(dir, `broker-${partitions}`), { recursive: true });
   }
 }
 
@@ -337,8 +342,10 @@ export async function runDistributeBench(options: DistributeBenchOptions = {}) {
   const dir = await Deno.makeTempDir({ prefix: "fink-bench-distribute-" });
   try {
     await Deno.mkdir(join(dir, "no-plugins"));
+    await buildArchive(dir, options.alerts ?? 20_000);
     return {
-      throughput: await throughput(dir, options.alerts ?? 20_000),
+      throughput: await throughput(dir, 1),
+      throughputTwoPartitions: await throughput(dir, 2),
       live: await latency(dir, options.liveRate ?? 1000, options.liveSeconds ?? 15),
     };
   } finally {
