@@ -101,7 +101,15 @@ export async function runProcess(
 
   let jobError: Error | null = null;
   let summary: FilesJobSummary | null = null;
-  const onSignal = () => shutdown();
+  // A signal during the stop is ignored, or it would end the process half-way: Ctrl-C under
+  // `deno task` reaches it twice, from the terminal and forwarded by the task runner.
+  let stoppingSince: Date | null = null;
+  const onSignal = () => {
+    if (stoppingSince === null) return shutdown();
+    log.warn("already stopping; send SIGKILL to end the process at once", {
+      since: stoppingSince.toISOString(),
+    });
+  };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
@@ -136,17 +144,21 @@ export async function runProcess(
     }
     await stopping.promise;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    stoppingSince = new Date();
     log.info("stopping");
-    bus.shutdown();
-    await manager.stopAll();
-    await bus.close();
-    // Ends the live streams, which the server's shutdown would otherwise wait for.
-    await metrics.close();
-    await describer?.close();
-    await server.shutdown();
-    await clearProcessState(stateDir, Deno.pid);
+    try {
+      bus.shutdown();
+      await manager.stopAll();
+      await bus.close();
+      // Ends the live streams, which the server's shutdown would otherwise wait for.
+      await metrics.close();
+      await describer?.close();
+      await server.shutdown();
+      await clearProcessState(stateDir, Deno.pid);
+    } finally {
+      Deno.removeSignalListener("SIGINT", onSignal);
+      Deno.removeSignalListener("SIGTERM", onSignal);
+    }
     log.info("process stopped");
   }
   if (jobError !== null) throw jobError;

@@ -294,3 +294,22 @@ Deno.test({
     await checkFiguresAgainstDisk({ "simulator.source": REAL_ALERTS }, files);
   },
 });
+
+Deno.test({
+  name: "a second Ctrl-C while the process stops is ignored: it still stops cleanly, exit 0",
+  async fn() {
+    // Under `deno task`, Ctrl-C reaches the process twice: from the terminal and forwarded.
+    const fp = await startFink({ "simulator.observations": 1 });
+    try {
+      fp.child.kill("SIGINT");
+      await waitFor("the process to begin stopping", () => fp.log().includes("msg=stopping"));
+      fp.child.kill("SIGINT");
+      const status = await fp.child.status;
+      assert.equal(status.code, 0, fp.log().slice(-5000));
+      assert.match(fp.log(), /already stopping; send SIGKILL/);
+      assert.match(fp.log(), /msg="process stopped"/);
+    } finally {
+      await fp.close();
+    }
+  },
+});
