@@ -134,6 +134,8 @@ export class PartitionLog {
         (active.size + batch.bytes.byteLength > this.options.segmentBytes ||
           now - active.createdAt >= this.options.segmentMs)
       ) {
+        const rolled = active;
+        this.#queue(rolled, () => rolled.seal());
         active = Segment.create(this.options.dir, active.nextOffset, now);
         this.segments.push(active);
       }
@@ -154,8 +156,13 @@ export class PartitionLog {
       this.#wake();
     };
     if (this.options.dir === null) return visible();
+    this.#queue(segment, () => segment.write(i).then(visible));
+  }
+
+  /** Runs `step` on `segment`'s file after the steps queued before it, unless one failed. */
+  #queue(segment: Segment, step: () => Promise<void> | void): void {
     this.#writes = this.#writes
-      .then(() => this.#failure === null ? segment.write(i).then(visible) : undefined)
+      .then(() => this.#failure === null ? step() : undefined)
       .catch((error) => {
         this.#failure ??= error;
         if (this.#closed) return;

@@ -3,9 +3,9 @@
  * `baseOffset`, held in memory or appended to `<baseOffset 20 digits>.log`,
  * with an in-memory index (batch offsets, file positions, sizes, timestamps)
  * rebuilt on start by scanning the file. A batch is indexed at once and
- * written later through a handle of its own, off the JavaScript thread, so
- * that reads (which seek the other handle) go on meanwhile; it stays in
- * memory until written.
+ * written later through a handle of its own (kept while the segment is the
+ * active one), off the JavaScript thread, so that reads (which seek the
+ * other handle) go on meanwhile; it stays in memory until written.
  */
 import { join } from "node:path";
 import { crc32c } from "../../../core/source/crc32c.ts";
@@ -53,8 +53,8 @@ export class Segment {
   /** Batch bytes kept in memory: all of them in memory mode, recent ones (the cache) on disk. */
   readonly batches: (Uint8Array | null)[] = [];
   #file: Deno.FsFile | null;
-  /** The handle {@link write} writes through, at the end of the file. */
-  #writer: Deno.FsFile | null;
+  /** The handle {@link write} writes through, opened by the first write, closed by {@link seal}. */
+  #writer: Deno.FsFile | null = null;
   /** Batches written to the file: a prefix of the index. */
   #written = 0;
   /** Batches the cache dropped before they were written: dropped once they are. */
@@ -72,7 +72,6 @@ export class Segment {
   ) {
     this.nextOffset = baseOffset;
     this.#file = file;
-    this.#writer = path === null ? null : Deno.openSync(path, { write: true });
     this.lastAppendAt = createdAt;
   }
 
@@ -126,7 +125,6 @@ export class Segment {
     }
     const cut = fileSize - pos;
     if (cut > 0) file.truncateSync(pos);
-    segment.#writer!.seekSync(pos, Deno.SeekMode.Start);
     segment.#written = segment.count;
     return { segment, cut };
   }
@@ -167,8 +165,9 @@ export class Segment {
    */
   async write(i: number): Promise<void> {
     const bytes = this.batches[i]!;
+    const writer = this.#openWriter(this.positions[i]);
     let at = 0;
-    while (at < bytes.byteLength) at += await this.#openWriter().write(bytes.subarray(at));
+    while (at < bytes.byteLength) at += await writer.write(bytes.subarray(at));
     this.#dirty = true;
     this.#written = i + 1;
     if (this.#evictWhenWritten.delete(i)) this.batches[i] = null;
@@ -235,9 +234,19 @@ export class Segment {
     return this.#file;
   }
 
-  #openWriter(): Deno.FsFile {
-    if (!this.#writer) throw new Error(`Segment file ${this.path} is closed`);
+  #openWriter(position: number): Deno.FsFile {
+    if (!this.#file) throw new Error(`Segment file ${this.path} is closed`);
+    if (!this.#writer) {
+      this.#writer = Deno.openSync(this.path!, { write: true });
+      this.#writer.seekSync(position, Deno.SeekMode.Start);
+    }
     return this.#writer;
+  }
+
+  /** Closes the write handle of a segment that takes no more batches (once they are written). */
+  seal(): void {
+    this.#writer?.close();
+    this.#writer = null;
   }
 
   /**
@@ -264,7 +273,7 @@ export class Segment {
    * file; a batch not written by then is lost, as in a crash.
    */
   close(): void {
-    this.#closeWriter();
+    this.seal();
     if (!this.#file) return;
     if (this.#dirty || this.#syncing > 0) this.#file.syncDataSync();
     this.#dirty = false;
@@ -272,14 +281,9 @@ export class Segment {
     this.#file = null;
   }
 
-  #closeWriter(): void {
-    this.#writer?.close();
-    this.#writer = null;
-  }
-
   /** Closes and removes the file. */
   delete(): void {
-    this.#closeWriter();
+    this.seal();
     if (this.#file) {
       this.#file.close();
       this.#file = null;

@@ -108,6 +108,33 @@ Deno.test("waiting fetches are woken when a batch is written, not when it is app
   });
 });
 
+/** Handles this process holds open on files of `dir`. */
+function handlesUnder(dir: string): number {
+  let n = 0;
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`).startsWith(dir)) n++;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return n;
+}
+
+Deno.test("a rolled segment's write handle is closed once its batches are written", async () => {
+  await withLog({ segmentBytes: 1 }, async (log) => {
+    for (const a of alerts) log.append([plainBatch(a)]);
+    await log.settled();
+    assert.equal(log.segments.length, 3);
+    const dir = log.options.dir!;
+    assert.equal(
+      handlesUnder(dir),
+      3 + 1,
+      "a read handle per segment, a write handle for the last",
+    );
+  });
+});
+
 Deno.test("retention leaves a segment whose batches are not written yet", async () => {
   await withLog({ segmentBytes: 1 }, async (log) => {
     for (const a of alerts) log.append([plainBatch(a)]);
