@@ -260,7 +260,7 @@ export class PartitionLog {
     let total = this.size;
     while (this.segments.length > 1) {
       const oldest = this.segments[0];
-      if (!oldest.settled) break;
+      if (!oldest.fullyWritten) break;
       const newest = oldest.maxTimestamp >= 0 ? oldest.maxTimestamp : oldest.lastAppendAt;
       const tooBig = limits.retentionBytes >= 0 && total - oldest.size >= limits.retentionBytes;
       const tooOld = limits.retentionMs >= 0 && now - newest > limits.retentionMs;

@@ -174,7 +174,7 @@ export class Segment {
   }
 
   /** Whether every batch indexed is in the file (always true in memory mode). */
-  get settled(): boolean {
+  get fullyWritten(): boolean {
     return this.path === null || this.#written === this.count;
   }
 
