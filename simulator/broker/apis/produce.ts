@@ -43,7 +43,7 @@ export function produceHandler(state: BrokerState): ApiHandler {
         name: r.string(),
         partitions: r.array((r) => ({ index: r.int32(), records: r.nullableBytes() })),
       }));
-      const written: { topic: string; log: PartitionLog; result: PartitionResult }[] = [];
+      const written: { log: PartitionLog; result: PartitionResult }[] = [];
       const results = topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p): PartitionResult => {
@@ -76,14 +76,14 @@ export function produceHandler(state: BrokerState): ApiHandler {
                 baseOffset: check.baseOffset,
                 logStartOffset: log.logStartOffset,
               };
-              written.push({ topic: t.name, log, result: duplicate });
+              written.push({ log, result: duplicate });
               return duplicate;
             }
             const baseOffset = log.append(batches);
             state.transactions.appended(log, batches, baseOffset);
             for (const b of batches) state.stats.messagesIn += b.recordCount;
             const appended = { ...result, baseOffset, logStartOffset: log.logStartOffset };
-            if (transactionalId === null) written.push({ topic: t.name, log, result: appended });
+            if (transactionalId === null) written.push({ log, result: appended });
             return appended;
           } catch (e) {
             if (e instanceof BatchError) {
@@ -103,15 +103,9 @@ export function produceHandler(state: BrokerState): ApiHandler {
           }
         }),
       }));
-      await Promise.all(written.map(({ topic, log, result }) =>
+      // The log reports the failed write itself (broker.log write_failed, naming the segment).
+      await Promise.all(written.map(({ log, result }) =>
         log.settled().catch((e) => {
-          console.error(JSON.stringify({
-            component: "broker.produce",
-            event: "write_failed",
-            topic,
-            partition: result.index,
-            error: String(e),
-          }));
           Object.assign(result, {
             error: ErrorCode.KAFKA_STORAGE_ERROR,
             baseOffset: -1,
