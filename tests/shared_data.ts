@@ -9,7 +9,25 @@ import { fileURLToPath } from "node:url";
 export const SHARED_DATA: string = Deno.env.get("FINK_SHARED_DATA") ??
   fileURLToPath(new URL("../../shared/data", import.meta.url));
 
-/** Absolute path of a file or folder inside the shared data folder. */
+let present = false;
+
+/**
+ * Absolute path of a file or folder inside the shared data folder; throws a
+ * one-line error naming the folder when the shared data is not there.
+ */
 export function sharedData(...parts: string[]): string {
+  if (!present) {
+    try {
+      present = Deno.statSync(SHARED_DATA).isDirectory;
+    } catch {
+      // Reported below.
+    }
+    if (!present) {
+      throw new Error(
+        `The tests read real alerts from ${SHARED_DATA}, which is missing: put the shared data ` +
+          "folder at ../shared/data beside the checkout, or set FINK_SHARED_DATA to it",
+      );
+    }
+  }
   return join(SHARED_DATA, ...parts);
 }
